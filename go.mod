@@ -1,0 +1,5 @@
+module dagger
+
+go 1.26
+
+require pgregory.net/rapid v1.2.0 // indirect

@@ -1,0 +1,276 @@
+package graph
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Commit is one step of the agreed order: a leader and the part of its
+// causal history no earlier commit delivered.
+type Commit struct {
+	// Index is the commit's position in the sequence, from 0.
+	Index uint64
+	// Leader is the committed leader event.
+	Leader EventRef
+	// Time is the consensus time in Unix nanoseconds: the weighted median
+	// of the creation times of the leader's previous-round parents, never
+	// below the previous commit's time.
+	Time int64
+	// Events are the newly ordered events, by round, then creator, then
+	// hash: parents always come before their children, and the leader last.
+	Events []*Event
+	// Txs are the events' transactions in that order, each delivered once:
+	// a transaction whose hash a commit within the last GC depth of leader
+	// rounds delivered already is left out.
+	Txs []CommittedTx
+}
+
+// CommittedTx is one delivered transaction and where it was ordered.
+type CommittedTx struct {
+	Data  []byte
+	Hash  Hash
+	Event int // index into Commit.Events
+	Index int // position in that event's batch
+}
+
+// ErrSafety is the fault the commit rule stops with when the graph holds
+// proof that more than a third of the weight is Byzantine.
+var ErrSafety = errors.New("safety violated: more than f Byzantine weight")
+
+type decisionKind uint8
+
+const (
+	undecided decisionKind = iota
+	decidedCommit
+	decidedSkip
+)
+
+type decision struct {
+	kind  decisionKind
+	block *vertex
+}
+
+// commit decides every leader slot it can, lowest round first, and emits a
+// Commit for each committed leader until the first undecided slot.
+func (g *Graph) commit() {
+	if g.fault != nil || g.top < 2 || g.top-2 < g.nextSlot {
+		return
+	}
+	lo, hi := g.nextSlot, g.top-2
+	ds := make([]decision, hi-lo+1)
+	// Top down: an indirect decision reads the decisions of the slots above.
+	for r := hi; ; r-- {
+		d := g.decideDirect(r)
+		if d.kind == undecided && g.fault == nil {
+			d = g.decideIndirect(r, ds[r-lo+1:])
+		}
+		if g.fault != nil {
+			return
+		}
+		ds[r-lo] = d
+		if r == lo {
+			break
+		}
+	}
+	for i, d := range ds {
+		if d.kind == undecided {
+			return
+		}
+		g.nextSlot = lo + uint64(i) + 1
+		if d.kind == decidedCommit {
+			g.linearize(d.block)
+		}
+	}
+}
+
+// decideDirect applies the direct rules to the leader slot of round r:
+// a quorum of blames at r+1 skips it, a quorum of certificates at r+2 for
+// one block commits that block.
+func (g *Graph) decideDirect(r uint64) decision {
+	ri := g.rounds[r]
+	if ri == nil {
+		return decision{}
+	}
+	var d decision
+	for _, t := range ri.certs {
+		if !g.c.IsQuorum(t.weight) {
+			continue
+		}
+		if d.block != nil {
+			g.fault = fmt.Errorf("%w: two blocks of slot r%d/c%d certified by a quorum", ErrSafety, r, g.leader(r))
+			return decision{}
+		}
+		d = decision{kind: decidedCommit, block: t.block}
+	}
+	if g.c.IsQuorum(ri.blameWeight) {
+		if d.block != nil {
+			g.fault = fmt.Errorf("%w: slot r%d/c%d both blamed and certified by a quorum", ErrSafety, r, g.leader(r))
+			return decision{}
+		}
+		d = decision{kind: decidedSkip}
+	}
+	return d
+}
+
+// decideIndirect decides the slot of round r from the first committed
+// leader at round r+3 or above (skipped slots are passed over, an undecided
+// one leaves r undecided): r's block is committed if an ancestor of that
+// anchor at round r+2 certifies it, and skipped otherwise. above[k] is the
+// decision of the slot at round r+1+k.
+func (g *Graph) decideIndirect(r uint64, above []decision) decision {
+	var anchor *vertex
+	for k := 2; k < len(above) && anchor == nil; k++ {
+		switch above[k].kind {
+		case undecided:
+			return decision{}
+		case decidedCommit:
+			anchor = above[k].block
+		}
+	}
+	if anchor == nil {
+		return decision{}
+	}
+	var block *vertex
+	for _, a := range g.ancestorsAt(anchor, r+2) {
+		if a.certifies == nil {
+			continue
+		}
+		if block != nil && block != a.certifies {
+			g.fault = fmt.Errorf("%w: anchor %s sees certificates for two blocks of slot r%d", ErrSafety, anchor.ev.Ref(), r)
+			return decision{}
+		}
+		block = a.certifies
+	}
+	if block == nil {
+		return decision{kind: decidedSkip}
+	}
+	return decision{kind: decidedCommit, block: block}
+}
+
+// ancestorsAt returns the ancestors of v at the given round.
+func (g *Graph) ancestorsAt(v *vertex, round uint64) []*vertex {
+	g.stamp++
+	stamp := g.stamp
+	var out []*vertex
+	stack := []*vertex{v}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, p := range x.parents {
+			if p == nil || p.ev == nil || p.mark == stamp || p.ev.Round < round {
+				continue
+			}
+			p.mark = stamp
+			if p.ev.Round == round {
+				out = append(out, p)
+			} else {
+				stack = append(stack, p)
+			}
+		}
+	}
+	return out
+}
+
+// linearize emits the commit of leader block l: its ancestors that no
+// earlier commit delivered, down to GC depth below l's round.
+func (g *Graph) linearize(l *vertex) {
+	if l.committed {
+		panic(fmt.Sprintf("graph: leader %s committed twice", l.ev.Ref()))
+	}
+	cutoff := uint64(0)
+	if l.ev.Round > g.depth {
+		cutoff = l.ev.Round - g.depth
+	}
+	var events []*vertex
+	l.committed = true
+	stack := []*vertex{l}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		events = append(events, x)
+		for _, p := range x.parents {
+			if p == nil || p.ev == nil || p.committed || p.ev.Round < cutoff {
+				continue
+			}
+			p.committed = true
+			stack = append(stack, p)
+		}
+	}
+	slices.SortFunc(events, cmpVertex)
+	c := Commit{Index: g.commitIndex, Leader: l.ev.Ref(), Time: g.consensusTime(l), Events: make([]*Event, len(events))}
+	ntx := 0
+	for i, v := range events {
+		c.Events[i] = v.ev
+		ntx += len(v.ev.Txs)
+	}
+	c.Txs = make([]CommittedTx, 0, ntx)
+	round := l.ev.Round
+	for i, v := range events {
+		for j, tx := range v.ev.Txs {
+			h := v.ev.txHashes[j]
+			if _, dup := g.delivered[h]; dup {
+				continue
+			}
+			g.delivered[h] = struct{}{}
+			g.deliveredByRd[round] = append(g.deliveredByRd[round], h)
+			c.Txs = append(c.Txs, CommittedTx{Data: tx, Hash: h, Event: i, Index: j})
+		}
+	}
+	g.commitIndex++
+	g.commitTime = c.Time
+	g.lastLeader, g.hasCommitted = round, true
+	g.out.Commits = append(g.out.Commits, c)
+	g.gc(cutoff)
+}
+
+// consensusTime is the weighted median of the times of l's parents at the
+// previous round (one per creator), clamped to be monotone. Those parents
+// are a quorum, so Byzantine creators hold less than half of their weight
+// and cannot move the median outside the honest creators' times.
+func (g *Graph) consensusTime(l *vertex) int64 {
+	type sample struct {
+		t int64
+		w uint64
+	}
+	var samples []sample
+	var total uint64
+	for i, p := range l.ev.Parents {
+		if p.Round+1 != l.ev.Round {
+			break // previous-round parents come first
+		}
+		if i > 0 && l.ev.Parents[i-1].Creator == p.Creator {
+			continue
+		}
+		v := l.parents[i]
+		if v == nil || v.ev == nil {
+			continue
+		}
+		w := g.c.Weight(p.Creator)
+		samples = append(samples, sample{v.ev.Time, w})
+		total += w
+	}
+	t := g.commitTime
+	if len(samples) > 0 {
+		slices.SortFunc(samples, func(a, b sample) int { return cmp.Compare(a.t, b.t) })
+		var acc uint64
+		for _, s := range samples {
+			acc += s.w
+			if 2*acc >= total {
+				t = max(t, s.t)
+				break
+			}
+		}
+	}
+	return t
+}
+
+// LastCommitted returns the round of the last committed leader.
+func (g *Graph) LastCommitted() (round uint64, ok bool) { return g.lastLeader, g.hasCommitted }
+
+// CommitCount returns how many commits the graph has emitted.
+func (g *Graph) CommitCount() uint64 { return g.commitIndex }
+
+// NextSlot returns the round of the lowest leader slot not yet decided.
+func (g *Graph) NextSlot() uint64 { return g.nextSlot }

@@ -1,0 +1,430 @@
+package graph
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// EventRef names an event by its hash together with the round and creator
+// it claims. The hints let a receiver check an event's structure (quorum of
+// previous-round parents, its creator's own previous event) before the
+// parents themselves arrive, and say which slot a missing parent is in; the
+// hash binds them, so a reference whose hints disagree with the event it
+// names makes the referencing event invalid.
+type EventRef struct {
+	Round   uint64
+	Creator MemberID
+	Hash    Hash
+}
+
+func (r EventRef) String() string { return fmt.Sprintf("r%d/c%d/%s", r.Round, r.Creator, r.Hash) }
+
+// parentOrder is the canonical order of parent references: newest round
+// first, then creator, then hash. One order means one encoding per event.
+func parentOrder(a, b EventRef) int {
+	switch {
+	case a.Round != b.Round:
+		if a.Round > b.Round {
+			return -1
+		}
+		return 1
+	case a.Creator != b.Creator:
+		if a.Creator < b.Creator {
+			return -1
+		}
+		return 1
+	case a.Hash == b.Hash:
+		return 0
+	case a.Hash.Less(b.Hash):
+		return -1
+	default:
+		return 1
+	}
+}
+
+// SortParents puts references in canonical order, as every valid event
+// lists them.
+func SortParents(refs []EventRef) { slices.SortFunc(refs, parentOrder) }
+
+// Event is one vertex of the ShadowGraph. Its identity is the digest of its
+// header (every field but the signature and the transaction bytes, which
+// the header commits to by count, size and Merkle root); the creator signs
+// that digest. An Event must not be modified once signed or decoded.
+type Event struct {
+	Epoch   uint64
+	Round   uint64
+	Creator MemberID
+	// Time is the creator's clock in Unix nanoseconds when it made the event.
+	// Nothing trusts one creator's time; consensus time is a quorum median.
+	Time    int64
+	Parents []EventRef
+	TxRoot  Hash
+	Txs     [][]byte
+	Sig     Signature
+
+	hash   Hash
+	hashed bool
+	// txHashes are the batch's leaf hashes, filled when the batch is checked
+	// against TxRoot so that the linearizer never hashes a batch again.
+	txHashes []Hash
+	// verifiedBy is the committee whose Verify accepted this event.
+	verifiedBy *Committee
+}
+
+// Encoding version 1. All integers are big-endian and fixed-width, so each
+// event has exactly one encoding.
+const (
+	encodingVersion = 1
+	refSize         = 8 + 4 + HashSize
+	headerFixedSize = 1 + 8 + 8 + 4 + 8 + 2 + 4 + 4 + HashSize
+	// EventOverhead is the size of an event with no parents and no
+	// transactions.
+	EventOverhead = headerFixedSize + SignatureSize
+)
+
+// Limits bound what one event may carry. They are part of validity: every
+// honest node must use the same limits in an epoch. The zero value of a
+// field means its default.
+type Limits struct {
+	MaxParents    int // parent references per event
+	MaxEventTxs   int // transactions per event
+	MaxTxBytes    int // bytes of one transaction
+	MaxEventBytes int // bytes of one encoded event
+}
+
+// Default limits. The hard caps are what the encoding can express.
+const (
+	DefaultMaxParents    = 2 * MaxCommitteeSize
+	DefaultMaxEventTxs   = 100_000
+	DefaultMaxTxBytes    = 1 << 20
+	DefaultMaxEventBytes = 32 << 20
+	hardMaxParents       = 1<<16 - 1
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxParents <= 0 || l.MaxParents > hardMaxParents {
+		l.MaxParents = min(DefaultMaxParents, hardMaxParents)
+	}
+	if l.MaxEventTxs <= 0 {
+		l.MaxEventTxs = DefaultMaxEventTxs
+	}
+	if l.MaxTxBytes <= 0 {
+		l.MaxTxBytes = DefaultMaxTxBytes
+	}
+	if l.MaxEventBytes <= 0 {
+		l.MaxEventBytes = DefaultMaxEventBytes
+	}
+	return l
+}
+
+// ErrMalformed wraps every decoding and structure error.
+var ErrMalformed = errors.New("malformed event")
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// Ref returns the reference other events use to name e.
+func (e *Event) Ref() EventRef { return EventRef{Round: e.Round, Creator: e.Creator, Hash: e.Hash()} }
+
+// Hash returns the event's digest, the value its creator signs.
+func (e *Event) Hash() Hash {
+	if !e.hashed {
+		e.hash = e.digest()
+		e.hashed = true
+	}
+	return e.hash
+}
+
+func (e *Event) digest() Hash { return headerDigest(e.appendHeader(make([]byte, 0, e.headerSize()))) }
+
+// headerDigest is the value a creator signs: the encoded header under the
+// event domain.
+func headerDigest(header []byte) Hash {
+	d := sha256.New()
+	d.Write(eventDigestDomain)
+	d.Write(header)
+	var h Hash
+	d.Sum(h[:0])
+	return h
+}
+
+func (e *Event) batchBytes() int {
+	n := 0
+	for _, tx := range e.Txs {
+		n += len(tx)
+	}
+	return n
+}
+
+func (e *Event) headerSize() int { return headerFixedSize + refSize*len(e.Parents) }
+
+// Size returns the length of the event's encoding.
+func (e *Event) Size() int {
+	return e.headerSize() + SignatureSize + 4*len(e.Txs) + e.batchBytes()
+}
+
+func (e *Event) appendHeader(b []byte) []byte {
+	return appendHeader(b, e.Epoch, e.Round, e.Creator, e.Time, e.Parents, uint32(len(e.Txs)), uint32(e.batchBytes()), e.TxRoot)
+}
+
+func appendHeader(b []byte, epoch, round uint64, creator MemberID, time int64, parents []EventRef, ntxs, nbytes uint32, root Hash) []byte {
+	b = append(b, encodingVersion)
+	b = binary.BigEndian.AppendUint64(b, epoch)
+	b = binary.BigEndian.AppendUint64(b, round)
+	b = binary.BigEndian.AppendUint32(b, uint32(creator))
+	b = binary.BigEndian.AppendUint64(b, uint64(time))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(parents)))
+	for _, p := range parents {
+		b = binary.BigEndian.AppendUint64(b, p.Round)
+		b = binary.BigEndian.AppendUint32(b, uint32(p.Creator))
+		b = append(b, p.Hash[:]...)
+	}
+	b = binary.BigEndian.AppendUint32(b, ntxs)
+	b = binary.BigEndian.AppendUint32(b, nbytes)
+	return append(b, root[:]...)
+}
+
+// AppendEncode appends the event's canonical encoding to b.
+func (e *Event) AppendEncode(b []byte) []byte {
+	b = slices.Grow(b, e.Size())
+	b = e.appendHeader(b)
+	b = append(b, e.Sig[:]...)
+	for _, tx := range e.Txs {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(tx)))
+		b = append(b, tx...)
+	}
+	return b
+}
+
+// Encode returns the event's canonical encoding.
+func (e *Event) Encode() []byte { return e.AppendEncode(nil) }
+
+// decoder reads fixed-width fields and remembers the first error.
+type decoder struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (d *decoder) take(n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || len(d.b)-d.off < n {
+		d.err = malformed("truncated at byte %d reading %s", d.off, what)
+		return nil
+	}
+	s := d.b[d.off : d.off+n : d.off+n]
+	d.off += n
+	return s
+}
+
+func (d *decoder) u8(what string) uint8 {
+	if s := d.take(1, what); s != nil {
+		return s[0]
+	}
+	return 0
+}
+
+func (d *decoder) u16(what string) uint16 {
+	if s := d.take(2, what); s != nil {
+		return binary.BigEndian.Uint16(s)
+	}
+	return 0
+}
+
+func (d *decoder) u32(what string) uint32 {
+	if s := d.take(4, what); s != nil {
+		return binary.BigEndian.Uint32(s)
+	}
+	return 0
+}
+
+func (d *decoder) u64(what string) uint64 {
+	if s := d.take(8, what); s != nil {
+		return binary.BigEndian.Uint64(s)
+	}
+	return 0
+}
+
+func (d *decoder) hash(what string) (h Hash) {
+	if s := d.take(HashSize, what); s != nil {
+		copy(h[:], s)
+	}
+	return h
+}
+
+// header decodes a header and returns the event (without signature and
+// transactions) with the declared transaction count and batch size.
+func (d *decoder) header(lim Limits) (e *Event, ntxs, nbytes int) {
+	if v := d.u8("version"); d.err == nil && v != encodingVersion {
+		d.err = malformed("encoding version %d, this node speaks %d", v, encodingVersion)
+		return nil, 0, 0
+	}
+	e = &Event{}
+	e.Epoch = d.u64("epoch")
+	e.Round = d.u64("round")
+	e.Creator = MemberID(d.u32("creator"))
+	e.Time = int64(d.u64("time"))
+	np := int(d.u16("parent count"))
+	if d.err == nil && np > lim.MaxParents {
+		d.err = malformed("%d parents, at most %d allowed", np, lim.MaxParents)
+	}
+	if d.err != nil {
+		return nil, 0, 0
+	}
+	if np > 0 {
+		e.Parents = make([]EventRef, np)
+		for i := range e.Parents {
+			e.Parents[i] = EventRef{Round: d.u64("parent round"), Creator: MemberID(d.u32("parent creator")), Hash: d.hash("parent hash")}
+		}
+	}
+	ntxs = int(d.u32("transaction count"))
+	nbytes = int(d.u32("batch size"))
+	e.TxRoot = d.hash("transaction root")
+	if d.err != nil {
+		return nil, 0, 0
+	}
+	return e, ntxs, nbytes
+}
+
+// Decode parses one encoded event and checks its structure against lim
+// (zero fields take their defaults). Transaction slices alias b: the caller
+// must not modify b afterwards. Decode does not check the signature or the
+// Merkle root; Committee.Verify does.
+func Decode(b []byte, lim Limits) (*Event, error) {
+	lim = lim.withDefaults()
+	if len(b) > lim.MaxEventBytes {
+		return nil, malformed("%d bytes, at most %d allowed", len(b), lim.MaxEventBytes)
+	}
+	d := &decoder{b: b}
+	e, ntxs, nbytes := d.header(lim)
+	if d.err != nil {
+		return nil, d.err
+	}
+	headerEnd := d.off
+	if ntxs > lim.MaxEventTxs {
+		return nil, malformed("%d transactions, at most %d allowed", ntxs, lim.MaxEventTxs)
+	}
+	// Each transaction costs at least 5 bytes (length and one byte of data),
+	// so a count the input cannot hold is rejected before allocating for it.
+	copy(e.Sig[:], d.take(SignatureSize, "signature"))
+	if d.err != nil {
+		return nil, d.err
+	}
+	if rest := len(b) - d.off; ntxs > rest/5 || nbytes != rest-4*ntxs {
+		return nil, malformed("header declares %d transactions in %d bytes, %d bytes follow", ntxs, nbytes, rest)
+	}
+	if ntxs > 0 {
+		e.Txs = make([][]byte, ntxs)
+		for i := range e.Txs {
+			n := int(d.u32("transaction length"))
+			if d.err == nil && (n == 0 || n > lim.MaxTxBytes) {
+				return nil, malformed("transaction %d is %d bytes, want 1..%d", i, n, lim.MaxTxBytes)
+			}
+			e.Txs[i] = d.take(n, "transaction")
+		}
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if d.off != len(b) {
+		return nil, malformed("%d trailing bytes", len(b)-d.off)
+	}
+	if err := e.checkStructure(lim); err != nil {
+		return nil, err
+	}
+	e.hash, e.hashed = headerDigest(b[:headerEnd]), true
+	return e, nil
+}
+
+// checkStructure checks what can be checked of an event alone, without its
+// committee or its parents: limits, parent order, parents' rounds.
+func (e *Event) checkStructure(lim Limits) error {
+	if len(e.Parents) > lim.MaxParents {
+		return malformed("%d parents, at most %d allowed", len(e.Parents), lim.MaxParents)
+	}
+	if len(e.Txs) > lim.MaxEventTxs {
+		return malformed("%d transactions, at most %d allowed", len(e.Txs), lim.MaxEventTxs)
+	}
+	for i, tx := range e.Txs {
+		if len(tx) == 0 || len(tx) > lim.MaxTxBytes {
+			return malformed("transaction %d is %d bytes, want 1..%d", i, len(tx), lim.MaxTxBytes)
+		}
+	}
+	if s := e.Size(); s > lim.MaxEventBytes {
+		return malformed("%d bytes, at most %d allowed", s, lim.MaxEventBytes)
+	}
+	if e.Round == 0 && len(e.Parents) != 0 {
+		return malformed("round 0 event has %d parents, want none", len(e.Parents))
+	}
+	if e.Round > 0 && len(e.Parents) == 0 {
+		return malformed("round %d event has no parents", e.Round)
+	}
+	for i, p := range e.Parents {
+		if p.Round >= e.Round {
+			return malformed("parent %s is not below round %d", p, e.Round)
+		}
+		if i > 0 && parentOrder(e.Parents[i-1], p) >= 0 {
+			return malformed("parents not in canonical order (or repeated) at %d", i)
+		}
+	}
+	if e.Round > 0 && e.Parents[0].Round != e.Round-1 {
+		return malformed("round %d event has no parent at round %d", e.Round, e.Round-1)
+	}
+	return nil
+}
+
+// Header is an event without its transactions: what a creator signed,
+// and so what evidence of equivocation consists of.
+type Header struct {
+	Epoch   uint64
+	Round   uint64
+	Creator MemberID
+	Time    int64
+	Parents []EventRef
+	TxCount uint32
+	TxBytes uint32
+	TxRoot  Hash
+	Sig     Signature
+}
+
+// Header returns e's signed header.
+func (e *Event) Header() Header {
+	return Header{
+		Epoch: e.Epoch, Round: e.Round, Creator: e.Creator, Time: e.Time,
+		Parents: slices.Clone(e.Parents), TxCount: uint32(len(e.Txs)),
+		TxBytes: uint32(e.batchBytes()), TxRoot: e.TxRoot, Sig: e.Sig,
+	}
+}
+
+func (h *Header) appendHeader(b []byte) []byte {
+	return appendHeader(b, h.Epoch, h.Round, h.Creator, h.Time, h.Parents, h.TxCount, h.TxBytes, h.TxRoot)
+}
+
+// Hash returns the digest the header's creator signed; it equals the hash of
+// the event the header came from.
+func (h *Header) Hash() Hash {
+	return headerDigest(h.appendHeader(make([]byte, 0, headerFixedSize+refSize*len(h.Parents))))
+}
+
+// AppendEncode appends the header and its signature to b.
+func (h *Header) AppendEncode(b []byte) []byte {
+	return append(h.appendHeader(b), h.Sig[:]...)
+}
+
+func (d *decoder) signedHeader(lim Limits) Header {
+	e, ntxs, nbytes := d.header(lim)
+	var h Header
+	if d.err != nil {
+		return h
+	}
+	h = Header{Epoch: e.Epoch, Round: e.Round, Creator: e.Creator, Time: e.Time, Parents: e.Parents,
+		TxCount: uint32(ntxs), TxBytes: uint32(nbytes), TxRoot: e.TxRoot}
+	copy(h.Sig[:], d.take(SignatureSize, "signature"))
+	return h
+}

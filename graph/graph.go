@@ -1,0 +1,649 @@
+package graph
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Config configures one node's graph for one epoch.
+type Config struct {
+	Committee *Committee
+	// Verifier checks signatures; nil means Ed25519.
+	Verifier Verifier
+	// Limits bound events; all honest nodes of an epoch use the same.
+	Limits Limits
+	// Signer is this node's key. Nil makes an observer that inserts and
+	// commits but never creates events. A signer whose key is not in the
+	// committee is an error.
+	Signer Signer
+	// LastSigned is the last event this node signed before a restart. The
+	// graph never signs at or below its round again, and references it as
+	// the node's own previous event. The caller persists the event itself
+	// (and re-inserts it) before sending it, or the node cannot continue
+	// until the event is garbage-collected by the others.
+	LastSigned *EventRef
+	// GCDepth is how many rounds below the last committed leader stay in
+	// memory. 0 means DefaultGCDepth; it must be at least MinGCDepth.
+	GCDepth uint64
+	// MaxPending bounds the events waiting for parents; each creator may
+	// hold MaxPending/n of them (at least MinPendingPerCreator). 0 means
+	// DefaultMaxPending.
+	MaxPending int
+	// MaxSlotEvents bounds how many events of one slot are stored: beyond
+	// it, further equivocations are refused unless a buffered event waits
+	// for them. 0 means DefaultMaxSlotEvents.
+	MaxSlotEvents int
+	// StartTime is the consensus time before the first commit, in Unix
+	// nanoseconds (the epoch's start).
+	StartTime int64
+}
+
+// Defaults for Config.
+const (
+	DefaultGCDepth       = 50
+	MinGCDepth           = 3
+	DefaultMaxPending    = 16384
+	MinPendingPerCreator = 64
+	DefaultMaxSlotEvents = 4
+)
+
+// Status says what Insert did with a valid event.
+type Status int
+
+const (
+	// Inserted: the event is in the graph (and so are any buffered
+	// descendants it unblocked; see Ready.Inserted).
+	Inserted Status = iota
+	// Buffered: parents are missing; Ready.Missing names the new ones.
+	Buffered
+	// Duplicate: the event was already inserted or buffered.
+	Duplicate
+)
+
+func (s Status) String() string {
+	switch s {
+	case Inserted:
+		return "inserted"
+	case Buffered:
+		return "buffered"
+	case Duplicate:
+		return "duplicate"
+	}
+	return fmt.Sprintf("status(%d)", int(s))
+}
+
+// Rejection names a buffered event that was dropped after Insert accepted
+// it for buffering: a parent turned out to disagree with its reference, an
+// ancestor was rejected, or its round fell below the horizon.
+type Rejection struct {
+	Event EventRef
+	Err   error
+}
+
+// Ready is the graph's output since the previous call of Ready, in the
+// order it happened. The caller persists Inserted, fetches Missing from the
+// peers that sent the children, gossips Evidence, and applies Commits.
+type Ready struct {
+	Inserted []*Event
+	Missing  []EventRef
+	Evidence []Evidence
+	Rejected []Rejection
+	Commits  []Commit
+}
+
+// vertex is an inserted event with what the graph derived from it.
+type vertex struct {
+	ev   *Event
+	hash Hash
+	// parents are nil where a parent lay below the horizon at insertion; a
+	// parent collected later keeps its vertex with ev == nil.
+	parents []*vertex
+	// vote is the block of the previous round's leader slot this event
+	// supports: its first parent at that slot. nil means a blame.
+	vote *vertex
+	// certifies is the leader block two rounds down for which a quorum of
+	// this event's parents vote, nil if none.
+	certifies *vertex
+	committed bool
+	// referenced is set once an inserted event names this one as a parent;
+	// unreferenced vertices are the tips the proposer links to.
+	referenced bool
+	mark       uint64 // traversal stamp, see Graph.stamp
+}
+
+// certTally counts the creators whose events certify one leader block.
+type certTally struct {
+	block  *vertex
+	weight uint64
+	seen   []bool
+}
+
+// roundIndex holds one round's events by creator and the tallies of the
+// round's leader slot.
+type roundIndex struct {
+	slots  [][]*vertex // by creator, in insertion order
+	weight uint64      // weight of creators with at least one event
+	count  int
+	// Tallies for this round's leader slot, from the next two rounds.
+	blamers     []bool
+	blameWeight uint64
+	certs       []certTally
+}
+
+// pendingEvent is a verified event waiting for parents.
+type pendingEvent struct {
+	ev      *Event
+	missing int
+}
+
+// Graph is one node's view of the ShadowGraph for one epoch. It is not safe
+// for concurrent use: the caller drives it from one goroutine.
+type Graph struct {
+	c       *Committee
+	v       Verifier
+	lim     Limits
+	signer  Signer
+	self    MemberID
+	depth   uint64
+	maxPend int
+	perPend int
+	maxSlot int
+
+	vertices map[Hash]*vertex
+	rounds   map[uint64]*roundIndex
+	tips     map[Hash]*vertex
+	top      uint64 // highest round holding an event
+	horizon  uint64 // lowest round kept in memory
+	stamp    uint64
+
+	pending        map[Hash]*pendingEvent
+	waiters        map[Hash][]Hash // missing or pending parent -> children waiting
+	missing        map[Hash]EventRef
+	missingByRound map[uint64][]Hash
+	pendingBy      []int // pending events per creator
+
+	// own chain and the proposer's state
+	ownLast     EventRef
+	hasOwn      bool
+	lastSigned  uint64
+	hasSigned   bool
+	timedOut    uint64 // highest round whose leader timer fired, +1 (0: none)
+	leaderCache map[uint64]MemberID
+
+	// commit sequence
+	nextSlot      uint64 // lowest undecided leader slot
+	lastLeader    uint64 // round of the last committed leader
+	hasCommitted  bool
+	commitIndex   uint64
+	commitTime    int64
+	delivered     map[Hash]struct{}
+	deliveredByRd map[uint64][]Hash
+	fault         error
+
+	out Ready
+}
+
+// New returns an empty graph for cfg's epoch.
+func New(cfg Config) (*Graph, error) {
+	if cfg.Committee == nil {
+		return nil, errors.New("graph: config has no committee")
+	}
+	c := cfg.Committee
+	g := &Graph{
+		c: c, v: cfg.Verifier, lim: cfg.Limits.withDefaults(), signer: cfg.Signer,
+		depth: cfg.GCDepth, maxPend: cfg.MaxPending, maxSlot: cfg.MaxSlotEvents,
+		vertices: make(map[Hash]*vertex), rounds: make(map[uint64]*roundIndex), tips: make(map[Hash]*vertex),
+		pending: make(map[Hash]*pendingEvent), waiters: make(map[Hash][]Hash), missing: make(map[Hash]EventRef),
+		missingByRound: make(map[uint64][]Hash), pendingBy: make([]int, c.Size()),
+		leaderCache: make(map[uint64]MemberID), delivered: make(map[Hash]struct{}),
+		deliveredByRd: make(map[uint64][]Hash), commitTime: cfg.StartTime,
+	}
+	if g.v == nil {
+		g.v = Ed25519{}
+	}
+	if g.depth == 0 {
+		g.depth = DefaultGCDepth
+	}
+	if g.depth < MinGCDepth {
+		return nil, fmt.Errorf("graph: GC depth %d is below the minimum %d", g.depth, MinGCDepth)
+	}
+	if g.maxPend <= 0 {
+		g.maxPend = DefaultMaxPending
+	}
+	g.perPend = max(g.maxPend/c.Size(), MinPendingPerCreator)
+	if g.maxSlot <= 0 {
+		g.maxSlot = DefaultMaxSlotEvents
+	}
+	if cfg.Signer != nil {
+		id, ok := c.MemberByKey(cfg.Signer.PublicKey())
+		if !ok {
+			return nil, errors.New("graph: signer's key is not in the committee")
+		}
+		g.self = id
+	}
+	if cfg.LastSigned != nil {
+		if cfg.Signer == nil || cfg.LastSigned.Creator != g.self {
+			return nil, fmt.Errorf("graph: last signed event %s is not this node's", cfg.LastSigned)
+		}
+		g.ownLast, g.hasOwn = *cfg.LastSigned, true
+		g.lastSigned, g.hasSigned = cfg.LastSigned.Round, true
+	}
+	return g, nil
+}
+
+// Committee returns the graph's committee.
+func (g *Graph) Committee() *Committee { return g.c }
+
+// Limits returns the event limits in force (defaults filled in).
+func (g *Graph) Limits() Limits { return g.lim }
+
+// Verifier returns the signature scheme in force.
+func (g *Graph) Verifier() Verifier { return g.v }
+
+// Round returns the highest round holding an event.
+func (g *Graph) Round() uint64 { return g.top }
+
+// Horizon returns the lowest round kept in memory; events below it are
+// rejected with ErrBelowHorizon.
+func (g *Graph) Horizon() uint64 { return g.horizon }
+
+// Len returns the number of events in memory.
+func (g *Graph) Len() int { return len(g.vertices) }
+
+// PendingLen returns the number of events waiting for parents.
+func (g *Graph) PendingLen() int { return len(g.pending) }
+
+// Get returns an inserted event.
+func (g *Graph) Get(h Hash) (*Event, bool) {
+	if v, ok := g.vertices[h]; ok {
+		return v.ev, true
+	}
+	return nil, false
+}
+
+// Has reports whether the event is inserted or buffered.
+func (g *Graph) Has(h Hash) bool {
+	_, ok := g.vertices[h]
+	_, pend := g.pending[h]
+	return ok || pend
+}
+
+// EventsAt returns the inserted events of a round, by creator and then in
+// insertion order.
+func (g *Graph) EventsAt(round uint64) []*Event {
+	ri := g.rounds[round]
+	if ri == nil {
+		return nil
+	}
+	out := make([]*Event, 0, ri.count)
+	for _, slot := range ri.slots {
+		for _, v := range slot {
+			out = append(out, v.ev)
+		}
+	}
+	return out
+}
+
+// Missing returns every parent still missing, oldest round first, so a
+// caller can retry fetches that went unanswered.
+func (g *Graph) Missing() []EventRef {
+	out := make([]EventRef, 0, len(g.missing))
+	for _, r := range g.missing {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b EventRef) int { return -parentOrder(a, b) })
+	return out
+}
+
+// LastSigned returns this node's last signed event.
+func (g *Graph) LastSigned() (EventRef, bool) { return g.ownLast, g.hasSigned }
+
+func (g *Graph) leader(round uint64) MemberID {
+	if id, ok := g.leaderCache[round]; ok {
+		return id
+	}
+	id := g.c.Leader(round)
+	g.leaderCache[round] = id
+	return id
+}
+
+func (g *Graph) round(r uint64) *roundIndex {
+	ri := g.rounds[r]
+	if ri == nil {
+		n := g.c.Size()
+		ri = &roundIndex{slots: make([][]*vertex, n), blamers: make([]bool, n)}
+		g.rounds[r] = ri
+	}
+	return ri
+}
+
+// Insert verifies e (unless Committee.Verify already did) and inserts it, or
+// buffers it until its parents arrive. An invalid event is rejected with an
+// error wrapping one of the Err values of this package and changes nothing.
+func (g *Graph) Insert(e *Event) (Status, error) {
+	if err := g.c.Verify(e, g.v, g.lim); err != nil {
+		return 0, err
+	}
+	h := e.Hash()
+	if g.Has(h) {
+		return Duplicate, nil
+	}
+	if e.Round < g.horizon {
+		return 0, fmt.Errorf("%w: event %s, horizon %d", ErrBelowHorizon, e.Ref(), g.horizon)
+	}
+	_, wanted := g.waiters[h]
+	if ri := g.rounds[e.Round]; ri != nil && len(ri.slots[e.Creator]) >= g.maxSlot && !wanted {
+		return 0, fmt.Errorf("%w: slot r%d/c%d holds %d events", ErrSlotFull, e.Round, e.Creator, g.maxSlot)
+	}
+	parents, missing, err := g.resolve(e)
+	if err != nil {
+		return 0, err
+	}
+	if len(missing) == 0 {
+		g.insert(e, parents)
+		g.release(h)
+		return Inserted, nil
+	}
+	if g.pendingBy[e.Creator] >= g.perPend {
+		return 0, fmt.Errorf("%w: member %d has %d events waiting", ErrBufferFull, e.Creator, g.pendingBy[e.Creator])
+	}
+	g.pending[h] = &pendingEvent{ev: e, missing: len(missing)}
+	g.pendingBy[e.Creator]++
+	for _, p := range missing {
+		g.waiters[p.Hash] = append(g.waiters[p.Hash], h)
+		if _, pend := g.pending[p.Hash]; pend {
+			continue
+		}
+		if _, known := g.missing[p.Hash]; !known {
+			g.missing[p.Hash] = p
+			g.missingByRound[p.Round] = append(g.missingByRound[p.Round], p.Hash)
+			g.out.Missing = append(g.out.Missing, p)
+		}
+	}
+	return Buffered, nil
+}
+
+// resolve looks up e's parents. It returns the vertices (nil for parents
+// below the horizon), the references not inserted yet, and an error if an
+// inserted parent disagrees with its reference.
+func (g *Graph) resolve(e *Event) ([]*vertex, []EventRef, error) {
+	parents := make([]*vertex, len(e.Parents))
+	var missing []EventRef
+	for i, p := range e.Parents {
+		if p.Round < g.horizon {
+			continue
+		}
+		v, ok := g.vertices[p.Hash]
+		if !ok {
+			missing = append(missing, p)
+			continue
+		}
+		if v.ev.Round != p.Round || v.ev.Creator != p.Creator {
+			return nil, nil, fmt.Errorf("%w: event %s names %s, which is r%d/c%d", ErrParentMismatch, e.Ref(), p, v.ev.Round, v.ev.Creator)
+		}
+		parents[i] = v
+	}
+	return parents, missing, nil
+}
+
+// release inserts, in order, the buffered events that were waiting only for
+// the given events, and so on down the line.
+func (g *Graph) release(hs ...Hash) {
+	queue := hs
+	for len(queue) > 0 {
+		h := queue[0]
+		queue = queue[1:]
+		children := g.waiters[h]
+		delete(g.waiters, h)
+		for _, ch := range children {
+			pe := g.pending[ch]
+			if pe == nil {
+				continue // dropped meanwhile
+			}
+			pe.missing--
+			if pe.missing > 0 {
+				continue
+			}
+			g.unbuffer(ch)
+			parents, missing, err := g.resolve(pe.ev)
+			if err == nil && len(missing) > 0 {
+				panic(fmt.Sprintf("graph: event %s released with %d parents missing", pe.ev.Ref(), len(missing)))
+			}
+			if err != nil {
+				g.reject(pe.ev, err)
+				continue
+			}
+			g.insert(pe.ev, parents)
+			queue = append(queue, ch)
+		}
+	}
+}
+
+func (g *Graph) unbuffer(h Hash) {
+	if pe := g.pending[h]; pe != nil {
+		g.pendingBy[pe.ev.Creator]--
+		delete(g.pending, h)
+	}
+}
+
+// reject drops a buffered event and, transitively, everything buffered
+// that waits for it.
+func (g *Graph) reject(e *Event, err error) {
+	queue := []*Event{e}
+	errs := []error{err}
+	for len(queue) > 0 {
+		e, err := queue[0], errs[0]
+		queue, errs = queue[1:], errs[1:]
+		h := e.Hash()
+		g.unbuffer(h)
+		g.out.Rejected = append(g.out.Rejected, Rejection{Event: e.Ref(), Err: err})
+		children := g.waiters[h]
+		delete(g.waiters, h)
+		for _, ch := range children {
+			if pe := g.pending[ch]; pe != nil {
+				queue = append(queue, pe.ev)
+				errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidAncestor, e.Ref()))
+			}
+		}
+	}
+}
+
+// insert adds a valid event whose parents are all present (or below the
+// horizon) and derives its vote, certificate and equivocation evidence.
+func (g *Graph) insert(e *Event, parents []*vertex) {
+	h := e.Hash()
+	v := &vertex{ev: e, hash: h, parents: parents}
+	g.vertices[h] = v
+	delete(g.missing, h)
+	ri := g.round(e.Round)
+	slot := ri.slots[e.Creator]
+	if len(slot) == 0 {
+		ri.weight += g.c.Weight(e.Creator)
+	} else {
+		g.out.Evidence = append(g.out.Evidence, Evidence{First: slot[0].ev.Header(), Second: e.Header()})
+	}
+	ri.slots[e.Creator] = append(slot, v)
+	ri.count++
+	if e.Round > g.top {
+		g.top = e.Round
+	}
+	for _, p := range parents {
+		if p != nil && !p.referenced {
+			p.referenced = true
+			delete(g.tips, p.hash)
+		}
+	}
+	g.tips[h] = v
+	if e.Creator == g.self && g.signer != nil && (!g.hasOwn || e.Round > g.ownLast.Round) {
+		// Our own event came back (after a restart that lost it): never
+		// sign in its slot again.
+		g.ownLast, g.hasOwn = e.Ref(), true
+		if !g.hasSigned || e.Round > g.lastSigned {
+			g.lastSigned, g.hasSigned = e.Round, true
+		}
+	}
+	if e.Round >= 1 {
+		g.tallyVote(v)
+	}
+	if e.Round >= 2 {
+		g.tallyCertificate(v)
+	}
+	g.out.Inserted = append(g.out.Inserted, e)
+}
+
+// tallyVote records whether v (round R+1) votes for a block of the leader
+// slot of round R, or blames it.
+func (g *Graph) tallyVote(v *vertex) {
+	r := v.ev.Round - 1
+	leader := g.leader(r)
+	for i, p := range v.ev.Parents {
+		if p.Round == r && p.Creator == leader {
+			v.vote = v.parents[i]
+			break
+		}
+	}
+	if v.vote != nil || r < g.horizon {
+		return
+	}
+	ri := g.round(r)
+	if !ri.blamers[v.ev.Creator] {
+		ri.blamers[v.ev.Creator] = true
+		ri.blameWeight += g.c.Weight(v.ev.Creator)
+	}
+}
+
+// tallyCertificate records whether v (round R+2) certifies a block of the
+// leader slot of round R: whether its parents at R+1 hold votes for one
+// block from a quorum of creators.
+func (g *Graph) tallyCertificate(v *vertex) {
+	r := v.ev.Round - 2
+	if r < g.horizon {
+		return
+	}
+	type count struct {
+		block  *vertex
+		weight uint64
+		last   MemberID
+	}
+	var counts []count
+	for _, p := range v.parents {
+		if p == nil || p.ev.Round != r+1 || p.vote == nil {
+			continue
+		}
+		i := slices.IndexFunc(counts, func(c count) bool { return c.block == p.vote })
+		if i < 0 {
+			counts = append(counts, count{block: p.vote, weight: g.c.Weight(p.ev.Creator), last: p.ev.Creator})
+			continue
+		}
+		// Parents are sorted by creator within a round: a creator's
+		// equivocating votes are adjacent and count once.
+		if counts[i].last != p.ev.Creator {
+			counts[i].weight += g.c.Weight(p.ev.Creator)
+			counts[i].last = p.ev.Creator
+		}
+	}
+	for _, c := range counts {
+		if g.c.IsQuorum(c.weight) {
+			v.certifies = c.block
+			break
+		}
+	}
+	if v.certifies == nil {
+		return
+	}
+	ri := g.round(r)
+	i := slices.IndexFunc(ri.certs, func(t certTally) bool { return t.block == v.certifies })
+	if i < 0 {
+		ri.certs = append(ri.certs, certTally{block: v.certifies, seen: make([]bool, g.c.Size())})
+		i = len(ri.certs) - 1
+	}
+	t := &ri.certs[i]
+	if !t.seen[v.ev.Creator] {
+		t.seen[v.ev.Creator] = true
+		t.weight += g.c.Weight(v.ev.Creator)
+	}
+}
+
+// Ready runs the commit rule over everything inserted so far and returns
+// the output accumulated since the last call.
+func (g *Graph) Ready() Ready {
+	g.commit()
+	out := g.out
+	g.out = Ready{}
+	return out
+}
+
+// Fault returns the safety violation that stopped the commit rule, if any:
+// evidence that more than a third of the weight is Byzantine. Once set,
+// the graph commits nothing more.
+func (g *Graph) Fault() error { return g.fault }
+
+// gc advances the horizon to h: rounds below it leave memory, buffered
+// events below it are dropped, and parents below it count as present.
+func (g *Graph) gc(h uint64) {
+	if h <= g.horizon {
+		return
+	}
+	var freed []Hash
+	for r := g.horizon; r < h; r++ {
+		if ri := g.rounds[r]; ri != nil {
+			for _, slot := range ri.slots {
+				for _, v := range slot {
+					delete(g.vertices, v.hash)
+					delete(g.tips, v.hash)
+					// Kept events may still point here; cut this vertex's
+					// own links so that nothing older stays reachable.
+					v.ev, v.parents, v.vote, v.certifies = nil, nil, nil, nil
+				}
+			}
+			delete(g.rounds, r)
+		}
+		delete(g.leaderCache, r)
+		for _, th := range g.deliveredByRd[r] {
+			delete(g.delivered, th)
+		}
+		delete(g.deliveredByRd, r)
+		for _, mh := range g.missingByRound[r] {
+			if _, still := g.missing[mh]; still {
+				delete(g.missing, mh)
+				freed = append(freed, mh)
+			}
+		}
+		delete(g.missingByRound, r)
+	}
+	g.horizon = h
+	// Buffered events below the horizon will never be needed.
+	var old []*Event
+	for _, pe := range g.pending {
+		if pe.ev.Round < h {
+			old = append(old, pe.ev)
+		}
+	}
+	slices.SortFunc(old, func(a, b *Event) int { return parentOrder(b.Ref(), a.Ref()) })
+	for _, e := range old {
+		if _, still := g.pending[e.Hash()]; still {
+			g.reject(e, fmt.Errorf("%w: horizon %d", ErrBelowHorizon, h))
+		}
+	}
+	// Their missing parents below the horizon now count as present.
+	g.release(freed...)
+}
+
+// cmpVertex is the linear order of a commit: round, creator, hash.
+func cmpVertex(a, b *vertex) int {
+	if c := cmp.Compare(a.ev.Round, b.ev.Round); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.ev.Creator, b.ev.Creator); c != 0 {
+		return c
+	}
+	if a.hash == b.hash {
+		return 0
+	}
+	if a.hash.Less(b.hash) {
+		return -1
+	}
+	return 1
+}
