@@ -1,0 +1,229 @@
+package graph_test
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"testing"
+
+	"dagger/graph"
+	"dagger/graph/graphtest"
+)
+
+// signRaw signs an event whose parent references the test wrote by hand.
+func signRaw(b *graphtest.Builder, e *graph.Event) *graph.Event {
+	graph.SortParents(e.Parents)
+	e.TxRoot, _ = graph.BatchRoot(e.Txs)
+	e.Sig = b.Signers[e.Creator].Sign(e.Hash())
+	return e
+}
+
+func refs(evs ...*graph.Event) []graph.EventRef {
+	out := make([]graph.EventRef, len(evs))
+	for i, e := range evs {
+		out[i] = e.Ref()
+	}
+	return out
+}
+
+func TestOutOfOrderEventWaitsForParentsThenInserts(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	dag := b.Layered(2, 1, 8)
+	g := b.Graph(graph.Config{})
+	child := dag[1][0]
+	if st := mustInsert(t, g, child); st != graph.Buffered {
+		t.Fatalf("child without parents: %v, want buffered", st)
+	}
+	rd := g.Ready()
+	if len(rd.Missing) != 4 || len(rd.Inserted) != 0 {
+		t.Fatalf("missing %d inserted %d, want 4 and 0", len(rd.Missing), len(rd.Inserted))
+	}
+	// Asking again reports nothing new; Missing() still lists all for retries.
+	if st := mustInsert(t, g, child); st != graph.Duplicate {
+		t.Fatalf("second copy: %v", st)
+	}
+	if rd := g.Ready(); len(rd.Missing) != 0 || len(g.Missing()) != 4 {
+		t.Fatal("missing parents reported twice, or forgotten")
+	}
+	for _, p := range dag[0] {
+		mustInsert(t, g, p)
+	}
+	rd = g.Ready()
+	if len(rd.Inserted) != 5 || rd.Inserted[4] != child {
+		t.Fatalf("inserted %d, want the 4 parents then the child", len(rd.Inserted))
+	}
+	if g.PendingLen() != 0 || len(g.Missing()) != 0 || g.Len() != 5 {
+		t.Fatalf("pending %d missing %d len %d after all parents arrived", g.PendingLen(), len(g.Missing()), g.Len())
+	}
+}
+
+func TestParentThatDisagreesWithItsReferenceRejectsTheChild(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	r0 := b.Layered(1, 0, 0)[0]
+	// Creator 0 names r0[2] twice, once claiming it is creator 3's.
+	liar := signRaw(b, &graph.Event{Round: 1, Creator: 0, Parents: append(refs(r0[0], r0[1], r0[2]),
+		graph.EventRef{Round: 0, Creator: 3, Hash: r0[2].Hash()})})
+
+	t.Run("parent present first", func(t *testing.T) {
+		g := b.Graph(graph.Config{})
+		for _, e := range r0 {
+			mustInsert(t, g, e)
+		}
+		if _, err := g.Insert(liar); !errors.Is(err, graph.ErrParentMismatch) {
+			t.Fatalf("got %v, want ErrParentMismatch", err)
+		}
+	})
+	t.Run("parent arrives later", func(t *testing.T) {
+		g := b.Graph(graph.Config{})
+		if st := mustInsert(t, g, liar); st != graph.Buffered {
+			t.Fatalf("%v", st)
+		}
+		for _, e := range r0 {
+			mustInsert(t, g, e)
+		}
+		rd := g.Ready()
+		if len(rd.Rejected) != 1 || rd.Rejected[0].Event.Hash != liar.Hash() || !errors.Is(rd.Rejected[0].Err, graph.ErrParentMismatch) {
+			t.Fatalf("rejected %+v, want the liar with ErrParentMismatch", rd.Rejected)
+		}
+		if _, ok := g.Get(liar.Hash()); ok || g.PendingLen() != 0 {
+			t.Fatal("the liar stayed")
+		}
+	})
+}
+
+func TestRejectionReachesBufferedDescendants(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	r0 := b.Layered(1, 0, 0)[0]
+	r1 := b.Layer(1, r0, []int{1, 2, 3}, 0, 0)
+	liar := signRaw(b, &graph.Event{Round: 1, Creator: 0, Parents: append(refs(r0[0], r0[1], r0[2]),
+		graph.EventRef{Round: 0, Creator: 3, Hash: r0[2].Hash()})})
+	child := b.Event(1, 2, append([]*graph.Event{liar}, r1...))
+	g := b.Graph(graph.Config{})
+	for _, e := range append(r1, child, liar) {
+		mustInsert(t, g, e)
+	}
+	for _, e := range r0 {
+		mustInsert(t, g, e)
+	}
+	rd := g.Ready()
+	if len(rd.Rejected) != 2 || !errors.Is(rd.Rejected[1].Err, graph.ErrInvalidAncestor) || rd.Rejected[1].Event.Hash != child.Hash() {
+		t.Fatalf("rejected %+v, want the liar and then its child", rd.Rejected)
+	}
+	if g.PendingLen() != 0 || g.Len() != 7 {
+		t.Fatalf("pending %d len %d", g.PendingLen(), g.Len())
+	}
+}
+
+func TestPendingBufferIsBoundedPerCreator(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	g := b.Graph(graph.Config{MaxPending: 8}) // each creator gets the minimum share
+	orphan := func(creator, i int) *graph.Event {
+		var ps []graph.EventRef
+		for c := range 4 {
+			ps = append(ps, graph.EventRef{Round: 4, Creator: graph.MemberID(c), Hash: sha256.Sum256([]byte(fmt.Sprint(creator, i, c)))})
+		}
+		return signRaw(b, &graph.Event{Round: 5, Creator: graph.MemberID(creator), Parents: ps, Txs: [][]byte{[]byte(fmt.Sprint(i))}})
+	}
+	for i := range graph.MinPendingPerCreator {
+		if st := mustInsert(t, g, orphan(1, i)); st != graph.Buffered {
+			t.Fatalf("%v", st)
+		}
+	}
+	if _, err := g.Insert(orphan(1, graph.MinPendingPerCreator)); !errors.Is(err, graph.ErrBufferFull) {
+		t.Fatalf("got %v, want ErrBufferFull", err)
+	}
+	if st := mustInsert(t, g, orphan(2, 0)); st != graph.Buffered {
+		t.Fatal("one creator's flood blocked another creator")
+	}
+	if g.PendingLen() != graph.MinPendingPerCreator+1 {
+		t.Fatalf("pending %d", g.PendingLen())
+	}
+}
+
+func TestEquivocationsAreKeptAndReportedAsEvidence(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	r0 := b.Layered(1, 0, 0)[0]
+	twin := b.Event(2, 0, nil, []byte("other"))
+	g := b.Graph(graph.Config{})
+	for _, e := range append(r0, twin) {
+		if st := mustInsert(t, g, e); st != graph.Inserted {
+			t.Fatalf("%v", st)
+		}
+	}
+	rd := g.Ready()
+	if len(rd.Evidence) != 1 {
+		t.Fatalf("%d evidence, want 1", len(rd.Evidence))
+	}
+	ev := rd.Evidence[0]
+	if err := ev.Verify(b.Committee, graph.Ed25519{}); err != nil || ev.Creator() != 2 || ev.Round() != 0 {
+		t.Fatalf("evidence %v does not convict member 2 at round 0", err)
+	}
+	// Honest events may descend from either block.
+	a := b.Event(0, 1, []*graph.Event{r0[0], r0[1], r0[2]})
+	c := b.Event(1, 1, []*graph.Event{r0[0], r0[1], twin})
+	mustInsert(t, g, a)
+	mustInsert(t, g, c)
+	if got := len(g.Ready().Inserted); got != 2 {
+		t.Fatalf("%d inserted, want both children", got)
+	}
+}
+
+func TestSlotCapBoundsEquivocationsUnlessAnEventNeedsThem(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	r0 := b.Layered(1, 0, 0)[0]
+	g := b.Graph(graph.Config{MaxSlotEvents: 2})
+	for _, e := range r0 {
+		mustInsert(t, g, e)
+	}
+	mustInsert(t, g, b.Event(3, 0, nil, []byte("second")))
+	third := b.Event(3, 0, nil, []byte("third"))
+	if _, err := g.Insert(third); !errors.Is(err, graph.ErrSlotFull) {
+		t.Fatalf("got %v, want ErrSlotFull", err)
+	}
+	child := b.Event(3, 1, []*graph.Event{r0[0], r0[1], third})
+	if st := mustInsert(t, g, child); st != graph.Buffered {
+		t.Fatalf("%v", st)
+	}
+	if st := mustInsert(t, g, third); st != graph.Inserted {
+		t.Fatalf("an equivocation a buffered event waits for was refused: %v", st)
+	}
+	if g.PendingLen() != 0 {
+		t.Fatal("child still waiting")
+	}
+}
+
+func TestGarbageCollectionDropsOldRoundsAndRejectsLateEvents(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	dag := b.Layered(20, 1, 8)
+	g := b.Graph(graph.Config{GCDepth: 3})
+	for _, round := range dag {
+		for _, e := range round {
+			mustInsert(t, g, e)
+		}
+		g.Ready()
+	}
+	last, ok := g.LastCommitted()
+	if !ok || last < 15 {
+		t.Fatalf("last committed round %d", last)
+	}
+	if g.Horizon() != last-3 {
+		t.Fatalf("horizon %d, want %d", g.Horizon(), last-3)
+	}
+	if want := int(20-g.Horizon()) * 4; g.Len() != want {
+		t.Fatalf("%d events in memory, want %d", g.Len(), want)
+	}
+	if _, ok := g.Get(dag[0][0].Hash()); ok {
+		t.Fatal("round 0 still in memory")
+	}
+	late := b.Event(1, 2, dag[1], []byte("late equivocation"))
+	if _, err := g.Insert(late); !errors.Is(err, graph.ErrBelowHorizon) {
+		t.Fatalf("got %v, want ErrBelowHorizon", err)
+	}
+	// An event at the horizon whose parents are collected counts them as
+	// present.
+	h := g.Horizon()
+	atHorizon := b.Event(2, h, dag[h-1], []byte("straggler"))
+	if st := mustInsert(t, g, atHorizon); st != graph.Inserted {
+		t.Fatalf("%v", st)
+	}
+}
