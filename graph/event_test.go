@@ -48,8 +48,8 @@ func TestDecodeRejectsNonCanonicalAndOversizedInput(t *testing.T) {
 	good := e.Encode()
 	parentsAt := 1 + 8 + 8 + 4 + 8 + 2
 	cases := map[string]func() []byte{
-		"version": func() []byte { x := bytes.Clone(good); x[0] = 2; return x },
-		"trailing": func() []byte { return append(bytes.Clone(good), 0) },
+		"version":   func() []byte { x := bytes.Clone(good); x[0] = 2; return x },
+		"trailing":  func() []byte { return append(bytes.Clone(good), 0) },
 		"truncated": func() []byte { return good[:len(good)-1] },
 		"empty":     func() []byte { return nil },
 		"unsorted parents": func() []byte {

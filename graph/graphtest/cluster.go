@@ -41,7 +41,7 @@ type Config struct {
 	// TxsPerEvent unique transactions are offered to each event.
 	TxsPerEvent int
 	// Verifier and signers: nil means ed25519.
-	Verifier graph.Verifier
+	Verifier  graph.Verifier
 	NewSigner func(seed [32]byte) graph.Signer
 }
 
