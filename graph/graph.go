@@ -349,8 +349,16 @@ func (g *Graph) Insert(e *Event) (Status, error) {
 	if g.pendingBy[e.Creator] >= g.perPend {
 		return 0, fmt.Errorf("%w: member %d has %d events waiting", ErrBufferFull, e.Creator, g.pendingBy[e.Creator])
 	}
-	g.pending[h] = &pendingEvent{ev: e, missing: len(missing)}
+	g.pending[h] = &pendingEvent{ev: e}
 	g.pendingBy[e.Creator]++
+	g.await(h, missing)
+	return Buffered, nil
+}
+
+// await makes buffered event h wait for the given parents and reports the
+// ones neither inserted, buffered nor asked for already as missing.
+func (g *Graph) await(h Hash, missing []EventRef) {
+	g.pending[h].missing = len(missing)
 	for _, p := range missing {
 		g.waiters[p.Hash] = append(g.waiters[p.Hash], h)
 		if _, pend := g.pending[p.Hash]; pend {
@@ -362,7 +370,6 @@ func (g *Graph) Insert(e *Event) (Status, error) {
 			g.out.Missing = append(g.out.Missing, p)
 		}
 	}
-	return Buffered, nil
 }
 
 // resolve looks up e's parents. It returns the vertices (nil for parents
@@ -406,15 +413,19 @@ func (g *Graph) release(hs ...Hash) {
 			if pe.missing > 0 {
 				continue
 			}
-			g.unbuffer(ch)
 			parents, missing, err := g.resolve(pe.ev)
-			if err == nil && len(missing) > 0 {
-				panic(fmt.Sprintf("graph: event %s released with %d parents missing", pe.ev.Ref(), len(missing)))
-			}
 			if err != nil {
 				g.reject(pe.ev, err)
 				continue
 			}
+			if len(missing) > 0 {
+				// Two events named one hash with different rounds, and the
+				// horizon passed only one of them: wait for the event itself
+				// to show which reference lies.
+				g.await(ch, missing)
+				continue
+			}
+			g.unbuffer(ch)
 			g.insert(pe.ev, parents)
 			queue = append(queue, ch)
 		}
@@ -614,7 +625,8 @@ func (g *Graph) gc(h uint64) {
 		delete(g.missingByRound, r)
 	}
 	g.horizon = h
-	// Buffered events below the horizon will never be needed.
+	// Buffered events below the horizon will never be needed, and no event
+	// waits on them any longer.
 	var old []*Event
 	for _, pe := range g.pending {
 		if pe.ev.Round < h {
@@ -623,11 +635,12 @@ func (g *Graph) gc(h uint64) {
 	}
 	slices.SortFunc(old, func(a, b *Event) int { return parentOrder(b.Ref(), a.Ref()) })
 	for _, e := range old {
-		if _, still := g.pending[e.Hash()]; still {
-			g.reject(e, fmt.Errorf("%w: horizon %d", ErrBelowHorizon, h))
-		}
+		g.unbuffer(e.Hash())
+		g.out.Rejected = append(g.out.Rejected, Rejection{Event: e.Ref(), Err: fmt.Errorf("%w: horizon %d", ErrBelowHorizon, h)})
+		freed = append(freed, e.Hash())
 	}
-	// Their missing parents below the horizon now count as present.
+	// Events waiting for parents below the horizon, missing or just
+	// dropped, now count them as present.
 	g.release(freed...)
 }
 
