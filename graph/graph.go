@@ -351,6 +351,7 @@ func (g *Graph) Insert(e *Event) (Status, error) {
 	}
 	g.pending[h] = &pendingEvent{ev: e}
 	g.pendingBy[e.Creator]++
+	delete(g.missing, h) // held now, even if not insertable yet
 	g.await(h, missing)
 	return Buffered, nil
 }

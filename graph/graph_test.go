@@ -227,3 +227,20 @@ func TestGarbageCollectionDropsOldRoundsAndRejectsLateEvents(t *testing.T) {
 		t.Fatalf("%v", st)
 	}
 }
+
+func TestBufferedEventIsNoLongerReportedMissing(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	dag := b.Layered(8, 0, 0)
+	g := b.Graph(graph.Config{})
+	insertAll(t, g, dag[:4]...)
+	mustInsert(t, g, dag[6][0])
+	mustInsert(t, g, dag[5][0])
+	for _, m := range g.Missing() {
+		if g.Has(m.Hash) {
+			t.Fatalf("%s is held but still listed as missing", m)
+		}
+	}
+	if len(g.Missing()) == 0 {
+		t.Fatal("round 5's other parents are missing")
+	}
+}
