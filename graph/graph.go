@@ -147,7 +147,6 @@ type Graph struct {
 	signer  Signer
 	self    MemberID
 	depth   uint64
-	maxPend int
 	perPend int
 	maxSlot int
 
@@ -167,8 +166,6 @@ type Graph struct {
 	// own chain and the proposer's state
 	ownLast     EventRef
 	hasOwn      bool
-	lastSigned  uint64
-	hasSigned   bool
 	timedOut    uint64 // highest round whose leader timer fired, +1 (0: none)
 	leaderCache map[uint64]MemberID
 
@@ -193,7 +190,7 @@ func New(cfg Config) (*Graph, error) {
 	c := cfg.Committee
 	g := &Graph{
 		c: c, v: cfg.Verifier, lim: cfg.Limits.withDefaults(), signer: cfg.Signer,
-		depth: cfg.GCDepth, maxPend: cfg.MaxPending, maxSlot: cfg.MaxSlotEvents,
+		depth: cfg.GCDepth, maxSlot: cfg.MaxSlotEvents,
 		vertices: make(map[Hash]*vertex), rounds: make(map[uint64]*roundIndex), tips: make(map[Hash]*vertex),
 		pending: make(map[Hash]*pendingEvent), waiters: make(map[Hash][]Hash), missing: make(map[Hash]EventRef),
 		missingByRound: make(map[uint64][]Hash), pendingBy: make([]int, c.Size()),
@@ -209,10 +206,11 @@ func New(cfg Config) (*Graph, error) {
 	if g.depth < MinGCDepth {
 		return nil, fmt.Errorf("graph: GC depth %d is below the minimum %d", g.depth, MinGCDepth)
 	}
-	if g.maxPend <= 0 {
-		g.maxPend = DefaultMaxPending
+	maxPend := cfg.MaxPending
+	if maxPend <= 0 {
+		maxPend = DefaultMaxPending
 	}
-	g.perPend = max(g.maxPend/c.Size(), MinPendingPerCreator)
+	g.perPend = max(maxPend/c.Size(), MinPendingPerCreator)
 	if g.maxSlot <= 0 {
 		g.maxSlot = DefaultMaxSlotEvents
 	}
@@ -228,7 +226,6 @@ func New(cfg Config) (*Graph, error) {
 			return nil, fmt.Errorf("graph: last signed event %s is not this node's", cfg.LastSigned)
 		}
 		g.ownLast, g.hasOwn = *cfg.LastSigned, true
-		g.lastSigned, g.hasSigned = cfg.LastSigned.Round, true
 	}
 	return g, nil
 }
@@ -297,8 +294,9 @@ func (g *Graph) Missing() []EventRef {
 	return out
 }
 
-// LastSigned returns this node's last signed event.
-func (g *Graph) LastSigned() (EventRef, bool) { return g.ownLast, g.hasSigned }
+// LastSigned returns the latest event of this node known to the graph: the
+// last one it signed, or one of its own learned from peers after a restart.
+func (g *Graph) LastSigned() (EventRef, bool) { return g.ownLast, g.hasOwn }
 
 func (g *Graph) leader(round uint64) MemberID {
 	if id, ok := g.leaderCache[round]; ok {
@@ -492,9 +490,6 @@ func (g *Graph) insert(e *Event, parents []*vertex) {
 		// Our own event came back (after a restart that lost it): never
 		// sign in its slot again.
 		g.ownLast, g.hasOwn = e.Ref(), true
-		if !g.hasSigned || e.Round > g.lastSigned {
-			g.lastSigned, g.hasSigned = e.Round, true
-		}
 	}
 	if e.Round >= 1 {
 		g.tallyVote(v)

@@ -108,7 +108,6 @@ func (g *Graph) Propose(now int64, txs [][]byte) (*Event, int, Wait) {
 		panic(fmt.Sprintf("graph: proposed event %s with unresolved parents (%d missing, %v)", e.Ref(), len(missing), err))
 	}
 	g.ownLast, g.hasOwn = e.Ref(), true
-	g.lastSigned, g.hasSigned = round, true
 	g.insert(e, parents)
 	g.release(e.Hash())
 	return e, used, WaitNone
