@@ -132,6 +132,20 @@ type roundIndex struct {
 	certs       []certTally
 }
 
+// find returns the event with hash h in creator's slot, nil if there is none
+// (or ri is nil).
+func (ri *roundIndex) find(creator MemberID, h Hash) *vertex {
+	if ri == nil {
+		return nil
+	}
+	for _, v := range ri.slots[creator] {
+		if v.hash == h {
+			return v
+		}
+	}
+	return nil
+}
+
 // pendingEvent is a verified event waiting for parents.
 type pendingEvent struct {
 	ev      *Event
@@ -377,8 +391,19 @@ func (g *Graph) await(h Hash, missing []EventRef) {
 func (g *Graph) resolve(e *Event) ([]*vertex, []EventRef, error) {
 	parents := make([]*vertex, len(e.Parents))
 	var missing []EventRef
+	var ri *roundIndex
 	for i, p := range e.Parents {
 		if p.Round < g.horizon {
+			continue
+		}
+		// The hints find the slot at the cost of one small-integer lookup per
+		// round (parents are sorted by round); the hash map is consulted only
+		// when the slot does not hold the hash.
+		if i == 0 || e.Parents[i-1].Round != p.Round {
+			ri = g.rounds[p.Round]
+		}
+		if v := ri.find(p.Creator, p.Hash); v != nil {
+			parents[i] = v
 			continue
 		}
 		v, ok := g.vertices[p.Hash]
