@@ -526,44 +526,8 @@ func TestEvidence_EveryDeliveredEquivocationIsReported(t *testing.T) {
 // ---------------------------------------------------------------------------
 // Checkers. Each returns nil or the first violation it finds.
 
-// commitsEqual compares two commits by everything a consumer applies:
-// index, leader, time, events (by hash) and transactions (hash and place).
-func commitsEqual(a, b *graph.Commit) error {
-	switch {
-	case a.Index != b.Index:
-		return fmt.Errorf("index %d vs %d", a.Index, b.Index)
-	case a.Leader != b.Leader:
-		return fmt.Errorf("commit %d: leader %s vs %s", a.Index, a.Leader, b.Leader)
-	case a.Time != b.Time:
-		return fmt.Errorf("commit %d: time %d vs %d", a.Index, a.Time, b.Time)
-	case len(a.Events) != len(b.Events):
-		return fmt.Errorf("commit %d: %d events vs %d", a.Index, len(a.Events), len(b.Events))
-	case len(a.Txs) != len(b.Txs):
-		return fmt.Errorf("commit %d: %d txs vs %d", a.Index, len(a.Txs), len(b.Txs))
-	}
-	for i := range a.Events {
-		if a.Events[i].Hash() != b.Events[i].Hash() {
-			return fmt.Errorf("commit %d: event %d is %s vs %s", a.Index, i, a.Events[i].Ref(), b.Events[i].Ref())
-		}
-	}
-	for i := range a.Txs {
-		x, y := a.Txs[i], b.Txs[i]
-		if x.Hash != y.Hash || x.Event != y.Event || x.Index != y.Index || !bytes.Equal(x.Data, y.Data) {
-			return fmt.Errorf("commit %d: tx %d is %s (event %d #%d) vs %s (event %d #%d)", a.Index, i, x.Hash, x.Event, x.Index, y.Hash, y.Event, y.Index)
-		}
-	}
-	return nil
-}
-
 // checkPrefixConsistent: one sequence is a prefix of the other.
-func checkPrefixConsistent(a, b []graph.Commit) error {
-	for i := range min(len(a), len(b)) {
-		if err := commitsEqual(&a[i], &b[i]); err != nil {
-			return fmt.Errorf("sequences diverge at position %d: %w", i, err)
-		}
-	}
-	return nil
-}
+var checkPrefixConsistent = graphtest.CheckPrefix
 
 // checkSameCommits: the two sequences are identical.
 func checkSameCommits(a, b []graph.Commit) error {

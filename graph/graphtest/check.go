@@ -1,6 +1,7 @@
 package graphtest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -29,26 +30,41 @@ func Fingerprint(commits []graph.Commit) graph.Hash {
 	return h
 }
 
-// CheckPrefix reports the first place where two commit sequences disagree
-// on the commits both hold: leader, time, events or delivered transactions.
+// CheckPrefix reports the first position where two commit sequences
+// disagree on the commits both hold, comparing everything a consumer
+// applies: index, leader, consensus time, events in order, and delivered
+// transactions with their bytes and places.
 func CheckPrefix(a, b []graph.Commit) error {
 	for i := range min(len(a), len(b)) {
-		x, y := &a[i], &b[i]
-		if x.Leader != y.Leader || x.Time != y.Time || x.Index != y.Index {
-			return fmt.Errorf("commit %d: leader %s at %d vs leader %s at %d", i, x.Leader, x.Time, y.Leader, y.Time)
+		if err := commitsEqual(&a[i], &b[i]); err != nil {
+			return fmt.Errorf("sequences diverge at position %d: %w", i, err)
 		}
-		if len(x.Events) != len(y.Events) || len(x.Txs) != len(y.Txs) {
-			return fmt.Errorf("commit %d (leader %s): %d events and %d txs vs %d and %d", i, x.Leader, len(x.Events), len(x.Txs), len(y.Events), len(y.Txs))
+	}
+	return nil
+}
+
+func commitsEqual(a, b *graph.Commit) error {
+	switch {
+	case a.Index != b.Index:
+		return fmt.Errorf("index %d vs %d", a.Index, b.Index)
+	case a.Leader != b.Leader:
+		return fmt.Errorf("commit %d: leader %s vs %s", a.Index, a.Leader, b.Leader)
+	case a.Time != b.Time:
+		return fmt.Errorf("commit %d: time %d vs %d", a.Index, a.Time, b.Time)
+	case len(a.Events) != len(b.Events):
+		return fmt.Errorf("commit %d: %d events vs %d", a.Index, len(a.Events), len(b.Events))
+	case len(a.Txs) != len(b.Txs):
+		return fmt.Errorf("commit %d: %d txs vs %d", a.Index, len(a.Txs), len(b.Txs))
+	}
+	for i := range a.Events {
+		if a.Events[i].Hash() != b.Events[i].Hash() {
+			return fmt.Errorf("commit %d: event %d is %s vs %s", a.Index, i, a.Events[i].Ref(), b.Events[i].Ref())
 		}
-		for j := range x.Events {
-			if x.Events[j].Hash() != y.Events[j].Hash() {
-				return fmt.Errorf("commit %d (leader %s): event %d is %s vs %s", i, x.Leader, j, x.Events[j].Ref(), y.Events[j].Ref())
-			}
-		}
-		for j := range x.Txs {
-			if x.Txs[j].Hash != y.Txs[j].Hash {
-				return fmt.Errorf("commit %d (leader %s): tx %d differs", i, x.Leader, j)
-			}
+	}
+	for i := range a.Txs {
+		x, y := a.Txs[i], b.Txs[i]
+		if x.Hash != y.Hash || x.Event != y.Event || x.Index != y.Index || !bytes.Equal(x.Data, y.Data) {
+			return fmt.Errorf("commit %d: tx %d is %s (event %d #%d) vs %s (event %d #%d)", a.Index, i, x.Hash, x.Event, x.Index, y.Hash, y.Event, y.Index)
 		}
 	}
 	return nil
