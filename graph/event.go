@@ -70,8 +70,10 @@ type Event struct {
 	// txHashes are the batch's leaf hashes, filled when the batch is checked
 	// against TxRoot so that the linearizer never hashes a batch again.
 	txHashes []Hash
-	// verifiedBy is the committee whose Verify accepted this event.
-	verifiedBy *Committee
+	// verifiedBy is the committee whose Verify accepted this event, under
+	// verifiedLim.
+	verifiedBy  *Committee
+	verifiedLim Limits
 }
 
 // Encoding version 1. All integers are big-endian and fixed-width, so each

@@ -244,3 +244,15 @@ func TestBufferedEventIsNoLongerReportedMissing(t *testing.T) {
 		t.Fatal("round 5's other parents are missing")
 	}
 }
+
+func TestEventVerifiedUnderLooserLimitsIsCheckedAgainstTheGraphs(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	e := b.Event(0, 0, nil, []byte("a"), []byte("b"))
+	if err := b.Committee.Verify(e, graph.Ed25519{}, graph.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	g := b.Graph(graph.Config{Limits: graph.Limits{MaxEventTxs: 1}})
+	if _, err := g.Insert(e); !errors.Is(err, graph.ErrMalformed) {
+		t.Fatalf("got %v, want the graph's limit to hold", err)
+	}
+}

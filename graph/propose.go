@@ -102,7 +102,7 @@ func (g *Graph) Propose(now int64, txs [][]byte) (*Event, int, Wait) {
 	if err := g.c.checkRefs(e); err != nil {
 		panic(fmt.Sprintf("graph: proposed an invalid event: %v", err))
 	}
-	e.verifiedBy = g.c
+	e.verifiedBy, e.verifiedLim = g.c, g.lim
 	parents, missing, err := g.resolve(e)
 	if err != nil || len(missing) > 0 {
 		panic(fmt.Sprintf("graph: proposed event %s with unresolved parents (%d missing, %v)", e.Ref(), len(missing), err))

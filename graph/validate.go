@@ -26,12 +26,14 @@ var (
 // (by their references), exactly one reference to the creator's own
 // previous event, the Merkle root of the batch, and the signature. It is
 // pure and may run on many goroutines at once (each event on one); the
-// graph skips these checks for events that passed them here.
+// graph skips these checks for events that passed them here under the same
+// limits.
 func (c *Committee) Verify(e *Event, v Verifier, lim Limits) error {
-	if e.verifiedBy == c {
+	lim = lim.withDefaults()
+	if e.verifiedBy == c && e.verifiedLim == lim {
 		return nil
 	}
-	if err := e.checkStructure(lim.withDefaults()); err != nil {
+	if err := e.checkStructure(lim); err != nil {
 		return err
 	}
 	if err := c.checkRefs(e); err != nil {
@@ -45,7 +47,7 @@ func (c *Committee) Verify(e *Event, v Verifier, lim Limits) error {
 		return fmt.Errorf("%w: event %s by member %d", ErrBadSignature, e.Ref(), e.Creator)
 	}
 	e.txHashes = leaves
-	e.verifiedBy = c
+	e.verifiedBy, e.verifiedLim = c, lim
 	return nil
 }
 
