@@ -34,7 +34,7 @@ bench:
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== $$t"; \
-		$(GO) test ./graph -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+		$(GO) test ./graph -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x || exit 1; \
 	done
 
 lint:
