@@ -55,9 +55,10 @@ type decision struct {
 // commit decides every leader slot it can, lowest round first, and emits a
 // Commit for each committed leader until the first undecided slot.
 func (g *Graph) commit() {
-	if g.fault != nil || g.top < 2 || g.top-2 < g.nextSlot {
+	if !g.grown || g.fault != nil || g.top < 2 || g.top-2 < g.nextSlot {
 		return
 	}
+	g.grown = false
 	lo, hi := g.nextSlot, g.top-2
 	ds := make([]decision, hi-lo+1)
 	// Top down: an indirect decision reads the decisions of the slots above.

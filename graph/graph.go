@@ -192,6 +192,9 @@ type Graph struct {
 	delivered     map[Hash]struct{}
 	deliveredByRd map[uint64][]Hash
 	fault         error
+	// grown is set by every insertion; without one, the commit rule has
+	// nothing new to decide.
+	grown bool
 
 	out Ready
 }
@@ -491,6 +494,7 @@ func (g *Graph) insert(e *Event, parents []*vertex) {
 	h := e.Hash()
 	v := &vertex{ev: e, hash: h, parents: parents}
 	g.vertices[h] = v
+	g.grown = true
 	delete(g.missing, h)
 	ri := g.round(e.Round)
 	slot := ri.slots[e.Creator]
