@@ -3,9 +3,10 @@ GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.6.1
 FUZZTIME    ?= 30s
 BENCHTIME   ?= 1s
+CHECKS      ?= 2000
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' graph/*_test.go | sed 's/func //')
 
-.PHONY: help build demo test race bench fuzz lint clean
+.PHONY: help build demo test race bench fuzz soak lint clean
 
 help:
 	@echo "make demo    run a few nodes' graphs in one process until they commit"
@@ -13,6 +14,7 @@ help:
 	@echo "make race    the tests under the race detector"
 	@echo "make bench   the benchmarks (BENCHTIME=$(BENCHTIME))"
 	@echo "make fuzz    each fuzz target for FUZZTIME=$(FUZZTIME)"
+	@echo "make soak    the property tests with CHECKS=$(CHECKS) generated executions each"
 	@echo "make lint    gofmt, go vet, staticcheck"
 	@echo "make build   build bin/dagger"
 
@@ -36,6 +38,9 @@ fuzz:
 		echo "== $$t"; \
 		$(GO) test ./graph -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x || exit 1; \
 	done
+
+soak:
+	$(GO) test ./graph -run '^Test(Determinism|Agreement|Validity|Evidence)_' -rapid.checks=$(CHECKS) -timeout 2h -v
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
