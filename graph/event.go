@@ -74,6 +74,9 @@ type Event struct {
 	// verifiedLim.
 	verifiedBy  *Committee
 	verifiedLim Limits
+	// enc is the canonical encoding when the event was decoded from it or
+	// signed here: relaying and storing an event then copies nothing.
+	enc []byte
 }
 
 // Encoding version 1. All integers are big-endian and fixed-width, so each
@@ -192,6 +195,13 @@ func appendHeader(b []byte, epoch, round uint64, creator MemberID, time int64, p
 
 // AppendEncode appends the event's canonical encoding to b.
 func (e *Event) AppendEncode(b []byte) []byte {
+	if e.enc != nil {
+		return append(b, e.enc...)
+	}
+	return e.appendFields(b)
+}
+
+func (e *Event) appendFields(b []byte) []byte {
 	b = slices.Grow(b, e.Size())
 	b = e.appendHeader(b)
 	b = append(b, e.Sig[:]...)
@@ -202,8 +212,15 @@ func (e *Event) AppendEncode(b []byte) []byte {
 	return b
 }
 
-// Encode returns the event's canonical encoding.
-func (e *Event) Encode() []byte { return e.AppendEncode(nil) }
+// Encode returns the event's canonical encoding. For an event that was
+// decoded or proposed it is the very slice the event was read from or sent
+// as, shared and not copied: the caller must not modify it.
+func (e *Event) Encode() []byte {
+	if e.enc != nil {
+		return e.enc
+	}
+	return e.appendFields(nil)
+}
 
 // decoder reads fixed-width fields and remembers the first error.
 type decoder struct {
@@ -341,6 +358,7 @@ func Decode(b []byte, lim Limits) (*Event, error) {
 		return nil, err
 	}
 	e.hash, e.hashed = headerDigest(b[:headerEnd]), true
+	e.enc = b[:len(b):len(b)]
 	return e, nil
 }
 

@@ -99,6 +99,7 @@ func (g *Graph) Propose(now int64, txs [][]byte) (*Event, int, Wait) {
 	used := g.fillBatch(e, txs)
 	e.TxRoot, e.txHashes = BatchRoot(e.Txs)
 	e.Sig = g.signer.Sign(e.Hash())
+	e.enc = e.appendFields(nil)
 	if err := g.c.checkRefs(e); err != nil {
 		panic(fmt.Sprintf("graph: proposed an invalid event: %v", err))
 	}
