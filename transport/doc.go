@@ -1,4 +1,6 @@
-// Package transport defines how nodes exchange events and fetch requests,
-// and will hold the libp2p implementation used by the live node (the
-// simulator provides its own). Nothing is implemented here yet.
+// Package transport defines how a node reaches its peers: a Transport sends
+// opaque messages to peers named by PeerID, and the runtime hands incoming
+// messages to the node's Receive. The node encodes its messages itself
+// (node/wire.go), so a transport only moves bytes: the simulator's moves
+// them over a modelled network on virtual time, the live one over libp2p.
 package transport

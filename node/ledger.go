@@ -1,0 +1,535 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"dagger/graph"
+	"dagger/transport"
+)
+
+// Defaults and bounds of the ledger.
+const (
+	DefaultLeaderTimeout = time.Second
+	DefaultFetchRetry    = 200 * time.Millisecond
+	DefaultMaxQueue      = 1 << 20
+	DefaultMaxQueueBytes = 256 << 20
+	// syncGap is how many rounds ahead of this node an event must be for
+	// the node to sync rather than fetch parents one round at a time.
+	syncGap = 3
+)
+
+// Errors of Submit.
+var (
+	ErrQueueFull = errors.New("transaction queue full")
+	ErrTxSize    = errors.New("transaction size out of bounds")
+	ErrStopped   = errors.New("node stopped")
+)
+
+// LedgerConfig configures a ledger.
+type LedgerConfig struct {
+	// Graph is the graph's configuration. Its LastSigned is taken from the
+	// store, never from here.
+	Graph     graph.Config
+	Transport transport.Transport
+	Clock     Clock
+	// Store persists events; nil means a fresh MemStore. A store holding
+	// events makes Start a restart: it re-inserts them and carries on.
+	Store Store
+	// LeaderTimeout is how long the node waits for a round's leader once
+	// the round has a quorum; 0 means DefaultLeaderTimeout.
+	LeaderTimeout time.Duration
+	// FetchRetry is the period of retries for missing parents and stalled
+	// syncs; 0 means DefaultFetchRetry.
+	FetchRetry time.Duration
+	// MaxQueue and MaxQueueBytes bound the transactions waiting for an
+	// event; 0 means the defaults.
+	MaxQueue      int
+	MaxQueueBytes int
+	// Rejoin says this node may have signed events it no longer stores
+	// (its state was lost): it learns its own events from its peers by a
+	// full sync before it signs again.
+	Rejoin bool
+	Hooks  Hooks
+}
+
+// Hooks report what the ledger did; nil hooks are skipped. They run on the
+// node's goroutine and must not call back into the ledger.
+type Hooks struct {
+	// Commit receives every commit in order. After a restart the sequence
+	// is delivered again from its first commit.
+	Commit func(graph.Commit)
+	// Evidence receives proofs of equivocation.
+	Evidence func(graph.Evidence)
+	// Inserted receives every event the graph inserted, own ones included.
+	Inserted func(*graph.Event)
+	// Invalid receives what a peer sent that was rejected.
+	Invalid func(from transport.PeerID, err error)
+	// Fault receives the error that stopped the node: a safety fault of the
+	// graph or a store failure.
+	Fault func(error)
+}
+
+// Ledger is the layer between the graph and the network: it gossips the
+// node's events, fetches missing parents from the peer that sent the
+// child, syncs when it fell behind, runs the leader timer, and queues
+// client transactions for the node's next event. Every method must be
+// called from the node's goroutine.
+type Ledger struct {
+	cfg   LedgerConfig
+	g     *graph.Graph
+	tr    transport.Transport
+	clock Clock
+	store Store
+	lim   graph.Limits
+
+	queue  [][]byte
+	qhead  int
+	qbytes int
+
+	leaderTimer Timer
+	leaderRound uint64
+	retryTimer  Timer
+
+	// mayPropose is false while a rejoining node has not yet learned its
+	// own events from a peer.
+	mayPropose bool
+	syncing    bool
+	syncPeer   transport.PeerID
+	syncNext   uint64
+	syncFresh  bool // a sync answer arrived since the last retry tick
+
+	lastRound   uint64 // NextRound at the last retry tick, to notice a stall
+	stalledFor  time.Duration
+	replaying   bool
+	peerCursor  int
+	faulted     bool
+	stopped     bool
+	unprocessed []*graph.Event // proposed in this step, sent once persisted
+
+	stats LedgerStats
+}
+
+// LedgerStats counts a ledger's activity.
+type LedgerStats struct {
+	EventsCreated   uint64
+	EventsReceived  uint64
+	Invalid         uint64
+	FetchesSent     uint64
+	SyncsSent       uint64
+	Rebroadcasts    uint64
+	TxsSubmitted    uint64
+	TxsRefused      uint64
+	CommittedEvents uint64
+}
+
+// NewLedger checks cfg and builds a ledger; Start runs it.
+func NewLedger(cfg LedgerConfig) (*Ledger, error) {
+	if cfg.Transport == nil || cfg.Clock == nil {
+		return nil, errors.New("ledger needs a transport and a clock")
+	}
+	if cfg.Store == nil {
+		cfg.Store = NewMemStore()
+	}
+	if cfg.LeaderTimeout <= 0 {
+		cfg.LeaderTimeout = DefaultLeaderTimeout
+	}
+	if cfg.FetchRetry <= 0 {
+		cfg.FetchRetry = DefaultFetchRetry
+	}
+	if cfg.MaxQueue <= 0 {
+		cfg.MaxQueue = DefaultMaxQueue
+	}
+	if cfg.MaxQueueBytes <= 0 {
+		cfg.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	last, ok, err := cfg.Store.LastSigned()
+	if err != nil {
+		return nil, fmt.Errorf("read last signed event: %w", err)
+	}
+	gc := cfg.Graph
+	gc.LastSigned = nil
+	if ok {
+		gc.LastSigned = &last
+	}
+	g, err := graph.New(gc)
+	if err != nil {
+		return nil, err
+	}
+	return &Ledger{cfg: cfg, g: g, tr: cfg.Transport, clock: cfg.Clock, store: cfg.Store,
+		lim: g.Limits(), mayPropose: !cfg.Rejoin}, nil
+}
+
+// Graph returns the ledger's graph for reads.
+func (l *Ledger) Graph() *graph.Graph { return l.g }
+
+// Stats returns the ledger's counters.
+func (l *Ledger) Stats() LedgerStats { return l.stats }
+
+// QueueLen returns the number of transactions waiting for an event.
+func (l *Ledger) QueueLen() int { return len(l.queue) - l.qhead }
+
+// Start re-inserts the stored events (a restart), starts the timers and
+// makes the first event it may. A restarted or rejoining node also starts
+// a sync to catch up with its peers.
+func (l *Ledger) Start() {
+	restarted := false
+	l.replaying = true
+	err := l.store.Scan(0, func(_ uint64, enc []byte) bool {
+		restarted = true
+		e, err := graph.Decode(enc, l.lim)
+		if err == nil {
+			_, err = l.g.Insert(e)
+		}
+		if err != nil {
+			l.fail(fmt.Errorf("stored event does not insert: %w", err))
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		l.fail(fmt.Errorf("read stored events: %w", err))
+	}
+	l.step("")
+	l.replaying = false
+	if l.faulted {
+		return
+	}
+	if restarted || l.cfg.Rejoin {
+		from := uint64(0)
+		if restarted {
+			from = l.g.Round()
+		}
+		l.startSync(l.nextPeer(), from)
+	}
+	l.retryTimer = l.clock.AfterFunc(l.cfg.FetchRetry, l.onRetry)
+}
+
+// Stop cancels the ledger's timers; it takes no input afterwards. A
+// crashed node is a stopped ledger.
+func (l *Ledger) Stop() {
+	l.stopped = true
+	if l.leaderTimer != nil {
+		l.leaderTimer.Stop()
+	}
+	if l.retryTimer != nil {
+		l.retryTimer.Stop()
+	}
+}
+
+// Submit queues a client transaction for this node's next event.
+func (l *Ledger) Submit(tx []byte) error {
+	switch {
+	case l.stopped || l.faulted:
+		return ErrStopped
+	case len(tx) == 0 || len(tx) > l.lim.MaxTxBytes:
+		l.stats.TxsRefused++
+		return fmt.Errorf("%w: %d bytes, want 1..%d", ErrTxSize, len(tx), l.lim.MaxTxBytes)
+	case l.QueueLen() >= l.cfg.MaxQueue || l.qbytes+len(tx) > l.cfg.MaxQueueBytes:
+		l.stats.TxsRefused++
+		return ErrQueueFull
+	}
+	l.queue = append(l.queue, tx)
+	l.qbytes += len(tx)
+	l.stats.TxsSubmitted++
+	return nil
+}
+
+// Receive handles one message from a peer.
+func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
+	if l.stopped || l.faulted {
+		return
+	}
+	m, err := DecodeMessage(msg)
+	if err != nil {
+		l.invalid(from, err)
+		return
+	}
+	switch m.Kind {
+	case KindEvent:
+		l.receiveEvent(from, m.Event)
+	case KindFetch:
+		l.serveFetch(from, m.Hashes)
+	case KindSync:
+		l.serveSync(from, m.From)
+	case KindBatch:
+		for _, enc := range m.Events {
+			l.receiveEvent(from, enc)
+		}
+		if l.syncing && from == l.syncPeer {
+			l.syncFresh = true
+			if m.More && m.Next >= l.syncNext {
+				l.syncNext = m.Next
+				l.send(from, EncodeSync(m.Next))
+				l.stats.SyncsSent++
+			} else if !m.More {
+				l.syncing = false
+				l.mayPropose = true
+			}
+		}
+	}
+	l.step(from)
+}
+
+func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
+	e, err := graph.Decode(enc, l.lim)
+	if err != nil {
+		l.invalid(from, err)
+		return
+	}
+	l.stats.EventsReceived++
+	st, err := l.g.Insert(e)
+	if err != nil {
+		if !errors.Is(err, graph.ErrBelowHorizon) {
+			l.invalid(from, fmt.Errorf("event %s: %w", e.Ref(), err))
+		}
+		return
+	}
+	if st == graph.Buffered && !l.syncing && e.Round > l.g.Round()+syncGap {
+		l.startSync(from, l.g.Round())
+	}
+}
+
+func (l *Ledger) invalid(from transport.PeerID, err error) {
+	l.stats.Invalid++
+	if l.cfg.Hooks.Invalid != nil {
+		l.cfg.Hooks.Invalid(from, err)
+	}
+}
+
+func (l *Ledger) serveFetch(to transport.PeerID, hashes []graph.Hash) {
+	var out [][]byte
+	size := 0
+	for _, h := range hashes {
+		if e, ok := l.g.Get(h); ok {
+			enc := e.Encode()
+			if len(out) > 0 && size+len(enc) > SyncBatchBytes {
+				break
+			}
+			out = append(out, enc)
+			size += len(enc)
+		}
+	}
+	if len(out) > 0 {
+		l.send(to, EncodeBatch(out, false, 0))
+	}
+}
+
+// serveSync answers with stored events from round from on, one batch at a
+// time; the requester asks for the next batch.
+func (l *Ledger) serveSync(to transport.PeerID, from uint64) {
+	var out [][]byte
+	size := 0
+	more, next := false, uint64(0)
+	err := l.store.Scan(from, func(round uint64, enc []byte) bool {
+		if len(out) >= MaxBatchEvents || (len(out) > 0 && size+len(enc) > SyncBatchBytes) {
+			more, next = true, round
+			return false
+		}
+		out = append(out, enc)
+		size += len(enc)
+		return true
+	})
+	if err != nil {
+		l.fail(fmt.Errorf("serve sync: %w", err))
+		return
+	}
+	l.send(to, EncodeBatch(out, more, next))
+}
+
+func (l *Ledger) startSync(peer transport.PeerID, from uint64) {
+	if peer == "" {
+		return
+	}
+	l.syncing, l.syncPeer, l.syncNext, l.syncFresh = true, peer, from, true
+	l.send(peer, EncodeSync(from))
+	l.stats.SyncsSent++
+}
+
+func (l *Ledger) send(to transport.PeerID, msg []byte) {
+	if !l.replaying {
+		l.tr.Send(to, msg)
+	}
+}
+
+// nextPeer picks peers in turn for retries, so an unresponsive one is
+// passed over on the next try.
+func (l *Ledger) nextPeer() transport.PeerID {
+	peers := l.tr.Peers()
+	if len(peers) == 0 {
+		return ""
+	}
+	l.peerCursor++
+	return peers[l.peerCursor%len(peers)]
+}
+
+// onRetry re-asks for missing parents, moves a stalled sync to another
+// peer, and re-broadcasts the node's latest event when its round has not
+// moved for a leader timeout: after a partition heals, nobody would
+// otherwise resend the events the other side missed.
+func (l *Ledger) onRetry() {
+	if l.stopped || l.faulted {
+		return
+	}
+	if missing := l.g.Missing(); len(missing) > 0 {
+		l.fetch(l.nextPeer(), missing)
+	}
+	if l.syncing {
+		if !l.syncFresh {
+			l.startSync(l.nextPeer(), l.syncNext)
+		}
+		l.syncFresh = false
+	}
+	if next := l.g.NextRound(); next != l.lastRound {
+		l.lastRound, l.stalledFor = next, 0
+	} else if l.stalledFor += l.cfg.FetchRetry; l.stalledFor >= l.cfg.LeaderTimeout {
+		l.stalledFor = 0
+		if own, ok := l.g.LastSigned(); ok {
+			if e, ok := l.g.Get(own.Hash); ok {
+				l.tr.Broadcast(EncodeEvent(e.Encode()))
+				l.stats.Rebroadcasts++
+			}
+		}
+	}
+	l.step("")
+	if !l.stopped {
+		l.retryTimer = l.clock.AfterFunc(l.cfg.FetchRetry, l.onRetry)
+	}
+}
+
+func (l *Ledger) fetch(peer transport.PeerID, refs []graph.EventRef) {
+	if peer == "" {
+		return
+	}
+	for len(refs) > 0 {
+		n := min(len(refs), MaxFetchHashes)
+		hashes := make([]graph.Hash, n)
+		for i := range hashes {
+			hashes[i] = refs[i].Hash
+		}
+		l.send(peer, EncodeFetch(hashes))
+		l.stats.FetchesSent++
+		refs = refs[n:]
+	}
+}
+
+func (l *Ledger) onLeaderTimeout(r uint64) {
+	l.leaderTimer = nil
+	if l.stopped || l.faulted {
+		return
+	}
+	l.g.LeaderTimeout(r)
+	l.step("")
+}
+
+// step makes the events the node may make, hands the graph's output to
+// the store, the network and the hooks (persisting before sending), and
+// arms the leader timer if the graph waits for a leader.
+func (l *Ledger) step(from transport.PeerID) {
+	if l.faulted {
+		return
+	}
+	if l.mayPropose && !l.replaying {
+		for {
+			e, used, w := l.g.Propose(l.clock.Now(), l.queue[l.qhead:])
+			if w != graph.WaitNone {
+				break
+			}
+			l.take(used)
+			l.unprocessed = append(l.unprocessed, e)
+			l.stats.EventsCreated++
+		}
+	}
+	rd := l.g.Ready()
+	if !l.replaying {
+		for _, e := range rd.Inserted {
+			if err := l.store.PutEvent(e); err != nil {
+				l.fail(fmt.Errorf("store event %s: %w", e.Ref(), err))
+				return
+			}
+		}
+	}
+	for _, e := range l.unprocessed {
+		if err := l.store.SetLastSigned(e.Ref()); err != nil {
+			l.fail(fmt.Errorf("store last signed %s: %w", e.Ref(), err))
+			return
+		}
+		l.tr.Broadcast(EncodeEvent(e.Encode()))
+	}
+	l.unprocessed = l.unprocessed[:0]
+	if h := l.cfg.Hooks.Inserted; h != nil {
+		for _, e := range rd.Inserted {
+			h(e)
+		}
+	}
+	// While syncing, the sync brings the missing parents in round order;
+	// the retry tick asks for any still missing afterwards.
+	if len(rd.Missing) > 0 && !l.syncing {
+		if from == "" {
+			from = l.nextPeer()
+		}
+		l.fetch(from, rd.Missing)
+	}
+	for _, rj := range rd.Rejected {
+		l.invalid(from, fmt.Errorf("buffered event %s: %w", rj.Event, rj.Err))
+	}
+	if h := l.cfg.Hooks.Evidence; h != nil {
+		for _, ev := range rd.Evidence {
+			h(ev)
+		}
+	}
+	for _, c := range rd.Commits {
+		l.stats.CommittedEvents += uint64(len(c.Events))
+		if h := l.cfg.Hooks.Commit; h != nil {
+			h(c)
+		}
+	}
+	if err := l.g.Fault(); err != nil {
+		l.fail(err)
+		return
+	}
+	l.armLeaderTimer()
+}
+
+func (l *Ledger) armLeaderTimer() {
+	if l.replaying || l.stopped || !l.mayPropose || l.g.Waiting() != graph.WaitLeader {
+		return
+	}
+	r := l.g.NextRound() - 1
+	if l.leaderTimer != nil {
+		if l.leaderRound == r {
+			return
+		}
+		l.leaderTimer.Stop()
+	}
+	l.leaderRound = r
+	l.leaderTimer = l.clock.AfterFunc(l.cfg.LeaderTimeout, func() { l.onLeaderTimeout(r) })
+}
+
+// take drops the first n queued transactions: Propose put them in an
+// event (or refused them as too large for any event).
+func (l *Ledger) take(n int) {
+	for i := l.qhead; i < l.qhead+n; i++ {
+		l.qbytes -= len(l.queue[i])
+		l.queue[i] = nil
+	}
+	l.qhead += n
+	if l.qhead == len(l.queue) {
+		l.queue, l.qhead = l.queue[:0], 0
+	} else if l.qhead > 4096 && l.qhead > len(l.queue)/2 {
+		l.queue = append(l.queue[:0], l.queue[l.qhead:]...)
+		l.qhead = 0
+	}
+}
+
+func (l *Ledger) fail(err error) {
+	if l.faulted {
+		return
+	}
+	l.faulted = true
+	l.Stop()
+	if l.cfg.Hooks.Fault != nil {
+		l.cfg.Hooks.Fault(err)
+	}
+}

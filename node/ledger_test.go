@@ -1,0 +1,303 @@
+package node_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"dagger/graph"
+	"dagger/graph/graphtest"
+	"dagger/node"
+	"dagger/transport"
+)
+
+// cluster is a minimal runtime for ledgers: a manual clock, FIFO delivery
+// with a fixed delay, and a switch to cut nodes off. The simulator in sim/
+// is the full one; this keeps the ledger's tests independent of it.
+type cluster struct {
+	t         *testing.T
+	committee *graph.Committee
+	signers   []graph.Signer
+	nodes     []*member
+	now       int64
+	queue     []pending
+	cut       []bool
+}
+
+type member struct {
+	c        *cluster
+	id       int
+	ledger   *node.Ledger
+	store    *node.MemStore
+	commits  []graph.Commit
+	evidence []graph.Evidence
+	gen      int
+}
+
+type pending struct {
+	at       int64
+	from, to int
+	msg      []byte
+	fn       func()
+	gen      int
+}
+
+const delay = int64(10 * time.Millisecond)
+
+func newCluster(t *testing.T, n int) *cluster {
+	c := &cluster{t: t, cut: make([]bool, n)}
+	members := make([]graph.Member, n)
+	for i := range n {
+		s := graph.Ed25519SignerFromSeed(graphtest.KeySeed(1, i))
+		c.signers = append(c.signers, s)
+		members[i] = graph.Member{Key: s.PublicKey(), Weight: 1}
+	}
+	var err error
+	if c.committee, err = graph.NewCommittee(0, members); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		m := &member{c: c, id: i, store: node.NewMemStore()}
+		c.nodes = append(c.nodes, m)
+	}
+	for _, m := range c.nodes {
+		m.start(false)
+	}
+	return c
+}
+
+func (m *member) start(rejoin bool) {
+	m.gen++
+	m.commits = nil
+	l, err := node.NewLedger(node.LedgerConfig{
+		Graph:     graph.Config{Committee: m.c.committee, Signer: m.c.signers[m.id]},
+		Transport: m, Clock: (*clock)(m), Store: m.store, Rejoin: rejoin,
+		LeaderTimeout: 50 * time.Millisecond, FetchRetry: 20 * time.Millisecond,
+		Hooks: node.Hooks{
+			Commit:   func(c graph.Commit) { m.commits = append(m.commits, c) },
+			Evidence: func(ev graph.Evidence) { m.evidence = append(m.evidence, ev) },
+			Fault:    func(err error) { m.c.t.Errorf("node %d: %v", m.id, err) },
+		},
+	})
+	if err != nil {
+		m.c.t.Fatal(err)
+	}
+	m.ledger = l
+	l.Start()
+}
+
+func (m *member) Send(to transport.PeerID, msg []byte) {
+	var i int
+	fmt.Sscanf(string(to), "n%d", &i)
+	m.c.push(pending{at: m.c.now + delay, from: m.id, to: i, msg: msg})
+}
+
+func (m *member) Broadcast(msg []byte) {
+	for i := range m.c.nodes {
+		if i != m.id {
+			m.c.push(pending{at: m.c.now + delay, from: m.id, to: i, msg: msg})
+		}
+	}
+}
+
+func (m *member) Peers() []transport.PeerID {
+	var out []transport.PeerID
+	for i := range m.c.nodes {
+		if i != m.id {
+			out = append(out, transport.PeerID(fmt.Sprintf("n%d", i)))
+		}
+	}
+	return out
+}
+
+type clock member
+
+func (c *clock) Now() int64 { return c.c.now }
+
+func (c *clock) AfterFunc(d time.Duration, f func()) node.Timer {
+	t := &timer{}
+	m := (*member)(c)
+	c.c.push(pending{at: c.c.now + int64(d), to: -1, fn: func() {
+		if !t.stopped {
+			t.stopped = true
+			f()
+		}
+	}, from: m.id, gen: m.gen})
+	return t
+}
+
+type timer struct{ stopped bool }
+
+func (t *timer) Stop() bool { was := !t.stopped; t.stopped = true; return was }
+
+func (c *cluster) push(p pending) {
+	i, _ := slices.BinarySearchFunc(c.queue, p.at, func(x pending, at int64) int {
+		if x.at <= at {
+			return -1
+		}
+		return 1
+	})
+	c.queue = slices.Insert(c.queue, i, p)
+}
+
+// run processes everything due up to the given virtual time.
+func (c *cluster) run(until time.Duration) {
+	for len(c.queue) > 0 && c.queue[0].at <= int64(until) {
+		p := c.queue[0]
+		c.queue = c.queue[1:]
+		c.now = p.at
+		switch {
+		case p.fn != nil:
+			if p.gen == c.nodes[p.from].gen {
+				p.fn()
+			}
+		case c.cut[p.from] || c.cut[p.to]:
+		default:
+			c.nodes[p.to].ledger.Receive(transport.PeerID(fmt.Sprintf("n%d", p.from)), p.msg)
+		}
+	}
+	c.now = int64(until)
+}
+
+func (c *cluster) checkAgreement() {
+	c.t.Helper()
+	var longest []graph.Commit
+	for _, m := range c.nodes {
+		if len(m.commits) > len(longest) {
+			longest = m.commits
+		}
+	}
+	for _, m := range c.nodes {
+		for i, cm := range m.commits {
+			if cm.Leader != longest[i].Leader || len(cm.Txs) != len(longest[i].Txs) {
+				c.t.Fatalf("node %d commit %d: leader %s, another node has %s", m.id, i, cm.Leader, longest[i].Leader)
+			}
+		}
+	}
+}
+
+func committed(m *member) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range m.commits {
+		for _, tx := range c.Txs {
+			out[string(tx.Data)] = true
+		}
+	}
+	return out
+}
+
+func TestLedgersCommitSubmittedTransactionsInOneOrder(t *testing.T) {
+	c := newCluster(t, 4)
+	for i := range 40 {
+		if err := c.nodes[i%4].ledger.Submit([]byte(fmt.Sprintf("tx-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.run(2 * time.Second)
+	c.checkAgreement()
+	for _, m := range c.nodes {
+		if got := committed(m); len(got) != 40 {
+			t.Fatalf("node %d committed %d of 40 transactions", m.id, len(got))
+		}
+		if m.ledger.QueueLen() != 0 {
+			t.Fatalf("node %d still queues %d transactions", m.id, m.ledger.QueueLen())
+		}
+	}
+}
+
+func TestRestartFromStoreNeitherEquivocatesNorLosesCommits(t *testing.T) {
+	c := newCluster(t, 4)
+	c.run(500 * time.Millisecond)
+	down := c.nodes[1]
+	before := len(down.commits)
+	lastRound := down.ledger.Graph().NextRound()
+	down.ledger.Stop()
+	c.cut[1] = true
+	c.run(time.Second)
+	c.cut[1] = false
+	down.start(false)
+	if len(down.commits) < before {
+		t.Fatalf("restart replayed %d commits, had %d", len(down.commits), before)
+	}
+	c.run(3 * time.Second)
+	c.checkAgreement()
+	for _, m := range c.nodes {
+		if len(m.evidence) > 0 {
+			t.Fatalf("node %d holds evidence against node %d: the restart equivocated", m.id, m.evidence[0].Creator())
+		}
+	}
+	if down.ledger.Graph().NextRound() <= lastRound+10 {
+		t.Fatalf("restarted node stuck at round %d", down.ledger.Graph().NextRound())
+	}
+	if len(down.commits) <= before || len(down.commits)+5 < len(c.nodes[0].commits) {
+		t.Fatalf("restarted node has %d commits, node 0 %d", len(down.commits), len(c.nodes[0].commits))
+	}
+}
+
+func TestNodeThatLostItsStateLearnsItsEventsBeforeSigning(t *testing.T) {
+	c := newCluster(t, 4)
+	c.run(500 * time.Millisecond)
+	down := c.nodes[2]
+	down.ledger.Stop()
+	down.store = node.NewMemStore()
+	down.start(true)
+	c.run(3 * time.Second)
+	c.checkAgreement()
+	for _, m := range c.nodes {
+		if len(m.evidence) > 0 {
+			t.Fatalf("node %d holds evidence against node %d", m.id, m.evidence[0].Creator())
+		}
+	}
+	if down.ledger.Stats().EventsCreated == 0 || len(down.commits) < len(c.nodes[0].commits)-5 {
+		t.Fatalf("rejoined node created %d events and has %d commits (node 0: %d)",
+			down.ledger.Stats().EventsCreated, len(down.commits), len(c.nodes[0].commits))
+	}
+}
+
+func TestHealedPartitionResumesCommitting(t *testing.T) {
+	c := newCluster(t, 4)
+	c.run(300 * time.Millisecond)
+	c.cut[0], c.cut[1] = true, true // neither side holds a quorum
+	c.run(time.Second)
+	stalled := len(c.nodes[2].commits)
+	c.run(2 * time.Second)
+	if len(c.nodes[2].commits) > stalled+2 {
+		t.Fatalf("a side without a quorum kept committing")
+	}
+	c.cut[0], c.cut[1] = false, false
+	c.run(4 * time.Second)
+	c.checkAgreement()
+	for _, m := range c.nodes {
+		if len(m.commits) < stalled+10 {
+			t.Fatalf("node %d: %d commits after the heal, %d before", m.id, len(m.commits), stalled)
+		}
+	}
+}
+
+func TestSubmitRefusesWhatItCannotCarry(t *testing.T) {
+	c := newCluster(t, 4)
+	l := c.nodes[0].ledger
+	if err := l.Submit(nil); !errors.Is(err, node.ErrTxSize) {
+		t.Fatalf("empty transaction: %v", err)
+	}
+	if err := l.Submit(make([]byte, graph.DefaultMaxTxBytes+1)); !errors.Is(err, node.ErrTxSize) {
+		t.Fatalf("oversized transaction: %v", err)
+	}
+	small, err := node.NewLedger(node.LedgerConfig{Graph: graph.Config{Committee: c.committee}, Transport: c.nodes[0],
+		Clock: (*clock)(c.nodes[0]), MaxQueue: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		err := small.Submit([]byte{byte(i)})
+		if (i < 2) != (err == nil) || (i == 2 && !errors.Is(err, node.ErrQueueFull)) {
+			t.Fatalf("submission %d: %v", i, err)
+		}
+	}
+	l.Stop()
+	if err := l.Submit([]byte("x")); !errors.Is(err, node.ErrStopped) {
+		t.Fatalf("stopped ledger: %v", err)
+	}
+}

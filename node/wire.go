@@ -1,0 +1,222 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"dagger/graph"
+)
+
+// Wire format of ledger messages, version implied by the first byte (the
+// kind). All integers are big-endian and fixed-width.
+//
+//	event: 0x01 | encoded event
+//	fetch: 0x02 | count u16 | count × hash
+//	sync:  0x03 | from round u64
+//	batch: 0x04 | flags u8 (bit 0: more) | next round u64 | count u32 | count × (length u32 | encoded event)
+//
+// Events keep their own encoding inside a message, so an event read from
+// the network is stored and relayed as the same bytes.
+
+// Kind is the type of a ledger message.
+type Kind uint8
+
+const (
+	// KindEvent pushes one event: its creator broadcasts it, and a node
+	// re-broadcasts its latest while it waits for a quorum.
+	KindEvent Kind = 1
+	// KindFetch asks a peer for events by hash: the missing parents of an
+	// event that peer sent.
+	KindFetch Kind = 2
+	// KindSync asks a peer for every event it stored from a round on: how a
+	// node that fell behind or restarted catches up.
+	KindSync Kind = 3
+	// KindBatch answers a fetch or a sync with events.
+	KindBatch Kind = 4
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindEvent:
+		return "event"
+	case KindFetch:
+		return "fetch"
+	case KindSync:
+		return "sync"
+	case KindBatch:
+		return "batch"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Limits on messages. A batch is built to stay under SyncBatchBytes unless
+// its first event alone is larger; MaxMessageBytes bounds what a node reads.
+const (
+	MaxFetchHashes  = 1024
+	MaxBatchEvents  = 4096
+	SyncBatchBytes  = 4 << 20
+	MaxMessageBytes = graph.DefaultMaxEventBytes + 64<<10
+)
+
+// ErrBadMessage wraps every reason a message cannot be decoded.
+var ErrBadMessage = errors.New("malformed message")
+
+// Message is one decoded ledger message; which fields are set depends on
+// Kind. Event and Events alias the decoded input.
+type Message struct {
+	Kind   Kind
+	Event  []byte       // KindEvent
+	Hashes []graph.Hash // KindFetch
+	From   uint64       // KindSync
+	Events [][]byte     // KindBatch
+	More   bool         // KindBatch answering a sync: events from Next on remain
+	Next   uint64       // KindBatch
+}
+
+// EncodeEvent returns the event message carrying enc.
+func EncodeEvent(enc []byte) []byte {
+	b := make([]byte, 0, 1+len(enc))
+	return append(append(b, byte(KindEvent)), enc...)
+}
+
+// EncodeFetch returns the fetch message for hashes (at most MaxFetchHashes).
+func EncodeFetch(hashes []graph.Hash) []byte {
+	if len(hashes) > MaxFetchHashes {
+		panic(fmt.Sprintf("node: fetch of %d hashes, at most %d", len(hashes), MaxFetchHashes))
+	}
+	b := make([]byte, 0, 3+graph.HashSize*len(hashes))
+	b = append(b, byte(KindFetch))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(hashes)))
+	for _, h := range hashes {
+		b = append(b, h[:]...)
+	}
+	return b
+}
+
+// EncodeSync returns the sync request for the events from round from on.
+func EncodeSync(from uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{byte(KindSync)}, from)
+}
+
+// EncodeBatch returns a batch of encoded events (at most MaxBatchEvents).
+func EncodeBatch(events [][]byte, more bool, next uint64) []byte {
+	if len(events) > MaxBatchEvents {
+		panic(fmt.Sprintf("node: batch of %d events, at most %d", len(events), MaxBatchEvents))
+	}
+	n := 14
+	for _, e := range events {
+		n += 4 + len(e)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, byte(KindBatch), 0)
+	if more {
+		b[1] = 1
+	}
+	b = binary.BigEndian.AppendUint64(b, next)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(events)))
+	for _, e := range events {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e)))
+		b = append(b, e...)
+	}
+	return b
+}
+
+func badMessage(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadMessage, fmt.Sprintf(format, args...))
+}
+
+// DecodeMessage parses one message. It checks the framing and the limits
+// above, not the events inside (graph.Decode does).
+func DecodeMessage(b []byte) (Message, error) {
+	if len(b) == 0 {
+		return Message{}, badMessage("empty")
+	}
+	if len(b) > MaxMessageBytes {
+		return Message{}, badMessage("%d bytes, at most %d", len(b), MaxMessageBytes)
+	}
+	m := Message{Kind: Kind(b[0])}
+	body := b[1:]
+	switch m.Kind {
+	case KindEvent:
+		if len(body) == 0 {
+			return Message{}, badMessage("event message without an event")
+		}
+		m.Event = body
+	case KindFetch:
+		if len(body) < 2 {
+			return Message{}, badMessage("fetch: truncated count")
+		}
+		n := int(binary.BigEndian.Uint16(body))
+		body = body[2:]
+		if n == 0 || n > MaxFetchHashes {
+			return Message{}, badMessage("fetch of %d hashes, want 1..%d", n, MaxFetchHashes)
+		}
+		if len(body) != n*graph.HashSize {
+			return Message{}, badMessage("fetch of %d hashes in %d bytes", n, len(body))
+		}
+		m.Hashes = make([]graph.Hash, n)
+		for i := range m.Hashes {
+			copy(m.Hashes[i][:], body[i*graph.HashSize:])
+		}
+	case KindSync:
+		if len(body) != 8 {
+			return Message{}, badMessage("sync of %d bytes, want 8", len(body))
+		}
+		m.From = binary.BigEndian.Uint64(body)
+	case KindBatch:
+		if len(body) < 13 {
+			return Message{}, badMessage("batch: truncated header")
+		}
+		if body[0] > 1 {
+			return Message{}, badMessage("batch: unknown flags %#x", body[0])
+		}
+		m.More = body[0] == 1
+		m.Next = binary.BigEndian.Uint64(body[1:])
+		n := int(binary.BigEndian.Uint32(body[9:]))
+		body = body[13:]
+		// Each event costs at least five bytes, so a count the input cannot
+		// hold is refused before allocating for it.
+		if n > MaxBatchEvents || n > len(body)/5 {
+			return Message{}, badMessage("batch of %d events in %d bytes (at most %d events)", n, len(body), MaxBatchEvents)
+		}
+		if !m.More && m.Next != 0 {
+			return Message{}, badMessage("batch: next round %d without more", m.Next)
+		}
+		m.Events = make([][]byte, n)
+		for i := range m.Events {
+			if len(body) < 4 {
+				return Message{}, badMessage("batch: event %d truncated", i)
+			}
+			l := int(binary.BigEndian.Uint32(body))
+			body = body[4:]
+			if l == 0 || l > len(body) {
+				return Message{}, badMessage("batch: event %d of %d bytes, %d left", i, l, len(body))
+			}
+			m.Events[i] = body[:l:l]
+			body = body[l:]
+		}
+		if len(body) != 0 {
+			return Message{}, badMessage("batch: %d trailing bytes", len(body))
+		}
+	default:
+		return Message{}, badMessage("unknown kind %d", b[0])
+	}
+	return m, nil
+}
+
+// Encode returns the message's encoding; DecodeMessage(m.Encode()) == m
+// for every message DecodeMessage accepts.
+func (m Message) Encode() []byte {
+	switch m.Kind {
+	case KindEvent:
+		return EncodeEvent(m.Event)
+	case KindFetch:
+		return EncodeFetch(m.Hashes)
+	case KindSync:
+		return EncodeSync(m.From)
+	case KindBatch:
+		return EncodeBatch(m.Events, m.More, m.Next)
+	}
+	panic(fmt.Sprintf("node: encode of unknown message kind %d", m.Kind))
+}

@@ -1,0 +1,72 @@
+package node_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"dagger/graph"
+	"dagger/node"
+)
+
+func sampleMessages() [][]byte {
+	h := graph.TxHash([]byte("x"))
+	return [][]byte{
+		node.EncodeEvent([]byte{1, 2, 3}),
+		node.EncodeFetch([]graph.Hash{h, {}}),
+		node.EncodeSync(42),
+		node.EncodeBatch([][]byte{{1}, {2, 3}}, true, 7),
+		node.EncodeBatch(nil, false, 0),
+	}
+}
+
+func TestMessagesRoundTrip(t *testing.T) {
+	for _, b := range sampleMessages() {
+		m, err := node.DecodeMessage(b)
+		if err != nil {
+			t.Fatalf("%x: %v", b, err)
+		}
+		if !bytes.Equal(m.Encode(), b) {
+			t.Fatalf("%s message does not re-encode to its input", m.Kind)
+		}
+	}
+}
+
+func TestDecodeMessageRejectsMalformedInput(t *testing.T) {
+	cases := map[string][]byte{
+		"empty":              nil,
+		"unknown kind":       {9},
+		"event without body": {1},
+		"fetch of zero":      {2, 0, 0},
+		"fetch short":        append([]byte{2, 0, 2}, make([]byte, 32)...),
+		"sync short":         {3, 0, 0},
+		"batch count lies":   {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff},
+		"batch bad flags":    {4, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+		"batch next no more": {4, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+		"batch trailing":     append(node.EncodeBatch([][]byte{{1}}, false, 0), 0),
+		"batch empty event":  {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 9},
+	}
+	for name, b := range cases {
+		if _, err := node.DecodeMessage(b); !errors.Is(err, node.ErrBadMessage) {
+			t.Errorf("%s: got %v, want ErrBadMessage", name, err)
+		}
+	}
+}
+
+func FuzzDecodeMessage(f *testing.F) {
+	for _, b := range sampleMessages() {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := node.DecodeMessage(b)
+		if err != nil {
+			if !errors.Is(err, node.ErrBadMessage) {
+				t.Fatalf("error does not wrap ErrBadMessage: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(m.Encode(), b) {
+			t.Fatalf("accepted a non-canonical %s message", m.Kind)
+		}
+	})
+}
