@@ -15,7 +15,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "run a few nodes' graphs in one process until they commit", runDemo},
+		{"sim", "run scenarios in the deterministic simulator (sim run, sim sweep)", runSim},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,209 @@
+// Package check judges a simulated run while it happens. The simulator
+// feeds one Checker every node's commits, submitted transactions,
+// equivocations seen, evidence and faults; at the end Finish gives four
+// verdicts about the honest nodes: agreement (their commit sequences are
+// prefixes of one another), integrity (each sequence is one a correct
+// linearizer could emit), liveness (the transactions submitted to them in
+// the liveness window were committed) and evidence (every equivocation
+// they saw they reported, with valid proof).
+//
+// A run may have a hundred nodes and tens of thousands of events, so the
+// Checker keeps neither commits nor events: one digest per commit index,
+// and per node only the window of rounds the graph itself still remembers
+// (GC depth below the last committed leader). The verdicts depend only on
+// the order of the calls, never on map iteration, clocks or randomness.
+package check
+
+import (
+	"crypto/sha256"
+	"fmt"
+
+	"dagger/graph"
+)
+
+// Config describes the run being checked.
+type Config struct {
+	Committee *graph.Committee
+	// Verifier validates committed events and evidence; nil means Ed25519.
+	Verifier graph.Verifier
+	Limits   graph.Limits
+	// GCDepth is the graph's GC depth: the linearizer never commits an
+	// event below leaderRound-GCDepth. 0 means graph.DefaultGCDepth, as in
+	// graph.Config.
+	GCDepth uint64
+	// Honest says, per node index, whether the node is judged. Its length
+	// is the number of nodes.
+	Honest []bool
+	// Every transaction submitted to an honest node at a virtual time t
+	// with LivenessAfter <= t <= LivenessDeadline must be committed at that
+	// node before Finish, unless LivenessDisabled.
+	LivenessAfter, LivenessDeadline int64
+	LivenessDisabled                bool
+}
+
+// Result is one checker's verdict.
+type Result struct {
+	// Name is "agreement", "integrity", "liveness" or "evidence".
+	Name string
+	Pass bool
+	// Detail is one line: the smallest few violations on failure, a
+	// summary on success.
+	Detail string
+}
+
+// Checker receives a run's outputs as they happen and judges them. It is
+// not safe for concurrent use; the simulator drives it from its one
+// goroutine.
+type Checker struct {
+	cfg      Config
+	verifier graph.Verifier
+	depth    uint64
+	nodes    []*nodeState
+
+	// agreed holds, per commit index, what the first honest node to
+	// deliver it delivered.
+	agreed    map[uint64]*agreed
+	longest   uint64
+	agreement violations
+
+	// memo holds the events found valid, so that each is verified once
+	// however many nodes commit it; evMemo does the same for evidence.
+	memo      window[graph.Hash, verified]
+	evMemo    window[graph.Hash, struct{}]
+	integrity violations
+	checked   struct{ commits, events, txs, verified uint64 }
+
+	// firstTx maps each transaction delivered by an honest node to the
+	// first index delivering it, so that a submission of a transaction
+	// already committed counts as satisfied.
+	firstTx  map[graph.Hash]uint64
+	required uint64
+
+	evidence  violations
+	sightings uint64
+	eqSlots   map[slot]struct{}
+
+	buf    []byte
+	leaves [][]graph.Hash
+}
+
+// nodeState is what the checkers remember of one node.
+type nodeState struct {
+	honest bool
+	// next is the index the node must deliver next.
+	next        uint64
+	fingerprint graph.Hash
+	// synced says every commit since the node (re)started was delivered in
+	// sequence and equals the agreed one.
+	synced bool
+
+	// Integrity: the leader round of the last commit and the events and
+	// transactions committed within GC depth of it, with the index of the
+	// commit that delivered them. Reset by Restart.
+	hasLeader  bool
+	lastLeader uint64
+	cutoff     uint64
+	events     window[graph.Hash, uint64]
+	txs        window[graph.Hash, uint64]
+
+	// pending maps the required transactions not yet committed here to
+	// their submission time.
+	pending map[graph.Hash]int64
+
+	// slots holds the equivocations this node saw and reported.
+	slots map[slot]uint8
+}
+
+// New returns a checker for a run of len(cfg.Honest) nodes.
+func New(cfg Config) *Checker {
+	if cfg.Committee == nil {
+		panic("check: Config.Committee is nil")
+	}
+	c := &Checker{
+		cfg:      cfg,
+		verifier: cfg.Verifier,
+		depth:    cfg.GCDepth,
+		agreed:   make(map[uint64]*agreed),
+		memo:     newWindow[graph.Hash, verified](),
+		evMemo:   newWindow[graph.Hash, struct{}](),
+		firstTx:  make(map[graph.Hash]uint64),
+		eqSlots:  make(map[slot]struct{}),
+	}
+	if c.verifier == nil {
+		c.verifier = graph.Ed25519{}
+	}
+	if c.depth == 0 {
+		c.depth = graph.DefaultGCDepth
+	}
+	for _, h := range cfg.Honest {
+		n := &nodeState{honest: h, synced: true}
+		if h {
+			n.resetIntegrity()
+			n.pending = make(map[graph.Hash]int64)
+			n.slots = make(map[slot]uint8)
+		}
+		c.nodes = append(c.nodes, n)
+	}
+	return c
+}
+
+func (c *Checker) node(i int) *nodeState {
+	if i < 0 || i >= len(c.nodes) {
+		panic(fmt.Sprintf("check: node %d of %d", i, len(c.nodes)))
+	}
+	return c.nodes[i]
+}
+
+func (n *nodeState) resetIntegrity() {
+	n.hasLeader, n.lastLeader, n.cutoff = false, 0, 0
+	n.events = newWindow[graph.Hash, uint64]()
+	n.txs = newWindow[graph.Hash, uint64]()
+}
+
+// Commit is called every time node delivers a commit, at virtual time now.
+// After Restart a node delivers its sequence again from index 0; the
+// re-delivered commits are compared with what the cluster agreed on.
+func (c *Checker) Commit(node int, cm *graph.Commit, now int64) {
+	n := c.node(node)
+	d := c.digest(cm)
+	n.fingerprint = chain(n.fingerprint, d.all)
+	if !n.honest {
+		return
+	}
+	a := c.agree(node, n, cm, d)
+	c.checkIntegrity(node, n, cm, a)
+	c.satisfy(n, cm)
+}
+
+// Restart tells the checker that node restarted with a fresh graph: it
+// will deliver commits from index 0 again. What it saw and was asked to
+// commit before stays on record.
+func (c *Checker) Restart(node int) {
+	n := c.node(node)
+	n.next = 0
+	n.fingerprint = graph.Hash{}
+	n.synced = true
+	if n.honest {
+		n.resetIntegrity()
+	}
+}
+
+// Finish returns the verdicts: agreement, integrity, liveness, evidence.
+func (c *Checker) Finish() []Result {
+	return []Result{c.agreementResult(), c.integrityResult(), c.livenessResult(), c.evidenceResult()}
+}
+
+// Commits returns the length of the longest honest sequence seen.
+func (c *Checker) Commits() uint64 { return c.longest }
+
+// Fingerprint returns a running hash of the commit digests node delivered
+// since its last restart, honest or not: nodes that delivered the same
+// sequence have the same fingerprint.
+func (c *Checker) Fingerprint(node int) graph.Hash { return c.node(node).fingerprint }
+
+func chain(prev, d graph.Hash) graph.Hash {
+	var b [2 * graph.HashSize]byte
+	copy(b[:], prev[:])
+	copy(b[graph.HashSize:], d[:])
+	return sha256.Sum256(b[:])
+}

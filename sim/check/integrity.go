@@ -1,0 +1,240 @@
+package check
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+
+	"dagger/graph"
+)
+
+// verified is what the memo keeps of an event found valid. The event hash
+// covers neither the signature nor the batch bytes (only their Merkle
+// root), so another event under the same hash is taken as verified only
+// if its signature and a checksum of its batch match too.
+type verified struct {
+	sig    graph.Signature
+	body   uint32
+	leaves []graph.Hash
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// bodySum checksums a batch. It guards against a batch altered under a
+// valid header, which only a bug can produce, not against an adversary
+// crafting collisions, so a fast checksum serves.
+func bodySum(txs [][]byte) uint32 {
+	var sum uint32
+	var n [4]byte
+	for _, tx := range txs {
+		binary.BigEndian.PutUint32(n[:], uint32(len(tx)))
+		sum = crc32.Update(sum, castagnoli, n[:])
+		sum = crc32.Update(sum, castagnoli, tx)
+	}
+	return sum
+}
+
+// verify validates e against the committee and returns its transactions'
+// leaf hashes.
+func (c *Checker) verify(e *graph.Event) ([]graph.Hash, error) {
+	h := e.Hash()
+	body := bodySum(e.Txs)
+	m, known := c.memo.get(h)
+	if known && m.sig == e.Sig && m.body == body {
+		return m.leaves, nil
+	}
+	if err := c.cfg.Committee.Verify(e, c.verifier, c.cfg.Limits); err != nil {
+		return nil, err
+	}
+	_, leaves := graph.BatchRoot(e.Txs)
+	if !known {
+		c.memo.put(e.Round, h, verified{sig: e.Sig, body: body, leaves: leaves})
+		c.checked.verified++
+	}
+	return leaves, nil
+}
+
+// memoSpan is how many GC depths below the most advanced honest node the
+// memo reaches. A node further behind (crashed, cut off, restarted)
+// verifies events again, which costs time but not correctness; without
+// the bound a stalled node would pin every event of the run.
+const memoSpan = 4
+
+// checkIntegrity checks that one honest node's commit could come from a
+// correct linearizer given the node's earlier commits: valid events in
+// canonical order, each once, none below the GC cutoff, parents first,
+// the leader last and in its slot, leader rounds increasing, and each
+// transaction delivered from its place in the batch, once within the
+// window.
+//
+// The parent check is the costly one (a lookup per parent reference), and
+// its outcome is a function of the sequence alone: a node whose every
+// commit so far matched the agreed one skips it when another such node
+// already ran it on this index.
+func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *agreed) {
+	idx := cm.Index
+	bad := func(msg func() string) { c.integrity.add(idx, node, 0, msg) }
+	lead := cm.Leader
+	cutoff := uint64(0)
+	if lead.Round > c.depth {
+		cutoff = lead.Round - c.depth
+	}
+	if n.hasLeader && lead.Round <= n.lastLeader {
+		prev := n.lastLeader
+		bad(func() string {
+			return fmt.Sprintf("node %d commit %d: leader %s does not follow leader round %d", node, idx, lead, prev)
+		})
+	}
+	if want := c.cfg.Committee.Leader(lead.Round); lead.Creator != want {
+		bad(func() string {
+			return fmt.Sprintf("node %d commit %d: leader %s is not in slot r%d/c%d", node, idx, lead, lead.Round, want)
+		})
+	}
+	if k := len(cm.Events); k == 0 || cm.Events[k-1].Ref() != lead {
+		bad(func() string {
+			return fmt.Sprintf("node %d commit %d: leader %s is not the last of its %d events", node, idx, lead, len(cm.Events))
+		})
+	}
+
+	causal := !n.synced || !a.checked
+	leaves := c.leaves[:0]
+	var prev *graph.Event
+	for _, e := range cm.Events {
+		ref := e.Ref()
+		l, err := c.verify(e)
+		leaves = append(leaves, l)
+		if err != nil {
+			bad(func() string { return fmt.Sprintf("node %d commit %d: event %s is invalid: %v", node, idx, ref, err) })
+		}
+		if prev != nil && !canonicalBefore(prev, e) {
+			p := prev.Ref()
+			bad(func() string {
+				return fmt.Sprintf("node %d commit %d: event %s is out of order after %s", node, idx, ref, p)
+			})
+		}
+		prev = e
+		if e.Round < cutoff {
+			bad(func() string {
+				return fmt.Sprintf("node %d commit %d: event %s is below cutoff round %d of leader %s", node, idx, ref, cutoff, lead)
+			})
+			continue
+		}
+		if first, dup := n.events.get(ref.Hash); dup {
+			bad(func() string {
+				return fmt.Sprintf("node %d commit %d: event %s committed again (first in commit %d)", node, idx, ref, first)
+			})
+			continue
+		}
+		if causal {
+			for _, p := range e.Parents {
+				if p.Round < cutoff {
+					continue
+				}
+				if _, ok := n.events.get(p.Hash); !ok {
+					bad(func() string {
+						return fmt.Sprintf("node %d commit %d: event %s committed before its parent %s", node, idx, ref, p)
+					})
+				}
+			}
+		}
+		n.events.put(e.Round, ref.Hash, idx)
+	}
+	if causal && n.synced {
+		a.checked = true
+	}
+
+	lastEvent, lastIndex := -1, -1
+	for i := range cm.Txs {
+		tx := &cm.Txs[i]
+		if tx.Event < 0 || tx.Event >= len(cm.Events) || tx.Index < 0 || tx.Index >= len(cm.Events[tx.Event].Txs) {
+			bad(func() string {
+				return fmt.Sprintf("node %d commit %d: tx %s at event %d #%d: no such place", node, idx, tx.Hash, tx.Event, tx.Index)
+			})
+			continue
+		}
+		if tx.Event < lastEvent || tx.Event == lastEvent && tx.Index <= lastIndex {
+			bad(func() string {
+				return fmt.Sprintf("node %d commit %d: tx %s at event %d #%d is out of order", node, idx, tx.Hash, tx.Event, tx.Index)
+			})
+		}
+		lastEvent, lastIndex = tx.Event, tx.Index
+		if l := leaves[tx.Event]; l != nil && tx.Hash != l[tx.Index] {
+			bad(func() string {
+				return fmt.Sprintf("node %d commit %d: tx %s at event %d #%d has leaf hash %s", node, idx, tx.Hash, tx.Event, tx.Index, l[tx.Index])
+			})
+		}
+		if !bytes.Equal(tx.Data, cm.Events[tx.Event].Txs[tx.Index]) {
+			bad(func() string {
+				return fmt.Sprintf("node %d commit %d: tx %s at event %d #%d differs from the batch", node, idx, tx.Hash, tx.Event, tx.Index)
+			})
+		}
+		if first, dup := n.txs.get(tx.Hash); dup {
+			bad(func() string {
+				return fmt.Sprintf("node %d commit %d: tx %s delivered again (first in commit %d)", node, idx, tx.Hash, first)
+			})
+			continue
+		}
+		n.txs.put(lead.Round, tx.Hash, idx)
+	}
+
+	// The graph forgets delivered transactions and events below the cutoff
+	// after this commit, not before: pruning afterwards keeps the windows
+	// exactly as wide as the graph's.
+	n.hasLeader, n.lastLeader = true, max(n.lastLeader, lead.Round)
+	n.cutoff = max(n.cutoff, cutoff)
+	n.events.prune(n.cutoff)
+	n.txs.prune(n.cutoff)
+	clear(leaves)
+	c.leaves = leaves[:0]
+	c.checked.commits++
+	c.checked.events += uint64(len(cm.Events))
+	c.checked.txs += uint64(len(cm.Txs))
+	c.pruneMemos()
+}
+
+// canonicalBefore reports whether a precedes b in a commit's order: round,
+// creator, hash.
+func canonicalBefore(a, b *graph.Event) bool {
+	switch {
+	case a.Round != b.Round:
+		return a.Round < b.Round
+	case a.Creator != b.Creator:
+		return a.Creator < b.Creator
+	}
+	return a.Hash().Less(b.Hash())
+}
+
+// pruneMemos forgets verified events and evidence below every honest
+// node's cutoff, but never keeps more than memoSpan GC depths.
+func (c *Checker) pruneMemos() {
+	var lo, hi uint64
+	first := true
+	for _, n := range c.nodes {
+		if !n.honest {
+			continue
+		}
+		if first || n.cutoff < lo {
+			lo = n.cutoff
+		}
+		hi = max(hi, n.cutoff)
+		first = false
+	}
+	if span := memoSpan * c.depth; hi > span {
+		lo = max(lo, hi-span)
+	}
+	c.memo.prune(lo)
+	c.evMemo.prune(lo)
+}
+
+func (c *Checker) integrityResult() Result {
+	honest := 0
+	for _, n := range c.nodes {
+		if n.honest {
+			honest++
+		}
+	}
+	pass := fmt.Sprintf("%d commits, %d events, %d txs checked at %d honest nodes; %d distinct events verified",
+		c.checked.commits, c.checked.events, c.checked.txs, honest, c.checked.verified)
+	return c.integrity.result("integrity", pass)
+}

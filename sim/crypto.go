@@ -1,0 +1,82 @@
+package sim
+
+import (
+	"crypto/sha256"
+
+	"dagger/graph"
+)
+
+// FastSigner is the simulator's cheap signature scheme for large studies
+// (`crypto: fast`): a signature is a hash of the public key and the
+// digest. It is not secure (anyone knowing the key can sign), but simulated
+// nodes run the honest code and never forge deliberately; what matters is
+// that the scheme still rejects every altered event and every signature
+// made under another key, exactly as ed25519 does, at a fraction of the
+// cost.
+type FastSigner struct{ key graph.PublicKey }
+
+// NewFastSigner derives a member's key from its seed.
+func NewFastSigner(seed [32]byte) *FastSigner {
+	h := sha256.Sum256(append([]byte("dagger/sim/fast-key"), seed[:]...))
+	return &FastSigner{key: graph.PublicKey(h)}
+}
+
+// PublicKey implements graph.Signer.
+func (s *FastSigner) PublicKey() graph.PublicKey { return s.key }
+
+// Sign implements graph.Signer.
+func (s *FastSigner) Sign(digest graph.Hash) graph.Signature { return fastSig(s.key, digest) }
+
+func fastSig(key graph.PublicKey, digest graph.Hash) graph.Signature {
+	var b [len("dagger/sim/fast-sig") + graph.PublicKeySize + graph.HashSize]byte
+	n := copy(b[:], "dagger/sim/fast-sig")
+	n += copy(b[n:], key[:])
+	copy(b[n:], digest[:])
+	var sig graph.Signature
+	h := sha256.Sum256(b[:])
+	copy(sig[:], h[:])
+	copy(sig[32:], h[:]) // the whole signature is bound, so flipping any byte fails
+	return sig
+}
+
+// FastVerifier verifies FastSigner signatures.
+type FastVerifier struct{}
+
+// Verify implements graph.Verifier.
+func (FastVerifier) Verify(key graph.PublicKey, digest graph.Hash, sig graph.Signature) bool {
+	return fastSig(key, digest) == sig
+}
+
+// memoVerifier remembers verdicts: in one process every node verifies the
+// same signatures, and a verdict is a pure function of its inputs, so the
+// simulator checks each one once. The memo is bounded and simply starts
+// over when full.
+type memoVerifier struct {
+	inner graph.Verifier
+	seen  map[sigKey]bool
+}
+
+type sigKey struct {
+	key    graph.PublicKey
+	digest graph.Hash
+	sig    graph.Signature
+}
+
+const memoLimit = 1 << 20
+
+func newMemoVerifier(v graph.Verifier) *memoVerifier {
+	return &memoVerifier{inner: v, seen: make(map[sigKey]bool)}
+}
+
+func (m *memoVerifier) Verify(key graph.PublicKey, digest graph.Hash, sig graph.Signature) bool {
+	k := sigKey{key, digest, sig}
+	if ok, hit := m.seen[k]; hit {
+		return ok
+	}
+	if len(m.seen) >= memoLimit {
+		clear(m.seen)
+	}
+	ok := m.inner.Verify(key, digest, sig)
+	m.seen[k] = ok
+	return ok
+}

@@ -1,0 +1,64 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+)
+
+// applyFault puts one fault of the scenario's timeline into effect.
+func (s *Sim) applyFault(i int) {
+	f := &s.sc.Faults[i]
+	nw := s.net
+	switch {
+	case len(f.Partition) > 0:
+		nw.partition(f.Partition)
+		s.traceFault(fmt.Sprintf("partition %v", f.Partition))
+	case f.OneWay != nil:
+		nw.blockOneWay(f.OneWay.From, f.OneWay.To)
+		s.traceFault(fmt.Sprintf("one-way %v -> %v", f.OneWay.From, f.OneWay.To))
+	case f.Heal:
+		nw.heal()
+		s.traceFault("heal")
+	case len(f.Crash) > 0:
+		for _, n := range f.Crash {
+			s.crash(s.eps[n])
+		}
+		s.traceFault(fmt.Sprintf("crash %v", f.Crash))
+	case len(f.Restart) > 0:
+		for _, n := range f.Restart {
+			ep := s.eps[n]
+			if ep.up {
+				continue
+			}
+			if f.LoseState {
+				ep.store = nil
+			}
+			s.start(ep, f.LoseState)
+		}
+		s.traceFault(fmt.Sprintf("restart %v lose_state=%v", f.Restart, f.LoseState))
+	case f.Isolate != nil:
+		nw.isolated[*f.Isolate] = true
+		s.traceFault(fmt.Sprintf("isolate %d", *f.Isolate))
+	case f.Degrade != nil:
+		nw.degrade(*f.Degrade)
+		s.traceFault(fmt.Sprintf("degrade %v -> %v", f.Degrade.From, f.Degrade.To))
+	case f.ClockSkew != nil:
+		s.eps[f.ClockSkew.Node].skew = int64(f.ClockSkew.Offset)
+		s.traceFault(fmt.Sprintf("clock-skew %d %s", f.ClockSkew.Node, f.ClockSkew.Offset.D()))
+	case f.Slow != nil:
+		s.eps[f.Slow.Node].slow = int64(f.Slow.Delay)
+		s.traceFault(fmt.Sprintf("slow %d %s", f.Slow.Node, f.Slow.Delay.D()))
+	}
+}
+
+func (s *Sim) traceFault(what string) {
+	if s.trace != nil {
+		s.trace.fault(s.now, strings.ReplaceAll(what, "\"", "'"))
+	}
+}
+
+func (s *Sim) traceEvent(what string, ep int) {
+	if s.trace != nil {
+		s.trace.fault(s.now, fmt.Sprintf("%s %s", what, s.eps[ep].name))
+	}
+}

@@ -1,0 +1,166 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+)
+
+// Report is the outcome of one run: what the checkers found and what the
+// run measured. Its JSON form is the `--json` report of `dagger sim run`.
+type Report struct {
+	Scenario     string   `json:"scenario"`
+	Seed         uint64   `json:"seed"`
+	Verdict      string   `json:"verdict"` // pass | fail
+	Checks       []Check  `json:"checks"`
+	Nodes        int      `json:"nodes"`
+	Byzantine    int      `json:"byzantine"`
+	SimSeconds   float64  `json:"sim_seconds"`
+	WallSeconds  float64  `json:"wall_seconds"`
+	Events       uint64   `json:"events"`
+	Messages     uint64   `json:"messages"`
+	Bytes        uint64   `json:"bytes"`
+	Dropped      uint64   `json:"dropped"`
+	Commits      uint64   `json:"commits"`
+	SubmittedTxs uint64   `json:"submitted_txs"`
+	CommittedTxs uint64   `json:"committed_txs"`
+	CommitTPS    float64  `json:"commit_tps"`
+	LatencyMS    Latency  `json:"latency_ms"`
+	Fingerprint  string   `json:"fingerprint"`
+	Overrides    []string `json:"overrides,omitempty"`
+}
+
+// Check is one checker's verdict.
+type Check struct {
+	Name   string `json:"name"`
+	Pass   bool   `json:"pass"`
+	Detail string `json:"detail"`
+}
+
+// Latency summarises submit-to-commit latencies, in milliseconds.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Pass reports whether every check passed.
+func (r *Report) Pass() bool { return r.Verdict == "pass" }
+
+func (s *Sim) report(wall time.Duration) *Report {
+	sc := s.sc
+	r := &Report{
+		Scenario: sc.Name, Seed: sc.Seed, Nodes: sc.Nodes, Byzantine: sc.ByzantineCount(),
+		SimSeconds:  time.Duration(s.end).Seconds(),
+		WallSeconds: math.Round(wall.Seconds()*1000) / 1000,
+		Messages:    s.stats.messages, Bytes: s.stats.bytes, Dropped: s.stats.dropped,
+		Commits: s.checker.Commits(), SubmittedTxs: s.workload.sent,
+	}
+	for _, ep := range s.eps {
+		if ep.ledger != nil {
+			r.Events += ep.created + ep.ledger.Stats().EventsCreated
+		}
+	}
+	for i, n := range s.stats.committedTxs {
+		if sc.Honest(i) && n > r.CommittedTxs {
+			r.CommittedTxs = n
+		}
+	}
+	r.CommitTPS = math.Round(float64(r.CommittedTxs)/r.SimSeconds*10) / 10
+	r.LatencyMS = summarize(s.workload.lat)
+	for _, c := range s.checker.Finish() {
+		r.Checks = append(r.Checks, Check{Name: c.Name, Pass: c.Pass, Detail: c.Detail})
+	}
+	r.Checks = append(r.Checks, s.expectations(r)...)
+	r.Verdict = "pass"
+	for _, c := range r.Checks {
+		if !c.Pass {
+			r.Verdict = "fail"
+		}
+	}
+	fp := sha256.New()
+	for i := range sc.Nodes {
+		if sc.Honest(i) {
+			h := s.checker.Fingerprint(i)
+			fp.Write(h[:])
+		}
+	}
+	fp.Write(s.fp[:])
+	r.Fingerprint = hex.EncodeToString(fp.Sum(nil))
+	return r
+}
+
+// expectations are the scenario's performance expectations as checks.
+func (s *Sim) expectations(r *Report) []Check {
+	ex := s.sc.Expect
+	var out []Check
+	if ex.MinCommitTPS > 0 {
+		out = append(out, Check{Name: "throughput", Pass: r.CommitTPS >= ex.MinCommitTPS,
+			Detail: fmt.Sprintf("%.1f committed tx/s, expected at least %g", r.CommitTPS, ex.MinCommitTPS)})
+	}
+	for _, e := range []struct {
+		name  string
+		limit time.Duration
+		got   float64
+	}{{"latency-p50", ex.MaxLatencyP50.D(), r.LatencyMS.P50}, {"latency-p99", ex.MaxLatencyP99.D(), r.LatencyMS.P99}} {
+		if e.limit <= 0 {
+			continue
+		}
+		ok := len(s.workload.lat) > 0 && e.got <= float64(e.limit)/1e6
+		detail := fmt.Sprintf("%.1f ms, expected at most %s", e.got, e.limit)
+		if len(s.workload.lat) == 0 {
+			detail = "no transaction committed, so no latency to judge"
+		}
+		out = append(out, Check{Name: e.name, Pass: ok, Detail: detail})
+	}
+	return out
+}
+
+func summarize(lat []int64) Latency {
+	if len(lat) == 0 {
+		return Latency{}
+	}
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	q := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(s)))) - 1
+		return math.Round(float64(s[max(i, 0)])/1e3) / 1e3
+	}
+	return Latency{P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: q(1)}
+}
+
+// Summary writes the short human summary of a run.
+func (r *Report) Summary(w io.Writer) {
+	fmt.Fprintf(w, "%s  seed %d  %d nodes (%d byzantine)  %.0fs simulated in %.2fs\n",
+		r.Scenario, r.Seed, r.Nodes, r.Byzantine, r.SimSeconds, r.WallSeconds)
+	fmt.Fprintf(w, "  %d commits, %d of %d transactions committed (%.1f tx/s), latency p50 %.0f ms p99 %.0f ms max %.0f ms\n",
+		r.Commits, r.CommittedTxs, r.SubmittedTxs, r.CommitTPS, r.LatencyMS.P50, r.LatencyMS.P99, r.LatencyMS.Max)
+	fmt.Fprintf(w, "  %d events, %d messages, %s on the wire, %d dropped\n", r.Events, r.Messages, bytesString(r.Bytes), r.Dropped)
+	for _, c := range r.Checks {
+		mark := "ok  "
+		if !c.Pass {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %-12s %s\n", mark, c.Name, c.Detail)
+	}
+	fmt.Fprintf(w, "  verdict %s  fingerprint %s\n", strings.ToUpper(r.Verdict), r.Fingerprint[:16])
+}
+
+func bytesString(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

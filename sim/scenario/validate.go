@@ -1,0 +1,689 @@
+package scenario
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on Byzantine parameters.
+const (
+	MaxBehaviorCount = 1000     // flood and replay events per round
+	MaxFloodSize     = 64 << 20 // bytes of a flood's oversized event
+)
+
+// complete fills in defaults and validates, in dependency order: every node
+// index is checked against the committee, every time against the duration,
+// and liveness defaults to the end of the faults and Byzantine windows.
+func (d *decoder) complete(s *Scenario) error {
+	for _, step := range []func(*Scenario) error{
+		d.checkHeader, d.checkCommittee, d.checkConsensus, d.checkNetwork,
+		d.checkByzantine, d.checkWorkload, d.checkFaults, d.checkExpect,
+	} {
+		if err := step(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *decoder) checkHeader(s *Scenario) error {
+	switch {
+	case s.Name == "":
+		return d.errAt("name", "name is required: a short identifier such as name: partition-heal-7")
+	case utf8.RuneCountInString(s.Name) > MaxNameLen:
+		return d.errAt("name", "name: %d characters, at most %d allowed", utf8.RuneCountInString(s.Name), MaxNameLen)
+	case strings.ContainsFunc(s.Name, unicode.IsControl):
+		return d.errAt("name", "name: must be one line without control characters")
+	}
+	if n := utf8.RuneCountInString(s.Description); n > MaxDescriptionLen {
+		return d.errAt("description", "description: %d characters, at most %d allowed", n, MaxDescriptionLen)
+	}
+	if strings.ContainsFunc(s.Description, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) {
+		return d.errAt("description", "description: control characters other than newline and tab are not allowed")
+	}
+	if !d.has("seed") {
+		s.Seed = DefaultSeed
+	}
+	if !d.has("duration") {
+		return d.errAt("duration", "duration is required: the simulated time of the run, e.g. duration: 60s")
+	}
+	if err := d.positive("duration", s.Duration, MaxDuration); err != nil {
+		return err
+	}
+	if !d.has("crypto") {
+		s.Crypto = DefaultCrypto
+	}
+	if s.Crypto != CryptoEd25519 && s.Crypto != CryptoFast {
+		return d.errAt("crypto", "crypto: unknown scheme %q; use %s or %s", clip(s.Crypto), CryptoEd25519, CryptoFast)
+	}
+	return nil
+}
+
+func (d *decoder) checkCommittee(s *Scenario) error {
+	hasNodes, hasWeights := d.has("nodes"), d.has("weights")
+	switch {
+	case !hasNodes && !hasWeights:
+		return d.errAt("nodes", "nodes is required: the number of nodes, e.g. nodes: 7 (or weights: [1, 1, 2] for unequal voting power)")
+	case hasWeights:
+		if len(s.Weights) == 0 {
+			return d.errAt("weights", "weights: empty list; give one weight per node, e.g. weights: [1, 1, 2]")
+		}
+		var total uint64
+		for i, w := range s.Weights {
+			if w == 0 {
+				return d.errAt("weights", "weights[%d]: 0; every node needs a weight of at least 1", i)
+			}
+			if w > MaxTotalWeight-total {
+				return d.errAt("weights", "weights: the total is more than %d", uint64(MaxTotalWeight))
+			}
+			total += w
+		}
+		if hasNodes && s.Nodes != len(s.Weights) {
+			return d.errAt("nodes", "nodes is %d but weights lists %d nodes; give only one of the two", s.Nodes, len(s.Weights))
+		}
+		s.Nodes = len(s.Weights)
+	default:
+		if s.Nodes < 1 || s.Nodes > MaxNodes {
+			return d.errAt("nodes", "nodes: %d; use 1 to %d", s.Nodes, MaxNodes)
+		}
+		s.Weights = make([]uint64, s.Nodes)
+		for i := range s.Weights {
+			s.Weights[i] = 1
+		}
+	}
+	d.mark = make([]bool, s.Nodes)
+	return nil
+}
+
+func (d *decoder) checkConsensus(s *Scenario) error {
+	c := &s.Consensus
+	defaults := []struct {
+		key string
+		set func()
+	}{
+		{"leader_timeout", func() { c.LeaderTimeout = Duration(DefaultLeaderTimeout) }},
+		{"max_event_txs", func() { c.MaxEventTxs = DefaultMaxEventTxs }},
+		{"max_tx_bytes", func() { c.MaxTxBytes = DefaultMaxTxBytes }},
+		{"gc_depth", func() { c.GCDepth = DefaultGCDepth }},
+		{"fetch_retry", func() { c.FetchRetry = Duration(DefaultFetchRetry) }},
+	}
+	for _, f := range defaults {
+		if !d.has("consensus." + f.key) {
+			f.set()
+		}
+	}
+	if err := d.positive("consensus.leader_timeout", c.LeaderTimeout, MaxDelay); err != nil {
+		return err
+	}
+	if err := d.positive("consensus.fetch_retry", c.FetchRetry, MaxDelay); err != nil {
+		return err
+	}
+	if err := d.intIn("consensus.max_event_txs", c.MaxEventTxs, 1, MaxEventTxsLimit); err != nil {
+		return err
+	}
+	if err := d.intIn("consensus.max_tx_bytes", c.MaxTxBytes, 1, MaxTxBytesLimit); err != nil {
+		return err
+	}
+	if c.GCDepth < MinGCDepth || c.GCDepth > MaxGCDepth {
+		return d.errAt("consensus.gc_depth", "consensus.gc_depth: %d; use %d to %d rounds", c.GCDepth, MinGCDepth, MaxGCDepth)
+	}
+	return nil
+}
+
+func (d *decoder) checkNetwork(s *Scenario) error {
+	nw := &s.Network
+	if d.has("network.latency") {
+		if err := d.checkLatency("network.latency", &nw.Latency); err != nil {
+			return err
+		}
+	} else {
+		nw.Latency = Latency{Dist: DistConstant, Value: Duration(DefaultLatency)}
+	}
+	if err := d.probabilities("network", &nw.Drop, &nw.Duplicate, &nw.Reorder); err != nil {
+		return err
+	}
+	for i := range nw.Links {
+		if err := d.checkLink(index("network.links", i), &nw.Links[i], s.Nodes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// latencyGroup is a distribution with the fields that belong to it.
+type latencyGroup struct {
+	dist    string
+	keys    []string
+	example string
+}
+
+var latencyGroups = []latencyGroup{
+	{DistConstant, []string{"value"}, "{dist: constant, value: 50ms}"},
+	{DistUniform, []string{"min", "max"}, "{dist: uniform, min: 20ms, max: 80ms}"},
+	{DistNormal, []string{"mean", "stddev"}, "{dist: normal, mean: 50ms, stddev: 10ms}"},
+	{DistLognormal, []string{"median", "sigma"}, "{dist: lognormal, median: 50ms, sigma: 0.5}"},
+}
+
+func (d *decoder) checkLatency(path string, l *Latency) error {
+	if !d.has(path + ".dist") {
+		l.Dist = DistConstant
+	}
+	own := slices.IndexFunc(latencyGroups, func(g latencyGroup) bool { return g.dist == l.Dist })
+	if own < 0 {
+		return d.errAt(path+".dist", "%s.dist: unknown distribution %q; use constant, uniform, normal or lognormal", path, clip(l.Dist))
+	}
+	for gi, g := range latencyGroups {
+		if gi == own {
+			continue
+		}
+		for _, k := range g.keys {
+			if d.has(path + "." + k) {
+				verb := "is"
+				if len(g.keys) > 1 {
+					verb = "are"
+				}
+				return d.errAt(path+"."+k, "%s: %s %s for dist %s, not %s", path, strings.Join(g.keys, "/"), verb, g.dist, l.Dist)
+			}
+		}
+	}
+	g := latencyGroups[own]
+	for _, k := range g.keys {
+		if !d.has(path + "." + k) {
+			return d.errAt(path, "%s: dist %s needs %s, e.g. %s", path, g.dist, strings.Join(g.keys, " and "), g.example)
+		}
+	}
+	switch l.Dist {
+	case DistConstant:
+		return d.nonNegative(path+".value", l.Value, MaxDelay)
+	case DistUniform:
+		if err := d.nonNegative(path+".min", l.Min, MaxDelay); err != nil {
+			return err
+		}
+		if err := d.nonNegative(path+".max", l.Max, MaxDelay); err != nil {
+			return err
+		}
+		if l.Min > l.Max {
+			return d.errAt(path+".max", "%s: min %v is more than max %v", path, l.Min, l.Max)
+		}
+	case DistNormal:
+		if err := d.nonNegative(path+".mean", l.Mean, MaxDelay); err != nil {
+			return err
+		}
+		return d.nonNegative(path+".stddev", l.Stddev, MaxDelay)
+	case DistLognormal:
+		if err := d.positive(path+".median", l.Median, MaxDelay); err != nil {
+			return err
+		}
+		if !(l.Sigma > 0 && l.Sigma <= MaxSigma) {
+			return d.errAt(path+".sigma", "%s.sigma: %v; use a shape above 0 and at most %d (0.5 is a moderate tail)", path, l.Sigma, MaxSigma)
+		}
+	}
+	return nil
+}
+
+// checkLink validates a link override: network.links entries and degrade
+// faults.
+func (d *decoder) checkLink(path string, l *Link, nodes int) error {
+	if l.Latency == nil && l.Drop == nil && l.Duplicate == nil && l.Reorder == nil {
+		return d.errAt(path, "%s: changes nothing; give latency, drop, duplicate or reorder", path)
+	}
+	if err := d.nodeSet(path+".from", path+".from", l.From, nodes); err != nil {
+		return err
+	}
+	if err := d.nodeSet(path+".to", path+".to", l.To, nodes); err != nil {
+		return err
+	}
+	if l.Latency != nil {
+		if err := d.checkLatency(path+".latency", l.Latency); err != nil {
+			return err
+		}
+	}
+	return d.probabilities(path, l.Drop, l.Duplicate, l.Reorder)
+}
+
+// probabilities checks the drop, duplicate and reorder fields of a section;
+// nil pointers are fields a link override leaves alone.
+func (d *decoder) probabilities(path string, drop, duplicate, reorder *float64) error {
+	for _, p := range []struct {
+		key string
+		v   *float64
+	}{{"drop", drop}, {"duplicate", duplicate}, {"reorder", reorder}} {
+		if p.v == nil {
+			continue
+		}
+		k := path + "." + p.key
+		if v := *p.v; !(v >= 0 && v <= 1) {
+			return d.errAt(k, "%s: %v is not a probability; use a number from 0 to 1", k, v)
+		}
+	}
+	if drop != nil && *drop == 1 {
+		k := path + ".drop"
+		return d.errAt(k, "%s: 1 would drop every message; use a value below 1, or cut nodes off with a partition, one_way or isolate fault", k)
+	}
+	return nil
+}
+
+func (d *decoder) checkByzantine(s *Scenario) error {
+	for i := range s.Byzantine {
+		b := &s.Byzantine[i]
+		p := index("byzantine", i)
+		if !d.has(p + ".node") {
+			return d.errAt(p, "%s: node is required: the index of the misbehaving node", p)
+		}
+		if err := d.nodeIndex(p+".node", p+".node", b.Node, s.Nodes); err != nil {
+			return err
+		}
+		if !d.has(p + ".behavior") {
+			return d.errAt(p, "%s: behavior is required; one of %s", p, strings.Join(validBehaviors(), ", "))
+		}
+		if !slices.Contains(validBehaviors(), b.Behavior) {
+			return d.errAt(p+".behavior", "%s.behavior: unknown behaviour %q; use one of %s", p, clip(b.Behavior), strings.Join(validBehaviors(), ", "))
+		}
+		switch b.Behavior {
+		case BehaviorWithhold:
+			if len(b.Targets) == 0 {
+				return d.errAt(p, "%s: withhold needs targets: the peers it withholds its events from (mute withholds from everyone)", p)
+			}
+		case BehaviorEquivocate:
+		default:
+			if len(b.Targets) > 0 {
+				return d.errAt(p+".targets", "%s.targets: only withhold and equivocate take targets, not %s", p, b.Behavior)
+			}
+		}
+		if err := d.nodeSet(p+".targets", p+".targets", b.Targets, s.Nodes); err != nil {
+			return err
+		}
+		if slices.Contains(b.Targets, b.Node) {
+			return d.errAt(p+".targets", "%s.targets: lists node %d itself; targets are its peers", p, b.Node)
+		}
+		if b.Behavior == BehaviorEquivocate && len(b.Targets) == 0 {
+			// Every second peer, so the honest nodes see two halves of
+			// about the same size whatever the equivocator's own index.
+			for k, peer := 0, 0; peer < s.Nodes; peer++ {
+				if peer == b.Node {
+					continue
+				}
+				if k%2 == 1 {
+					b.Targets = append(b.Targets, peer)
+				}
+				k++
+			}
+		}
+		switch b.Behavior {
+		case BehaviorFlood, BehaviorReplay:
+			if err := d.intIn(p+".count", b.Count, 0, MaxBehaviorCount); err != nil {
+				return err
+			}
+			switch {
+			case b.Count != 0:
+			case b.Behavior == BehaviorFlood:
+				b.Count = DefaultFloodCount
+			default:
+				b.Count = DefaultReplayCount
+			}
+		default:
+			if b.Count != 0 {
+				return d.errAt(p+".count", "%s.count: only flood and replay take a count, not %s", p, b.Behavior)
+			}
+		}
+		if b.Behavior == BehaviorFlood {
+			if err := d.intIn(p+".size", b.Size, 0, MaxFloodSize); err != nil {
+				return err
+			}
+		} else if b.Size != 0 {
+			return d.errAt(p+".size", "%s.size: only flood takes a size, not %s", p, b.Behavior)
+		}
+		if err := d.window(p, b.From, b.Until, s.Duration); err != nil {
+			return err
+		}
+	}
+	// Sorted by node, then start, an overlap shows between neighbours:
+	// if a window overlaps a later one it overlaps the next one too.
+	order := make([]int, len(s.Byzantine))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		x, y := s.Byzantine[a], s.Byzantine[b]
+		return cmp.Or(cmp.Compare(x.Node, y.Node), cmp.Compare(x.From, y.From))
+	})
+	for k := 1; k < len(order); k++ {
+		i, j := order[k-1], order[k]
+		a, b := s.Byzantine[i], s.Byzantine[j]
+		if a.Node == b.Node && b.From < windowEnd(a.Until, s.Duration) {
+			return d.errAt(index("byzantine", j), "byzantine[%d]: node %d's window %s overlaps that of byzantine[%d] (%s); give one node one behaviour at a time",
+				j, b.Node, window(b.From, b.Until), i, window(a.From, a.Until))
+		}
+	}
+	return nil
+}
+
+// validBehaviors is a private copy of Behaviors, which callers may change.
+func validBehaviors() []string {
+	return []string{
+		BehaviorBadParents, BehaviorEquivocate, BehaviorFlood, BehaviorInvalidSignature,
+		BehaviorLazy, BehaviorMute, BehaviorReplay, BehaviorTwin, BehaviorWithhold,
+	}
+}
+
+func windowEnd(until, duration Duration) Duration {
+	if until == 0 {
+		return duration
+	}
+	return until
+}
+
+func window(from, until Duration) string {
+	if until == 0 {
+		return from.String() + "..end"
+	}
+	return from.String() + ".." + until.String()
+}
+
+func (d *decoder) checkWorkload(s *Scenario) error {
+	w := &s.Workload
+	if !(w.Rate >= 0 && w.Rate <= MaxRate) {
+		return d.errAt("workload.rate", "workload.rate: %v; use 0 (no workload) to %d transactions per second", w.Rate, int(MaxRate))
+	}
+	if !d.has("workload.tx_size") {
+		w.TxSize = DefaultTxSize
+	}
+	if w.TxSize < MinTxSize || w.TxSize > s.Consensus.MaxTxBytes {
+		return d.errAt("workload.tx_size", "workload.tx_size: %d; use %d to consensus.max_tx_bytes (%d)", w.TxSize, MinTxSize, s.Consensus.MaxTxBytes)
+	}
+	if err := d.nodeSet("workload.nodes", "workload.nodes", w.Nodes, s.Nodes); err != nil {
+		return err
+	}
+	if err := d.window("workload", w.From, w.Until, s.Duration); err != nil {
+		return err
+	}
+	if w.Rate > 0 && len(w.Nodes) == 0 && s.ByzantineCount() == s.Nodes {
+		return d.errAt("workload", "workload: every node is byzantine, so none receives transactions by default; list the receivers in workload.nodes")
+	}
+	return nil
+}
+
+// faultActions are the fields of which a fault entry sets exactly one.
+var faultActions = []string{"partition", "one_way", "heal", "crash", "restart", "isolate", "degrade", "clock_skew", "slow"}
+
+func (d *decoder) checkFaults(s *Scenario) error {
+	for i := range s.Faults {
+		f := &s.Faults[i]
+		p := index("faults", i)
+		if !d.has(p + ".at") {
+			return d.errAt(p, "fault %d: at is required: when the fault happens, e.g. at: 10s", i)
+		}
+		if err := d.inRun(p+".at", fmt.Sprintf("fault %d: at", i), f.At, s.Duration); err != nil {
+			return err
+		}
+		what := fmt.Sprintf("fault %d at %v", i, f.At)
+		var actions []string
+		for _, a := range faultActions {
+			if d.has(p + "." + a) {
+				actions = append(actions, a)
+			}
+		}
+		switch len(actions) {
+		case 0:
+			return d.errAt(p, "%s: no action; give one of %s", what, strings.Join(faultActions, ", "))
+		case 1:
+		default:
+			return d.errAt(p, "%s: %s in one entry; give each action its own entry (entries may share an at)", what, strings.Join(actions, " and "))
+		}
+		if f.LoseState && len(f.Restart) == 0 {
+			return d.errAt(p+".lose_state", "%s: lose_state only modifies restart; add restart: [nodes] or remove it", what)
+		}
+		if err := d.checkFault(s, f, p, what, actions[0]); err != nil {
+			return err
+		}
+	}
+	// Crashes and restarts are replayed in time order: the order in which
+	// the simulator applies them.
+	order := make([]int, len(s.Faults))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(s.Faults[a].At, s.Faults[b].At) })
+	crashedBy := make([]int, s.Nodes)
+	for i := range crashedBy {
+		crashedBy[i] = -1
+	}
+	for _, i := range order {
+		f := s.Faults[i]
+		for _, n := range f.Crash {
+			if by := crashedBy[n]; by >= 0 {
+				return d.errAt(index("faults", i), "fault %d at %v: crash of node %d, which is already crashed (by fault %d at %v); restart it first",
+					i, f.At, n, by, s.Faults[by].At)
+			}
+			crashedBy[n] = i
+		}
+		for _, n := range f.Restart {
+			if crashedBy[n] < 0 {
+				return d.errAt(index("faults", i), "fault %d at %v: restart of node %d, which is not crashed; crash it in an earlier fault", i, f.At, n)
+			}
+			crashedBy[n] = -1
+		}
+	}
+	sorted := make([]Fault, len(s.Faults))
+	for k, i := range order {
+		sorted[k] = s.Faults[i]
+	}
+	if len(sorted) > 0 {
+		s.Faults = sorted
+	}
+	return nil
+}
+
+func (d *decoder) checkFault(s *Scenario, f *Fault, p, what, action string) error {
+	field := p + "." + action
+	label := what + ": " + action
+	switch action {
+	case "partition":
+		return d.checkPartition(field, label, f.Partition, s.Nodes)
+	case "one_way":
+		if len(f.OneWay.From) == 0 && len(f.OneWay.To) == 0 {
+			return d.errAt(field, "%s: give from, to or both (an empty list means every node)", label)
+		}
+		if err := d.nodeSet(field+".from", label+".from", f.OneWay.From, s.Nodes); err != nil {
+			return err
+		}
+		return d.nodeSet(field+".to", label+".to", f.OneWay.To, s.Nodes)
+	case "heal":
+		if !f.Heal {
+			return d.errAt(field, "%s: false does nothing; write heal: true or remove the entry", label)
+		}
+	case "crash", "restart":
+		list := f.Crash
+		if action == "restart" {
+			list = f.Restart
+		}
+		if len(list) == 0 {
+			return d.errAt(field, "%s: empty list; name the nodes, e.g. %s: [2]", label, action)
+		}
+		return d.nodeSet(field, label, list, s.Nodes)
+	case "isolate":
+		return d.nodeIndex(field, label, *f.Isolate, s.Nodes)
+	case "degrade":
+		return d.checkLink(field, f.Degrade, s.Nodes)
+	case "clock_skew":
+		if !d.has(field + ".node") {
+			return d.errAt(field, "%s: node is required", label)
+		}
+		if err := d.nodeIndex(field+".node", label+".node", f.ClockSkew.Node, s.Nodes); err != nil {
+			return err
+		}
+		if o := f.ClockSkew.Offset; o < -Duration(MaxDuration) || o > Duration(MaxDuration) {
+			return d.errAt(field+".offset", "%s.offset: %v; use an offset within ±%v", label, o, MaxDuration)
+		}
+	case "slow":
+		if !d.has(field + ".node") {
+			return d.errAt(field, "%s: node is required", label)
+		}
+		if err := d.nodeIndex(field+".node", label+".node", f.Slow.Node, s.Nodes); err != nil {
+			return err
+		}
+		if !d.has(field + ".delay") {
+			return d.errAt(field, "%s: delay is required (0 makes the node normal again)", label)
+		}
+		return d.nonNegative(field+".delay", f.Slow.Delay, MaxDelay)
+	}
+	return nil
+}
+
+func (d *decoder) checkPartition(path, label string, groups [][]int, nodes int) error {
+	if len(groups) == 0 {
+		return d.errAt(path, "%s: no groups; write e.g. partition: [[0, 1], [2, 3]]", label)
+	}
+	listed := 0
+	for gi, g := range groups {
+		if len(g) == 0 {
+			return d.errAt(path, "%s: group %d is empty", label, gi)
+		}
+		for _, n := range g {
+			if err := d.nodeIndex(path, label, n, nodes); err != nil {
+				return err
+			}
+			if d.mark[n] {
+				return d.errAt(path, "%s: node %d is in more than one group; groups must be disjoint", label, n)
+			}
+			d.mark[n] = true
+		}
+		listed += len(g)
+	}
+	for _, g := range groups {
+		for _, n := range g {
+			d.mark[n] = false
+		}
+	}
+	if listed == nodes && len(groups) < 2 {
+		return d.errAt(path, "%s: one group with every node splits nothing; list at least two groups, or leave some nodes out to form the other", label)
+	}
+	return nil
+}
+
+func (d *decoder) checkExpect(s *Scenario) error {
+	l := &s.Expect.Liveness
+	const p = "expect.liveness"
+	defaulted := !d.has(p + ".after")
+	if defaulted {
+		if n := len(s.Faults); n > 0 {
+			l.After = s.Faults[n-1].At // sorted by checkFaults
+		}
+		for _, b := range s.Byzantine {
+			l.After = max(l.After, b.Until)
+		}
+	}
+	if !d.has(p + ".within") {
+		l.Within = Duration(DefaultWithin)
+	}
+	if err := d.inRun(p+".after", p+".after", l.After, s.Duration); err != nil {
+		return err
+	}
+	if err := d.inRun(p+".within", p+".within", l.Within, s.Duration); err != nil {
+		return err
+	}
+	if !l.Disabled && l.After >= s.Duration-l.Within {
+		after := fmt.Sprintf("after %v", l.After)
+		if defaulted {
+			after = fmt.Sprintf("after (by default the last fault or Byzantine window end, %v)", l.After)
+		}
+		return d.errAt(p, "%s: %s is not before duration - within (%v - %v), so no transaction would be checked; lengthen the run, lower after or within, or set liveness: {disabled: true}",
+			p, after, s.Duration, l.Within)
+	}
+	e := &s.Expect
+	if !(e.MinCommitTPS >= 0 && e.MinCommitTPS <= MaxRate) {
+		return d.errAt("expect.min_commit_tps", "expect.min_commit_tps: %v; use 0 (no check) to %d", e.MinCommitTPS, int(MaxRate))
+	}
+	if e.MinCommitTPS > s.Workload.Rate {
+		return d.errAt("expect.min_commit_tps", "expect.min_commit_tps: %v is more than workload.rate (%v), so no run can pass; lower it or raise the rate", e.MinCommitTPS, s.Workload.Rate)
+	}
+	if err := d.inRun("expect.max_latency_p99", "expect.max_latency_p99", e.MaxLatencyP99, s.Duration); err != nil {
+		return err
+	}
+	if err := d.inRun("expect.max_latency_p50", "expect.max_latency_p50", e.MaxLatencyP50, s.Duration); err != nil {
+		return err
+	}
+	if e.MaxLatencyP99 > 0 && e.MaxLatencyP50 > e.MaxLatencyP99 {
+		return d.errAt("expect.max_latency_p50", "expect.max_latency_p50: %v is more than max_latency_p99 (%v); a median cannot exceed the 99th percentile", e.MaxLatencyP50, e.MaxLatencyP99)
+	}
+	return nil
+}
+
+// window checks a from/until pair of the section at path.
+func (d *decoder) window(path string, from, until, duration Duration) error {
+	if err := d.inRun(path+".from", path+".from", from, duration); err != nil {
+		return err
+	}
+	if err := d.inRun(path+".until", path+".until", until, duration); err != nil {
+		return err
+	}
+	if until != 0 && until <= from {
+		return d.errAt(path+".until", "%s: until %v is not after from %v (leave until out to run to the end)", path, until, from)
+	}
+	return nil
+}
+
+// inRun checks a point in simulated time.
+func (d *decoder) inRun(path, label string, v, duration Duration) error {
+	if v < 0 {
+		return d.errAt(path, "%s: %v is negative; times count from the start of the run", label, v)
+	}
+	if v > duration {
+		return d.errAt(path, "%s: %v is after the end of the run (duration %v)", label, v, duration)
+	}
+	return nil
+}
+
+func (d *decoder) positive(path string, v Duration, most time.Duration) error {
+	if v <= 0 || v.D() > most {
+		return d.errAt(path, "%s: %v; use a duration above 0 and at most %v", path, v, most)
+	}
+	return nil
+}
+
+func (d *decoder) nonNegative(path string, v Duration, most time.Duration) error {
+	if v < 0 {
+		return d.errAt(path, "%s: %v is negative; use 0 to %v", path, v, most)
+	}
+	if v.D() > most {
+		return d.errAt(path, "%s: %v is more than %v", path, v, most)
+	}
+	return nil
+}
+
+func (d *decoder) intIn(path string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return d.errAt(path, "%s: %d; use %d to %d", path, v, lo, hi)
+	}
+	return nil
+}
+
+// nodeIndex checks one node index; path locates it, label names it.
+func (d *decoder) nodeIndex(path, label string, v, nodes int) error {
+	if v < 0 || v >= nodes {
+		return d.errAt(path, "%s: node %d does not exist; nodes are numbered 0 to %d", label, v, nodes-1)
+	}
+	return nil
+}
+
+// nodeSet checks a list of node indices: each exists and appears once.
+func (d *decoder) nodeSet(path, label string, list []int, nodes int) error {
+	for _, n := range list {
+		if err := d.nodeIndex(path, label, n, nodes); err != nil {
+			return err
+		}
+		if d.mark[n] {
+			return d.errAt(path, "%s: node %d is listed twice", label, n)
+		}
+		d.mark[n] = true
+	}
+	for _, n := range list {
+		d.mark[n] = false
+	}
+	return nil
+}

@@ -1,0 +1,451 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"dagger/graph"
+	"dagger/graph/graphtest"
+	"dagger/node"
+	"dagger/sim/check"
+	"dagger/sim/scenario"
+	"dagger/transport"
+)
+
+// StartTime is the wall-clock time virtual time 0 stands for, in Unix
+// nanoseconds: nodes' clocks and consensus time count from it.
+var StartTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+
+// Options are a run's settings beyond its scenario.
+type Options struct {
+	// Trace receives one line per delivered message and fault (JSON
+	// lines); nil writes none.
+	Trace io.Writer
+}
+
+// Sim is one run of a scenario: the nodes, the network, the agenda of
+// pending happenings, and the checkers watching the outcome. Everything
+// happens on one goroutine in virtual time.
+type Sim struct {
+	sc        *scenario.Scenario
+	opt       Options
+	committee *graph.Committee
+	verifier  graph.Verifier
+	limits    graph.Limits
+	eps       []*endpoint // the scenario's nodes, then twins
+	byName    map[transport.PeerID]int
+	net       *network
+	agenda    agenda
+	now       int64
+	end       int64
+	checker   *check.Checker
+	workload  *workload
+	trace     *tracer
+	fp        [32]byte // the delivered-message trace, chained
+	fpBuf     []byte
+
+	stats runStats
+}
+
+type runStats struct {
+	messages, bytes, dropped uint64
+	delivered                uint64
+	committedTxs             []uint64 // per node
+}
+
+// endpoint is one network identity running a ledger: a scenario node, or
+// the twin of a Byzantine one.
+type endpoint struct {
+	s      *Sim
+	id     int
+	node   int // the scenario node whose key it holds
+	name   transport.PeerID
+	twin   bool
+	signer graph.Signer
+	store  *node.MemStore
+	ledger *node.Ledger
+	up     bool
+	gen    uint64
+	skew   int64
+	slow   int64 // processing delay per message
+	busy   int64 // when a slow node is done with what it has
+	rng    *rand.Rand
+	upFree int64 // when its uplink is next free
+	byz    *byzantine
+	slots  *slotWatch // equivocations this endpoint saw
+	peers  []transport.PeerID
+	// created counts the events of earlier incarnations.
+	created uint64
+}
+
+// New prepares a run of sc.
+func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
+	s := &Sim{sc: sc, opt: opt, end: int64(sc.Duration), net: newNetwork(sc)}
+	newSigner := func(seed [32]byte) graph.Signer { return graph.Ed25519SignerFromSeed(seed) }
+	var verifier graph.Verifier = graph.Ed25519{}
+	if sc.Crypto == "fast" {
+		newSigner = func(seed [32]byte) graph.Signer { return NewFastSigner(seed) }
+		verifier = FastVerifier{}
+	}
+	s.verifier = newMemoVerifier(verifier)
+	s.limits = graph.Limits{MaxEventTxs: sc.Consensus.MaxEventTxs, MaxTxBytes: sc.Consensus.MaxTxBytes}
+	members := make([]graph.Member, sc.Nodes)
+	signers := make([]graph.Signer, sc.Nodes)
+	for i := range members {
+		signers[i] = newSigner(graphtest.KeySeed(sc.Seed, i))
+		members[i] = graph.Member{Key: signers[i].PublicKey(), Weight: sc.Weights[i]}
+	}
+	committee, err := graph.NewCommittee(0, members)
+	if err != nil {
+		return nil, fmt.Errorf("committee: %w", err)
+	}
+	s.committee = committee
+	for i := range sc.Nodes {
+		s.addEndpoint(i, signers[i], false)
+	}
+	for bi, b := range sc.Byzantine {
+		ep := s.eps[b.Node]
+		if ep.byz == nil {
+			ep.byz = newByzantine(s, ep)
+		}
+		ep.byz.entries = append(ep.byz.entries, bi)
+		if b.Behavior == "twin" {
+			tw := s.addEndpoint(b.Node, signers[b.Node], true)
+			s.agenda.push(item{at: int64(b.From), kind: itemTwin, to: int32(tw.id), index: int32(bi)})
+		}
+	}
+	s.byName = make(map[transport.PeerID]int, len(s.eps))
+	for _, ep := range s.eps {
+		s.byName[ep.name] = ep.id
+		for _, o := range s.eps {
+			if o != ep {
+				ep.peers = append(ep.peers, o.name)
+			}
+		}
+	}
+	honest := make([]bool, sc.Nodes)
+	for i := range honest {
+		honest[i] = sc.Honest(i)
+	}
+	live := sc.Expect.Liveness
+	s.checker = check.New(check.Config{
+		Committee: committee, Verifier: s.verifier, Limits: s.limits, GCDepth: sc.Consensus.GCDepth,
+		Honest: honest, LivenessAfter: int64(live.After), LivenessDeadline: s.end - int64(live.Within),
+		LivenessDisabled: live.Disabled,
+	})
+	s.stats.committedTxs = make([]uint64, sc.Nodes)
+	s.workload = newWorkload(s)
+	if opt.Trace != nil {
+		s.trace = newTracer(opt.Trace)
+	}
+	for i := range sc.Faults {
+		s.agenda.push(item{at: int64(sc.Faults[i].At), kind: itemFault, index: int32(i)})
+	}
+	return s, nil
+}
+
+func (s *Sim) addEndpoint(nodeIdx int, signer graph.Signer, twin bool) *endpoint {
+	ep := &endpoint{s: s, id: len(s.eps), node: nodeIdx, twin: twin, signer: signer,
+		name: transport.PeerID(fmt.Sprintf("n%d", nodeIdx))}
+	if twin {
+		ep.name = transport.PeerID(fmt.Sprintf("n%d-twin%d", nodeIdx, ep.id))
+	}
+	ep.rng = newRand(s.sc.Seed, "net/"+string(ep.name), ep.id)
+	ep.slots = newSlotWatch()
+	s.eps = append(s.eps, ep)
+	return ep
+}
+
+// Run runs the scenario to its end and reports.
+func Run(sc *scenario.Scenario, opt Options) (*Report, error) {
+	s, err := New(sc, opt)
+	if err != nil {
+		return nil, err
+	}
+	return s.Run(), nil
+}
+
+// Run runs the simulation to the scenario's end and returns the report.
+func (s *Sim) Run() *Report {
+	wall := time.Now()
+	for _, ep := range s.eps {
+		if !ep.twin {
+			s.start(ep, false)
+		}
+	}
+	s.workload.start()
+	for s.agenda.len() > 0 && s.agenda.peek().at <= s.end {
+		it := s.agenda.pop()
+		s.now = it.at
+		s.dispatch(&it)
+	}
+	s.now = s.end
+	if s.trace != nil {
+		s.trace.flush()
+	}
+	return s.report(time.Since(wall))
+}
+
+func (s *Sim) dispatch(it *item) {
+	switch it.kind {
+	case itemDeliver:
+		s.deliver(it)
+	case itemProcess:
+		ep := s.eps[it.to]
+		if ep.up && ep.gen == uint64(it.index) {
+			if it.direct {
+				ep.ledger.Receive(s.eps[it.from].name, it.pkt.data)
+			} else {
+				s.handle(ep, int(it.from), it.pkt)
+			}
+		}
+	case itemTimer:
+		t := it.timer
+		if !t.stopped && t.ep.up && t.ep.gen == t.gen {
+			t.stopped = true
+			t.fn()
+		}
+	case itemFault:
+		s.applyFault(int(it.index))
+	case itemSubmit:
+		s.workload.submit()
+	case itemTwin:
+		s.toggleTwin(s.eps[it.to], int(it.index))
+	}
+}
+
+// start boots an endpoint's ledger on its store.
+func (s *Sim) start(ep *endpoint, rejoin bool) {
+	if ep.store == nil {
+		ep.store = node.NewMemStore()
+	}
+	ep.gen++
+	ep.up = true
+	ep.busy = 0
+	cfg := node.LedgerConfig{
+		Graph: graph.Config{Committee: s.committee, Verifier: s.verifier, Limits: s.limits, Signer: ep.signer,
+			GCDepth: s.sc.Consensus.GCDepth, StartTime: StartTime},
+		Transport:     (*simTransport)(ep),
+		Clock:         (*simClock)(ep),
+		Store:         ep.store,
+		LeaderTimeout: time.Duration(s.sc.Consensus.LeaderTimeout),
+		FetchRetry:    time.Duration(s.sc.Consensus.FetchRetry),
+		Rejoin:        rejoin,
+		Hooks:         s.hooks(ep),
+	}
+	l, err := node.NewLedger(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("sim: node %s: %v", ep.name, err)) // the scenario was validated; this is a bug
+	}
+	ep.ledger = l
+	if !ep.twin {
+		s.checker.Restart(ep.node)
+	}
+	l.Start()
+}
+
+func (s *Sim) crash(ep *endpoint) {
+	if !ep.up {
+		return
+	}
+	ep.up = false
+	ep.gen++
+	ep.ledger.Stop()
+	ep.created += ep.ledger.Stats().EventsCreated
+	s.traceEvent("crash", ep.id)
+}
+
+func (s *Sim) hooks(ep *endpoint) node.Hooks {
+	if ep.twin {
+		return node.Hooks{}
+	}
+	i := ep.node
+	return node.Hooks{
+		Commit: func(c graph.Commit) {
+			s.checker.Commit(i, &c, s.now)
+			if c.Index >= ep.slots.delivered {
+				ep.slots.delivered = c.Index + 1
+				s.stats.committedTxs[i] += uint64(len(c.Txs))
+				s.workload.committed(i, c.Txs)
+			}
+		},
+		Evidence: func(ev graph.Evidence) { s.checker.Evidence(i, ev) },
+		Inserted: func(e *graph.Event) {
+			if ep.slots.insert(e, ep.ledger.Graph().Horizon()) {
+				s.checker.Equivocation(i, e.Creator, e.Round)
+			}
+		},
+		Fault: func(err error) { s.checker.Fault(i, err) },
+	}
+}
+
+// send puts a message on the network from one endpoint to another.
+func (s *Sim) send(from *endpoint, to int, pkt *packet) {
+	dst := s.eps[to]
+	s.stats.messages++
+	s.stats.bytes += uint64(len(pkt.data))
+	depart := max(s.now, from.upFree) + s.net.transmit(len(pkt.data))
+	from.upFree = depart
+	if s.net.blocked(from.node, dst.node) {
+		s.stats.dropped++
+		return
+	}
+	m := &s.net.links[from.node*s.net.n+dst.node]
+	r := from.rng
+	if m.drop > 0 && r.Float64() < m.drop {
+		s.stats.dropped++
+		return
+	}
+	copies := 1
+	if m.duplicate > 0 && r.Float64() < m.duplicate {
+		copies = 2
+	}
+	for range copies {
+		at := depart + sample(m.latency, r)
+		if m.reorder > 0 && r.Float64() < m.reorder {
+			at += sample(m.latency, r)
+		}
+		s.agenda.push(item{at: at, kind: itemDeliver, to: int32(to), from: int32(from.id), pkt: pkt})
+	}
+}
+
+func newPacket(data []byte) *packet {
+	h := sha256.Sum256(data)
+	return &packet{data: data, digest: binary.BigEndian.Uint64(h[:])}
+}
+
+func (s *Sim) deliver(it *item) {
+	ep := s.eps[it.to]
+	if !ep.up {
+		s.stats.dropped++
+		return
+	}
+	s.stats.delivered++
+	s.fpBuf = binary.BigEndian.AppendUint64(s.fpBuf[:0], uint64(it.at))
+	s.fpBuf = binary.BigEndian.AppendUint32(s.fpBuf, uint32(it.from))
+	s.fpBuf = binary.BigEndian.AppendUint32(s.fpBuf, uint32(it.to))
+	s.fpBuf = binary.BigEndian.AppendUint64(s.fpBuf, it.pkt.digest)
+	s.fpBuf = append(s.fpBuf, s.fp[:]...)
+	s.fp = sha256.Sum256(s.fpBuf)
+	if s.trace != nil {
+		s.trace.deliver(it.at, s.eps[it.from].name, ep.name, it.pkt.data)
+	}
+	if ep.slow > 0 {
+		at := max(s.now, ep.busy) + ep.slow
+		ep.busy = at
+		s.agenda.push(item{at: at, kind: itemProcess, to: it.to, from: it.from, pkt: it.pkt, index: int32(ep.gen)})
+		return
+	}
+	s.handle(ep, int(it.from), it.pkt)
+}
+
+func (s *Sim) handle(ep *endpoint, from int, pkt *packet) {
+	if ep.byz != nil && ep.byz.incoming(from, pkt) {
+		return
+	}
+	ep.ledger.Receive(s.eps[from].name, pkt.data)
+}
+
+
+// simTransport is an endpoint's transport.Transport.
+type simTransport endpoint
+
+func (t *simTransport) Send(to transport.PeerID, msg []byte) {
+	ep := (*endpoint)(t)
+	id := ep.peerIndex(to)
+	if id < 0 {
+		return
+	}
+	ep.out(id, newPacket(msg), false)
+}
+
+func (t *simTransport) Broadcast(msg []byte) {
+	ep := (*endpoint)(t)
+	pkt := newPacket(msg)
+	for _, o := range ep.s.eps {
+		if o != ep {
+			ep.out(o.id, pkt, true)
+		}
+	}
+}
+
+func (t *simTransport) Peers() []transport.PeerID { return t.peers }
+
+func (ep *endpoint) peerIndex(name transport.PeerID) int {
+	if id, ok := ep.s.byName[name]; ok {
+		return id
+	}
+	return -1
+}
+
+// out sends through the endpoint's Byzantine behaviour, if it has one.
+func (ep *endpoint) out(to int, pkt *packet, broadcast bool) {
+	if ep.byz != nil {
+		ep.byz.outgoing(to, pkt, broadcast)
+		return
+	}
+	ep.s.send(ep, to, pkt)
+}
+
+// simClock is an endpoint's node.Clock: virtual time plus its skew.
+type simClock endpoint
+
+func (c *simClock) Now() int64 { return StartTime + c.s.now + c.skew }
+
+func (c *simClock) AfterFunc(d time.Duration, f func()) node.Timer {
+	ep := (*endpoint)(c)
+	t := &simTimer{ep: ep, gen: ep.gen, fn: f}
+	ep.s.agenda.push(item{at: ep.s.now + int64(d), kind: itemTimer, timer: t})
+	return t
+}
+
+type simTimer struct {
+	ep      *endpoint
+	gen     uint64
+	fn      func()
+	stopped bool
+}
+
+func (t *simTimer) Stop() bool {
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+// slotWatch notices when an endpoint inserts a second event in one slot:
+// an equivocation reached it, and it must report evidence. Slots below the
+// graph's horizon are forgotten with the graph's memory.
+type slotWatch struct {
+	slots     map[slotKey]graph.Hash
+	low       uint64
+	delivered uint64 // commits delivered to the workload, across restarts
+}
+
+type slotKey struct {
+	round   uint64
+	creator graph.MemberID
+}
+
+func newSlotWatch() *slotWatch { return &slotWatch{slots: make(map[slotKey]graph.Hash)} }
+
+func (w *slotWatch) insert(e *graph.Event, horizon uint64) bool {
+	if horizon > w.low+64 {
+		for k := range w.slots {
+			if k.round < horizon {
+				delete(w.slots, k)
+			}
+		}
+		w.low = horizon
+	}
+	k := slotKey{e.Round, e.Creator}
+	h, ok := w.slots[k]
+	if !ok {
+		w.slots[k] = e.Hash()
+		return false
+	}
+	return h != e.Hash()
+}
