@@ -105,9 +105,10 @@ func (c *Checker) agree(node int, n *nodeState, cm *graph.Commit, d digest) *agr
 	return a
 }
 
-// Fault tells the checker that node's graph stopped with a fault. From an
-// honest node it means the graph proved that more than f of the weight is
-// Byzantine, which the run's assumptions rule out: agreement has failed.
+// Fault tells the checker that node stopped with a fault. An honest node's
+// fault fails agreement: a safety fault (graph.ErrSafety) means its graph
+// proved more than f of the weight Byzantine, which the run's assumptions
+// rule out.
 func (c *Checker) Fault(node int, err error) {
 	n := c.node(node)
 	if !n.honest {

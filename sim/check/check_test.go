@@ -636,3 +636,71 @@ func TestDetailShowsTheSmallestViolationsFirst(t *testing.T) {
 		t.Errorf("agreement detail %q does not count the violations left out", rs[0].Detail)
 	}
 }
+
+// The checker's memory must follow the graph's: per node only the rounds
+// at or above the GC cutoff of its last commit.
+func TestWindowsKeepOnlyRoundsAtOrAboveTheCutoff(t *testing.T) {
+	f := load(t, goodRun)
+	c := New(f.config())
+	f.stream().feed(c)
+	lowest := ^uint64(0)
+	for i, n := range c.nodes {
+		if n.cutoff <= f.depth {
+			t.Fatalf("node %d: cutoff %d never advanced", i, n.cutoff)
+		}
+		lowest = min(lowest, n.cutoff)
+		for name, w := range map[string]*window[graph.Hash, uint64]{"events": &n.events, "txs": &n.txs} {
+			held := 0
+			for r, ks := range w.rounds {
+				if r < n.cutoff {
+					t.Errorf("node %d %s window holds round %d below cutoff %d", i, name, r, n.cutoff)
+				}
+				held += len(ks)
+			}
+			if held != len(w.m) {
+				t.Errorf("node %d %s window: %d keys by round, %d in the map", i, name, held, len(w.m))
+			}
+		}
+	}
+	for r := range c.memo.rounds {
+		if r < lowest {
+			t.Errorf("memo holds round %d below every node's cutoff %d", r, lowest)
+		}
+	}
+}
+
+func TestWindowPruneForgetsExactlyTheRoundsBelowTheCutoff(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		rounds []uint64
+		cutoff uint64
+	}{
+		{"narrow step", []uint64{3, 4, 5, 6, 7}, 5},
+		{"leap far beyond the rounds held", []uint64{3, 4, 1 << 40, 5}, 1 << 39},
+		{"nothing below", []uint64{8, 9}, 8},
+		{"everything below", []uint64{1, 2, 3}, 1 << 62},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWindow[uint64, bool]()
+			for _, r := range tc.rounds {
+				w.put(r, r, true)
+			}
+			w.prune(tc.cutoff)
+			for _, r := range tc.rounds {
+				if _, held := w.get(r); held != (r >= tc.cutoff) {
+					t.Errorf("round %d held: %v after pruning below %d", r, held, tc.cutoff)
+				}
+			}
+			// A key below the cutoff added later (after a restart) is kept
+			// until the next prune above it.
+			w.put(0, 1<<63, true)
+			if _, held := w.get(1 << 63); !held {
+				t.Error("a key put below the last cutoff was dropped")
+			}
+			w.prune(1)
+			if _, held := w.get(1 << 63); held {
+				t.Error("a key below a later cutoff was kept")
+			}
+		})
+	}
+}
