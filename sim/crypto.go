@@ -2,6 +2,7 @@ package sim
 
 import (
 	"crypto/sha256"
+	"unsafe"
 
 	"dagger/graph"
 )
@@ -79,4 +80,48 @@ func (m *memoVerifier) Verify(key graph.PublicKey, digest graph.Hash, sig graph.
 	ok := m.inner.Verify(key, digest, sig)
 	m.seen[k] = ok
 	return ok
+}
+
+// decodeMemo hands every node that receives one message the same decoded
+// event. A broadcast reaches all its receivers as one byte slice, so the
+// slice's address identifies it: while an entry exists its event keeps the
+// bytes alive, and the memo is only ever cleared whole, so an address is
+// never reused under a live entry. Events are immutable and what a graph
+// caches in one (hash, leaf hashes, verification under the committee) is
+// the same for every node of a run, so sharing changes no outcome, only
+// the cost: a 100-node run decodes, hashes and verifies each event once
+// instead of 99 times.
+type decodeMemo struct {
+	lim    graph.Limits
+	events map[memoKey]*graph.Event
+}
+
+type memoKey struct {
+	addr uintptr
+	n    int
+}
+
+const decodeMemoLimit = 1 << 18
+
+func newDecodeMemo(lim graph.Limits) *decodeMemo {
+	return &decodeMemo{lim: lim, events: make(map[memoKey]*graph.Event)}
+}
+
+func (m *decodeMemo) decode(enc []byte, lim graph.Limits) (*graph.Event, error) {
+	if len(enc) == 0 || lim != m.lim {
+		return graph.Decode(enc, lim)
+	}
+	k := memoKey{uintptr(unsafe.Pointer(unsafe.SliceData(enc))), len(enc)}
+	if e, ok := m.events[k]; ok {
+		return e, nil
+	}
+	e, err := graph.Decode(enc, lim)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.events) >= decodeMemoLimit {
+		clear(m.events)
+	}
+	m.events[k] = e
+	return e, nil
 }

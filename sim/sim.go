@@ -36,6 +36,7 @@ type Sim struct {
 	committee *graph.Committee
 	verifier  graph.Verifier
 	limits    graph.Limits
+	decoder   *decodeMemo
 	eps       []*endpoint // the scenario's nodes, then twins
 	byName    map[transport.PeerID]int
 	net       *network
@@ -53,8 +54,6 @@ type Sim struct {
 
 type runStats struct {
 	messages, bytes, dropped uint64
-	delivered                uint64
-	committedTxs             []uint64 // per node
 }
 
 // endpoint is one network identity running a ledger: a scenario node, or
@@ -103,6 +102,11 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("committee: %w", err)
 	}
+	g, err := graph.New(graph.Config{Committee: committee, Limits: s.limits})
+	if err != nil {
+		return nil, err
+	}
+	s.decoder = newDecodeMemo(g.Limits())
 	s.committee = committee
 	for i := range sc.Nodes {
 		s.addEndpoint(i, signers[i], false)
@@ -137,7 +141,6 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 		Honest: honest, LivenessAfter: int64(live.After), LivenessDeadline: s.end - int64(live.Within),
 		LivenessDisabled: live.Disabled,
 	})
-	s.stats.committedTxs = make([]uint64, sc.Nodes)
 	s.workload = newWorkload(s)
 	if opt.Trace != nil {
 		s.trace = newTracer(opt.Trace)
@@ -155,7 +158,7 @@ func (s *Sim) addEndpoint(nodeIdx int, signer graph.Signer, twin bool) *endpoint
 		ep.name = transport.PeerID(fmt.Sprintf("n%d-twin%d", nodeIdx, ep.id))
 	}
 	ep.rng = newRand(s.sc.Seed, "net/"+string(ep.name), ep.id)
-	ep.slots = newSlotWatch()
+	ep.slots = newSlotWatch(s.sc.Nodes)
 	s.eps = append(s.eps, ep)
 	return ep
 }
@@ -235,6 +238,7 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 		LeaderTimeout: time.Duration(s.sc.Consensus.LeaderTimeout),
 		FetchRetry:    time.Duration(s.sc.Consensus.FetchRetry),
 		Rejoin:        rejoin,
+		Decode:        s.decoder.decode,
 		Hooks:         s.hooks(ep),
 	}
 	l, err := node.NewLedger(cfg)
@@ -269,7 +273,6 @@ func (s *Sim) hooks(ep *endpoint) node.Hooks {
 			s.checker.Commit(i, &c, s.now)
 			if c.Index >= ep.slots.delivered {
 				ep.slots.delivered = c.Index + 1
-				s.stats.committedTxs[i] += uint64(len(c.Txs))
 				s.workload.committed(i, c.Txs)
 			}
 		},
@@ -324,7 +327,6 @@ func (s *Sim) deliver(it *item) {
 		s.stats.dropped++
 		return
 	}
-	s.stats.delivered++
 	s.fpBuf = binary.BigEndian.AppendUint64(s.fpBuf[:0], uint64(it.at))
 	s.fpBuf = binary.BigEndian.AppendUint32(s.fpBuf, uint32(it.from))
 	s.fpBuf = binary.BigEndian.AppendUint32(s.fpBuf, uint32(it.to))
@@ -349,7 +351,6 @@ func (s *Sim) handle(ep *endpoint, from int, pkt *packet) {
 	}
 	ep.ledger.Receive(s.eps[from].name, pkt.data)
 }
-
 
 // simTransport is an endpoint's transport.Transport.
 type simTransport endpoint
@@ -417,35 +418,35 @@ func (t *simTimer) Stop() bool {
 }
 
 // slotWatch notices when an endpoint inserts a second event in one slot:
-// an equivocation reached it, and it must report evidence. Slots below the
-// graph's horizon are forgotten with the graph's memory.
+// an equivocation reached it, and it must report evidence. It keeps the
+// first hash of every slot at or above the graph's horizon, a row of
+// committee size per round, so the check is an array lookup.
 type slotWatch struct {
-	slots     map[slotKey]graph.Hash
-	low       uint64
+	n         int
+	base      uint64 // round of rows[0]
+	rows      [][]graph.Hash
 	delivered uint64 // commits delivered to the workload, across restarts
 }
 
-type slotKey struct {
-	round   uint64
-	creator graph.MemberID
-}
-
-func newSlotWatch() *slotWatch { return &slotWatch{slots: make(map[slotKey]graph.Hash)} }
+func newSlotWatch(n int) *slotWatch { return &slotWatch{n: n} }
 
 func (w *slotWatch) insert(e *graph.Event, horizon uint64) bool {
-	if horizon > w.low+64 {
-		for k := range w.slots {
-			if k.round < horizon {
-				delete(w.slots, k)
-			}
-		}
-		w.low = horizon
+	if horizon > w.base {
+		drop := min(horizon-w.base, uint64(len(w.rows)))
+		w.rows = w.rows[drop:]
+		w.base = horizon
 	}
-	k := slotKey{e.Round, e.Creator}
-	h, ok := w.slots[k]
-	if !ok {
-		w.slots[k] = e.Hash()
+	if e.Round < w.base || int(e.Creator) >= w.n {
 		return false
 	}
-	return h != e.Hash()
+	i := e.Round - w.base
+	for uint64(len(w.rows)) <= i {
+		w.rows = append(w.rows, make([]graph.Hash, w.n))
+	}
+	first := &w.rows[i][e.Creator]
+	if first.IsZero() {
+		*first = e.Hash()
+		return false
+	}
+	return *first != e.Hash()
 }

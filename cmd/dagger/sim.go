@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -21,6 +22,9 @@ func (s *setFlags) String() string     { return strings.Join(*s, " ") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
 func runSim(args []string, stdout, stderr io.Writer) int {
+	// A run allocates at a high rate and keeps little: trading memory for
+	// fewer collections makes large runs markedly faster.
+	debug.SetGCPercent(400)
 	if len(args) > 0 {
 		switch args[0] {
 		case "run":

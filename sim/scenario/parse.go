@@ -20,8 +20,9 @@ const maxValues = 1 << 20
 
 // Limits on overrides, which come from a command line but may be scripted.
 const (
-	MaxOverrides   = 1000
-	maxOverrideKey = 256
+	MaxOverrides     = 1000
+	maxOverrideKey   = 256
+	maxOverrideValue = 64 << 10
 )
 
 // Override is one --set key=value from the command line: Key is a dotted
@@ -36,13 +37,18 @@ func ParseOverride(s string) (Override, error) {
 	if !ok {
 		return Override{}, fmt.Errorf("--set %q: want key=value, e.g. network.drop=0.05", clip(s))
 	}
-	if err := checkKey(key); err != nil {
+	o := Override{Key: key, Value: value}
+	if err := o.check(); err != nil {
 		return Override{}, fmt.Errorf("--set %q: %w", clip(s), err)
 	}
-	return Override{Key: key, Value: value}, nil
+	return o, nil
 }
 
-func checkKey(key string) error {
+func (o Override) check() error {
+	if len(o.Value) > maxOverrideValue {
+		return fmt.Errorf("value longer than %d bytes", maxOverrideValue)
+	}
+	key := o.Key
 	if key == "" {
 		return errors.New("empty key; write key=value, e.g. nodes=10")
 	}
@@ -262,13 +268,13 @@ func isNull(n *yaml.Node) bool {
 // override applies one --set to the tree.
 func (d *decoder) override(top *yaml.Node, o Override) error {
 	origin := o.String()
-	if err := checkKey(o.Key); err != nil {
+	if err := o.check(); err != nil {
 		return fmt.Errorf("%s: --set %s: %w", d.name, clip(origin), err)
 	}
 	parts := strings.Split(o.Key, ".")
 	m := top
-	// shared is set once the path has gone through an alias: from there on
-	// the nodes belong to an anchor used elsewhere too, so they are copied
+	// shared is set once the path reaches an anchored node: from there on
+	// the nodes may also be reached through an alias, so they are copied
 	// before being changed.
 	shared := false
 	for i, part := range parts {
@@ -295,10 +301,11 @@ func (d *decoder) override(top *yaml.Node, o Override) error {
 				if part == "nodes" {
 					other = "weights"
 				}
-				for j := 0; j+1 < len(m.Content); j += 2 {
+				for j := 0; j+1 < len(m.Content); {
 					if m.Content[j].Value == other {
 						m.Content = slices.Delete(m.Content, j, j+2)
-						break
+					} else {
+						j += 2
 					}
 				}
 			}
@@ -314,8 +321,9 @@ func (d *decoder) override(top *yaml.Node, o Override) error {
 		}
 		child := m.Content[at]
 		if child.Kind == yaml.AliasNode && child.Alias != nil {
-			child, shared = child.Alias, true
+			child = child.Alias
 		}
+		shared = shared || child.Anchor != ""
 		switch {
 		case isNull(child):
 			child = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
@@ -426,7 +434,13 @@ func (d *decoder) integer(n *yaml.Node, path string) (int, error) {
 	if err := d.scalar(n, path, "an integer"); err != nil {
 		return 0, err
 	}
-	if n.ShortTag() != "!!int" || n.Decode(&v) != nil {
+	if n.ShortTag() != "!!int" {
+		return 0, d.errorf(n, "%s: %s is not an integer", path, describe(n))
+	}
+	if v, ok := canonicalInt(n.Value); ok {
+		return v, nil
+	}
+	if n.Decode(&v) != nil {
 		return 0, d.errorf(n, "%s: %s is not an integer", path, describe(n))
 	}
 	return v, nil
@@ -437,7 +451,13 @@ func (d *decoder) uinteger(n *yaml.Node, path string) (uint64, error) {
 	if err := d.scalar(n, path, "a non-negative integer"); err != nil {
 		return 0, err
 	}
-	if n.ShortTag() != "!!int" || n.Decode(&v) != nil {
+	if n.ShortTag() != "!!int" {
+		return 0, d.errorf(n, "%s: %s is not a non-negative integer", path, describe(n))
+	}
+	if v, err := strconv.ParseUint(n.Value, 10, 64); err == nil && strconv.FormatUint(v, 10) == n.Value {
+		return v, nil
+	}
+	if n.Decode(&v) != nil {
 		return 0, d.errorf(n, "%s: %s is not a non-negative integer", path, describe(n))
 	}
 	return v, nil
@@ -448,10 +468,29 @@ func (d *decoder) number(n *yaml.Node, path string) (float64, error) {
 	if err := d.scalar(n, path, "a number"); err != nil {
 		return 0, err
 	}
-	if t := n.ShortTag(); t != "!!int" && t != "!!float" || n.Decode(&v) != nil {
+	t := n.ShortTag()
+	if t != "!!int" && t != "!!float" {
+		return 0, d.errorf(n, "%s: %s is not a number", path, describe(n))
+	}
+	if i, ok := canonicalInt(n.Value); ok && t == "!!int" {
+		return float64(i), nil
+	}
+	if v, err := strconv.ParseFloat(n.Value, 64); err == nil && t == "!!float" && plainNumber(n.Value) {
+		return v, nil
+	}
+	if n.Decode(&v) != nil {
 		return 0, d.errorf(n, "%s: %s is not a number", path, describe(n))
 	}
 	return v, nil
+}
+
+// canonicalInt reads an integer written as strconv writes it. Such plain
+// decimals are nearly all of a large file's values, and strconv is far
+// cheaper than yaml's reflection; every other spelling of an !!int (0x1f,
+// 1_000, 017) is left to yaml, which reads some of them differently.
+func canonicalInt(s string) (int, bool) {
+	v, err := strconv.Atoi(s)
+	return v, err == nil && strconv.Itoa(v) == s
 }
 
 func (d *decoder) boolean(n *yaml.Node, path string) (bool, error) {

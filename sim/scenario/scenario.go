@@ -69,19 +69,19 @@ const (
 	MaxDuration = 24 * time.Hour
 	// MaxDelay bounds timeouts, link latencies and processing delays: a
 	// longer one is almost certainly a unit mistake (1h for 1ms).
-	MaxDelay = time.Hour
+	MaxDelay     = time.Hour
 	MaxFaults    = 100000
 	MaxByzantine = 10000
 	MaxLinks     = 10000
 	// MaxRate is the highest workload rate, in transactions per second.
-	MaxRate          = 1e6
-	MaxNameLen       = 128
+	MaxRate           = 1e6
+	MaxNameLen        = 128
 	MaxDescriptionLen = 4096
-	MaxEventTxsLimit = 100000
-	MaxTxBytesLimit  = 1 << 20
-	MinTxSize        = 16
-	MinGCDepth       = 3
-	MaxGCDepth       = 100000
+	MaxEventTxsLimit  = 100000
+	MaxTxBytesLimit   = 1 << 20
+	MinTxSize         = 16
+	MinGCDepth        = 3
+	MaxGCDepth        = 100000
 	// MaxSigma bounds the lognormal shape: beyond it the tail is so heavy
 	// that a handful of messages take longer than the whole run.
 	MaxSigma = 5
@@ -270,8 +270,7 @@ type Byzantine struct {
 	Behavior string `yaml:"behavior"`
 	// Targets is, for withhold, the peers the node withholds its events
 	// from (required), and for equivocate the peers that get the second
-	// version (default: every second peer in index order, starting with
-	// the second, so the honest nodes are split in halves). Other
+	// version (default: the odd-indexed nodes other than itself). Other
 	// behaviours have none.
 	Targets []int `yaml:"targets,omitempty,flow"`
 	// Count is, for flood, the extra events per round (default 8) and, for

@@ -37,7 +37,7 @@ func (d *decoder) checkHeader(s *Scenario) error {
 		return d.errAt("name", "name is required: a short identifier such as name: partition-heal-7")
 	case utf8.RuneCountInString(s.Name) > MaxNameLen:
 		return d.errAt("name", "name: %d characters, at most %d allowed", utf8.RuneCountInString(s.Name), MaxNameLen)
-	case strings.ContainsFunc(s.Name, unicode.IsControl):
+	case strings.ContainsFunc(s.Name, func(r rune) bool { return unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) }):
 		return d.errAt("name", "name: must be one line without control characters")
 	}
 	if n := utf8.RuneCountInString(s.Description); n > MaxDescriptionLen {
@@ -302,16 +302,12 @@ func (d *decoder) checkByzantine(s *Scenario) error {
 			return d.errAt(p+".targets", "%s.targets: lists node %d itself; targets are its peers", p, b.Node)
 		}
 		if b.Behavior == BehaviorEquivocate && len(b.Targets) == 0 {
-			// Every second peer, so the honest nodes see two halves of
-			// about the same size whatever the equivocator's own index.
-			for k, peer := 0, 0; peer < s.Nodes; peer++ {
-				if peer == b.Node {
-					continue
-				}
-				if k%2 == 1 {
+			// Written out so that a run's report and a saved scenario
+			// show who saw which version.
+			for peer := 1; peer < s.Nodes; peer += 2 {
+				if peer != b.Node {
 					b.Targets = append(b.Targets, peer)
 				}
-				k++
 			}
 		}
 		switch b.Behavior {

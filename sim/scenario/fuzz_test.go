@@ -1,0 +1,235 @@
+package scenario
+
+// Fuzz targets for the scenario decoder and its scalar parsers.
+//
+// Run one at a time; the names share prefixes, so anchor the pattern:
+//
+//	go test ./sim/scenario -run '^$' -fuzz '^FuzzParse$' -fuzztime 60s
+//	go test ./sim/scenario -run '^$' -fuzz '^FuzzParseOverride$' -fuzztime 60s
+//	go test ./sim/scenario -run '^$' -fuzz '^FuzzUnits$' -fuzztime 60s
+//
+// Without -fuzz, `go test` runs every seed below as an ordinary test.
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fuzzSeedLimit keeps the multi-kilobyte limit and alias-bomb cases out of
+// the corpus: they are covered by TestInvalid, and would slow every
+// mutation the fuzzer derives from them.
+const fuzzSeedLimit = 4096
+
+// FuzzParse: Parse never panics; it returns a scenario or an error that
+// names the file, never both; every scenario it returns keeps the promises
+// the simulator relies on and survives being written back as YAML.
+func FuzzParse(f *testing.F) {
+	example, err := os.ReadFile(examplePath)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(example, "")
+	f.Add(example, "nodes=3")
+	f.Add(example, "network.latency.max=120ms")
+	f.Add([]byte(base), "weights=1")
+	f.Add([]byte(base), "expect.liveness.disabled=true")
+	f.Add([]byte(base+"network:\n  latency: &l {value: 1ms}\n  links: [{latency: *l}]\n"), "network.latency.value=2ms")
+	for _, c := range invalidCases() {
+		if len(c.doc) <= fuzzSeedLimit {
+			f.Add([]byte(c.doc), "")
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, set string) {
+		var sets []Override
+		if o, err := ParseOverride(set); err == nil {
+			sets = append(sets, o)
+		}
+		s, err := Parse(data, "fuzz.yaml", sets...)
+		if err != nil {
+			if s != nil {
+				t.Fatalf("Parse returned a scenario and an error: %v", err)
+			}
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml: ") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		checkInvariants(t, s)
+		roundTrip(t, s)
+	})
+}
+
+// checkInvariants re-checks, independently of the validator's code, what a
+// parsed scenario promises.
+func checkInvariants(t *testing.T, s *Scenario) {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("invalid scenario accepted: "+format+"\n%+v", append(args, s)...)
+	}
+	if s.Name == "" || s.Duration <= 0 || s.Duration.D() > MaxDuration {
+		fail("name %q, duration %v", s.Name, s.Duration)
+	}
+	if s.Nodes < 1 || s.Nodes > MaxNodes || len(s.Weights) != s.Nodes || slices.Contains(s.Weights, 0) {
+		fail("nodes %d, weights %v", s.Nodes, s.Weights)
+	}
+	if s.Crypto != CryptoEd25519 && s.Crypto != CryptoFast {
+		fail("crypto %q", s.Crypto)
+	}
+	inRange := func(what string, list ...int) {
+		t.Helper()
+		for _, n := range list {
+			if n < 0 || n >= s.Nodes {
+				fail("%s: node %d", what, n)
+			}
+		}
+	}
+	inRun := func(what string, times ...Duration) {
+		t.Helper()
+		for _, v := range times {
+			if v < 0 || v > s.Duration {
+				fail("%s: %v outside the run", what, v)
+			}
+		}
+	}
+	prob := func(what string, p float64) {
+		t.Helper()
+		if !(p >= 0 && p <= 1) {
+			fail("%s: probability %v", what, p)
+		}
+	}
+	latency := func(what string, l Latency) {
+		t.Helper()
+		switch l.Dist {
+		case DistConstant, DistUniform, DistNormal, DistLognormal:
+		default:
+			fail("%s: dist %q", what, l.Dist)
+		}
+		if l.Min > l.Max || l.Value < 0 || l.Min < 0 || l.Mean < 0 || l.Stddev < 0 || l.Median < 0 || !(l.Sigma >= 0 && l.Sigma <= MaxSigma) {
+			fail("%s: %+v", what, l)
+		}
+	}
+	link := func(what string, l Link) {
+		t.Helper()
+		inRange(what, l.From...)
+		inRange(what, l.To...)
+		if l.Latency != nil {
+			latency(what, *l.Latency)
+		}
+		for _, p := range []*float64{l.Drop, l.Duplicate, l.Reorder} {
+			if p != nil {
+				prob(what, *p)
+			}
+		}
+		if l.Drop != nil && *l.Drop == 1 {
+			fail("%s: drop 1", what)
+		}
+	}
+	nw := s.Network
+	latency("network", nw.Latency)
+	link("network", Link{Drop: &nw.Drop, Duplicate: &nw.Duplicate, Reorder: &nw.Reorder})
+	for _, l := range nw.Links {
+		link("link", l)
+	}
+	if nw.Bandwidth > MaxBandwidth {
+		fail("bandwidth %v", nw.Bandwidth)
+	}
+	w := s.Workload
+	if !(w.Rate >= 0 && w.Rate <= MaxRate) || w.TxSize < MinTxSize || w.TxSize > s.Consensus.MaxTxBytes {
+		fail("workload %+v", w)
+	}
+	inRange("workload", w.Nodes...)
+	inRun("workload", w.From, w.Until)
+	for _, b := range s.Byzantine {
+		inRange("byzantine", b.Node)
+		inRange("byzantine targets", b.Targets...)
+		inRun("byzantine", b.From, b.Until)
+		if !slices.Contains(validBehaviors(), b.Behavior) || (b.Until != 0 && b.Until <= b.From) {
+			fail("byzantine %+v", b)
+		}
+	}
+	for i, f := range s.Faults {
+		inRun("fault", f.At)
+		if i > 0 && f.At < s.Faults[i-1].At {
+			fail("faults not sorted")
+		}
+		actions := 0
+		for _, set := range []bool{
+			f.Partition != nil, f.OneWay != nil, f.Heal, f.Crash != nil, f.Restart != nil,
+			f.Isolate != nil, f.Degrade != nil, f.ClockSkew != nil, f.Slow != nil,
+		} {
+			if set {
+				actions++
+			}
+		}
+		if actions != 1 {
+			fail("fault %d has %d actions", i, actions)
+		}
+		for _, g := range f.Partition {
+			inRange("partition", g...)
+		}
+		inRange("crash", f.Crash...)
+		inRange("restart", f.Restart...)
+		if f.OneWay != nil {
+			inRange("one_way", append(f.OneWay.From, f.OneWay.To...)...)
+		}
+		if f.Isolate != nil {
+			inRange("isolate", *f.Isolate)
+		}
+		if f.Degrade != nil {
+			link("degrade", *f.Degrade)
+		}
+		if f.ClockSkew != nil {
+			inRange("clock_skew", f.ClockSkew.Node)
+		}
+		if f.Slow != nil {
+			inRange("slow", f.Slow.Node)
+		}
+	}
+	if l := s.Expect.Liveness; !l.Disabled && !(l.After >= 0 && l.Within >= 0 && l.After < s.Duration-l.Within) {
+		fail("liveness %+v", l)
+	}
+}
+
+// FuzzParseOverride: ParseOverride never panics, and what it accepts is the
+// input split at its first '='.
+func FuzzParseOverride(f *testing.F) {
+	for _, s := range []string{"nodes=10", "network.drop=0.05", "network..drop=1", "=3", "nodes", "a=b=c", "x.y.z=", ".=."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := ParseOverride(s)
+		if err != nil {
+			return
+		}
+		if o.Key == "" || strings.Contains(o.Key, "=") || o.String() != s {
+			t.Fatalf("ParseOverride(%q) = %+v", s, o)
+		}
+	})
+}
+
+// FuzzUnits: the duration and bandwidth parsers never panic, and what they
+// accept they write back in a form that parses to the same value.
+func FuzzUnits(f *testing.F) {
+	for _, s := range []string{"10s", "250ms", "1m30s", "-2s", "0", "10", "fast", "1Gbps", "2.5Gbps", "512kbps", "9600bps", "1Tbps", "1.0000000001Gbps", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := parseDuration(s); err == nil {
+			if back, err := parseDuration(d.String()); err != nil || back != d {
+				t.Fatalf("duration %q -> %v -> %v, %v", s, d, back, err)
+			}
+		}
+		if b, err := parseBandwidth(s); err == nil {
+			if b > MaxBandwidth {
+				t.Fatalf("bandwidth %q -> %d above the limit", s, b)
+			}
+			out, _ := b.MarshalYAML()
+			if back, err := parseBandwidth(out.(string)); err != nil || back != b {
+				t.Fatalf("bandwidth %q -> %d -> %q -> %d, %v", s, b, out, back, err)
+			}
+		}
+	})
+}
