@@ -29,7 +29,7 @@ type byzantine struct {
 	variant map[graph.Hash]*packet // rewritten own events, by original hash
 	twins   map[graph.Hash][]byte  // second versions sent, by their hash
 	flooded *packet
-	junk    *packet // the oversized garbage a flooder sends
+	junk    *packet   // the oversized garbage a flooder sends
 	replays []*packet // recent incoming events, for replay
 	next    int
 }

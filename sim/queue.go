@@ -29,8 +29,8 @@ type item struct {
 	index int32 // fault or byzantine entry; for itemProcess the endpoint's incarnation
 	// direct marks a message a Byzantine hook already saw and delayed.
 	direct bool
-	pkt   *packet
-	timer *simTimer
+	pkt    *packet
+	timer  *simTimer
 }
 
 type agenda struct {

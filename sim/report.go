@@ -9,26 +9,25 @@ import (
 	"slices"
 	"strings"
 	"time"
-
 )
 
 // Report is the outcome of one run: what the checkers found and what the
 // run measured. Its JSON form is the `--json` report of `dagger sim run`.
 type Report struct {
-	Scenario     string   `json:"scenario"`
-	Seed         uint64   `json:"seed"`
-	Verdict      string   `json:"verdict"` // pass | fail
-	Checks       []Check  `json:"checks"`
-	Nodes        int      `json:"nodes"`
-	Byzantine    int      `json:"byzantine"`
-	SimSeconds   float64  `json:"sim_seconds"`
-	WallSeconds  float64  `json:"wall_seconds"`
-	Events       uint64   `json:"events"`
-	Messages     uint64   `json:"messages"`
-	Bytes        uint64   `json:"bytes"`
-	Dropped      uint64   `json:"dropped"`
-	Commits      uint64   `json:"commits"`
-	SubmittedTxs uint64   `json:"submitted_txs"`
+	Scenario     string  `json:"scenario"`
+	Seed         uint64  `json:"seed"`
+	Verdict      string  `json:"verdict"` // pass | fail
+	Checks       []Check `json:"checks"`
+	Nodes        int     `json:"nodes"`
+	Byzantine    int     `json:"byzantine"`
+	SimSeconds   float64 `json:"sim_seconds"`
+	WallSeconds  float64 `json:"wall_seconds"`
+	Events       uint64  `json:"events"`
+	Messages     uint64  `json:"messages"`
+	Bytes        uint64  `json:"bytes"`
+	Dropped      uint64  `json:"dropped"`
+	Commits      uint64  `json:"commits"`
+	SubmittedTxs uint64  `json:"submitted_txs"`
 	// CommittedTxs counts client transactions committed at the node they
 	// were submitted to; CommitTPS is that over the simulated time.
 	CommittedTxs uint64   `json:"committed_txs"`
