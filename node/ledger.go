@@ -432,23 +432,34 @@ func (l *Ledger) onLeaderTimeout(r uint64) {
 	l.step("")
 }
 
-// step makes the events the node may make, hands the graph's output to
-// the store, the network and the hooks (persisting before sending), and
-// arms the leader timer if the graph waits for a leader.
+// step hands the graph's output to the store, the network and the hooks
+// (persisting before sending), makes the events the node may make, one at
+// a time so that each sees the commits (and the garbage collection) the
+// previous one led to, and arms the leader timer if the graph waits for a
+// leader.
 func (l *Ledger) step(from transport.PeerID) {
+	l.drain(from)
+	// A syncing node does not sign: its events would be for rounds the
+	// others may have collected, and the transactions in them lost.
+	for !l.faulted && l.mayPropose && !l.syncing && !l.replaying {
+		e, used, w := l.g.Propose(l.clock.Now(), l.queue[l.qhead:])
+		if w != graph.WaitNone {
+			break
+		}
+		l.take(used)
+		l.unprocessed = append(l.unprocessed, e)
+		l.stats.EventsCreated++
+		l.drain(from)
+	}
+	if !l.faulted {
+		l.armLeaderTimer()
+	}
+}
+
+// drain processes the graph's output since the last call.
+func (l *Ledger) drain(from transport.PeerID) {
 	if l.faulted {
 		return
-	}
-	if l.mayPropose && !l.replaying {
-		for {
-			e, used, w := l.g.Propose(l.clock.Now(), l.queue[l.qhead:])
-			if w != graph.WaitNone {
-				break
-			}
-			l.take(used)
-			l.unprocessed = append(l.unprocessed, e)
-			l.stats.EventsCreated++
-		}
 	}
 	rd := l.g.Ready()
 	if !l.replaying {
@@ -496,13 +507,11 @@ func (l *Ledger) step(from transport.PeerID) {
 	}
 	if err := l.g.Fault(); err != nil {
 		l.fail(err)
-		return
 	}
-	l.armLeaderTimer()
 }
 
 func (l *Ledger) armLeaderTimer() {
-	if l.replaying || l.stopped || !l.mayPropose || l.g.Waiting() != graph.WaitLeader {
+	if l.replaying || l.stopped || !l.mayPropose || l.syncing || l.g.Waiting() != graph.WaitLeader {
 		return
 	}
 	r := l.g.NextRound() - 1

@@ -14,20 +14,22 @@ import (
 // Report is the outcome of one run: what the checkers found and what the
 // run measured. Its JSON form is the `--json` report of `dagger sim run`.
 type Report struct {
-	Scenario     string  `json:"scenario"`
-	Seed         uint64  `json:"seed"`
-	Verdict      string  `json:"verdict"` // pass | fail
-	Checks       []Check `json:"checks"`
-	Nodes        int     `json:"nodes"`
-	Byzantine    int     `json:"byzantine"`
-	SimSeconds   float64 `json:"sim_seconds"`
-	WallSeconds  float64 `json:"wall_seconds"`
-	Events       uint64  `json:"events"`
-	Messages     uint64  `json:"messages"`
-	Bytes        uint64  `json:"bytes"`
-	Dropped      uint64  `json:"dropped"`
-	Commits      uint64  `json:"commits"`
-	SubmittedTxs uint64  `json:"submitted_txs"`
+	Scenario    string  `json:"scenario"`
+	Seed        uint64  `json:"seed"`
+	Verdict     string  `json:"verdict"` // pass | fail
+	Checks      []Check `json:"checks"`
+	Nodes       int     `json:"nodes"`
+	Byzantine   int     `json:"byzantine"`
+	SimSeconds  float64 `json:"sim_seconds"`
+	WallSeconds float64 `json:"wall_seconds"`
+	Events      uint64  `json:"events"`
+	Messages    uint64  `json:"messages"`
+	Bytes       uint64  `json:"bytes"`
+	Dropped     uint64  `json:"dropped"`
+	// Invalid counts messages and events honest nodes rejected.
+	Invalid      uint64 `json:"invalid_messages"`
+	Commits      uint64 `json:"commits"`
+	SubmittedTxs uint64 `json:"submitted_txs"`
 	// CommittedTxs counts client transactions committed at the node they
 	// were submitted to; CommitTPS is that over the simulated time.
 	CommittedTxs uint64   `json:"committed_txs"`
@@ -61,7 +63,7 @@ func (s *Sim) report(wall time.Duration) *Report {
 		Scenario: sc.Name, Seed: sc.Seed, Nodes: sc.Nodes, Byzantine: sc.ByzantineCount(),
 		SimSeconds:  time.Duration(s.end).Seconds(),
 		WallSeconds: math.Round(wall.Seconds()*1000) / 1000,
-		Messages:    s.stats.messages, Bytes: s.stats.bytes, Dropped: s.stats.dropped,
+		Messages:    s.stats.messages, Bytes: s.stats.bytes, Dropped: s.stats.dropped, Invalid: s.stats.invalid,
 		Commits: s.checker.Commits(), SubmittedTxs: s.workload.sent,
 	}
 	for _, ep := range s.eps {
@@ -143,7 +145,8 @@ func (r *Report) Summary(w io.Writer) {
 		r.Scenario, r.Seed, r.Nodes, r.Byzantine, r.SimSeconds, r.WallSeconds)
 	fmt.Fprintf(w, "  %d commits, %d of %d transactions committed (%.1f tx/s), latency p50 %.0f ms p99 %.0f ms max %.0f ms\n",
 		r.Commits, r.CommittedTxs, r.SubmittedTxs, r.CommitTPS, r.LatencyMS.P50, r.LatencyMS.P99, r.LatencyMS.Max)
-	fmt.Fprintf(w, "  %d events, %d messages, %s on the wire, %d dropped\n", r.Events, r.Messages, bytesString(r.Bytes), r.Dropped)
+	fmt.Fprintf(w, "  %d events, %d messages, %s on the wire, %d dropped, %d rejected by honest nodes\n",
+		r.Events, r.Messages, bytesString(r.Bytes), r.Dropped, r.Invalid)
 	for _, c := range r.Checks {
 		mark := "ok  "
 		if !c.Pass {

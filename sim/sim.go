@@ -54,6 +54,7 @@ type Sim struct {
 
 type runStats struct {
 	messages, bytes, dropped uint64
+	invalid                  uint64 // messages honest nodes rejected
 }
 
 // endpoint is one network identity running a ledger: a scenario node, or
@@ -264,10 +265,10 @@ func (s *Sim) crash(ep *endpoint) {
 }
 
 func (s *Sim) hooks(ep *endpoint) node.Hooks {
-	if ep.twin {
+	i := ep.node
+	if ep.twin || !s.sc.Honest(i) {
 		return node.Hooks{}
 	}
-	i := ep.node
 	return node.Hooks{
 		Commit: func(c graph.Commit) {
 			s.checker.Commit(i, &c, s.now)
@@ -282,7 +283,8 @@ func (s *Sim) hooks(ep *endpoint) node.Hooks {
 				s.checker.Equivocation(i, e.Creator, e.Round)
 			}
 		},
-		Fault: func(err error) { s.checker.Fault(i, err) },
+		Fault:   func(err error) { s.checker.Fault(i, err) },
+		Invalid: func(transport.PeerID, error) { s.stats.invalid++ },
 	}
 }
 

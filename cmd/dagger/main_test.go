@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,42 +15,154 @@ func runCLI(args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func TestDemoCommitsAndAgrees(t *testing.T) {
-	code, out, errs := runCLI("demo", "--nodes", "7", "--equivocators", "2", "--rounds", "12", "--txs", "3")
+// writeScenario writes a small scenario for the CLI tests.
+func writeScenario(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const smallScenario = `name: small
+duration: 8s
+nodes: 4
+crypto: fast
+network: {latency: {dist: uniform, min: 10ms, max: 30ms}}
+workload: {rate: 200, tx_size: 64}
+`
+
+// mute2of4 exceeds the fault bound: nothing can commit.
+const mute2of4 = `name: mute-beyond
+duration: 8s
+nodes: 4
+crypto: fast
+workload: {rate: 100, tx_size: 64}
+byzantine:
+  - {node: 2, behavior: mute}
+  - {node: 3, behavior: mute}
+`
+
+func TestSimRunPassesAndWritesTheReport(t *testing.T) {
+	file := writeScenario(t, smallScenario)
+	report := filepath.Join(t.TempDir(), "r.json")
+	code, out, errs := runCLI("sim", "run", file, "--json", report, "--check-determinism")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
-	if !strings.Contains(out, "Agreement: every honest node's commit sequence is a prefix") {
-		t.Fatalf("no agreement line:\n%s", out)
+	if !strings.Contains(out, "verdict PASS") || !strings.Contains(out, "determinism") {
+		t.Fatalf("summary lacks the verdict or the determinism check:\n%s", out)
 	}
-	if !strings.Contains(out, "equivocator") {
-		t.Fatalf("equivocators not shown:\n%s", out)
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r map[string]any
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"scenario", "seed", "verdict", "checks", "sim_seconds", "wall_seconds", "events",
+		"messages", "bytes", "commits", "committed_txs", "commit_tps", "latency_ms", "fingerprint"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	if r["verdict"] != "pass" || r["committed_txs"].(float64) == 0 {
+		t.Fatalf("verdict %v, committed %v", r["verdict"], r["committed_txs"])
+	}
+	lat := r["latency_ms"].(map[string]any)
+	for _, k := range []string{"p50", "p90", "p99", "max"} {
+		if lat[k].(float64) <= 0 {
+			t.Errorf("latency %s is %v", k, lat[k])
+		}
 	}
 }
 
-func TestDemoIsReproducibleFromItsSeed(t *testing.T) {
-	_, a, _ := runCLI("demo", "--seed", "5", "--rounds", "10")
-	_, b, _ := runCLI("demo", "--seed", "5", "--rounds", "10")
-	_, c, _ := runCLI("demo", "--seed", "6", "--rounds", "10")
+func TestSimRunIsReproducibleFromItsSeed(t *testing.T) {
+	file := writeScenario(t, smallScenario)
+	fingerprint := func(seed string) string {
+		var r struct{ Fingerprint string }
+		code, out, errs := runCLI("sim", "run", file, "--seed", seed, "--json", "-")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, errs)
+		}
+		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.Fingerprint
+	}
+	a, b, c := fingerprint("5"), fingerprint("5"), fingerprint("6")
 	if a != b {
-		t.Fatal("one seed gave two outputs")
+		t.Fatal("one seed gave two fingerprints")
 	}
 	if a == c {
-		t.Fatal("two seeds gave one output")
+		t.Fatal("two seeds gave one fingerprint")
+	}
+}
+
+func TestSimRunBeyondTheFaultBoundFailsAndPrintsTheReplay(t *testing.T) {
+	file := writeScenario(t, mute2of4)
+	code, out, _ := runCLI("sim", "run", file, "--seed", "3")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	if !strings.Contains(out, "FAIL liveness") {
+		t.Fatalf("liveness failure not reported:\n%s", out)
+	}
+	if !strings.Contains(out, "replay: dagger sim run "+file+" --seed 3") {
+		t.Fatalf("no replay command:\n%s", out)
+	}
+}
+
+func TestSimSweepRunsTheGridAndListsFailures(t *testing.T) {
+	file := writeScenario(t, mute2of4)
+	jsonl := filepath.Join(t.TempDir(), "out.jsonl")
+	code, out, errs := runCLI("sim", "sweep", file, "--seeds", "1-2", "--set", "network.drop=0,0.1", "--jobs", "2", "--out", jsonl)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "4/4 runs") {
+		t.Fatalf("no progress on stderr: %q", errs)
+	}
+	if !strings.Contains(out, "--set network.drop=0.1") || strings.Count(out, "dagger sim run") != 4 {
+		t.Fatalf("replay commands missing:\n%s", out)
+	}
+	b, err := os.ReadFile(jsonl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 4 {
+		t.Fatalf("%d JSON lines, want 4", n)
+	}
+
+	pass := writeScenario(t, smallScenario)
+	if code, out, errs := runCLI("sim", "sweep", pass, "--seeds", "1-2", "--out", jsonl); code != 0 {
+		t.Fatalf("passing sweep exit %d\n%s\n%s", code, out, errs)
 	}
 }
 
 func TestBadUsageExitsTwo(t *testing.T) {
+	bad := writeScenario(t, "name: x\nduration: 5s\nnodes: 4\nnetwrk: {}\n")
+	good := writeScenario(t, smallScenario)
 	for _, args := range [][]string{
 		nil,
 		{"nosuch"},
-		{"demo", "--nodes", "0"},
-		{"demo", "--nodes", "4", "--equivocators", "2"},
-		{"demo", "--bogus"},
+		{"sim"},
+		{"sim", "run"},
+		{"sim", "run", "/nonexistent.yaml"},
+		{"sim", "run", bad},
+		{"sim", "run", good, "--set", "nodes=abc"},
+		{"sim", "run", good, "--bogus"},
+		{"sim", "sweep", good, "--seeds", "5-1"},
+		{"sim", "sweep", good, "--set", "nodes"},
 	} {
 		if code, _, errs := runCLI(args...); code != 2 || errs == "" {
 			t.Errorf("%q: exit %d, stderr %q; want 2 with a message", args, code, errs)
 		}
+	}
+	if _, _, errs := runCLI("sim", "run", bad); !strings.Contains(errs, `unknown field "netwrk"`) {
+		t.Errorf("unknown field not named: %q", errs)
 	}
 }
 
