@@ -4,13 +4,15 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.6.1
 FUZZTIME    ?= 30s
 BENCHTIME   ?= 1s
 CHECKS      ?= 2000
-FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' graph/*_test.go | sed 's/func //')
+# package:FuzzTarget for every fuzz target in the tree
+FUZZ_TARGETS = $(shell grep -o '^func Fuzz[A-Za-z0-9_]*' $$(git ls-files '*_test.go') | sed 's|/[^/]*_test.go:func |:|')
 
-.PHONY: help build demo test race bench fuzz soak lint clean
+.PHONY: help build demo test race bench fuzz soak scenarios lint clean
 
 help:
-	@echo "make demo    run a few nodes' graphs in one process until they commit"
-	@echo "make test    run every test (unit, property, fuzz seeds)"
+	@echo "make demo    run the quick-start scenario in the simulator and print its summary"
+	@echo "make test    run every test (unit, property, fuzz seeds, a selection of scenarios)"
+	@echo "make scenarios  run every scenario in scenarios/ with its default seed"
 	@echo "make race    the tests under the race detector"
 	@echo "make bench   the benchmarks (BENCHTIME=$(BENCHTIME))"
 	@echo "make fuzz    each fuzz target for FUZZTIME=$(FUZZTIME)"
@@ -22,7 +24,14 @@ build:
 	$(GO) build -o bin/dagger ./cmd/dagger
 
 demo:
-	$(GO) run ./cmd/dagger demo
+	$(GO) run ./cmd/dagger sim run scenarios/quickstart.yaml
+
+scenarios: build
+	@fail=0; for f in scenarios/*.yaml; do \
+		./bin/dagger sim run $$f > bin/last-run.txt 2>&1; code=$$?; \
+		printf '%-40s %s\n' "$$f" "$$(head -n 1 bin/last-run.txt | sed 's/.*simulated in/wall/') exit $$code"; \
+		if [ $$code != 0 ]; then cat bin/last-run.txt; fail=1; fi; \
+	done; exit $$fail
 
 test:
 	$(GO) test ./...
@@ -36,7 +45,7 @@ bench:
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== $$t"; \
-		$(GO) test ./graph -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x || exit 1; \
+		$(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x || exit 1; \
 	done
 
 soak:

@@ -1,6 +1,19 @@
-// Package sim is the deterministic simulator: many nodes in one process on
-// virtual time, seeded network faults, crashes and Byzantine behaviours, and
-// checkers for agreement, validity and linearizability. Nothing is
-// implemented here yet; graph/graphtest holds the small in-memory harness
-// the graph's own tests and `dagger demo` use meanwhile.
+// Package sim is the deterministic simulator: many DAGGER nodes in one
+// process on virtual time, driven by a scenario (package sim/scenario) and
+// a seed, and judged by the checkers of package sim/check.
+//
+// Every node runs the real ledger (package node) over the real graph. The
+// simulator provides only what the seam between simulator and live node
+// leaves to a runtime: a transport (the modelled network: per-link latency
+// distributions, loss, duplication, reordering, per-node uplink bandwidth
+// with queueing, partitions), a clock (virtual time plus a node's skew, and
+// timers on the agenda) and randomness (one source per component, derived
+// from the seed and the component's name, so adding a node or a fault does
+// not reshuffle what the others draw). Byzantine behaviours are hooks at a
+// node's transport edge; the node itself runs the honest code.
+//
+// Everything happens on one goroutine: the agenda pops happenings in
+// (virtual time, scheduling order), so a scenario and a seed give a
+// bit-identical run. A run's fingerprint hashes every honest node's commit
+// sequence and the delivered-message trace.
 package sim

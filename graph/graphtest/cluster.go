@@ -1,6 +1,6 @@
 // Package graphtest runs several ShadowGraph nodes in one process with a
-// caller-chosen delivery order: the harness behind graph's property tests
-// and `dagger demo`. It has no clock and no network model; each step
+// caller-chosen delivery order: the harness behind graph's property tests.
+// It has no clock and no network model; each step
 // delivers one in-flight message or fires one node's leader timeout, and
 // the Scheduler decides which. Events travel encoded, so every delivery
 // exercises the codec. The full simulator (virtual time, faults, scenario
