@@ -25,7 +25,6 @@ type byzantine struct {
 	// broadcast is decoded once, not once per peer.
 	ownPkt  *packet
 	own     *graph.Event
-	isOwn   bool
 	variant map[graph.Hash]*packet // rewritten own events, by original hash
 	twins   map[graph.Hash][]byte  // second versions sent, by their hash
 	flooded *packet

@@ -63,7 +63,7 @@ func runSimSweep(args []string, stdout, stderr io.Writer) int {
 	for _, s := range sets {
 		key, values, ok := strings.Cut(s, "=")
 		if !ok || key == "" || values == "" {
-			return fail(fmt.Errorf("--set %q: want key=v1,v2,...", s))
+			return fail(fmt.Errorf("--set %q: want key=v1,v2 (any number of values)", s))
 		}
 		var next []cell
 		for _, c := range grid {
