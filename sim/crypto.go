@@ -101,7 +101,7 @@ type memoKey struct {
 	n    int
 }
 
-const decodeMemoLimit = 1 << 18
+const decodeMemoLimit = 1 << 15
 
 func newDecodeMemo(lim graph.Limits) *decodeMemo {
 	return &decodeMemo{lim: lim, events: make(map[memoKey]*graph.Event)}
