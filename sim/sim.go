@@ -170,7 +170,11 @@ func Run(sc *scenario.Scenario, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Run(), nil
+	r := s.Run()
+	if s.trace != nil && s.trace.err != nil {
+		return r, fmt.Errorf("write trace: %w", s.trace.err)
+	}
+	return r, nil
 }
 
 // Run runs the simulation to the scenario's end and returns the report.

@@ -21,6 +21,9 @@ type tracer struct {
 func newTracer(w io.Writer) *tracer { return &tracer{w: bufio.NewWriterSize(w, 1<<16)} }
 
 func (t *tracer) deliver(at int64, from, to transport.PeerID, data []byte) {
+	if len(data) == 0 {
+		return
+	}
 	kind := node.Kind(data[0])
 	extra := ""
 	if kind == node.KindEvent {
@@ -42,9 +45,8 @@ func (t *tracer) printf(format string, args ...any) {
 	}
 }
 
-func (t *tracer) flush() error {
+func (t *tracer) flush() {
 	if t.err == nil {
 		t.err = t.w.Flush()
 	}
-	return t.err
 }
