@@ -42,8 +42,22 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// parseInterleaved parses flags that may come before or after the one
-// positional argument (the scenario file).
+// parseFileArgs parses a sim command's flags, which may come before or after
+// its one scenario file. On a usage error or -h it reports and returns the
+// exit code, with ok false.
+func parseFileArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (file string, code int, ok bool) {
+	file, err := parseInterleaved(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return "", 0, false
+	case err != nil:
+		fmt.Fprintf(stderr, "dagger %s: %v\n", fs.Name(), err)
+		fs.Usage()
+		return "", 2, false
+	}
+	return file, 0, true
+}
+
 func parseInterleaved(fs *flag.FlagSet, args []string) (string, error) {
 	var pos []string
 	for {
@@ -89,14 +103,9 @@ func runSimRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Exit status: 0 every check passed, 1 a check failed, 2 invalid scenario or arguments.")
 		fs.PrintDefaults()
 	}
-	file, err := parseInterleaved(fs, args)
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "dagger sim run: %v\n", err)
-			fs.Usage()
-			return 2
-		}
-		return 0
+	file, code, ok := parseFileArgs(fs, args, stderr)
+	if !ok {
+		return code
 	}
 	if *seed != "" {
 		sets = append(sets, "seed="+*seed)

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,14 +38,9 @@ func runSimSweep(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Exit status: 0 every run passed, 1 a run failed, 2 invalid scenario or arguments.")
 		fs.PrintDefaults()
 	}
-	file, err := parseInterleaved(fs, args)
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "dagger sim sweep: %v\n", err)
-			fs.Usage()
-			return 2
-		}
-		return 0
+	file, code, ok := parseFileArgs(fs, args, stderr)
+	if !ok {
+		return code
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "dagger sim sweep: %v\n", err)
