@@ -1,0 +1,551 @@
+// Package tx defines the cluster's transactions: what operators and
+// customers ask the cluster to do, signed by their author's ed25519 key (a
+// Solana wallet key works as it is). Their encoding is canonical and
+// bounded: one transaction has exactly one encoding, and Decode accepts
+// nothing else. Bytes that do not start with Magic are not cluster
+// transactions; the cluster orders them like any other and ignores them.
+package tx
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Magic opens every cluster transaction (with the format version).
+const Magic = "DGR\x01"
+
+// Kind is what a transaction asks for.
+type Kind uint8
+
+// The kinds of transaction.
+const (
+	KindOperatorJoin    Kind = 1  // a host asks to join the committee
+	KindOperatorApprove Kind = 2  // an operator votes to admit a joining one
+	KindOperatorRemove  Kind = 3  // an operator votes to remove another
+	KindOperatorLeave   Kind = 4  // an operator leaves at the next epoch boundary
+	KindVMCreate        Kind = 5  // a customer pays for a VM
+	KindVMDelete        Kind = 6  // the owner deletes a VM
+	KindVMRenew         Kind = 7  // anyone extends a VM's lease with a payment
+	KindVMStatus        Kind = 8  // the hosting operator reports a VM's state
+	KindEvidence        Kind = 9  // proof that an operator equivocated
+	KindVMGet           Kind = 10 // a read ordered with the writes (linearizable)
+	maxKind                  = KindVMGet
+)
+
+var kindNames = [...]string{"", "operator-join", "operator-approve", "operator-remove", "operator-leave",
+	"vm-create", "vm-delete", "vm-renew", "vm-status", "evidence", "vm-get"}
+
+func (k Kind) String() string {
+	if k == 0 || k > maxKind {
+		return fmt.Sprintf("kind(%d)", k)
+	}
+	return kindNames[k]
+}
+
+// ParseKind returns the kind with the given name.
+func ParseKind(s string) (Kind, bool) {
+	for k := Kind(1); k <= maxKind; k++ {
+		if kindNames[k] == s {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// Key is an author's ed25519 public key.
+type Key [32]byte
+
+func (k Key) String() string { return hex.EncodeToString(k[:]) }
+
+// Short is the key's first 8 hex digits, for logs and tables.
+func (k Key) Short() string { return hex.EncodeToString(k[:4]) }
+
+// ParseKey parses a key in hex.
+func ParseKey(s string) (Key, error) {
+	var k Key
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(k) {
+		return k, fmt.Errorf("key %q: want 64 hex digits", s)
+	}
+	copy(k[:], b)
+	return k, nil
+}
+
+// ID names a transaction: the hash of its unsigned encoding. A VM's id is
+// the id of the vm-create that made it.
+type ID [32]byte
+
+func (id ID) String() string { return hex.EncodeToString(id[:]) }
+
+// Short is the id's first 8 hex digits.
+func (id ID) Short() string { return hex.EncodeToString(id[:4]) }
+
+// ParseID parses an id in hex.
+func ParseID(s string) (ID, error) {
+	var id ID
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return id, fmt.Errorf("id %q: want 64 hex digits", s)
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// Limits of a transaction. They are part of the protocol: every honest
+// node applies the same.
+const (
+	MaxBytes         = 64 << 10
+	MaxPeerIDBytes   = 128
+	MaxRegionBytes   = 64
+	MaxImageBytes    = 256
+	MaxSSHKeyBytes   = 2048
+	MaxReasonBytes   = 256
+	MaxPaymentBytes  = 1232 // a Solana transaction's packet limit
+	MaxEvidenceBytes = 60 << 10
+	MaxVCPU          = 1024
+	MaxMemoryMiB     = 16 << 20 // 16 TiB
+	MaxDiskGiB       = 1 << 20  // 1 PiB
+	MinLease         = time.Minute
+	MaxLease         = 366 * 24 * time.Hour
+	// MaxValidity bounds how far in the future a transaction's expiry may
+	// lie when it commits, so that the ids the cluster remembers for replay
+	// protection can be forgotten once they expire.
+	MaxValidity = time.Hour
+)
+
+// Capacity is what a host offers.
+type Capacity struct {
+	VCPU      uint32
+	MemoryMiB uint64
+	DiskGiB   uint64
+}
+
+// Spec is what a customer asks for.
+type Spec struct {
+	VCPU      uint32
+	MemoryMiB uint64
+	DiskGiB   uint64
+	Image     string
+	Region    string
+	SSHKey    string
+}
+
+// VMState is what the hosting operator reports about a VM.
+type VMState uint8
+
+// The states a host reports.
+const (
+	VMProvisioning VMState = 1
+	VMRunning      VMState = 2
+	VMFailed       VMState = 3
+	VMStopped      VMState = 4
+	maxVMState             = VMStopped
+)
+
+var vmStateNames = [...]string{"", "provisioning", "running", "failed", "stopped"}
+
+func (s VMState) String() string {
+	if s == 0 || s > maxVMState {
+		return fmt.Sprintf("state(%d)", s)
+	}
+	return vmStateNames[s]
+}
+
+// Tx is one transaction. Which fields matter depends on Kind:
+//
+//	operator-join     PeerID, Region, Capacity, Payout
+//	operator-approve  Operator
+//	operator-remove   Operator
+//	operator-leave    (none)
+//	vm-create         Spec, Lease, Payment
+//	vm-delete         VM
+//	vm-renew          VM, Lease, Payment
+//	vm-status         VM, State, Reason
+//	evidence          Evidence (an encoded graph.Evidence)
+//	vm-get            VM
+//
+// Author is the signer: the operator's identity key, or the customer's
+// wallet key. Nonce makes otherwise equal requests distinct. Expiry (Unix
+// nanoseconds) is the consensus time after which the transaction can no
+// longer commit.
+type Tx struct {
+	Kind   Kind
+	Author Key
+	Nonce  uint64
+	Expiry int64
+
+	PeerID   string
+	Region   string
+	Capacity Capacity
+	Payout   [32]byte
+	Operator Key
+	VM       ID
+	Spec     Spec
+	Lease    time.Duration // whole seconds
+	Payment  []byte        // a signed Solana transaction paying the treasury
+	State    VMState
+	Reason   string
+	Evidence []byte
+
+	Sig [64]byte
+}
+
+// ErrMalformed wraps every reason bytes are not a valid transaction.
+var ErrMalformed = errors.New("malformed transaction")
+
+// ErrSignature says a transaction's signature does not verify.
+var ErrSignature = errors.New("transaction signature does not verify")
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// IsCluster says whether b claims to be a cluster transaction.
+func IsCluster(b []byte) bool { return len(b) >= len(Magic) && string(b[:len(Magic)]) == Magic }
+
+const sigDomain = "dagger/tx/v1\x00"
+const memoDomain = "dagger/payment/v1\x00"
+
+// body appends the unsigned encoding; withPayment false leaves the payment
+// out, which is what the payment's memo binds to.
+func (t *Tx) body(b []byte, withPayment bool) []byte {
+	b = append(b, Magic...)
+	b = append(b, byte(t.Kind))
+	b = append(b, t.Author[:]...)
+	b = binary.BigEndian.AppendUint64(b, t.Nonce)
+	b = binary.BigEndian.AppendUint64(b, uint64(t.Expiry))
+	switch t.Kind {
+	case KindOperatorJoin:
+		b = appendString(b, t.PeerID)
+		b = appendString(b, t.Region)
+		b = binary.BigEndian.AppendUint32(b, t.Capacity.VCPU)
+		b = binary.BigEndian.AppendUint64(b, t.Capacity.MemoryMiB)
+		b = binary.BigEndian.AppendUint64(b, t.Capacity.DiskGiB)
+		b = append(b, t.Payout[:]...)
+	case KindOperatorApprove, KindOperatorRemove:
+		b = append(b, t.Operator[:]...)
+	case KindVMCreate:
+		b = binary.BigEndian.AppendUint32(b, t.Spec.VCPU)
+		b = binary.BigEndian.AppendUint64(b, t.Spec.MemoryMiB)
+		b = binary.BigEndian.AppendUint64(b, t.Spec.DiskGiB)
+		b = appendString(b, t.Spec.Image)
+		b = appendString(b, t.Spec.Region)
+		b = appendString(b, t.Spec.SSHKey)
+		b = binary.BigEndian.AppendUint64(b, uint64(t.Lease/time.Second))
+		b = appendPayment(b, t.Payment, withPayment)
+	case KindVMRenew:
+		b = append(b, t.VM[:]...)
+		b = binary.BigEndian.AppendUint64(b, uint64(t.Lease/time.Second))
+		b = appendPayment(b, t.Payment, withPayment)
+	case KindVMDelete, KindVMGet:
+		b = append(b, t.VM[:]...)
+	case KindVMStatus:
+		b = append(b, t.VM[:]...)
+		b = append(b, byte(t.State))
+		b = appendString(b, t.Reason)
+	case KindEvidence:
+		b = binary.BigEndian.AppendUint32(b, uint32(len(t.Evidence)))
+		b = append(b, t.Evidence...)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+	return append(b, s...)
+}
+
+func appendPayment(b, p []byte, with bool) []byte {
+	if !with {
+		return binary.BigEndian.AppendUint16(b, 0)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(p)))
+	return append(b, p...)
+}
+
+// ID returns the transaction's id.
+func (t *Tx) ID() ID {
+	h := sha256.New()
+	h.Write([]byte(sigDomain))
+	h.Write(t.body(nil, true))
+	var id ID
+	h.Sum(id[:0])
+	return id
+}
+
+// Memo is the text the payment of a vm-create or vm-renew must carry in
+// its Solana memo: it binds the payment to this request (everything but
+// the payment itself), so a payment cannot be moved to another request.
+func (t *Tx) Memo() string {
+	h := sha256.New()
+	h.Write([]byte(memoDomain))
+	h.Write(t.body(nil, false))
+	return "dagger:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// Encode returns the signed encoding.
+func (t *Tx) Encode() []byte {
+	b := t.body(make([]byte, 0, 256+len(t.Payment)+len(t.Evidence)), true)
+	return append(b, t.Sig[:]...)
+}
+
+// Sign sets the author to key's public key and signs.
+func (t *Tx) Sign(key ed25519.PrivateKey) {
+	copy(t.Author[:], key.Public().(ed25519.PublicKey))
+	id := t.ID()
+	copy(t.Sig[:], ed25519.Sign(key, id[:]))
+}
+
+// VerifySignature checks the author's signature.
+func (t *Tx) VerifySignature() error {
+	id := t.ID()
+	if !ed25519.Verify(t.Author[:], id[:], t.Sig[:]) {
+		return ErrSignature
+	}
+	return nil
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) take(n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b) < n {
+		d.err = malformed("%s: %d bytes left, want %d", what, len(d.b), n)
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) u8(what string) uint8 {
+	if v := d.take(1, what); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+func (d *decoder) u16(what string) uint16 {
+	if v := d.take(2, what); v != nil {
+		return binary.BigEndian.Uint16(v)
+	}
+	return 0
+}
+
+func (d *decoder) u32(what string) uint32 {
+	if v := d.take(4, what); v != nil {
+		return binary.BigEndian.Uint32(v)
+	}
+	return 0
+}
+
+func (d *decoder) u64(what string) uint64 {
+	if v := d.take(8, what); v != nil {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+func (d *decoder) fixed(dst []byte, what string) {
+	if v := d.take(len(dst), what); v != nil {
+		copy(dst, v)
+	}
+}
+
+func (d *decoder) str(max int, what string) string {
+	n := int(d.u16(what + " length"))
+	if d.err == nil && n > max {
+		d.err = malformed("%s: %d bytes, at most %d", what, n, max)
+		return ""
+	}
+	v := d.take(n, what)
+	if d.err == nil && !utf8.Valid(v) {
+		d.err = malformed("%s is not UTF-8", what)
+	}
+	return string(v)
+}
+
+func (d *decoder) payment() []byte {
+	n := int(d.u16("payment length"))
+	if d.err == nil && n > MaxPaymentBytes {
+		d.err = malformed("payment: %d bytes, at most %d", n, MaxPaymentBytes)
+		return nil
+	}
+	return bytes.Clone(d.take(n, "payment"))
+}
+
+func (d *decoder) lease() time.Duration {
+	s := d.u64("lease")
+	if d.err == nil && s > uint64(MaxLease/time.Second) {
+		d.err = malformed("lease of %d s exceeds %v", s, MaxLease)
+		return 0
+	}
+	return time.Duration(s) * time.Second
+}
+
+// Decode parses a signed transaction. It checks the encoding and the
+// fields' limits (Validate), not the signature.
+func Decode(b []byte) (*Tx, error) {
+	if len(b) > MaxBytes {
+		return nil, malformed("%d bytes, at most %d", len(b), MaxBytes)
+	}
+	if !IsCluster(b) {
+		return nil, malformed("no %q prefix: not a cluster transaction", Magic)
+	}
+	d := &decoder{b: b[len(Magic):]}
+	t := &Tx{Kind: Kind(d.u8("kind"))}
+	if d.err == nil && (t.Kind == 0 || t.Kind > maxKind) {
+		return nil, malformed("unknown kind %d", t.Kind)
+	}
+	d.fixed(t.Author[:], "author")
+	t.Nonce = d.u64("nonce")
+	t.Expiry = int64(d.u64("expiry"))
+	switch t.Kind {
+	case KindOperatorJoin:
+		t.PeerID = d.str(MaxPeerIDBytes, "peer id")
+		t.Region = d.str(MaxRegionBytes, "region")
+		t.Capacity.VCPU = d.u32("vcpu")
+		t.Capacity.MemoryMiB = d.u64("memory")
+		t.Capacity.DiskGiB = d.u64("disk")
+		d.fixed(t.Payout[:], "payout address")
+	case KindOperatorApprove, KindOperatorRemove:
+		d.fixed(t.Operator[:], "operator")
+	case KindVMCreate:
+		t.Spec.VCPU = d.u32("vcpu")
+		t.Spec.MemoryMiB = d.u64("memory")
+		t.Spec.DiskGiB = d.u64("disk")
+		t.Spec.Image = d.str(MaxImageBytes, "image")
+		t.Spec.Region = d.str(MaxRegionBytes, "region")
+		t.Spec.SSHKey = d.str(MaxSSHKeyBytes, "ssh key")
+		t.Lease = d.lease()
+		t.Payment = d.payment()
+	case KindVMRenew:
+		d.fixed(t.VM[:], "vm")
+		t.Lease = d.lease()
+		t.Payment = d.payment()
+	case KindVMDelete, KindVMGet:
+		d.fixed(t.VM[:], "vm")
+	case KindVMStatus:
+		d.fixed(t.VM[:], "vm")
+		t.State = VMState(d.u8("state"))
+		t.Reason = d.str(MaxReasonBytes, "reason")
+	case KindEvidence:
+		n := d.u32("evidence length")
+		if d.err == nil && n > MaxEvidenceBytes {
+			return nil, malformed("evidence: %d bytes, at most %d", n, MaxEvidenceBytes)
+		}
+		t.Evidence = bytes.Clone(d.take(int(n), "evidence"))
+	}
+	d.fixed(t.Sig[:], "signature")
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, malformed("%d trailing bytes", len(d.b))
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Validate checks the fields' limits: what Decode guarantees of what it
+// returns, and what a client should check before signing.
+func (t *Tx) Validate() error {
+	if t.Expiry <= 0 {
+		return malformed("expiry %d: want a Unix time in nanoseconds", t.Expiry)
+	}
+	for _, f := range []struct {
+		what string
+		n    int
+		max  int
+	}{{"peer id", len(t.PeerID), MaxPeerIDBytes}, {"region", len(t.Region), MaxRegionBytes},
+		{"image", len(t.Spec.Image), MaxImageBytes}, {"region", len(t.Spec.Region), MaxRegionBytes},
+		{"ssh key", len(t.Spec.SSHKey), MaxSSHKeyBytes}, {"reason", len(t.Reason), MaxReasonBytes},
+		{"payment", len(t.Payment), MaxPaymentBytes}, {"evidence", len(t.Evidence), MaxEvidenceBytes}} {
+		if f.n > f.max {
+			return malformed("%s: %d bytes, at most %d", f.what, f.n, f.max)
+		}
+	}
+	switch t.Kind {
+	case KindOperatorJoin:
+		if t.PeerID == "" {
+			return malformed("operator-join needs a peer id")
+		}
+		if err := checkRegion(t.Region); err != nil {
+			return err
+		}
+		c := t.Capacity
+		if c.VCPU == 0 || c.MemoryMiB == 0 || c.DiskGiB == 0 {
+			return malformed("operator-join capacity %d vCPU, %d MiB, %d GiB: every part must be positive", c.VCPU, c.MemoryMiB, c.DiskGiB)
+		}
+	case KindVMCreate:
+		s := t.Spec
+		switch {
+		case s.VCPU == 0 || s.VCPU > MaxVCPU:
+			return malformed("vcpu %d: want 1..%d", s.VCPU, MaxVCPU)
+		case s.MemoryMiB == 0 || s.MemoryMiB > MaxMemoryMiB:
+			return malformed("memory %d MiB: want 1..%d", s.MemoryMiB, MaxMemoryMiB)
+		case s.DiskGiB == 0 || s.DiskGiB > MaxDiskGiB:
+			return malformed("disk %d GiB: want 1..%d", s.DiskGiB, MaxDiskGiB)
+		case s.Image == "":
+			return malformed("vm-create needs an image")
+		}
+		if err := checkRegion(s.Region); err != nil {
+			return err
+		}
+		if err := checkLease(t.Lease); err != nil {
+			return err
+		}
+		if len(t.Payment) == 0 {
+			return malformed("vm-create needs a payment")
+		}
+	case KindVMRenew:
+		if err := checkLease(t.Lease); err != nil {
+			return err
+		}
+		if len(t.Payment) == 0 {
+			return malformed("vm-renew needs a payment")
+		}
+	case KindVMStatus:
+		if t.State == 0 || t.State > maxVMState {
+			return malformed("unknown vm state %d", t.State)
+		}
+	case KindEvidence:
+		if len(t.Evidence) == 0 {
+			return malformed("evidence is empty")
+		}
+	}
+	return nil
+}
+
+func checkRegion(r string) error {
+	if r == "" {
+		return malformed("region is empty")
+	}
+	for _, c := range []byte(r) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return malformed("region %q: use lower-case letters, digits and '-'", r)
+		}
+	}
+	return nil
+}
+
+func checkLease(d time.Duration) error {
+	if d < MinLease || d > MaxLease || d%time.Second != 0 {
+		return malformed("lease %v: want whole seconds in %v..%v", d, MinLease, MaxLease)
+	}
+	return nil
+}
