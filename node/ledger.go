@@ -60,11 +60,19 @@ type LedgerConfig struct {
 	Hooks  Hooks
 }
 
+// Epoch is a committee that takes over the graph after a commit.
+type Epoch struct {
+	Committee *graph.Committee
+	// Time is the consensus time the epoch starts at: the last commit's.
+	Time int64
+}
+
 // Hooks report what the ledger did; nil hooks are skipped. They run on the
 // node's goroutine and must not call back into the ledger.
 type Hooks struct {
-	// Commit receives every commit in order. After a restart the sequence
-	// is delivered again from its first commit.
+	// Commit receives every commit in order, numbered across epochs. After
+	// a restart the sequence is delivered again from its first commit. It
+	// may call EndEpoch.
 	Commit func(graph.Commit)
 	// Evidence receives proofs of equivocation.
 	Evidence func(graph.Evidence)
@@ -103,7 +111,7 @@ type Ledger struct {
 	mayPropose bool
 	syncing    bool
 	syncPeer   transport.PeerID
-	syncNext   uint64
+	syncNext   Position
 	syncFresh  bool // a sync answer arrived since the last retry tick
 
 	lastRound   uint64 // NextRound at the last retry tick, to notice a stall
@@ -113,6 +121,12 @@ type Ledger struct {
 	faulted     bool
 	stopped     bool
 	unprocessed []*graph.Event // proposed in this step, sent once persisted
+
+	epoch      uint64
+	commitBase uint64 // commits of earlier epochs
+	nextEpoch  *Epoch
+	signed     Signed // the stored last signed event
+	hasSigned  bool
 
 	stats LedgerStats
 }
@@ -128,6 +142,8 @@ type LedgerStats struct {
 	TxsSubmitted    uint64
 	TxsRefused      uint64
 	CommittedEvents uint64
+	Epochs          uint64 // epochs this ledger moved to
+	TxsForwarded    uint64
 }
 
 // NewLedger checks cfg and builds a ledger; Start runs it.
@@ -153,21 +169,75 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 	if cfg.Decode == nil {
 		cfg.Decode = graph.Decode
 	}
+	if cfg.Graph.Committee == nil {
+		return nil, errors.New("ledger needs a committee")
+	}
+	l := &Ledger{cfg: cfg, tr: cfg.Transport, clock: cfg.Clock, store: cfg.Store, mayPropose: !cfg.Rejoin}
 	last, ok, err := cfg.Store.LastSigned()
 	if err != nil {
 		return nil, fmt.Errorf("read last signed event: %w", err)
 	}
-	gc := cfg.Graph
-	gc.LastSigned = nil
-	if ok {
-		gc.LastSigned = &last
-	}
-	g, err := graph.New(gc)
+	l.signed, l.hasSigned = last, ok
+	g, err := l.newGraph(cfg.Graph.Committee, cfg.Graph.StartTime)
 	if err != nil {
 		return nil, err
 	}
-	return &Ledger{cfg: cfg, g: g, tr: cfg.Transport, clock: cfg.Clock, store: cfg.Store,
-		lim: g.Limits(), mayPropose: !cfg.Rejoin}, nil
+	l.g, l.lim, l.epoch = g, g.Limits(), cfg.Graph.Committee.Epoch()
+	return l, nil
+}
+
+// newGraph builds the graph of an epoch: this node signs if its key is in
+// the committee and observes otherwise.
+func (l *Ledger) newGraph(c *graph.Committee, start int64) (*graph.Graph, error) {
+	gc := l.cfg.Graph
+	gc.Committee, gc.StartTime, gc.LastSigned = c, start, nil
+	if gc.Signer != nil {
+		if _, member := c.MemberByKey(gc.Signer.PublicKey()); !member {
+			gc.Signer = nil
+		}
+	}
+	if l.hasSigned && l.signed.Epoch == c.Epoch() && gc.Signer != nil {
+		ref := l.signed.Ref
+		gc.LastSigned = &ref
+	}
+	return graph.New(gc)
+}
+
+// EndEpoch ends the current epoch after the commit being delivered: the
+// committee e runs the graph from the next commit on, and what the old
+// graph commits later is dropped. Only the Commit hook calls it.
+func (l *Ledger) EndEpoch(e Epoch) { l.nextEpoch = &e }
+
+// Epoch returns the current epoch.
+func (l *Ledger) Epoch() uint64 { return l.epoch }
+
+// Member says whether this node signs in the current epoch.
+func (l *Ledger) Member() bool { return l.g.Waiting() != graph.WaitObserver }
+
+// switchEpoch starts the next epoch's graph; base is the global index of
+// its first commit.
+func (l *Ledger) switchEpoch(base uint64) {
+	e := *l.nextEpoch
+	l.nextEpoch = nil
+	if e.Committee.Epoch() <= l.epoch {
+		l.fail(fmt.Errorf("epoch %d cannot follow epoch %d", e.Committee.Epoch(), l.epoch))
+		return
+	}
+	g, err := l.newGraph(e.Committee, e.Time)
+	if err != nil {
+		l.fail(fmt.Errorf("start epoch %d: %w", e.Committee.Epoch(), err))
+		return
+	}
+	l.g, l.epoch, l.commitBase = g, e.Committee.Epoch(), base
+	if l.leaderTimer != nil {
+		l.leaderTimer.Stop()
+		l.leaderTimer = nil
+	}
+	l.lastRound, l.stalledFor = 0, 0
+	l.stats.Epochs++
+	if !l.Member() {
+		l.forwardQueue()
+	}
 }
 
 // Graph returns the ledger's graph for reads.
@@ -185,8 +255,17 @@ func (l *Ledger) QueueLen() int { return len(l.queue) - l.qhead }
 func (l *Ledger) Start() {
 	restarted := false
 	l.replaying = true
-	err := l.store.Scan(0, func(_ uint64, enc []byte) bool {
+	err := l.store.Scan(Position{}, func(pos Position, enc []byte) bool {
 		restarted = true
+		if pos.Epoch > l.epoch {
+			l.drain("") // the commits so far may end the epoch
+		}
+		if l.faulted {
+			return false
+		}
+		if pos.Epoch != l.epoch {
+			return true // an ended epoch's late events, or one not reached
+		}
 		e, err := l.cfg.Decode(enc, l.lim)
 		if err == nil {
 			_, err = l.g.Insert(e)
@@ -206,9 +285,9 @@ func (l *Ledger) Start() {
 		return
 	}
 	if restarted || l.cfg.Rejoin {
-		from := uint64(0)
+		from := Position{}
 		if restarted {
-			from = l.g.Round()
+			from = Position{Epoch: l.epoch, Round: l.g.Round()}
 		}
 		l.startSync(l.nextPeer(), from)
 	}
@@ -239,10 +318,36 @@ func (l *Ledger) Submit(tx []byte) error {
 		l.stats.TxsRefused++
 		return ErrQueueFull
 	}
+	l.stats.TxsSubmitted++
+	if !l.Member() {
+		l.forward([][]byte{tx})
+		return nil
+	}
 	l.queue = append(l.queue, tx)
 	l.qbytes += len(tx)
-	l.stats.TxsSubmitted++
 	return nil
+}
+
+// forward hands transactions to a peer, as a node that does not sign in
+// this epoch must; a peer that does not sign either drops them, and the
+// submitter's retry finds another.
+func (l *Ledger) forward(txs [][]byte) {
+	peer := l.nextPeer()
+	for len(txs) > 0 && peer != "" {
+		n, size := 0, 0
+		for n < len(txs) && n < MaxBatchEvents && (n == 0 || size+len(txs[n]) <= SyncBatchBytes) {
+			size += len(txs[n])
+			n++
+		}
+		l.send(peer, EncodeTxs(txs[:n]))
+		l.stats.TxsForwarded += uint64(n)
+		txs = txs[n:]
+	}
+}
+
+func (l *Ledger) forwardQueue() {
+	l.forward(l.queue[l.qhead:])
+	l.take(l.QueueLen())
 }
 
 // Receive handles one message from a peer.
@@ -262,13 +367,21 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 		l.serveFetch(from, m.Hashes)
 	case KindSync:
 		l.serveSync(from, m.From)
+	case KindTxs:
+		if l.Member() {
+			for _, tx := range m.Events {
+				if l.Submit(tx) != nil {
+					break
+				}
+			}
+		}
 	case KindBatch:
 		for _, enc := range m.Events {
 			l.receiveEvent(from, enc)
 		}
 		if l.syncing && from == l.syncPeer {
 			l.syncFresh = true
-			if m.More && m.Next >= l.syncNext {
+			if m.More && !m.Next.Less(l.syncNext) {
 				l.syncNext = m.Next
 				l.send(from, EncodeSync(m.Next))
 				l.stats.SyncsSent++
@@ -288,6 +401,22 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 		return
 	}
 	l.stats.EventsReceived++
+	if e.Epoch > l.epoch {
+		l.drain(from) // what arrived so far may end the epoch
+	}
+	switch {
+	case l.faulted:
+		return
+	case e.Epoch < l.epoch:
+		return // an ended epoch's: nobody needs it from this node
+	case e.Epoch > l.epoch:
+		// A later epoch: this node has not committed the end of its own
+		// yet. A sync brings the rest of its epoch and what follows.
+		if !l.syncing {
+			l.startSync(from, Position{Epoch: l.epoch, Round: l.g.Round()})
+		}
+		return
+	}
 	st, err := l.g.Insert(e)
 	if err != nil {
 		if !errors.Is(err, graph.ErrBelowHorizon) {
@@ -296,7 +425,7 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 		return
 	}
 	if st == graph.Buffered && !l.syncing && e.Round > l.g.Round()+syncGap {
-		l.startSync(from, l.g.Round())
+		l.startSync(from, Position{Epoch: l.epoch, Round: l.g.Round()})
 	}
 }
 
@@ -321,19 +450,19 @@ func (l *Ledger) serveFetch(to transport.PeerID, hashes []graph.Hash) {
 		}
 	}
 	if len(out) > 0 {
-		l.send(to, EncodeBatch(out, false, 0))
+		l.send(to, EncodeBatch(out, false, Position{}))
 	}
 }
 
 // serveSync answers with stored events from round from on, one batch at a
 // time; the requester asks for the next batch.
-func (l *Ledger) serveSync(to transport.PeerID, from uint64) {
+func (l *Ledger) serveSync(to transport.PeerID, from Position) {
 	var out [][]byte
 	size := 0
-	more, next := false, uint64(0)
-	err := l.store.Scan(from, func(round uint64, enc []byte) bool {
+	more, next := false, Position{}
+	err := l.store.Scan(from, func(pos Position, enc []byte) bool {
 		if len(out) >= MaxBatchEvents || (len(out) > 0 && size+len(enc) > SyncBatchBytes) {
-			more, next = true, round
+			more, next = true, pos
 			return false
 		}
 		out = append(out, enc)
@@ -347,7 +476,7 @@ func (l *Ledger) serveSync(to transport.PeerID, from uint64) {
 	l.send(to, EncodeBatch(out, more, next))
 }
 
-func (l *Ledger) startSync(peer transport.PeerID, from uint64) {
+func (l *Ledger) startSync(peer transport.PeerID, from Position) {
 	if peer == "" {
 		return
 	}
@@ -471,7 +600,8 @@ func (l *Ledger) drain(from transport.PeerID) {
 		}
 	}
 	for _, e := range l.unprocessed {
-		if err := l.store.SetLastSigned(e.Ref()); err != nil {
+		l.signed, l.hasSigned = Signed{Epoch: e.Epoch, Ref: e.Ref()}, true
+		if err := l.store.SetLastSigned(l.signed); err != nil {
 			l.fail(fmt.Errorf("store last signed %s: %w", e.Ref(), err))
 			return
 		}
@@ -500,9 +630,14 @@ func (l *Ledger) drain(from transport.PeerID) {
 		}
 	}
 	for _, c := range rd.Commits {
+		c.Index += l.commitBase
 		l.stats.CommittedEvents += uint64(len(c.Events))
 		if h := l.cfg.Hooks.Commit; h != nil {
 			h(c)
+		}
+		if l.nextEpoch != nil {
+			l.switchEpoch(c.Index + 1)
+			break
 		}
 	}
 	if err := l.g.Fault(); err != nil {

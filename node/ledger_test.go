@@ -24,6 +24,8 @@ type cluster struct {
 	now       int64
 	queue     []pending
 	cut       []bool
+	// epochs: after the commit with this index, the committee takes over
+	epochs map[uint64]*graph.Committee
 }
 
 type member struct {
@@ -47,7 +49,7 @@ type pending struct {
 const delay = int64(10 * time.Millisecond)
 
 func newCluster(t *testing.T, n int) *cluster {
-	c := &cluster{t: t, cut: make([]bool, n)}
+	c := &cluster{t: t, cut: make([]bool, n), epochs: map[uint64]*graph.Committee{}}
 	members := make([]graph.Member, n)
 	for i := range n {
 		s := graph.Ed25519SignerFromSeed(graphtest.KeySeed(1, i))
@@ -76,7 +78,12 @@ func (m *member) start(rejoin bool) {
 		Transport: m, Clock: (*clock)(m), Store: m.store, Rejoin: rejoin,
 		LeaderTimeout: 50 * time.Millisecond, FetchRetry: 20 * time.Millisecond,
 		Hooks: node.Hooks{
-			Commit:   func(c graph.Commit) { m.commits = append(m.commits, c) },
+			Commit: func(c graph.Commit) {
+				m.commits = append(m.commits, c)
+				if e := m.c.epochs[c.Index]; e != nil {
+					m.ledger.EndEpoch(node.Epoch{Committee: e, Time: c.Time})
+				}
+			},
 			Evidence: func(ev graph.Evidence) { m.evidence = append(m.evidence, ev) },
 			Fault:    func(err error) { m.c.t.Errorf("node %d: %v", m.id, err) },
 		},
@@ -285,7 +292,7 @@ func TestSubmitRefusesWhatItCannotCarry(t *testing.T) {
 	if err := l.Submit(make([]byte, graph.DefaultMaxTxBytes+1)); !errors.Is(err, node.ErrTxSize) {
 		t.Fatalf("oversized transaction: %v", err)
 	}
-	small, err := node.NewLedger(node.LedgerConfig{Graph: graph.Config{Committee: c.committee}, Transport: c.nodes[0],
+	small, err := node.NewLedger(node.LedgerConfig{Graph: graph.Config{Committee: c.committee, Signer: c.signers[0]}, Transport: c.nodes[0],
 		Clock: (*clock)(c.nodes[0]), MaxQueue: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -299,5 +306,75 @@ func TestSubmitRefusesWhatItCannotCarry(t *testing.T) {
 	l.Stop()
 	if err := l.Submit([]byte("x")); !errors.Is(err, node.ErrStopped) {
 		t.Fatalf("stopped ledger: %v", err)
+	}
+}
+
+func TestEpochChangeHandsTheGraphToTheNewCommittee(t *testing.T) {
+	c := newCluster(t, 4)
+	const boundary = 15
+	next, err := graph.NewCommittee(1, []graph.Member{
+		{Key: c.signers[2].PublicKey(), Weight: 1}, {Key: c.signers[0].PublicKey(), Weight: 1}, {Key: c.signers[1].PublicKey(), Weight: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.epochs[boundary] = next
+	for i := range 20 {
+		if err := c.nodes[i%4].ledger.Submit([]byte(fmt.Sprintf("before-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.run(2 * time.Second)
+	for i := range 20 {
+		if err := c.nodes[i%4].ledger.Submit([]byte(fmt.Sprintf("after-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.run(4 * time.Second)
+	c.checkAgreement()
+	for _, m := range c.nodes {
+		if m.ledger.Epoch() != 1 {
+			t.Fatalf("node %d is in epoch %d", m.id, m.ledger.Epoch())
+		}
+		if len(m.commits) < boundary+10 {
+			t.Fatalf("node %d: %d commits", m.id, len(m.commits))
+		}
+		for i, cm := range m.commits {
+			if cm.Index != uint64(i) {
+				t.Fatalf("node %d: commit %d is numbered %d", m.id, i, cm.Index)
+			}
+			want := uint64(0)
+			if i > boundary {
+				want = 1
+			}
+			for _, e := range cm.Events {
+				if e.Epoch != want {
+					t.Fatalf("node %d commit %d holds an event of epoch %d", m.id, i, e.Epoch)
+				}
+			}
+		}
+		got := committed(m)
+		for i := range 20 {
+			if !got[fmt.Sprintf("after-%d", i)] {
+				t.Fatalf("node %d never committed after-%d (submitted at node %d)", m.id, i, i%4)
+			}
+		}
+	}
+	if c.nodes[3].ledger.Member() || !c.nodes[0].ledger.Member() {
+		t.Fatal("membership does not follow the new committee")
+	}
+	// A restart replays both epochs from the store and carries on.
+	down := c.nodes[0]
+	before := slices.Clone(down.commits)
+	down.ledger.Stop()
+	down.start(false)
+	c.run(6 * time.Second)
+	c.checkAgreement()
+	if down.ledger.Epoch() != 1 || len(down.commits) <= len(before) {
+		t.Fatalf("restarted node: epoch %d, %d commits (had %d)", down.ledger.Epoch(), len(down.commits), len(before))
+	}
+	for i, cm := range before {
+		if down.commits[i].Leader != cm.Leader {
+			t.Fatalf("replayed commit %d differs", i)
+		}
 	}
 }

@@ -13,8 +13,9 @@ import (
 //
 //	event: 0x01 | encoded event
 //	fetch: 0x02 | count u16 | count × hash
-//	sync:  0x03 | from round u64
-//	batch: 0x04 | flags u8 (bit 0: more) | next round u64 | count u32 | count × (length u32 | encoded event)
+//	sync:  0x03 | from epoch u64 | from round u64
+//	batch: 0x04 | flags u8 (bit 0: more) | next epoch u64 | next round u64 | count u32 | count × (length u32 | encoded event)
+//	txs:   0x05 | count u32 | count × (length u32 | transaction)
 //
 // Events keep their own encoding inside a message, so an event read from
 // the network is stored and relayed as the same bytes.
@@ -29,11 +30,14 @@ const (
 	// KindFetch asks a peer for events by hash: the missing parents of an
 	// event that peer sent.
 	KindFetch Kind = 2
-	// KindSync asks a peer for every event it stored from a round on: how a
-	// node that fell behind or restarted catches up.
+	// KindSync asks a peer for every event it stored from a position (epoch
+	// and round) on: how a node that fell behind or restarted catches up.
 	KindSync Kind = 3
 	// KindBatch answers a fetch or a sync with events.
 	KindBatch Kind = 4
+	// KindTxs hands client transactions to a peer that signs in this
+	// epoch, from a node that does not.
+	KindTxs Kind = 5
 )
 
 func (k Kind) String() string {
@@ -46,6 +50,8 @@ func (k Kind) String() string {
 		return "sync"
 	case KindBatch:
 		return "batch"
+	case KindTxs:
+		return "txs"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -68,10 +74,10 @@ type Message struct {
 	Kind   Kind
 	Event  []byte       // KindEvent
 	Hashes []graph.Hash // KindFetch
-	From   uint64       // KindSync
-	Events [][]byte     // KindBatch
+	From   Position     // KindSync
+	Events [][]byte     // KindBatch; the transactions of KindTxs
 	More   bool         // KindBatch answering a sync: events from Next on remain
-	Next   uint64       // KindBatch
+	Next   Position     // KindBatch
 }
 
 // EncodeEvent returns the event message carrying enc.
@@ -94,17 +100,18 @@ func EncodeFetch(hashes []graph.Hash) []byte {
 	return b
 }
 
-// EncodeSync returns the sync request for the events from round from on.
-func EncodeSync(from uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte{byte(KindSync)}, from)
+// EncodeSync returns the sync request for the events from position from on.
+func EncodeSync(from Position) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{byte(KindSync)}, from.Epoch)
+	return binary.BigEndian.AppendUint64(b, from.Round)
 }
 
 // EncodeBatch returns a batch of encoded events (at most MaxBatchEvents).
-func EncodeBatch(events [][]byte, more bool, next uint64) []byte {
+func EncodeBatch(events [][]byte, more bool, next Position) []byte {
 	if len(events) > MaxBatchEvents {
 		panic(fmt.Sprintf("node: batch of %d events, at most %d", len(events), MaxBatchEvents))
 	}
-	n := 14
+	n := 22
 	for _, e := range events {
 		n += 4 + len(e)
 	}
@@ -113,13 +120,58 @@ func EncodeBatch(events [][]byte, more bool, next uint64) []byte {
 	if more {
 		b[1] = 1
 	}
-	b = binary.BigEndian.AppendUint64(b, next)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(events)))
-	for _, e := range events {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(e)))
-		b = append(b, e...)
+	b = binary.BigEndian.AppendUint64(b, next.Epoch)
+	b = binary.BigEndian.AppendUint64(b, next.Round)
+	return appendItems(b, events)
+}
+
+// EncodeTxs returns the message handing txs (at most MaxBatchEvents) to a
+// peer.
+func EncodeTxs(txs [][]byte) []byte {
+	if len(txs) > MaxBatchEvents {
+		panic(fmt.Sprintf("node: %d forwarded transactions, at most %d", len(txs), MaxBatchEvents))
+	}
+	return appendItems([]byte{byte(KindTxs)}, txs)
+}
+
+func appendItems(b []byte, items [][]byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(items)))
+	for _, it := range items {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(it)))
+		b = append(b, it...)
 	}
 	return b
+}
+
+// decodeItems parses count × (length u32 | bytes) filling body exactly.
+func decodeItems(body []byte, what string) ([][]byte, error) {
+	if len(body) < 4 {
+		return nil, badMessage("%s: truncated count", what)
+	}
+	n := int(binary.BigEndian.Uint32(body))
+	body = body[4:]
+	// Each item costs at least five bytes, so a count the input cannot
+	// hold is refused before allocating for it.
+	if n > MaxBatchEvents || n > len(body)/5 {
+		return nil, badMessage("%s of %d items in %d bytes (at most %d)", what, n, len(body), MaxBatchEvents)
+	}
+	items := make([][]byte, n)
+	for i := range items {
+		if len(body) < 4 {
+			return nil, badMessage("%s: item %d truncated", what, i)
+		}
+		l := int(binary.BigEndian.Uint32(body))
+		body = body[4:]
+		if l == 0 || l > len(body) {
+			return nil, badMessage("%s: item %d of %d bytes, %d left", what, i, l, len(body))
+		}
+		items[i] = body[:l:l]
+		body = body[l:]
+	}
+	if len(body) != 0 {
+		return nil, badMessage("%s: %d trailing bytes", what, len(body))
+	}
+	return items, nil
 }
 
 func badMessage(format string, args ...any) error {
@@ -160,45 +212,36 @@ func DecodeMessage(b []byte) (Message, error) {
 			copy(m.Hashes[i][:], body[i*graph.HashSize:])
 		}
 	case KindSync:
-		if len(body) != 8 {
-			return Message{}, badMessage("sync of %d bytes, want 8", len(body))
+		if len(body) != 16 {
+			return Message{}, badMessage("sync of %d bytes, want 16", len(body))
 		}
-		m.From = binary.BigEndian.Uint64(body)
+		m.From = Position{Epoch: binary.BigEndian.Uint64(body), Round: binary.BigEndian.Uint64(body[8:])}
 	case KindBatch:
-		if len(body) < 13 {
+		if len(body) < 21 {
 			return Message{}, badMessage("batch: truncated header")
 		}
 		if body[0] > 1 {
 			return Message{}, badMessage("batch: unknown flags %#x", body[0])
 		}
 		m.More = body[0] == 1
-		m.Next = binary.BigEndian.Uint64(body[1:])
-		n := int(binary.BigEndian.Uint32(body[9:]))
-		body = body[13:]
-		// Each event costs at least five bytes, so a count the input cannot
-		// hold is refused before allocating for it.
-		if n > MaxBatchEvents || n > len(body)/5 {
-			return Message{}, badMessage("batch of %d events in %d bytes (at most %d events)", n, len(body), MaxBatchEvents)
+		m.Next = Position{Epoch: binary.BigEndian.Uint64(body[1:]), Round: binary.BigEndian.Uint64(body[9:])}
+		if !m.More && m.Next != (Position{}) {
+			return Message{}, badMessage("batch: next position %v without more", m.Next)
 		}
-		if !m.More && m.Next != 0 {
-			return Message{}, badMessage("batch: next round %d without more", m.Next)
+		events, err := decodeItems(body[17:], "batch")
+		if err != nil {
+			return Message{}, err
 		}
-		m.Events = make([][]byte, n)
-		for i := range m.Events {
-			if len(body) < 4 {
-				return Message{}, badMessage("batch: event %d truncated", i)
-			}
-			l := int(binary.BigEndian.Uint32(body))
-			body = body[4:]
-			if l == 0 || l > len(body) {
-				return Message{}, badMessage("batch: event %d of %d bytes, %d left", i, l, len(body))
-			}
-			m.Events[i] = body[:l:l]
-			body = body[l:]
+		m.Events = events
+	case KindTxs:
+		txs, err := decodeItems(body, "txs")
+		if err != nil {
+			return Message{}, err
 		}
-		if len(body) != 0 {
-			return Message{}, badMessage("batch: %d trailing bytes", len(body))
+		if len(txs) == 0 {
+			return Message{}, badMessage("txs: no transactions")
 		}
+		m.Events = txs
 	default:
 		return Message{}, badMessage("unknown kind %d", b[0])
 	}
@@ -217,6 +260,8 @@ func (m Message) Encode() []byte {
 		return EncodeSync(m.From)
 	case KindBatch:
 		return EncodeBatch(m.Events, m.More, m.Next)
+	case KindTxs:
+		return EncodeTxs(m.Events)
 	}
 	panic(fmt.Sprintf("node: encode of unknown message kind %d", m.Kind))
 }
