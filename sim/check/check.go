@@ -21,8 +21,14 @@ import (
 	"dagger/graph"
 )
 
+// Round maps an epoch's round onto one axis for the whole run: rounds
+// start again at 0 in every epoch, and the checkers' windows need an order
+// that keeps going up.
+func Round(epoch, round uint64) uint64 { return epoch<<40 | round }
+
 // Config describes the run being checked.
 type Config struct {
+	// Committee is epoch 0's; AddEpoch adds later ones.
 	Committee *graph.Committee
 	// Verifier validates committed events and evidence; nil means Ed25519.
 	Verifier graph.Verifier
@@ -85,6 +91,8 @@ type Checker struct {
 
 	buf    []byte
 	leaves [][]graph.Hash
+
+	committees map[uint64]*graph.Committee
 }
 
 // nodeState is what the checkers remember of one node.
@@ -120,14 +128,15 @@ func New(cfg Config) *Checker {
 		panic("check: Config.Committee is nil")
 	}
 	c := &Checker{
-		cfg:      cfg,
-		verifier: cfg.Verifier,
-		depth:    cfg.GCDepth,
-		agreed:   make(map[uint64]*agreed),
-		memo:     newWindow[graph.Hash, verified](),
-		evMemo:   newWindow[graph.Hash, struct{}](),
-		firstTx:  make(map[graph.Hash]uint64),
-		eqSlots:  make(map[slot]struct{}),
+		cfg:        cfg,
+		verifier:   cfg.Verifier,
+		depth:      cfg.GCDepth,
+		agreed:     make(map[uint64]*agreed),
+		memo:       newWindow[graph.Hash, verified](),
+		evMemo:     newWindow[graph.Hash, struct{}](),
+		firstTx:    make(map[graph.Hash]uint64),
+		eqSlots:    make(map[slot]struct{}),
+		committees: map[uint64]*graph.Committee{cfg.Committee.Epoch(): cfg.Committee},
 	}
 	if c.verifier == nil {
 		c.verifier = graph.Ed25519{}
@@ -146,6 +155,12 @@ func New(cfg Config) *Checker {
 	}
 	return c
 }
+
+// AddEpoch tells the checker about an epoch's committee, before any of
+// its commits.
+func (c *Checker) AddEpoch(com *graph.Committee) { c.committees[com.Epoch()] = com }
+
+func (c *Checker) committee(epoch uint64) *graph.Committee { return c.committees[epoch] }
 
 func (c *Checker) node(i int) *nodeState {
 	if i < 0 || i >= len(c.nodes) {

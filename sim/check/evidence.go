@@ -23,6 +23,7 @@ const (
 
 // Equivocation records that node inserted a second distinct event in slot
 // (round, creator). An honest node must report evidence for it.
+// round is a global round (Round).
 func (c *Checker) Equivocation(node int, creator graph.MemberID, round uint64) {
 	n := c.node(node)
 	if !n.honest {
@@ -47,7 +48,7 @@ func (c *Checker) Evidence(node int, ev graph.Evidence) {
 	if !n.honest {
 		return
 	}
-	s := slot{ev.Round(), ev.Creator()}
+	s := slot{Round(ev.First.Epoch, ev.Round()), ev.Creator()}
 	if err := c.verifyEvidence(&ev); err != nil {
 		c.evidence.add(s.round, node, uint64(s.creator), func() string {
 			return fmt.Sprintf("node %d reported invalid evidence against r%d/c%d: %v", node, s.round, s.creator, err)
@@ -73,10 +74,14 @@ func (c *Checker) verifyEvidence(ev *graph.Evidence) error {
 	if _, ok := c.evMemo.get(key); ok {
 		return nil
 	}
-	if err := ev.Verify(c.cfg.Committee, c.verifier); err != nil {
+	com := c.committee(ev.First.Epoch)
+	if com == nil {
+		return fmt.Errorf("evidence for epoch %d, which never started", ev.First.Epoch)
+	}
+	if err := ev.Verify(com, c.verifier); err != nil {
 		return err
 	}
-	c.evMemo.put(ev.Round(), key, struct{}{})
+	c.evMemo.put(Round(ev.First.Epoch, ev.Round()), key, struct{}{})
 	return nil
 }
 

@@ -44,12 +44,16 @@ func (c *Checker) verify(e *graph.Event) ([]graph.Hash, error) {
 	if known && m.sig == e.Sig && m.body == body {
 		return m.leaves, nil
 	}
-	if err := c.cfg.Committee.Verify(e, c.verifier, c.cfg.Limits); err != nil {
+	com := c.committee(e.Epoch)
+	if com == nil {
+		return nil, fmt.Errorf("epoch %d never started", e.Epoch)
+	}
+	if err := com.Verify(e, c.verifier, c.cfg.Limits); err != nil {
 		return nil, err
 	}
 	_, leaves := graph.BatchRoot(e.Txs)
 	if !known {
-		c.memo.put(e.Round, h, verified{sig: e.Sig, body: body, leaves: leaves})
+		c.memo.put(Round(e.Epoch, e.Round), h, verified{sig: e.Sig, body: body, leaves: leaves})
 		c.checked.verified++
 	}
 	return leaves, nil
@@ -76,17 +80,26 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 	idx := cm.Index
 	bad := func(msg func() string) { c.integrity.add(idx, node, 0, msg) }
 	lead := cm.Leader
-	cutoff := uint64(0)
-	if lead.Round > c.depth {
-		cutoff = lead.Round - c.depth
+	epoch := uint64(0)
+	if k := len(cm.Events); k > 0 {
+		epoch = cm.Events[k-1].Epoch
 	}
-	if n.hasLeader && lead.Round <= n.lastLeader {
+	leadRound := Round(epoch, lead.Round)
+	cutoff := uint64(0)
+	if leadRound > c.depth {
+		cutoff = leadRound - c.depth
+	}
+	if n.hasLeader && leadRound <= n.lastLeader {
 		prev := n.lastLeader
 		bad(func() string {
 			return fmt.Sprintf("node %d commit %d: leader %s does not follow leader round %d", node, idx, lead, prev)
 		})
 	}
-	if want := c.cfg.Committee.Leader(lead.Round); lead.Creator != want {
+	if com := c.committee(epoch); com == nil {
+		bad(func() string {
+			return fmt.Sprintf("node %d commit %d: leader %s of epoch %d, which never started", node, idx, lead, epoch)
+		})
+	} else if want := com.Leader(lead.Round); lead.Creator != want {
 		bad(func() string {
 			return fmt.Sprintf("node %d commit %d: leader %s is not in slot r%d/c%d", node, idx, lead, lead.Round, want)
 		})
@@ -114,7 +127,7 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 			})
 		}
 		prev = e
-		if e.Round < cutoff {
+		if Round(e.Epoch, e.Round) < cutoff {
 			bad(func() string {
 				return fmt.Sprintf("node %d commit %d: event %s is below cutoff round %d of leader %s", node, idx, ref, cutoff, lead)
 			})
@@ -128,7 +141,7 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 		}
 		if causal {
 			for _, p := range e.Parents {
-				if p.Round < cutoff {
+				if Round(e.Epoch, p.Round) < cutoff {
 					continue
 				}
 				if _, ok := n.events.get(p.Hash); !ok {
@@ -138,7 +151,7 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 				}
 			}
 		}
-		n.events.put(e.Round, ref.Hash, idx)
+		n.events.put(Round(e.Epoch, e.Round), ref.Hash, idx)
 	}
 	if causal && n.synced {
 		a.checked = true
@@ -175,13 +188,13 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 			})
 			continue
 		}
-		n.txs.put(lead.Round, tx.Hash, idx)
+		n.txs.put(leadRound, tx.Hash, idx)
 	}
 
 	// The graph forgets delivered transactions and events below the cutoff
 	// after this commit, not before: pruning afterwards keeps the windows
 	// exactly as wide as the graph's.
-	n.hasLeader, n.lastLeader = true, max(n.lastLeader, lead.Round)
+	n.hasLeader, n.lastLeader = true, max(n.lastLeader, leadRound)
 	n.cutoff = max(n.cutoff, cutoff)
 	n.events.prune(n.cutoff)
 	n.txs.prune(n.cutoff)
