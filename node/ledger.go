@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"dagger/graph"
@@ -18,6 +19,9 @@ const (
 	// syncGap is how many rounds ahead of this node an event must be for
 	// the node to sync rather than fetch parents one round at a time.
 	syncGap = 3
+	// maxProposalsPerStep bounds the events one step makes: a node that
+	// catches up makes one per round it may advance to.
+	maxProposalsPerStep = 64
 )
 
 // Errors of Submit.
@@ -127,6 +131,12 @@ type Ledger struct {
 	nextEpoch  *Epoch
 	signed     Signed // the stored last signed event
 	hasSigned  bool
+	// own are this node's events with transactions that no commit has
+	// delivered yet, oldest first. One that falls below the horizon, or
+	// is left in an ended epoch, will never commit: its transactions go
+	// back to the queue, so a client's transaction is not lost because
+	// the event carrying it was.
+	own []*graph.Event
 
 	stats LedgerStats
 }
@@ -144,6 +154,7 @@ type LedgerStats struct {
 	CommittedEvents uint64
 	Epochs          uint64 // epochs this ledger moved to
 	TxsForwarded    uint64
+	TxsRequeued     uint64 // from own events that can no longer commit
 }
 
 // NewLedger checks cfg and builds a ledger; Start runs it.
@@ -320,7 +331,7 @@ func (l *Ledger) Submit(tx []byte) error {
 	}
 	l.stats.TxsSubmitted++
 	if !l.Member() {
-		l.forward([][]byte{tx})
+		l.forward([][]byte{tx}, 0)
 		return nil
 	}
 	l.queue = append(l.queue, tx)
@@ -331,7 +342,7 @@ func (l *Ledger) Submit(tx []byte) error {
 // forward hands transactions to a peer, as a node that does not sign in
 // this epoch must; a peer that does not sign either drops them, and the
 // submitter's retry finds another.
-func (l *Ledger) forward(txs [][]byte) {
+func (l *Ledger) forward(txs [][]byte, hops uint8) {
 	peer := l.nextPeer()
 	for len(txs) > 0 && peer != "" {
 		n, size := 0, 0
@@ -339,14 +350,14 @@ func (l *Ledger) forward(txs [][]byte) {
 			size += len(txs[n])
 			n++
 		}
-		l.send(peer, EncodeTxs(txs[:n]))
+		l.send(peer, EncodeTxs(txs[:n], hops))
 		l.stats.TxsForwarded += uint64(n)
 		txs = txs[n:]
 	}
 }
 
 func (l *Ledger) forwardQueue() {
-	l.forward(l.queue[l.qhead:])
+	l.forward(l.queue[l.qhead:], 0)
 	l.take(l.QueueLen())
 }
 
@@ -368,12 +379,17 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 	case KindSync:
 		l.serveSync(from, m.From)
 	case KindTxs:
-		if l.Member() {
+		// A node that does not sign either hands them on, a bounded number
+		// of times: around an epoch change a peer may be a step behind.
+		switch {
+		case l.Member():
 			for _, tx := range m.Events {
 				if l.Submit(tx) != nil {
 					break
 				}
 			}
+		case m.Hops < MaxHops:
+			l.forward(m.Events, m.Hops+1)
 		}
 	case KindBatch:
 		for _, enc := range m.Events {
@@ -569,14 +585,19 @@ func (l *Ledger) onLeaderTimeout(r uint64) {
 func (l *Ledger) step(from transport.PeerID) {
 	l.drain(from)
 	// A syncing node does not sign: its events would be for rounds the
-	// others may have collected, and the transactions in them lost.
-	for !l.faulted && l.mayPropose && !l.syncing && !l.replaying {
+	// others may have collected, and the transactions in them lost. The
+	// bound keeps a committee of one, which never waits for anybody, from
+	// spinning: it makes its next events on the next tick.
+	for made := 0; made < maxProposalsPerStep && !l.faulted && l.mayPropose && !l.syncing && !l.replaying; made++ {
 		e, used, w := l.g.Propose(l.clock.Now(), l.queue[l.qhead:])
 		if w != graph.WaitNone {
 			break
 		}
 		l.take(used)
 		l.unprocessed = append(l.unprocessed, e)
+		if len(e.Txs) > 0 {
+			l.own = append(l.own, e)
+		}
 		l.stats.EventsCreated++
 		l.drain(from)
 	}
@@ -630,6 +651,7 @@ func (l *Ledger) drain(from transport.PeerID) {
 		}
 	}
 	for _, c := range rd.Commits {
+		l.settleOwn(c.Events)
 		c.Index += l.commitBase
 		l.stats.CommittedEvents += uint64(len(c.Events))
 		if h := l.cfg.Hooks.Commit; h != nil {
@@ -640,8 +662,61 @@ func (l *Ledger) drain(from transport.PeerID) {
 			break
 		}
 	}
+	l.requeueBelow(l.g.Horizon())
 	if err := l.g.Fault(); err != nil {
 		l.fail(err)
+	}
+}
+
+// settleOwn drops the own events a commit delivered.
+func (l *Ledger) settleOwn(events []*graph.Event) {
+	if len(l.own) == 0 {
+		return
+	}
+	self, ok := l.g.LastSigned()
+	if !ok {
+		return
+	}
+	var mine map[graph.Hash]bool
+	for _, e := range events {
+		if e.Creator == self.Creator {
+			if mine == nil {
+				mine = map[graph.Hash]bool{}
+			}
+			mine[e.Hash()] = true
+		}
+	}
+	if mine != nil {
+		l.own = slices.DeleteFunc(l.own, func(e *graph.Event) bool { return mine[e.Hash()] })
+	}
+}
+
+// requeueBelow puts back the transactions of own events below round
+// horizon of the current epoch (or of an earlier epoch): no commit can
+// deliver them any more.
+func (l *Ledger) requeueBelow(horizon uint64) {
+	n := 0
+	for n < len(l.own) && (l.own[n].Epoch < l.epoch || l.own[n].Round < horizon) {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	var txs [][]byte
+	for _, e := range l.own[:n] {
+		txs = append(txs, e.Txs...)
+	}
+	l.own = slices.Delete(l.own, 0, n)
+	l.stats.TxsRequeued += uint64(len(txs))
+	if !l.Member() {
+		l.forward(txs, 0)
+		return
+	}
+	for _, tx := range txs {
+		if l.QueueLen() < l.cfg.MaxQueue && l.qbytes+len(tx) <= l.cfg.MaxQueueBytes {
+			l.queue = append(l.queue, tx)
+			l.qbytes += len(tx)
+		}
 	}
 }
 

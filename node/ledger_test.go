@@ -16,7 +16,7 @@ import (
 // cluster is a minimal runtime for ledgers: a manual clock, FIFO delivery
 // with a fixed delay, and a switch to cut nodes off. The simulator in sim/
 // is the full one; this keeps the ledger's tests independent of it.
-type cluster struct {
+type mesh struct {
 	t         *testing.T
 	committee *graph.Committee
 	signers   []graph.Signer
@@ -29,7 +29,7 @@ type cluster struct {
 }
 
 type member struct {
-	c        *cluster
+	c        *mesh
 	id       int
 	ledger   *node.Ledger
 	store    *node.MemStore
@@ -48,8 +48,8 @@ type pending struct {
 
 const delay = int64(10 * time.Millisecond)
 
-func newCluster(t *testing.T, n int) *cluster {
-	c := &cluster{t: t, cut: make([]bool, n), epochs: map[uint64]*graph.Committee{}}
+func newCluster(t *testing.T, n int) *mesh {
+	c := &mesh{t: t, cut: make([]bool, n), epochs: map[uint64]*graph.Committee{}}
 	members := make([]graph.Member, n)
 	for i := range n {
 		s := graph.Ed25519SignerFromSeed(graphtest.KeySeed(1, i))
@@ -139,7 +139,7 @@ type timer struct{ stopped bool }
 
 func (t *timer) Stop() bool { was := !t.stopped; t.stopped = true; return was }
 
-func (c *cluster) push(p pending) {
+func (c *mesh) push(p pending) {
 	i, _ := slices.BinarySearchFunc(c.queue, p.at, func(x pending, at int64) int {
 		if x.at <= at {
 			return -1
@@ -150,7 +150,7 @@ func (c *cluster) push(p pending) {
 }
 
 // run processes everything due up to the given virtual time.
-func (c *cluster) run(until time.Duration) {
+func (c *mesh) run(until time.Duration) {
 	for len(c.queue) > 0 && c.queue[0].at <= int64(until) {
 		p := c.queue[0]
 		c.queue = c.queue[1:]
@@ -168,7 +168,7 @@ func (c *cluster) run(until time.Duration) {
 	c.now = int64(until)
 }
 
-func (c *cluster) checkAgreement() {
+func (c *mesh) checkAgreement() {
 	c.t.Helper()
 	var longest []graph.Commit
 	for _, m := range c.nodes {

@@ -15,7 +15,7 @@ import (
 //	fetch: 0x02 | count u16 | count × hash
 //	sync:  0x03 | from epoch u64 | from round u64
 //	batch: 0x04 | flags u8 (bit 0: more) | next epoch u64 | next round u64 | count u32 | count × (length u32 | encoded event)
-//	txs:   0x05 | count u32 | count × (length u32 | transaction)
+//	txs:   0x05 | hops u8 | count u32 | count × (length u32 | transaction)
 //
 // Events keep their own encoding inside a message, so an event read from
 // the network is stored and relayed as the same bytes.
@@ -76,6 +76,7 @@ type Message struct {
 	Hashes []graph.Hash // KindFetch
 	From   Position     // KindSync
 	Events [][]byte     // KindBatch; the transactions of KindTxs
+	Hops   uint8        // KindTxs: how often they were handed on already
 	More   bool         // KindBatch answering a sync: events from Next on remain
 	Next   Position     // KindBatch
 }
@@ -125,13 +126,17 @@ func EncodeBatch(events [][]byte, more bool, next Position) []byte {
 	return appendItems(b, events)
 }
 
+// MaxHops bounds how often forwarded transactions are handed on by nodes
+// that do not sign either.
+const MaxHops = 4
+
 // EncodeTxs returns the message handing txs (at most MaxBatchEvents) to a
-// peer.
-func EncodeTxs(txs [][]byte) []byte {
-	if len(txs) > MaxBatchEvents {
-		panic(fmt.Sprintf("node: %d forwarded transactions, at most %d", len(txs), MaxBatchEvents))
+// peer, handed on hops times before.
+func EncodeTxs(txs [][]byte, hops uint8) []byte {
+	if len(txs) > MaxBatchEvents || hops > MaxHops {
+		panic(fmt.Sprintf("node: %d forwarded transactions after %d hops, at most %d and %d", len(txs), hops, MaxBatchEvents, MaxHops))
 	}
-	return appendItems([]byte{byte(KindTxs)}, txs)
+	return appendItems([]byte{byte(KindTxs), hops}, txs)
 }
 
 func appendItems(b []byte, items [][]byte) []byte {
@@ -234,7 +239,11 @@ func DecodeMessage(b []byte) (Message, error) {
 		}
 		m.Events = events
 	case KindTxs:
-		txs, err := decodeItems(body, "txs")
+		if len(body) < 1 || body[0] > MaxHops {
+			return Message{}, badMessage("txs: missing or too many hops (at most %d)", MaxHops)
+		}
+		m.Hops = body[0]
+		txs, err := decodeItems(body[1:], "txs")
 		if err != nil {
 			return Message{}, err
 		}
@@ -261,7 +270,7 @@ func (m Message) Encode() []byte {
 	case KindBatch:
 		return EncodeBatch(m.Events, m.More, m.Next)
 	case KindTxs:
-		return EncodeTxs(m.Events)
+		return EncodeTxs(m.Events, m.Hops)
 	}
 	panic(fmt.Sprintf("node: encode of unknown message kind %d", m.Kind))
 }

@@ -17,7 +17,7 @@ func sampleMessages() [][]byte {
 		node.EncodeSync(node.Position{Epoch: 1, Round: 42}),
 		node.EncodeBatch([][]byte{{1}, {2, 3}}, true, node.Position{Epoch: 2, Round: 7}),
 		node.EncodeBatch(nil, false, node.Position{}),
-		node.EncodeTxs([][]byte{[]byte("tx one"), {7}}),
+		node.EncodeTxs([][]byte{[]byte("tx one"), {7}}, 2),
 	}
 }
 
@@ -45,8 +45,9 @@ func TestDecodeMessageRejectsMalformedInput(t *testing.T) {
 		"batch bad flags":    {4, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 		"batch next no more": {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
 		"batch trailing":     append(node.EncodeBatch([][]byte{{1}}, false, node.Position{}), 0),
-		"txs none":           {5, 0, 0, 0, 0},
-		"txs count lies":     {5, 0, 0, 0, 9, 0, 0, 0, 1, 1},
+		"txs none":           {5, 0, 0, 0, 0, 0},
+		"txs count lies":     {5, 0, 0, 0, 0, 9, 0, 0, 0, 1, 1},
+		"txs too many hops":  {5, 9, 0, 0, 0, 1, 0, 0, 0, 1, 1},
 		"batch empty event":  {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 9},
 	}
 	for name, b := range cases {

@@ -16,6 +16,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"sim", "run scenarios in the deterministic simulator (sim run, sim sweep)", runSim},
+		{"pay", "check a Solana payment (pay verify)", runPay},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -282,7 +282,8 @@ func (t *Tx) ID() ID {
 
 // Memo is the text the payment of a vm-create or vm-renew must carry in
 // its Solana memo: it binds the payment to this request (everything but
-// the payment itself), so a payment cannot be moved to another request.
+// the payment itself and the signature, the author included), so a payment
+// cannot be moved to another request. Set Author before asking for it.
 func (t *Tx) Memo() string {
 	h := sha256.New()
 	h.Write([]byte(memoDomain))
@@ -296,7 +297,8 @@ func (t *Tx) Encode() []byte {
 	return append(b, t.Sig[:]...)
 }
 
-// Sign sets the author to key's public key and signs.
+// Sign sets the author to key's public key and signs. A payment's memo
+// must have been made for that author.
 func (t *Tx) Sign(key ed25519.PrivateKey) {
 	copy(t.Author[:], key.Public().(ed25519.PublicKey))
 	id := t.ID()
