@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"unsafe"
 
@@ -16,10 +17,11 @@ import (
 // cost.
 type FastSigner struct{ key graph.PublicKey }
 
-// NewFastSigner derives a member's key from its seed.
+// NewFastSigner derives a member's key from its seed: the ed25519 public
+// key of the seed, so the member's identity is the same as under ed25519
+// (its cluster transactions are signed with ed25519 either way).
 func NewFastSigner(seed [32]byte) *FastSigner {
-	h := sha256.Sum256(append([]byte("dagger/sim/fast-key"), seed[:]...))
-	return &FastSigner{key: graph.PublicKey(h)}
+	return &FastSigner{key: graph.PublicKey(ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey))}
 }
 
 // PublicKey implements graph.Signer.

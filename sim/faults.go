@@ -8,6 +8,9 @@ import (
 // applyFault puts one fault of the scenario's timeline into effect.
 func (s *Sim) applyFault(i int) {
 	f := &s.sc.Faults[i]
+	if s.cluster.action(f) {
+		return
+	}
 	nw := s.net
 	switch {
 	case len(f.Partition) > 0:

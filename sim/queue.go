@@ -13,6 +13,7 @@ const (
 	itemFault                   // a fault of the timeline happens
 	itemSubmit                  // the workload submits a transaction
 	itemTwin                    // a twin starts or stops
+	itemCall                    // the cluster's workload or a client's timeout
 )
 
 type packet struct {
@@ -31,6 +32,7 @@ type item struct {
 	direct bool
 	pkt    *packet
 	timer  *simTimer
+	call   func()
 }
 
 type agenda struct {

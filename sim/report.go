@@ -3,12 +3,15 @@ package sim
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"dagger/sim/linear"
 )
 
 // Report is the outcome of one run: what the checkers found and what the
@@ -37,6 +40,37 @@ type Report struct {
 	LatencyMS    Latency  `json:"latency_ms"`
 	Fingerprint  string   `json:"fingerprint"`
 	Overrides    []string `json:"overrides,omitempty"`
+	// Epochs is how many epochs the cluster went through after genesis;
+	// Operators the committee size at the end; VMs what the VM workload
+	// did.
+	Epochs    uint64  `json:"epochs"`
+	Operators int     `json:"operators"`
+	VM        VMStats `json:"vm"`
+	// StateHash is the cluster state's hash at the reference node's last
+	// commit.
+	StateHash string `json:"state_hash"`
+
+	history *linear.Result
+}
+
+// WriteHistoryHTML writes the visualization of the VM history's
+// linearizability check (porcupine's) to path; it fails if the run had no
+// VM operations.
+func (r *Report) WriteHistoryHTML(path string) error {
+	if r.history == nil {
+		return errors.New("the run has no VM history")
+	}
+	return r.history.WriteHTML(path)
+}
+
+// LinearizableFailed says whether the linearizability check failed.
+func (r *Report) LinearizableFailed() bool {
+	for _, c := range r.Checks {
+		if c.Name == "linearizable" && !c.Pass {
+			return true
+		}
+	}
+	return false
 }
 
 // Check is one checker's verdict.
@@ -74,8 +108,18 @@ func (s *Sim) report(wall time.Duration) *Report {
 	r.CommittedTxs = uint64(len(s.workload.lat))
 	r.CommitTPS = math.Round(float64(r.CommittedTxs)/r.SimSeconds*10) / 10
 	r.LatencyMS = summarize(s.workload.lat)
-	for _, c := range s.checker.Finish() {
+	lin, hist := s.cluster.vm.result()
+	r.history = hist
+	for _, c := range append(s.checker.Finish(), lin, s.cluster.provisioningResult()) {
 		r.Checks = append(r.Checks, Check{Name: c.Name, Pass: c.Pass, Detail: c.Detail})
+	}
+	r.VM = s.cluster.vm.stats
+	r.Epochs = uint64(len(s.cluster.epochs) - 1)
+	if ref := s.cluster.reference(); ref != nil {
+		st := ref.nd.State()
+		r.Operators = st.Committee().Size()
+		h := st.Hash()
+		r.StateHash = hex.EncodeToString(h[:])
 	}
 	r.Checks = append(r.Checks, s.expectations(r)...)
 	r.Verdict = "pass"
@@ -147,12 +191,16 @@ func (r *Report) Summary(w io.Writer) {
 		r.Commits, r.CommittedTxs, r.SubmittedTxs, r.CommitTPS, r.LatencyMS.P50, r.LatencyMS.P99, r.LatencyMS.Max)
 	fmt.Fprintf(w, "  %d events, %d messages, %s on the wire, %d dropped, %d rejected by honest nodes\n",
 		r.Events, r.Messages, bytesString(r.Bytes), r.Dropped, r.Invalid)
+	if r.VM.Ops > 0 || r.Epochs > 0 {
+		fmt.Fprintf(w, "  cluster: %d epochs, %d operators; VM workload: %d ops (%d creates, %d created, %d deletes, %d gets, %d unfinished, %d payment faults)\n",
+			r.Epochs, r.Operators, r.VM.Ops, r.VM.Creates, r.VM.CreatedOK, r.VM.Deletes, r.VM.Gets, r.VM.Unfinished, r.VM.PaymentFlaw)
+	}
 	for _, c := range r.Checks {
 		mark := "ok  "
 		if !c.Pass {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(w, "  %s %-12s %s\n", mark, c.Name, c.Detail)
+		fmt.Fprintf(w, "  %s %-15s %s\n", mark, c.Name, c.Detail)
 	}
 	fmt.Fprintf(w, "  verdict %s  fingerprint %s\n", strings.ToUpper(r.Verdict), r.Fingerprint[:16])
 }

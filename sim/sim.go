@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"dagger/graph"
 	"dagger/graph/graphtest"
 	"dagger/node"
+	"dagger/provision"
 	"dagger/sim/check"
 	"dagger/sim/scenario"
 	"dagger/transport"
@@ -45,6 +47,7 @@ type Sim struct {
 	end       int64
 	checker   *check.Checker
 	workload  *workload
+	cluster   *simCluster
 	trace     *tracer
 	fp        [32]byte // the delivered-message trace, chained
 	fpBuf     []byte
@@ -66,8 +69,12 @@ type endpoint struct {
 	name   transport.PeerID
 	twin   bool
 	signer graph.Signer
+	key    ed25519.PrivateKey // operator identity
 	store  *node.MemStore
+	nd     *node.Node // the node running on it
 	ledger *node.Ledger
+	hv     *provision.Sim // the operator's host; it survives the node's crashes
+	downAt int64          // when the node last crashed
 	up     bool
 	gen    uint64
 	skew   int64
@@ -93,16 +100,19 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 	}
 	s.verifier = newMemoVerifier(verifier)
 	s.limits = graph.Limits{MaxEventTxs: sc.Consensus.MaxEventTxs, MaxTxBytes: sc.Consensus.MaxTxBytes}
-	members := make([]graph.Member, sc.Nodes)
 	signers := make([]graph.Signer, sc.Nodes)
-	for i := range members {
-		signers[i] = newSigner(graphtest.KeySeed(sc.Seed, i))
-		members[i] = graph.Member{Key: signers[i].PublicKey(), Weight: sc.Weights[i]}
+	keys := make([]ed25519.PrivateKey, sc.Nodes)
+	for i := range signers {
+		seed := graphtest.KeySeed(sc.Seed, i)
+		signers[i] = newSigner(seed)
+		keys[i] = ed25519.NewKeyFromSeed(seed[:])
 	}
-	committee, err := graph.NewCommittee(0, members)
+	cl, err := newSimCluster(s, keys)
 	if err != nil {
-		return nil, fmt.Errorf("committee: %w", err)
+		return nil, err
 	}
+	s.cluster = cl
+	committee := cl.genesisCommittee
 	g, err := graph.New(graph.Config{Committee: committee, Limits: s.limits})
 	if err != nil {
 		return nil, err
@@ -110,7 +120,7 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 	s.decoder = newDecodeMemo(g.Limits())
 	s.committee = committee
 	for i := range sc.Nodes {
-		s.addEndpoint(i, signers[i], false)
+		s.addEndpoint(i, signers[i], false).key = keys[i]
 	}
 	for bi, b := range sc.Byzantine {
 		ep := s.eps[b.Node]
@@ -120,6 +130,7 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 		ep.byz.entries = append(ep.byz.entries, bi)
 		if b.Behavior == "twin" {
 			tw := s.addEndpoint(b.Node, signers[b.Node], true)
+			tw.key = keys[b.Node]
 			s.agenda.push(item{at: int64(b.From), kind: itemTwin, to: int32(tw.id), index: int32(bi)})
 		}
 	}
@@ -159,6 +170,9 @@ func (s *Sim) addEndpoint(nodeIdx int, signer graph.Signer, twin bool) *endpoint
 		ep.name = transport.PeerID(fmt.Sprintf("n%d-twin%d", nodeIdx, ep.id))
 	}
 	ep.rng = newRand(s.sc.Seed, "net/"+string(ep.name), ep.id)
+	if !twin {
+		ep.hv = s.cluster.newHost(ep)
+	}
 	ep.slots = newSlotWatch(s.sc.Nodes)
 	s.eps = append(s.eps, ep)
 	return ep
@@ -186,6 +200,7 @@ func (s *Sim) Run() *Report {
 		}
 	}
 	s.workload.start()
+	s.cluster.vm.start()
 	for s.agenda.len() > 0 && s.agenda.peek().at <= s.end {
 		it := s.agenda.pop()
 		s.now = it.at
@@ -206,7 +221,7 @@ func (s *Sim) dispatch(it *item) {
 		ep := s.eps[it.to]
 		if ep.up && ep.gen == uint64(it.index) {
 			if it.direct {
-				ep.ledger.Receive(s.eps[it.from].name, it.pkt.data)
+				ep.nd.Receive(s.eps[it.from].name, it.pkt.data)
 			} else {
 				s.handle(ep, int(it.from), it.pkt)
 			}
@@ -223,6 +238,8 @@ func (s *Sim) dispatch(it *item) {
 		s.workload.submit()
 	case itemTwin:
 		s.toggleTwin(s.eps[it.to], int(it.index))
+	case itemCall:
+		it.call()
 	}
 }
 
@@ -234,9 +251,9 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 	ep.gen++
 	ep.up = true
 	ep.busy = 0
-	cfg := node.LedgerConfig{
-		Graph: graph.Config{Committee: s.committee, Verifier: s.verifier, Limits: s.limits, Signer: ep.signer,
-			GCDepth: s.sc.Consensus.GCDepth, StartTime: StartTime},
+	lcfg := node.LedgerConfig{
+		Graph: graph.Config{Verifier: s.verifier, Limits: s.limits, Signer: ep.signer,
+			GCDepth: s.sc.Consensus.GCDepth},
 		Transport:     (*simTransport)(ep),
 		Clock:         (*simClock)(ep),
 		Store:         ep.store,
@@ -246,15 +263,15 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 		Decode:        s.decoder.decode,
 		Hooks:         s.hooks(ep),
 	}
-	l, err := node.NewLedger(cfg)
+	n, err := node.NewNode(s.cluster.nodeConfig(ep, lcfg))
 	if err != nil {
 		panic(fmt.Sprintf("sim: node %s: %v", ep.name, err)) // the scenario was validated; this is a bug
 	}
-	ep.ledger = l
+	ep.nd, ep.ledger = n, n.Ledger()
 	if !ep.twin {
 		s.checker.Restart(ep.node)
 	}
-	l.Start()
+	n.Start()
 }
 
 func (s *Sim) crash(ep *endpoint) {
@@ -263,7 +280,8 @@ func (s *Sim) crash(ep *endpoint) {
 	}
 	ep.up = false
 	ep.gen++
-	ep.ledger.Stop()
+	ep.downAt = s.now
+	ep.nd.Stop()
 	ep.created += ep.ledger.Stats().EventsCreated
 	s.traceEvent("crash", ep.id)
 }
@@ -284,7 +302,7 @@ func (s *Sim) hooks(ep *endpoint) node.Hooks {
 		Evidence: func(ev graph.Evidence) { s.checker.Evidence(i, ev) },
 		Inserted: func(e *graph.Event) {
 			if ep.slots.insert(e, ep.ledger.Graph().Horizon()) {
-				s.checker.Equivocation(i, e.Creator, e.Round)
+				s.checker.Equivocation(i, e.Creator, check.Round(e.Epoch, e.Round))
 			}
 		},
 		Fault:   func(err error) { s.checker.Fault(i, err) },
@@ -355,7 +373,7 @@ func (s *Sim) handle(ep *endpoint, from int, pkt *packet) {
 	if ep.byz != nil && ep.byz.incoming(from, pkt) {
 		return
 	}
-	ep.ledger.Receive(s.eps[from].name, pkt.data)
+	ep.nd.Receive(s.eps[from].name, pkt.data)
 }
 
 // simTransport is an endpoint's transport.Transport.
@@ -429,6 +447,7 @@ func (t *simTimer) Stop() bool {
 // committee size per round, so the check is an array lookup.
 type slotWatch struct {
 	n         int
+	epoch     uint64
 	base      uint64 // round of rows[0]
 	rows      [][]graph.Hash
 	delivered uint64 // commits delivered to the workload, across restarts
@@ -437,6 +456,9 @@ type slotWatch struct {
 func newSlotWatch(n int) *slotWatch { return &slotWatch{n: n} }
 
 func (w *slotWatch) insert(e *graph.Event, horizon uint64) bool {
+	if e.Epoch != w.epoch {
+		w.epoch, w.base, w.rows = e.Epoch, 0, nil
+	}
 	if horizon > w.base {
 		drop := min(horizon-w.base, uint64(len(w.rows)))
 		w.rows = w.rows[drop:]

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -157,11 +158,28 @@ func runSimRun(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if rep.LinearizableFailed() {
+		path := historyPath(*jsonPath, sc.Name, sc.Seed)
+		if err := rep.WriteHistoryHTML(path); err != nil {
+			fmt.Fprintf(stderr, "dagger sim run: write the history's visualization: %v\n", err)
+		} else {
+			fmt.Fprintf(stdout, "history: %s (open in a browser)\n", path)
+		}
+	}
 	if !rep.Pass() {
 		fmt.Fprintf(stdout, "replay: %s\n", replayCommand(file, sc.Seed, sets))
 		return 1
 	}
 	return 0
+}
+
+// historyPath is where the visualization of a failed linearizability
+// check goes: next to the JSON report, or in the working directory.
+func historyPath(jsonPath, name string, seed uint64) string {
+	if jsonPath != "" && jsonPath != "-" {
+		return strings.TrimSuffix(jsonPath, filepath.Ext(jsonPath)) + ".history.html"
+	}
+	return fmt.Sprintf("%s-seed%d.history.html", name, seed)
 }
 
 // replayCommand is the command line that reruns exactly one run.

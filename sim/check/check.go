@@ -4,8 +4,9 @@
 // verdicts about the honest nodes: agreement (their commit sequences are
 // prefixes of one another), integrity (each sequence is one a correct
 // linearizer could emit), liveness (the transactions submitted to them in
-// the liveness window were committed) and evidence (every equivocation
-// they saw they reported, with valid proof).
+// the liveness window were committed), evidence (every equivocation they
+// saw they reported, with valid proof) and state-agreement (their cluster
+// states hash the same after the same commit).
 //
 // A run may have a hundred nodes and tens of thousands of events, so the
 // Checker keeps neither commits nor events: one digest per commit index,
@@ -93,6 +94,7 @@ type Checker struct {
 	leaves [][]graph.Hash
 
 	committees map[uint64]*graph.Committee
+	state      stateAgreement
 }
 
 // nodeState is what the checkers remember of one node.
@@ -203,9 +205,10 @@ func (c *Checker) Restart(node int) {
 	}
 }
 
-// Finish returns the verdicts: agreement, integrity, liveness, evidence.
+// Finish returns the verdicts: agreement, integrity, liveness, evidence
+// and state-agreement.
 func (c *Checker) Finish() []Result {
-	return []Result{c.agreementResult(), c.integrityResult(), c.livenessResult(), c.evidenceResult()}
+	return []Result{c.agreementResult(), c.integrityResult(), c.livenessResult(), c.evidenceResult(), c.stateResult()}
 }
 
 // Commits returns the length of the longest honest sequence seen.

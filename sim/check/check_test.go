@@ -217,7 +217,7 @@ func nonLeaderParent(t *testing.T, cm *graph.Commit) *graph.Event {
 	return nil
 }
 
-var names = []string{"agreement", "integrity", "liveness", "evidence"}
+var names = []string{"agreement", "integrity", "liveness", "evidence", "state-agreement"}
 
 // expect checks that exactly the checkers named in fail failed, each with
 // a detail containing what fail maps it to, and that the others passed.
@@ -570,7 +570,52 @@ func messyStream(f *fixture) (Config, *stream) {
 			c.Submit(i%4, graph.TxHash(fmt.Appendf(nil, "ghost %d", i)), int64(8-i)*second)
 		})
 	}
+	s.after = append(s.after, func(c *Checker) {
+		c.StateHash(0, 3, [32]byte{1})
+		c.StateHash(1, 3, [32]byte{2})
+	})
 	return cfg, s
+}
+
+func TestStateAgreementComparesHashesPerCommit(t *testing.T) {
+	f := load(t, goodRun)
+	cases := []struct {
+		name  string
+		feed  func(c *Checker)
+		fails string
+	}{
+		{"equal hashes pass", func(c *Checker) {
+			for i := range 3 {
+				c.StateHash(i, 0, [32]byte{7})
+				c.StateHash(i, 1, [32]byte{8})
+			}
+		}, ""},
+		{"a different hash fails", func(c *Checker) {
+			c.StateHash(0, 4, [32]byte{7})
+			c.StateHash(2, 4, [32]byte{9})
+		}, "node 2's cluster state after commit 4"},
+		{"a Byzantine node is not judged", func(c *Checker) {
+			c.StateHash(0, 4, [32]byte{7})
+			c.StateHash(3, 4, [32]byte{9})
+		}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := f.config()
+			cfg.Honest = []bool{true, true, true, false}
+			c := New(cfg)
+			tc.feed(c)
+			var r Result
+			for _, x := range c.Finish() {
+				if x.Name == "state-agreement" {
+					r = x
+				}
+			}
+			if (tc.fails == "") != r.Pass || !strings.Contains(r.Detail, tc.fails) {
+				t.Fatalf("%+v, want failing with %q", r, tc.fails)
+			}
+		})
+	}
 }
 
 func TestResultsAreDeterministic(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // fuzzSeedLimit keeps the multi-kilobyte limit and alias-bomb cases out of
@@ -36,6 +38,12 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(base), "weights=1")
 	f.Add([]byte(base), "expect.liveness.disabled=true")
 	f.Add([]byte(base+"network:\n  latency: &l {value: 1ms}\n  links: [{latency: *l}]\n"), "network.latency.value=2ms")
+	f.Add([]byte(base), "workload.vm.rate=5")
+	f.Add([]byte(base), "workload.vm.stale_reads=true")
+	f.Add(example, "cluster.genesis=4")
+	f.Add([]byte(clusterSeed), "")
+	f.Add([]byte(clusterSeed), "cluster.genesis=7")
+	f.Add([]byte(clusterSeed), "expect.provisioning.settle=1m")
 	for _, c := range invalidCases() {
 		if len(c.doc) <= fuzzSeedLimit {
 			f.Add([]byte(c.doc), "")
@@ -60,6 +68,40 @@ func FuzzParse(f *testing.F) {
 		roundTrip(t, s)
 	})
 }
+
+// clusterSeed sets every field of the cluster, the VM workload and
+// provisioning, and every cluster fault.
+const clusterSeed = `name: churn
+duration: 90s
+nodes: 7
+cluster:
+  genesis: 5
+  regions: [eu, us]
+  vcpu: 8
+  memory_mib: 4096
+  disk_gib: 100
+  boot_time: 3s
+  boot_failure: 0.1
+  epoch_length: 10s
+  status_timeout: 5s
+  auto_approve: false
+  price_vcpu_hour: 10
+  price_memory_gib_hour: 2
+  price_disk_gib_hour: 1
+workload:
+  rate: 100
+  vm: {rate: 5, clients: 6, stale_reads: true, lease: 2m, vcpu: 2, memory_mib: 512, disk_gib: 5, image: alpine,
+       bounce: 0.1, late: 0.1, late_by: 10s, replay: 0.1, underpay: 0.1, timeout: 20s, from: 1s, until: 80s}
+faults:
+  - {at: 10s, join: 5}
+  - {at: 20s, leave: 1}
+  - {at: 25s, join: 1}
+  - {at: 30s, remove: 2}
+  - {at: 35s, host_down: 3}
+  - {at: 40s, vm_crash: 4}
+  - {at: 45s, host_up: 3}
+expect: {provisioning: {settle: 15s}}
+`
 
 // checkInvariants re-checks, independently of the validator's code, what a
 // parsed scenario promises.
@@ -150,6 +192,80 @@ func checkInvariants(t *testing.T, s *Scenario) {
 			fail("byzantine %+v", b)
 		}
 	}
+	c := s.Cluster
+	if c.Genesis < 1 || c.Genesis > s.Nodes || len(c.Regions) == 0 || len(c.Regions) > MaxRegions ||
+		c.VCPU < 1 || c.VCPU > MaxHostCapacity || c.MemoryMiB < 1 || c.MemoryMiB > MaxHostCapacity || c.DiskGiB < 1 || c.DiskGiB > MaxHostCapacity ||
+		c.BootTime < 0 || c.BootTime.D() > MaxDelay || !(c.BootFailure >= 0 && c.BootFailure < 1) ||
+		c.EpochLength <= 0 || c.EpochLength.D() > MaxDuration || c.StatusTimeout <= 0 || c.StatusTimeout.D() > MaxDelay ||
+		c.PriceVCPUHour > MaxPrice || c.PriceMemoryGiBHour > MaxPrice || c.PriceDiskGiBHour > MaxPrice {
+		fail("cluster %+v", c)
+	}
+	for _, r := range c.Regions {
+		if r == "" || len(r) > MaxRegionLen || strings.Trim(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			fail("region %q", r)
+		}
+	}
+	vm := w.VM
+	if !(vm.Rate >= 0 && vm.Rate <= MaxVMRate) || vm.Clients < 1 || vm.Clients > MaxVMClients ||
+		vm.Lease.D() < MinLease || vm.Lease.D() > MaxLease || vm.Lease.D()%time.Second != 0 ||
+		vm.VCPU < 1 || vm.VCPU > MaxVMVCPU || vm.MemoryMiB < 1 || vm.MemoryMiB > MaxVMMemoryMiB || vm.DiskGiB < 1 || vm.DiskGiB > MaxVMDiskGiB ||
+		vm.Image == "" || utf8.RuneCountInString(vm.Image) > MaxImageLen ||
+		vm.LateBy < 0 || vm.LateBy.D() > MaxDelay || vm.Timeout <= 0 || vm.Timeout.D() > MaxDelay ||
+		(vm.Until != 0 && vm.Until <= vm.From) {
+		fail("vm workload %+v", vm)
+	}
+	inRun("vm workload", vm.From, vm.Until)
+	for _, p := range []float64{vm.Bounce, vm.Late, vm.Replay, vm.Underpay} {
+		prob("vm payment fault", p)
+	}
+	if vm.Bounce+vm.Late+vm.Replay+vm.Underpay > 1+1e-6 {
+		fail("vm payment faults sum above 1")
+	}
+	if st := s.Expect.Provisioning.Settle; st < 0 || st > s.Duration {
+		fail("provisioning settle %v", st)
+	}
+	// Membership and hosts, replayed in time order.
+	member := make([]bool, s.Nodes)
+	members := c.Genesis
+	for i := range c.Genesis {
+		member[i] = true
+	}
+	down := make([]bool, s.Nodes)
+	for i, f := range s.Faults {
+		for _, n := range []*int{f.Join, f.Leave, f.Remove, f.HostDown, f.HostUp, f.VMCrash} {
+			if n != nil {
+				inRange("cluster fault", *n)
+			}
+		}
+		switch {
+		case f.Join != nil:
+			if member[*f.Join] {
+				fail("fault %d joins member %d", i, *f.Join)
+			}
+			member[*f.Join] = true
+			members++
+		case f.Leave != nil, f.Remove != nil:
+			n := f.Leave
+			if n == nil {
+				n = f.Remove
+			}
+			if !member[*n] || members == 1 {
+				fail("fault %d takes out node %d (member %v) of %d members", i, *n, member[*n], members)
+			}
+			member[*n] = false
+			members--
+		case f.HostDown != nil:
+			if down[*f.HostDown] {
+				fail("fault %d takes down a down host", i)
+			}
+			down[*f.HostDown] = true
+		case f.HostUp != nil:
+			if !down[*f.HostUp] {
+				fail("fault %d brings up a host that is up", i)
+			}
+			down[*f.HostUp] = false
+		}
+	}
 	for i, f := range s.Faults {
 		inRun("fault", f.At)
 		if i > 0 && f.At < s.Faults[i-1].At {
@@ -159,6 +275,7 @@ func checkInvariants(t *testing.T, s *Scenario) {
 		for _, set := range []bool{
 			f.Partition != nil, f.OneWay != nil, f.Heal, f.Crash != nil, f.Restart != nil,
 			f.Isolate != nil, f.Degrade != nil, f.ClockSkew != nil, f.Slow != nil,
+			f.Join != nil, f.Leave != nil, f.Remove != nil, f.HostDown != nil, f.HostUp != nil, f.VMCrash != nil,
 		} {
 			if set {
 				actions++
@@ -196,7 +313,7 @@ func checkInvariants(t *testing.T, s *Scenario) {
 // FuzzParseOverride: ParseOverride never panics, and what it accepts is the
 // input split at its first '='.
 func FuzzParseOverride(f *testing.F) {
-	for _, s := range []string{"nodes=10", "network.drop=0.05", "network..drop=1", "=3", "nodes", "a=b=c", "x.y.z=", ".=."} {
+	for _, s := range []string{"nodes=10", "network.drop=0.05", "network..drop=1", "=3", "nodes", "a=b=c", "x.y.z=", ".=.", "workload.vm.rate=5", "cluster.genesis=4"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -581,19 +581,22 @@ func (d *decoder) groups(n *yaml.Node, path string) ([][]int, error) {
 }
 
 var (
-	topFields       = []string{"name", "description", "seed", "duration", "nodes", "weights", "crypto", "consensus", "network", "workload", "byzantine", "faults", "expect"}
-	consensusFields = []string{"leader_timeout", "max_event_txs", "max_tx_bytes", "gc_depth", "fetch_retry"}
-	networkFields   = []string{"latency", "bandwidth", "drop", "duplicate", "reorder", "links"}
-	latencyFields   = []string{"dist", "value", "min", "max", "mean", "stddev", "median", "sigma"}
-	linkFields      = []string{"from", "to", "latency", "drop", "duplicate", "reorder"}
-	workloadFields  = []string{"rate", "tx_size", "nodes", "from", "until"}
-	byzantineFields = []string{"node", "behavior", "targets", "count", "size", "from", "until"}
-	faultFields     = []string{"at", "partition", "one_way", "heal", "crash", "restart", "lose_state", "isolate", "degrade", "clock_skew", "slow"}
-	oneWayFields    = []string{"from", "to"}
-	skewFields      = []string{"node", "offset"}
-	slowFields      = []string{"node", "delay"}
-	expectFields    = []string{"liveness", "min_commit_tps", "max_latency_p99", "max_latency_p50"}
-	livenessFields  = []string{"after", "within", "disabled"}
+	topFields          = []string{"name", "description", "seed", "duration", "nodes", "weights", "crypto", "consensus", "cluster", "network", "workload", "byzantine", "faults", "expect"}
+	consensusFields    = []string{"leader_timeout", "max_event_txs", "max_tx_bytes", "gc_depth", "fetch_retry"}
+	clusterFields      = []string{"genesis", "regions", "vcpu", "memory_mib", "disk_gib", "boot_time", "boot_failure", "epoch_length", "status_timeout", "auto_approve", "price_vcpu_hour", "price_memory_gib_hour", "price_disk_gib_hour"}
+	networkFields      = []string{"latency", "bandwidth", "drop", "duplicate", "reorder", "links"}
+	latencyFields      = []string{"dist", "value", "min", "max", "mean", "stddev", "median", "sigma"}
+	linkFields         = []string{"from", "to", "latency", "drop", "duplicate", "reorder"}
+	workloadFields     = []string{"rate", "tx_size", "nodes", "from", "until", "vm"}
+	vmFields           = []string{"rate", "clients", "stale_reads", "lease", "vcpu", "memory_mib", "disk_gib", "image", "bounce", "late", "late_by", "replay", "underpay", "timeout", "from", "until"}
+	byzantineFields    = []string{"node", "behavior", "targets", "count", "size", "from", "until"}
+	faultFields        = []string{"at", "partition", "one_way", "heal", "crash", "restart", "lose_state", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash"}
+	oneWayFields       = []string{"from", "to"}
+	skewFields         = []string{"node", "offset"}
+	slowFields         = []string{"node", "delay"}
+	expectFields       = []string{"liveness", "min_commit_tps", "max_latency_p99", "max_latency_p50", "provisioning"}
+	livenessFields     = []string{"after", "within", "disabled"}
+	provisioningFields = []string{"settle", "disabled"}
 )
 
 func (d *decoder) scenario(top *yaml.Node) *Scenario {
@@ -607,6 +610,7 @@ func (d *decoder) scenario(top *yaml.Node) *Scenario {
 	field(d, f, "weights", &s.Weights, d.weights)
 	field(d, f, "crypto", &s.Crypto, d.str)
 	field(d, f, "consensus", &s.Consensus, d.consensus)
+	field(d, f, "cluster", &s.Cluster, d.cluster)
 	field(d, f, "network", &s.Network, d.network)
 	field(d, f, "workload", &s.Workload, d.workload)
 	field(d, f, "byzantine", &s.Byzantine, d.byzantine)
@@ -624,6 +628,40 @@ func (d *decoder) consensus(n *yaml.Node, path string) (Consensus, error) {
 	field(d, f, "gc_depth", &c.GCDepth, d.uinteger)
 	field(d, f, "fetch_retry", &c.FetchRetry, d.duration)
 	return c, d.err
+}
+
+func (d *decoder) cluster(n *yaml.Node, path string) (Cluster, error) {
+	var c Cluster
+	f := d.fields(n, path, clusterFields)
+	field(d, f, "genesis", &c.Genesis, d.integer)
+	field(d, f, "regions", &c.Regions, d.regions)
+	field(d, f, "vcpu", &c.VCPU, d.integer)
+	field(d, f, "memory_mib", &c.MemoryMiB, d.uinteger)
+	field(d, f, "disk_gib", &c.DiskGiB, d.uinteger)
+	field(d, f, "boot_time", &c.BootTime, d.duration)
+	field(d, f, "boot_failure", &c.BootFailure, d.number)
+	field(d, f, "epoch_length", &c.EpochLength, d.duration)
+	field(d, f, "status_timeout", &c.StatusTimeout, d.duration)
+	field(d, f, "auto_approve", &c.AutoApprove, d.boolean)
+	field(d, f, "price_vcpu_hour", &c.PriceVCPUHour, d.uinteger)
+	field(d, f, "price_memory_gib_hour", &c.PriceMemoryGiBHour, d.uinteger)
+	field(d, f, "price_disk_gib_hour", &c.PriceDiskGiBHour, d.uinteger)
+	return c, d.err
+}
+
+// regions reads a list of region names; an empty list reads as nil.
+func (d *decoder) regions(n *yaml.Node, path string) ([]string, error) {
+	items, err := d.list(n, path, MaxRegions, "region names")
+	if err != nil || len(items) == 0 {
+		return nil, err
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		if out[i], err = d.str(d.deref(it), index(path, i)); err != nil {
+			return nil, err
+		}
+	}
+	return out, d.err
 }
 
 func (d *decoder) network(n *yaml.Node, path string) (Network, error) {
@@ -695,6 +733,29 @@ func (d *decoder) workload(n *yaml.Node, path string) (Workload, error) {
 	field(d, f, "nodes", &w.Nodes, d.nodeList)
 	field(d, f, "from", &w.From, d.duration)
 	field(d, f, "until", &w.Until, d.duration)
+	field(d, f, "vm", &w.VM, d.vmWorkload)
+	return w, d.err
+}
+
+func (d *decoder) vmWorkload(n *yaml.Node, path string) (VMWorkload, error) {
+	var w VMWorkload
+	f := d.fields(n, path, vmFields)
+	field(d, f, "rate", &w.Rate, d.number)
+	field(d, f, "clients", &w.Clients, d.integer)
+	field(d, f, "stale_reads", &w.StaleReads, d.boolean)
+	field(d, f, "lease", &w.Lease, d.duration)
+	field(d, f, "vcpu", &w.VCPU, d.integer)
+	field(d, f, "memory_mib", &w.MemoryMiB, d.uinteger)
+	field(d, f, "disk_gib", &w.DiskGiB, d.uinteger)
+	field(d, f, "image", &w.Image, d.str)
+	field(d, f, "bounce", &w.Bounce, d.number)
+	field(d, f, "late", &w.Late, d.number)
+	field(d, f, "late_by", &w.LateBy, d.duration)
+	field(d, f, "replay", &w.Replay, d.number)
+	field(d, f, "underpay", &w.Underpay, d.number)
+	field(d, f, "timeout", &w.Timeout, d.duration)
+	field(d, f, "from", &w.From, d.duration)
+	field(d, f, "until", &w.Until, d.duration)
 	return w, d.err
 }
 
@@ -746,6 +807,12 @@ func (d *decoder) faults(n *yaml.Node, path string) ([]Fault, error) {
 			field(d, f, "delay", &s.Delay, d.duration)
 			return s, d.err
 		})
+		fieldPtr(d, f, "join", &x.Join, d.integer)
+		fieldPtr(d, f, "leave", &x.Leave, d.integer)
+		fieldPtr(d, f, "remove", &x.Remove, d.integer)
+		fieldPtr(d, f, "host_down", &x.HostDown, d.integer)
+		fieldPtr(d, f, "host_up", &x.HostUp, d.integer)
+		fieldPtr(d, f, "vm_crash", &x.VMCrash, d.integer)
 		return x, d.err
 	})
 }
@@ -764,5 +831,12 @@ func (d *decoder) expect(n *yaml.Node, path string) (Expect, error) {
 	field(d, f, "min_commit_tps", &e.MinCommitTPS, d.number)
 	field(d, f, "max_latency_p99", &e.MaxLatencyP99, d.duration)
 	field(d, f, "max_latency_p50", &e.MaxLatencyP50, d.duration)
+	field(d, f, "provisioning", &e.Provisioning, func(n *yaml.Node, path string) (Provisioning, error) {
+		var p Provisioning
+		f := d.fields(n, path, provisioningFields)
+		field(d, f, "settle", &p.Settle, d.duration)
+		field(d, f, "disabled", &p.Disabled, d.boolean)
+		return p, d.err
+	})
 	return e, d.err
 }

@@ -1,6 +1,7 @@
 // Package scenario reads the YAML files that describe simulator runs: the
-// committee, the network model, the workload, Byzantine behaviours, a
-// timeline of faults and the expectations a run is judged by.
+// committee and the cluster above it, the network model, the transaction
+// and VM workloads, Byzantine behaviours, a timeline of faults and the
+// expectations a run is judged by.
 //
 // Parse and Load decode strictly (unknown fields are errors that name the
 // file and line), fill in defaults and validate everything they can check
@@ -26,7 +27,37 @@
 //	  drop: 0.01                      # also duplicate, reorder
 //	  links:                          # per-link overrides
 //	    - {from: [0], to: [1, 2], latency: {dist: constant, value: 200ms}, drop: 0.1}
-//	workload: {rate: 2000, tx_size: 256, nodes: [0, 1], from: 0s, until: 50s}
+//	cluster:                          # the cluster above consensus
+//	  genesis: 5                      # nodes 0..4 found it; the others start as observers; default nodes
+//	  regions: [eu, us]               # node i serves regions[i % len]; default [sim]
+//	  vcpu: 16                        # host capacity of every node; also memory_mib: 65536, disk_gib: 1000
+//	  boot_time: 2s                   # a simulated VM's boot
+//	  boot_failure: 0.01              # probability that a boot fails; below 1
+//	  epoch_length: 10s               # consensus time between epoch boundaries
+//	  status_timeout: 10s             # a VM whose host is silent this long is rescheduled
+//	  auto_approve: true              # operators vote to admit every joining operator
+//	  price_vcpu_hour: 1000           # lamports; also price_memory_gib_hour: 100, price_disk_gib_hour: 1
+//	workload:
+//	  rate: 2000                      # transactions per second; 0 means none
+//	  tx_size: 256
+//	  nodes: [0, 1]                   # receivers; default every node without a byzantine entry
+//	  from: 0s
+//	  until: 50s
+//	  vm:                             # customers creating, deleting and reading VMs
+//	    rate: 5                       # operations per second (Poisson); 0 means none
+//	    clients: 4                    # customers, each with its own wallet
+//	    stale_reads: true             # vm-get from the local state: not linearizable, on purpose
+//	    lease: 10m                    # whole seconds, 1m to 8784h
+//	    vcpu: 1                       # spec of each VM; also memory_mib: 1024, disk_gib: 10
+//	    image: debian-12
+//	    bounce: 0.1                   # payment faults per vm-create, summing to at most 1:
+//	    late: 0.1                     # finalized late_by after it is sent
+//	    late_by: 20s
+//	    replay: 0.1                   # reuses an earlier create's payment
+//	    underpay: 0.1                 # pays less than the price
+//	    timeout: 30s                  # a client stops waiting; the operation stays unfinished
+//	    from: 0s
+//	    until: 50s
 //	byzantine:
 //	  - {node: 6, behavior: equivocate}
 //	  - {node: 5, behavior: withhold, targets: [0, 1], from: 10s, until: 30s}
@@ -40,8 +71,15 @@
 //	  - {at: 35s, restart: [2], lose_state: true}
 //	  - {at: 40s, clock_skew: {node: 3, offset: -2s}}
 //	  - {at: 45s, slow: {node: 2, delay: 5ms}}
+//	  - {at: 50s, join: 5}            # an observer (>= cluster.genesis, or one that left) asks to join
+//	  - {at: 55s, leave: 1}           # a member leaves at the next epoch boundary
+//	  - {at: 60s, remove: 2}          # every other operator votes a member out
+//	  - {at: 65s, host_down: 3}       # the node's hypervisor dies with every VM on it
+//	  - {at: 70s, host_up: 3}         # and comes back empty
+//	  - {at: 75s, vm_crash: 4}        # the VM with the lowest id on the node crashes
 //	expect:
 //	  liveness: {after: 40s, within: 5s}   # or {disabled: true}
+//	  provisioning: {settle: 22s}     # or {disabled: true}; default 2*status_timeout + boot_time, at most duration
 //	  min_commit_tps: 1500
 //	  max_latency_p99: 3s
 //	  max_latency_p50: 1s
@@ -87,6 +125,27 @@ const (
 	MaxSigma = 5
 )
 
+// Limits of the cluster and the VM workload.
+const (
+	MaxRegions   = 64
+	MaxRegionLen = 64
+	// MaxHostCapacity bounds each of a host's vCPUs, memory in MiB and
+	// disk in GiB.
+	MaxHostCapacity = 1 << 20
+	// MaxPrice bounds each price, in lamports per hour.
+	MaxPrice = 1_000_000_000_000
+	// MaxVMRate is the highest VM workload rate, in operations per second.
+	MaxVMRate    = 1000
+	MaxVMClients = 1000
+	// MinLease and MaxLease bound a VM's lease (a leap year).
+	MinLease       = time.Minute
+	MaxLease       = 8784 * time.Hour
+	MaxVMVCPU      = 1024
+	MaxVMMemoryMiB = 16 << 20
+	MaxVMDiskGiB   = 1 << 20
+	MaxImageLen    = 256
+)
+
 // Defaults written into a Scenario for fields the file leaves out.
 const (
 	DefaultSeed          = 1
@@ -101,6 +160,27 @@ const (
 	DefaultWithin        = 5 * time.Second
 	DefaultFloodCount    = 8
 	DefaultReplayCount   = 4
+
+	DefaultRegion             = "sim"
+	DefaultHostVCPU           = 16
+	DefaultHostMemoryMiB      = 65536
+	DefaultHostDiskGiB        = 1000
+	DefaultBootTime           = 2 * time.Second
+	DefaultEpochLength        = 10 * time.Second
+	DefaultStatusTimeout      = 10 * time.Second
+	DefaultAutoApprove        = true
+	DefaultPriceVCPUHour      = 1000
+	DefaultPriceMemoryGiBHour = 100
+	DefaultPriceDiskGiBHour   = 1
+
+	DefaultVMClients   = 4
+	DefaultLease       = 10 * time.Minute
+	DefaultVMVCPU      = 1
+	DefaultVMMemoryMiB = 1024
+	DefaultVMDiskGiB   = 10
+	DefaultImage       = "debian-12"
+	DefaultLateBy      = 20 * time.Second
+	DefaultVMTimeout   = 30 * time.Second
 )
 
 // Crypto schemes.
@@ -159,6 +239,7 @@ type Scenario struct {
 	Weights   []uint64    `yaml:"weights,flow"`
 	Crypto    string      `yaml:"crypto"`
 	Consensus Consensus   `yaml:"consensus"`
+	Cluster   Cluster     `yaml:"cluster"`
 	Network   Network     `yaml:"network"`
 	Workload  Workload    `yaml:"workload"`
 	Byzantine []Byzantine `yaml:"byzantine,omitempty"`
@@ -174,6 +255,37 @@ type Consensus struct {
 	MaxTxBytes    int      `yaml:"max_tx_bytes"`
 	GCDepth       uint64   `yaml:"gc_depth"`
 	FetchRetry    Duration `yaml:"fetch_retry"`
+}
+
+// Cluster configures the cluster above consensus: which nodes found it,
+// their hosts, prices and epochs.
+type Cluster struct {
+	// Genesis is how many nodes (0..Genesis-1) found the cluster and form
+	// epoch 0's committee; the others start as observers that can join.
+	// Default: Nodes.
+	Genesis int `yaml:"genesis"`
+	// Regions: node i serves Regions[i % len(Regions)].
+	Regions []string `yaml:"regions,flow"`
+	// VCPU, MemoryMiB and DiskGiB are the host capacity of every node.
+	VCPU      int    `yaml:"vcpu"`
+	MemoryMiB uint64 `yaml:"memory_mib"`
+	DiskGiB   uint64 `yaml:"disk_gib"`
+	// BootTime is how long a simulated VM takes to boot.
+	BootTime Duration `yaml:"boot_time"`
+	// BootFailure is the probability that a boot fails; below 1.
+	BootFailure float64 `yaml:"boot_failure,omitempty"`
+	// EpochLength is the consensus time between epoch boundaries.
+	EpochLength Duration `yaml:"epoch_length"`
+	// StatusTimeout: a VM whose host stopped reporting for this long is
+	// rescheduled.
+	StatusTimeout Duration `yaml:"status_timeout"`
+	// AutoApprove: operators vote to admit every joining operator. It is
+	// true when the file leaves it out.
+	AutoApprove bool `yaml:"auto_approve"`
+	// Prices in lamports per hour.
+	PriceVCPUHour      uint64 `yaml:"price_vcpu_hour"`
+	PriceMemoryGiBHour uint64 `yaml:"price_memory_gib_hour"`
+	PriceDiskGiBHour   uint64 `yaml:"price_disk_gib_hour"`
 }
 
 // Latency is a one-way message delay distribution. Only the fields of Dist
@@ -261,6 +373,46 @@ type Workload struct {
 	// of the run.
 	From  Duration `yaml:"from,omitempty"`
 	Until Duration `yaml:"until,omitempty"`
+
+	// VM is the customers' VM workload, which runs beside the
+	// transactions.
+	VM VMWorkload `yaml:"vm"`
+}
+
+// VMWorkload is simulated customers creating, deleting and reading VMs;
+// their history is checked for linearizability.
+type VMWorkload struct {
+	// Rate is VM operations per second across all clients (Poisson); 0
+	// means none.
+	Rate float64 `yaml:"rate,omitempty"`
+	// Clients is the number of customers, each with its own wallet.
+	Clients int `yaml:"clients"`
+	// StaleReads serves vm-get from the local state of the node asked,
+	// instead of through the order: not linearizable, and the
+	// linearizable check is expected to catch it.
+	StaleReads bool `yaml:"stale_reads,omitempty"`
+	// Lease of each VM, a whole number of seconds.
+	Lease Duration `yaml:"lease"`
+	// VCPU, MemoryMiB, DiskGiB and Image are the spec of each VM.
+	VCPU      int    `yaml:"vcpu"`
+	MemoryMiB uint64 `yaml:"memory_mib"`
+	DiskGiB   uint64 `yaml:"disk_gib"`
+	Image     string `yaml:"image"`
+	// Payment faults, probabilities per vm-create that sum to at most 1.
+	// Bounce: the Solana transaction fails on chain; Late: it is finalized
+	// LateBy after it is sent; Replay: the create reuses a payment already
+	// used by an earlier create; Underpay: it pays less than the price.
+	Bounce   float64  `yaml:"bounce,omitempty"`
+	Late     float64  `yaml:"late,omitempty"`
+	LateBy   Duration `yaml:"late_by"`
+	Replay   float64  `yaml:"replay,omitempty"`
+	Underpay float64  `yaml:"underpay,omitempty"`
+	// Timeout: a client stops waiting for an answer after this; the
+	// operation stays unfinished in the history.
+	Timeout Duration `yaml:"timeout"`
+	// From and Until bound the window, as in Workload.
+	From  Duration `yaml:"from,omitempty"`
+	Until Duration `yaml:"until,omitempty"`
 }
 
 // Byzantine makes one node misbehave during a window. A node may have
@@ -306,6 +458,23 @@ type Fault struct {
 	Degrade   *Link      `yaml:"degrade,omitempty"`
 	ClockSkew *ClockSkew `yaml:"clock_skew,omitempty"`
 	Slow      *Slow      `yaml:"slow,omitempty"`
+	// Join: the node asks to join the committee (operator-join). It must
+	// be an observer then: a node from cluster.genesis up, or one that an
+	// earlier leave or remove took out.
+	Join *int `yaml:"join,omitempty"`
+	// Leave: the node, a member then, leaves at the next epoch boundary
+	// (operator-leave).
+	Leave *int `yaml:"leave,omitempty"`
+	// Remove: every other operator votes to remove the node
+	// (operator-remove); it must be a member then.
+	Remove *int `yaml:"remove,omitempty"`
+	// HostDown: the node's hypervisor dies, and every VM on it is gone,
+	// until HostUp brings it back empty.
+	HostDown *int `yaml:"host_down,omitempty"`
+	HostUp   *int `yaml:"host_up,omitempty"`
+	// VMCrash: one VM running on the node, the one with the lowest id,
+	// crashes.
+	VMCrash *int `yaml:"vm_crash,omitempty"`
 }
 
 // OneWay is a directed block; an empty list means every node.
@@ -336,16 +505,28 @@ type Expect struct {
 	MinCommitTPS float64 `yaml:"min_commit_tps,omitempty"`
 	// MaxLatencyP99 and MaxLatencyP50 bound submission-to-commit latency;
 	// 0 means no check.
-	MaxLatencyP99 Duration `yaml:"max_latency_p99,omitempty"`
-	MaxLatencyP50 Duration `yaml:"max_latency_p50,omitempty"`
+	MaxLatencyP99 Duration     `yaml:"max_latency_p99,omitempty"`
+	MaxLatencyP50 Duration     `yaml:"max_latency_p50,omitempty"`
+	Provisioning  Provisioning `yaml:"provisioning"`
+}
+
+// Provisioning: at the end of the run every paid, unexpired VM runs on
+// exactly one live operator, none runs twice, none runs unpaid.
+type Provisioning struct {
+	// Settle excludes VMs whose placement, lease end or deletion changed
+	// in the last Settle of the run: they may still be booting or being
+	// torn down. It defaults to 2*cluster.status_timeout +
+	// cluster.boot_time, or the whole run if that is shorter.
+	Settle   Duration `yaml:"settle"`
+	Disabled bool     `yaml:"disabled,omitempty"`
 }
 
 // Liveness says which transactions must commit: those submitted at or
 // after After and no later than Within before the end of the run.
 type Liveness struct {
-	// After defaults to the later of the last fault's At and the end of
-	// the latest Byzantine window that has an Until: the point from which
-	// the network is expected to be back to normal.
+	// After defaults to the later of the last fault's At (a fault of any
+	// kind) and the end of the latest Byzantine window that has an Until:
+	// the point from which the network is expected to be back to normal.
 	After Duration `yaml:"after"`
 	// Within is the grace at the end of the run for transactions that
 	// cannot be expected to have committed yet.

@@ -25,6 +25,18 @@ const base = "name: t\nduration: 60s\nnodes: 4\n"
 func sec(n float64) Duration { return Duration(n * float64(time.Second)) }
 func ms(n int) Duration      { return Duration(time.Duration(n) * time.Millisecond) }
 
+// clusterDefaults is the cluster section a file of nodes nodes gets when it
+// leaves the section out.
+func clusterDefaults(nodes int) Cluster {
+	return Cluster{Genesis: nodes, Regions: []string{"sim"}, VCPU: 16, MemoryMiB: 65536, DiskGiB: 1000,
+		BootTime: sec(2), EpochLength: sec(10), StatusTimeout: sec(10), AutoApprove: true,
+		PriceVCPUHour: 1000, PriceMemoryGiBHour: 100, PriceDiskGiBHour: 1}
+}
+
+// vmDefaults is the VM workload a file gets when it leaves it out.
+var vmDefaults = VMWorkload{Clients: 4, Lease: sec(600), VCPU: 1, MemoryMiB: 1024, DiskGiB: 10, Image: "debian-12",
+	LateBy: sec(20), Timeout: sec(30)}
+
 func mustParse(t *testing.T, doc string, sets ...string) *Scenario {
 	t.Helper()
 	s, err := Parse([]byte(doc), "x.yaml", overrides(t, sets)...)
@@ -64,13 +76,14 @@ func TestExampleParsesWithDefaults(t *testing.T) {
 		{"Weights", s.Weights, []uint64{1, 1, 1, 1, 1, 1, 1}},
 		{"Crypto", s.Crypto, "ed25519"},
 		{"Consensus", s.Consensus, Consensus{LeaderTimeout: sec(1), MaxEventTxs: 2000, MaxTxBytes: 65536, GCDepth: 50, FetchRetry: ms(200)}},
+		{"Cluster", s.Cluster, clusterDefaults(7)},
 		{"Network.Latency", s.Network.Latency, Latency{Dist: "uniform", Min: ms(20), Max: ms(80)}},
 		{"Network.Bandwidth", s.Network.Bandwidth, Bandwidth(1_000_000_000)},
 		{"Network.Drop", s.Network.Drop, 0.01},
 		{"Network.Duplicate", s.Network.Duplicate, 0.001},
 		{"Network.Reorder", s.Network.Reorder, 0.0},
 		{"Network.Links", len(s.Network.Links), 0},
-		{"Workload", s.Workload, Workload{Rate: 2000, TxSize: 256}},
+		{"Workload", s.Workload, Workload{Rate: 2000, TxSize: 256, VM: vmDefaults}},
 		{"Byzantine", s.Byzantine, []Byzantine{
 			{Node: 6, Behavior: "equivocate", Targets: []int{1, 3, 5}},
 			{Node: 5, Behavior: "withhold", Targets: []int{0, 1}, From: sec(10), Until: sec(30)},
@@ -82,7 +95,8 @@ func TestExampleParsesWithDefaults(t *testing.T) {
 			{At: sec(35), Restart: []int{2}},
 			{At: sec(40), ClockSkew: &ClockSkew{Node: 3, Offset: sec(2)}},
 		}},
-		{"Expect", s.Expect, Expect{Liveness: Liveness{After: sec(40), Within: sec(5)}, MinCommitTPS: 1500, MaxLatencyP99: sec(3)}},
+		{"Expect", s.Expect, Expect{Liveness: Liveness{After: sec(40), Within: sec(5)}, MinCommitTPS: 1500, MaxLatencyP99: sec(3),
+			Provisioning: Provisioning{Settle: sec(22)}}},
 		{"Honest(0)", s.Honest(0), true},
 		{"Honest(5)", s.Honest(5), false},
 		{"Honest(6)", s.Honest(6), false},
@@ -101,12 +115,49 @@ func TestMinimalScenarioGetsEveryDefault(t *testing.T) {
 	want := &Scenario{
 		Name: "t", Seed: 1, Duration: sec(60), Nodes: 4, Weights: []uint64{1, 1, 1, 1}, Crypto: "ed25519",
 		Consensus: Consensus{LeaderTimeout: sec(1), MaxEventTxs: 10000, MaxTxBytes: 65536, GCDepth: 50, FetchRetry: ms(200)},
+		Cluster:   clusterDefaults(4),
 		Network:   Network{Latency: Latency{Dist: "constant", Value: ms(50)}},
-		Workload:  Workload{TxSize: 256},
-		Expect:    Expect{Liveness: Liveness{Within: sec(5)}},
+		Workload:  Workload{TxSize: 256, VM: vmDefaults},
+		Expect:    Expect{Liveness: Liveness{Within: sec(5)}, Provisioning: Provisioning{Settle: sec(22)}},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("got  %+v\nwant %+v", s, want)
+	}
+	roundTrip(t, s)
+
+	// Written back, every default is spelled out, so a saved run keeps
+	// its configuration even if a default changes later. Only the fields
+	// whose zero is their default may be left out.
+	out, err := yaml.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	section := func(path ...string) map[string]any {
+		m := doc
+		for _, k := range path {
+			m, _ = m[k].(map[string]any)
+		}
+		return m
+	}
+	for _, c := range []struct {
+		path     []string
+		known    []string
+		zeroDefs []string
+	}{
+		{[]string{"cluster"}, clusterFields, []string{"boot_failure"}},
+		{[]string{"workload", "vm"}, vmFields, []string{"rate", "stale_reads", "bounce", "late", "replay", "underpay", "from", "until"}},
+		{[]string{"expect", "provisioning"}, provisioningFields, []string{"disabled"}},
+	} {
+		m := section(c.path...)
+		for _, k := range c.known {
+			if _, ok := m[k]; !ok && !slices.Contains(c.zeroDefs, k) {
+				t.Errorf("%s.%s is not written out:\n%s", strings.Join(c.path, "."), k, out)
+			}
+		}
 	}
 }
 
@@ -200,6 +251,109 @@ faults:
 			f := s.Faults
 			if len(f) != 9 || f[6].LoseState != true || f[7].ClockSkew.Offset != sec(-2) || *f[3].Degrade.Drop != 0.2 || f[1].OneWay.To != nil {
 				t.Errorf("faults %+v", f)
+			}
+		}},
+		{"cluster fields", "name: t\nduration: 60s\nnodes: 7\n" + `cluster:
+  genesis: 5
+  regions: [eu-west, us-1]
+  vcpu: 1048576
+  memory_mib: 1
+  disk_gib: 1048576
+  boot_time: 0
+  boot_failure: 0.5
+  epoch_length: 24h
+  status_timeout: 1h
+  auto_approve: false
+  price_vcpu_hour: 0
+  price_memory_gib_hour: 1000000000000
+  price_disk_gib_hour: 7
+`, func(t *testing.T, s *Scenario) {
+			want := Cluster{Genesis: 5, Regions: []string{"eu-west", "us-1"}, VCPU: 1 << 20, MemoryMiB: 1, DiskGiB: 1 << 20,
+				BootFailure: 0.5, EpochLength: Duration(24 * time.Hour), StatusTimeout: Duration(time.Hour),
+				PriceMemoryGiBHour: 1e12, PriceDiskGiBHour: 7}
+			if !reflect.DeepEqual(s.Cluster, want) {
+				t.Errorf("cluster %+v", s.Cluster)
+			}
+			// The default settle follows the cluster, capped at the run.
+			if s.Expect.Provisioning.Settle != sec(60) {
+				t.Errorf("settle %v", s.Expect.Provisioning.Settle)
+			}
+		}},
+		{"settle defaults to twice the status timeout plus the boot time", base + "cluster: {status_timeout: 5s, boot_time: 1s}\n", func(t *testing.T, s *Scenario) {
+			if s.Expect.Provisioning.Settle != sec(11) {
+				t.Errorf("settle %v", s.Expect.Provisioning.Settle)
+			}
+		}},
+		{"settle default capped by a short run", "name: t\nduration: 20s\nnodes: 4\n", func(t *testing.T, s *Scenario) {
+			if s.Expect.Provisioning.Settle != sec(20) {
+				t.Errorf("settle %v", s.Expect.Provisioning.Settle)
+			}
+		}},
+		{"provisioning given", base + "expect: {provisioning: {settle: 0s, disabled: true}}\n", func(t *testing.T, s *Scenario) {
+			if s.Expect.Provisioning != (Provisioning{Disabled: true}) {
+				t.Errorf("provisioning %+v", s.Expect.Provisioning)
+			}
+		}},
+		{"vm workload fields", base + `workload:
+  vm:
+    rate: 1000
+    clients: 1000
+    stale_reads: true
+    lease: 8784h
+    vcpu: 1024
+    memory_mib: 16777216
+    disk_gib: 1048576
+    image: "ubuntu 24.04 ✓"
+    bounce: 0.1
+    late: 0.2
+    late_by: 0s
+    replay: 0.3
+    underpay: 0.4
+    timeout: 1h
+    from: 5s
+    until: 50s
+`, func(t *testing.T, s *Scenario) {
+			// The shares add up to a hair above 1 in floating point.
+			want := VMWorkload{Rate: 1000, Clients: 1000, StaleReads: true, Lease: Duration(8784 * time.Hour), VCPU: 1024,
+				MemoryMiB: 16 << 20, DiskGiB: 1 << 20, Image: "ubuntu 24.04 ✓", Bounce: 0.1, Late: 0.2, Replay: 0.3, Underpay: 0.4,
+				Timeout: Duration(time.Hour), From: sec(5), Until: sec(50)}
+			if s.Workload.VM != want {
+				t.Errorf("vm %+v", s.Workload.VM)
+			}
+		}},
+		{"vm lease at its minimum", base + "workload: {vm: {lease: 1m}}\n", func(t *testing.T, s *Scenario) {
+			if s.Workload.VM.Lease != sec(60) {
+				t.Errorf("lease %v", s.Workload.VM.Lease)
+			}
+		}},
+		{"membership churn", "name: t\nduration: 90s\nnodes: 7\ncluster: {genesis: 5}\n" + `faults:
+  - {at: 60s, remove: 2}
+  - {at: 10s, join: 5}
+  - {at: 20s, join: 6}
+  - {at: 45s, leave: 1}
+  - {at: 50s, join: 1}
+  - {at: 55s, leave: 5}
+  - {at: 58s, join: 5}
+  - {at: 30s, host_down: 3}
+  - {at: 40s, host_up: 3}
+  - {at: 41s, host_down: 3}
+  - {at: 35s, vm_crash: 6}
+  - {at: 35s, vm_crash: 6}
+`, func(t *testing.T, s *Scenario) {
+			f := s.Faults
+			if len(f) != 12 || *f[0].Join != 5 || *f[len(f)-1].Remove != 2 || *f[3].VMCrash != 6 ||
+				s.Expect.Liveness.After != sec(60) {
+				t.Errorf("faults %+v, liveness %+v", f, s.Expect.Liveness)
+			}
+		}},
+		{"remove down to one member", "name: t\nduration: 60s\nnodes: 3\nfaults: [{at: 1s, remove: 0}, {at: 2s, leave: 1}]\n", func(t *testing.T, s *Scenario) {
+			if len(s.Faults) != 2 {
+				t.Errorf("faults %+v", s.Faults)
+			}
+		}},
+		{"liveness after counts cluster faults", base + "faults: [{at: 10s, heal: true}, {at: 40s, host_up: 1}, {at: 20s, host_down: 1}]\n", func(t *testing.T, s *Scenario) {
+			if s.Expect.Liveness.After != sec(40) {
+				t.Errorf("after %v", s.Expect.Liveness.After)
 			}
 		}},
 		{"aliases are followed", "name: t\nduration: 60s\nnodes: 4\nworkload: {nodes: &n [0, 1]}\nbyzantine: [{node: 2, behavior: withhold, targets: *n}]\n", func(t *testing.T, s *Scenario) {
@@ -383,6 +537,96 @@ func invalidCases() []invalidCase {
 		{"slow delay negative", base + "faults: [{at: 1s, slow: {node: 1, delay: -1ms}}]\n", "faults[0].slow.delay: -1ms is negative"},
 		{"faults limit", many(base+"faults: ", "&f {at: 1s, heal: true}", "*f", MaxFaults+1), "faults: 100001 entries, at most 100000"},
 
+		// Cluster.
+		{"cluster not a mapping", base + "cluster: 5\n", `line 4: cluster: expected a mapping (genesis: ...), got "5"`},
+		{"cluster unknown field", base + "cluster: {genesys: 2}\n", `unknown field "genesys" in cluster (known: genesis, regions,`},
+		{"genesis zero", base + "cluster: {genesis: 0}\n", "line 4: cluster.genesis: 0; use 1 to nodes (4): nodes 0 to genesis-1 found the cluster"},
+		{"genesis above nodes", base + "cluster: {genesis: 5}\n", "cluster.genesis: 5; use 1 to nodes (4)"},
+		{"genesis not an integer", base + "cluster: {genesis: all}\n", `cluster.genesis: "all" is not an integer`},
+		{"regions empty", base + "cluster: {regions: []}\n", "cluster.regions: empty list; name at least one region, e.g. regions: [eu, us], or leave it out for [sim]"},
+		{"region upper case", base + "cluster: {regions: [eu, EU-West]}\n", `cluster.regions[1]: "EU-West" is not a region name; use 1 to 64 characters of a-z, 0-9 and -`},
+		{"region empty", base + "cluster: {regions: ['']}\n", `cluster.regions[0]: "" is not a region name`},
+		{"region space", base + "cluster: {regions: [eu west]}\n", `cluster.regions[0]: "eu west" is not a region name`},
+		{"region too long", base + "cluster: {regions: [" + strings.Repeat("r", 65) + "]}\n", "is not a region name; use 1 to 64 characters"},
+		{"region not a string", base + "cluster: {regions: [[eu]]}\n", "cluster.regions[0]: expected a string, got a list"},
+		{"regions not a list", base + "cluster: {regions: eu}\n", `cluster.regions: expected a list of region names, got "eu"`},
+		{"regions too many", many(base+"cluster:\n  regions: ", "r", "r", MaxRegions+1), "cluster.regions: 65 entries, at most 64 allowed"},
+		{"host vcpu zero", base + "cluster: {vcpu: 0}\n", "cluster.vcpu: 0; use 1 to 1048576"},
+		{"host vcpu huge", base + "cluster: {vcpu: 1048577}\n", "cluster.vcpu: 1048577; use 1 to 1048576"},
+		{"host memory zero", base + "cluster: {memory_mib: 0}\n", "cluster.memory_mib: 0; use 1 to 1048576"},
+		{"host memory negative", base + "cluster: {memory_mib: -1}\n", `cluster.memory_mib: "-1" is not a non-negative integer`},
+		{"host disk huge", base + "cluster: {disk_gib: 1048577}\n", "cluster.disk_gib: 1048577; use 1 to 1048576"},
+		{"boot_time negative", base + "cluster: {boot_time: -1s}\n", "cluster.boot_time: -1s is negative; use 0 to 1h0m0s"},
+		{"boot_time huge", base + "cluster: {boot_time: 61m}\n", "cluster.boot_time: 1h1m0s is more than 1h0m0s"},
+		{"boot_failure one", base + "cluster: {boot_failure: 1}\n", "cluster.boot_failure: 1 would fail every boot, so no VM could ever run; use a probability below 1"},
+		{"boot_failure negative", base + "cluster: {boot_failure: -0.1}\n", "cluster.boot_failure: -0.1 is not a probability; use a number from 0 to below 1"},
+		{"boot_failure nan", base + "cluster: {boot_failure: .nan}\n", "cluster.boot_failure: NaN is not a probability"},
+		{"epoch_length zero", base + "cluster: {epoch_length: 0s}\n", "cluster.epoch_length: 0s; use a duration above 0 and at most 24h0m0s"},
+		{"epoch_length huge", base + "cluster: {epoch_length: 25h}\n", "cluster.epoch_length: 25h0m0s; use a duration above 0 and at most 24h0m0s"},
+		{"status_timeout zero", base + "cluster: {status_timeout: 0}\n", "cluster.status_timeout: 0s; use a duration above 0 and at most 1h0m0s"},
+		{"status_timeout huge", base + "cluster: {status_timeout: 2h}\n", "cluster.status_timeout: 2h0m0s; use a duration above 0 and at most 1h0m0s"},
+		{"auto_approve garbage", base + "cluster: {auto_approve: sometimes}\n", `cluster.auto_approve: "sometimes" is not true or false`},
+		{"price huge", base + "cluster: {price_vcpu_hour: 1000000000001}\n", "cluster.price_vcpu_hour: 1000000000001; use 0 to 1000000000000"},
+		{"price memory huge", base + "cluster: {price_memory_gib_hour: 1000000000001}\n", "cluster.price_memory_gib_hour: 1000000000001"},
+		{"price disk negative", base + "cluster: {price_disk_gib_hour: -1}\n", `cluster.price_disk_gib_hour: "-1" is not a non-negative integer`},
+
+		// VM workload.
+		{"vm not a mapping", base + "workload: {vm: yes}\n", `workload.vm: expected a mapping (rate: ...), got "yes"`},
+		{"vm unknown field", base + "workload:\n  vm:\n    rte: 5\n", `line 6: unknown field "rte" in workload.vm (known: rate, clients,`},
+		{"vm rate negative", base + "workload: {vm: {rate: -1}}\n", "workload.vm.rate: -1; use 0 (no VM workload) to 1000 operations per second"},
+		{"vm rate huge", base + "workload: {vm: {rate: 1001}}\n", "workload.vm.rate: 1001; use 0 (no VM workload) to 1000"},
+		{"vm rate inf", base + "workload: {vm: {rate: .inf}}\n", "workload.vm.rate: +Inf"},
+		{"vm clients zero", base + "workload: {vm: {clients: 0}}\n", "workload.vm.clients: 0; use 1 to 1000"},
+		{"vm clients huge", base + "workload: {vm: {clients: 1001}}\n", "workload.vm.clients: 1001; use 1 to 1000"},
+		{"vm stale_reads garbage", base + "workload: {vm: {stale_reads: 1}}\n", `workload.vm.stale_reads: "1" is not true or false`},
+		{"vm lease short", base + "workload: {vm: {lease: 30s}}\n", "workload.vm.lease: 30s; use 1m0s to 8784h0m0s"},
+		{"vm lease long", base + "workload: {vm: {lease: 8785h}}\n", "workload.vm.lease: 8785h0m0s; use 1m0s to 8784h0m0s"},
+		{"vm lease fraction", base + "workload: {vm: {lease: 90.5s}}\n", "workload.vm.lease: 1m30.5s is not a whole number of seconds; round it, e.g. to 1m31s"},
+		{"vm vcpu zero", base + "workload: {vm: {vcpu: 0}}\n", "workload.vm.vcpu: 0; use 1 to 1024"},
+		{"vm vcpu huge", base + "workload: {vm: {vcpu: 1025}}\n", "workload.vm.vcpu: 1025; use 1 to 1024"},
+		{"vm memory zero", base + "workload: {vm: {memory_mib: 0}}\n", "workload.vm.memory_mib: 0; use 1 to 16777216"},
+		{"vm memory huge", base + "workload: {vm: {memory_mib: 16777217}}\n", "workload.vm.memory_mib: 16777217; use 1 to 16777216"},
+		{"vm disk zero", base + "workload: {vm: {disk_gib: 0}}\n", "workload.vm.disk_gib: 0; use 1 to 1048576"},
+		{"vm disk huge", base + "workload: {vm: {disk_gib: 1048577}}\n", "workload.vm.disk_gib: 1048577; use 1 to 1048576"},
+		{"vm image empty", base + "workload: {vm: {image: ''}}\n", "workload.vm.image: empty; name the image, e.g. image: debian-12"},
+		{"vm image too long", base + "workload: {vm: {image: " + strings.Repeat("i", 257) + "}}\n", "workload.vm.image: 257 characters, at most 256 allowed"},
+		{"vm image newline", base + "workload: {vm: {image: \"a\\nb\"}}\n", "workload.vm.image: must be one line without control characters"},
+		{"vm image list", base + "workload: {vm: {image: [a]}}\n", "workload.vm.image: expected a string, got a list"},
+		{"vm bounce above one", base + "workload: {vm: {bounce: 1.5}}\n", "workload.vm.bounce: 1.5 is not a probability; use a number from 0 to 1"},
+		{"vm late negative", base + "workload: {vm: {late: -0.1}}\n", "workload.vm.late: -0.1 is not a probability"},
+		{"vm replay nan", base + "workload: {vm: {replay: .nan}}\n", "workload.vm.replay: NaN is not a probability"},
+		{"vm underpay garbage", base + "workload: {vm: {underpay: some}}\n", `workload.vm.underpay: "some" is not a number`},
+		{"vm payment faults above one", base + "workload:\n  vm: {bounce: 0.5, late: 0.25, underpay: 0.5}\n", "line 5: workload.vm: bounce + late + replay + underpay is 1.25, more than 1; each is the share of creates with that payment fault, so lower them"},
+		{"vm late_by negative", base + "workload: {vm: {late_by: -1s}}\n", "workload.vm.late_by: -1s is negative; use 0 to 1h0m0s"},
+		{"vm late_by huge", base + "workload: {vm: {late_by: 2h}}\n", "workload.vm.late_by: 2h0m0s is more than 1h0m0s"},
+		{"vm late_by without unit", base + "workload: {vm: {late_by: 20}}\n", `workload.vm.late_by: "20" has no unit; write e.g. 20s or 20ms`},
+		{"vm timeout zero", base + "workload: {vm: {timeout: 0s}}\n", "workload.vm.timeout: 0s; use a duration above 0 and at most 1h0m0s"},
+		{"vm timeout huge", base + "workload: {vm: {timeout: 2h}}\n", "workload.vm.timeout: 2h0m0s; use a duration above 0"},
+		{"vm window", base + "workload: {vm: {from: 10s, until: 5s}}\n", "workload.vm: until 5s is not after from 10s (leave until out to run to the end)"},
+		{"vm until past end", base + "workload: {vm: {until: 61s}}\n", "workload.vm.until: 1m1s is after the end of the run (duration 1m0s)"},
+		{"vm from negative", base + "workload: {vm: {from: -1s}}\n", "workload.vm.from: -1s is negative"},
+
+		// Cluster faults.
+		{"join range", base + "faults: [{at: 1s, join: 4}]\n", "fault 0 at 1s: join: node 4 does not exist; nodes are numbered 0 to 3"},
+		{"leave range", base + "faults: [{at: 1s, leave: -1}]\n", "fault 0 at 1s: leave: node -1 does not exist"},
+		{"remove range", base + "faults: [{at: 1s, remove: 9}]\n", "fault 0 at 1s: remove: node 9 does not exist"},
+		{"host_down range", base + "faults: [{at: 1s, host_down: 4}]\n", "fault 0 at 1s: host_down: node 4 does not exist"},
+		{"host_up range", base + "faults: [{at: 1s, host_up: 4}]\n", "fault 0 at 1s: host_up: node 4 does not exist"},
+		{"vm_crash range", base + "faults: [{at: 1s, vm_crash: 4}]\n", "fault 0 at 1s: vm_crash: node 4 does not exist"},
+		{"join not an integer", base + "faults: [{at: 1s, join: [1]}]\n", "faults[0].join: expected an integer, got a list"},
+		{"join and leave in one entry", base + "faults: [{at: 1s, join: 1, leave: 2}]\n", "fault 0 at 1s: join and leave in one entry; give each action its own entry"},
+		{"join of a founder", base + "faults:\n  - {at: 1s, join: 1}\n", "line 5: fault 0 at 1s: join of node 1, which founded the cluster (cluster.genesis is 4, so nodes 0 to 3 start as members); only later nodes start as observers that can join, so lower cluster.genesis"},
+		{"join twice", base + "cluster: {genesis: 2}\nfaults: [{at: 1s, join: 2}, {at: 2s, join: 2}]\n", "fault 1 at 2s: join of node 2, which is already a member (it joined in fault 0 at 1s); make it leave or remove it first"},
+		{"leave of an observer", base + "cluster: {genesis: 2}\nfaults: [{at: 1s, leave: 3}]\n", "fault 0 at 1s: leave of node 3, which is not a member then: it starts as an observer (cluster.genesis is 2); join it in an earlier fault, or raise cluster.genesis"},
+		{"leave before its join", base + "cluster: {genesis: 2}\nfaults: [{at: 20s, join: 3}, {at: 10s, leave: 3}]\n", "fault 1 at 10s: leave of node 3, which is not a member then"},
+		{"remove after leave", base + "faults: [{at: 1s, leave: 1}, {at: 2s, remove: 1}]\n", "fault 1 at 2s: remove of node 1, which is not a member then (it left in fault 0 at 1s); join it again first"},
+		{"leave after remove", base + "faults: [{at: 1s, remove: 1}, {at: 2s, leave: 1}]\n", "fault 1 at 2s: leave of node 1, which is not a member then (it was removed in fault 0 at 1s)"},
+		{"last member leaves", base + "cluster: {genesis: 1}\nfaults: [{at: 1s, leave: 0}]\n", "fault 0 at 1s: leave of node 0 would leave the committee without members; join another node first, or drop the fault"},
+		{"last member removed", base + "cluster: {genesis: 2}\nfaults: [{at: 1s, leave: 0}, {at: 2s, remove: 1}]\n", "fault 1 at 2s: remove of node 1 would leave the committee without members"},
+		{"host_down twice", base + "faults: [{at: 1s, host_down: 2}, {at: 2s, host_down: 2}]\n", "fault 1 at 2s: host_down of node 2, whose host is already down (by fault 0 at 1s); bring it back with host_up first"},
+		{"host_up not down", base + "faults: [{at: 1s, host_up: 2}]\n", "fault 0 at 1s: host_up of node 2, whose host is not down; take it down with host_down in an earlier fault"},
+		{"host_up before host_down", base + "faults: [{at: 5s, host_down: 2}, {at: 1s, host_up: 2}]\n", "fault 1 at 1s: host_up of node 2, whose host is not down"},
+
 		// Expectations.
 		{"after past end", base + "expect: {liveness: {after: 70s}}\n", "expect.liveness.after: 1m10s is after the end of the run"},
 		{"after too late", base + "expect: {liveness: {after: 56s}}\n", "expect.liveness: after 56s is not before duration - within (1m0s - 5s), so no transaction would be checked; lengthen the run, lower after or within"},
@@ -393,6 +637,10 @@ func invalidCases() []invalidCase {
 		{"min tps above rate", base + "workload: {rate: 100}\nexpect: {min_commit_tps: 150}\n", "expect.min_commit_tps: 150 is more than workload.rate (100), so no run can pass"},
 		{"p99 negative", base + "expect: {max_latency_p99: -3s}\n", "expect.max_latency_p99: -3s is negative"},
 		{"p50 above p99", base + "expect: {max_latency_p99: 1s, max_latency_p50: 2s}\n", "expect.max_latency_p50: 2s is more than max_latency_p99 (1s)"},
+		{"settle negative", base + "expect: {provisioning: {settle: -1s}}\n", "expect.provisioning.settle: -1s; use 0 to the run's duration (1m0s), or turn the check off with provisioning: {disabled: true}"},
+		{"settle past end", base + "expect:\n  provisioning: {settle: 61s}\n", "line 5: expect.provisioning.settle: 1m1s; use 0 to the run's duration (1m0s)"},
+		{"provisioning unknown field", base + "expect: {provisioning: {settel: 1s}}\n", `unknown field "settel" in expect.provisioning (known: settle, disabled)`},
+		{"provisioning disabled garbage", base + "expect: {provisioning: {disabled: off}}\n", `expect.provisioning.disabled: "off" is not true or false`},
 
 		// Alias expansion.
 		{"alias bomb", aliasBomb(), "values, counting each use of an alias"},
@@ -581,6 +829,23 @@ func TestOverrides(t *testing.T) {
 			func(s *Scenario) bool {
 				return s.Network.Latency.Value == ms(5) && s.Faults[0].Degrade.Latency.Value == ms(1)
 			}},
+		{"vm rate", string(example), []string{"workload.vm.rate=5"}, func(s *Scenario) bool { return s.Workload.VM.Rate == 5 && s.Workload.Rate == 2000 }},
+		{"vm stale reads", base, []string{"workload.vm.stale_reads=true"}, func(s *Scenario) bool {
+			return s.Workload.VM.StaleReads && s.Workload.VM.Clients == 4 && s.Workload.TxSize == 256
+		}},
+		{"vm lease", base + "workload: {vm: {rate: 2}}\n", []string{"workload.vm.lease=1h"}, func(s *Scenario) bool {
+			return s.Workload.VM.Lease == sec(3600) && s.Workload.VM.Rate == 2
+		}},
+		{"genesis", string(example), []string{"cluster.genesis=4"}, func(s *Scenario) bool { return s.Cluster.Genesis == 4 && s.Nodes == 7 }},
+		{"genesis follows nodes", string(example), []string{"nodes=10"}, func(s *Scenario) bool { return s.Cluster.Genesis == 10 }},
+		{"nodes and genesis", base, []string{"nodes=7", "cluster.genesis=5"}, func(s *Scenario) bool { return s.Nodes == 7 && s.Cluster.Genesis == 5 }},
+		{"auto_approve off", base, []string{"cluster.auto_approve=false"}, func(s *Scenario) bool { return !s.Cluster.AutoApprove }},
+		{"provisioning off", base, []string{"expect.provisioning.disabled=true"}, func(s *Scenario) bool {
+			return s.Expect.Provisioning == Provisioning{Settle: sec(22), Disabled: true}
+		}},
+		{"status timeout moves the default settle", base, []string{"cluster.status_timeout=20s"}, func(s *Scenario) bool {
+			return s.Expect.Provisioning.Settle == sec(42)
+		}},
 		{"anchor shared elsewhere is copied", shared, []string{"network.latency.value=20ms"}, func(s *Scenario) bool {
 			return s.Network.Latency.Value == ms(20) && s.Network.Links[0].Latency.Value == ms(10)
 		}},
@@ -628,6 +893,12 @@ func TestOverrideErrors(t *testing.T) {
 		{"bad key", base, Override{"network..drop", "0.1"}, "--set network..drop=0.1: key"},
 		{"empty key", base, Override{"", "1"}, "empty key"},
 		{"list value", base, Override{"weights", "[1, 2]"}, "weights: expected a list of weights"},
+		{"genesis above nodes", base, Override{"cluster.genesis", "9"}, "x.yaml: --set cluster.genesis=9: cluster.genesis: 9; use 1 to nodes (4)"},
+		{"nodes below genesis", base + "cluster: {genesis: 4}\n", Override{"nodes", "3"}, "x.yaml: line 4: cluster.genesis: 4; use 1 to nodes (3)"},
+		{"vm rate out of range", base, Override{"workload.vm.rate", "5000"}, "--set workload.vm.rate=5000: workload.vm.rate: 5000; use 0 (no VM workload) to 1000"},
+		{"stale reads not a bool", base, Override{"workload.vm.stale_reads", "maybe"}, `--set workload.vm.stale_reads=maybe: workload.vm.stale_reads: "maybe" is not true or false`},
+		{"unknown vm field", base, Override{"workload.vm.rat", "5"}, `--set workload.vm.rat=5: unknown field "rat" in workload.vm`},
+		{"regions from a scalar", base, Override{"cluster.regions", "eu"}, `--set cluster.regions=eu: cluster.regions: expected a list of region names, got "eu"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse([]byte(tt.doc), "x.yaml", tt.set)
@@ -692,6 +963,47 @@ faults:
   - {at: 7s, clock_skew: {node: 0, offset: 0s}}
   - {at: 8s, isolate: 0}
 expect: {liveness: {after: 0s, within: 0s}, max_latency_p50: 1s}
+`, "name: t\nduration: 60s\nnodes: 7\n"+`cluster:
+  genesis: 3
+  regions: [eu, us-east-1]
+  vcpu: 8
+  memory_mib: 4096
+  disk_gib: 1
+  boot_time: 0s
+  boot_failure: 0.25
+  epoch_length: 1s
+  status_timeout: 1ms
+  auto_approve: false
+  price_vcpu_hour: 0
+  price_memory_gib_hour: 1000000000000
+  price_disk_gib_hour: 3
+workload:
+  vm:
+    rate: 0.5
+    clients: 1
+    stale_reads: true
+    lease: 1m
+    vcpu: 2
+    memory_mib: 1
+    disk_gib: 1
+    image: "123"
+    bounce: 0.1
+    late: 0.2
+    late_by: 0s
+    replay: 0.3
+    underpay: 0.4
+    timeout: 1ms
+    from: 1s
+    until: 2s
+faults:
+  - {at: 1s, join: 4}
+  - {at: 2s, leave: 0}
+  - {at: 3s, remove: 1}
+  - {at: 4s, join: 0}
+  - {at: 5s, host_down: 6}
+  - {at: 6s, vm_crash: 5}
+  - {at: 7s, host_up: 6}
+expect: {provisioning: {settle: 0s, disabled: true}}
 `)
 	for i, doc := range docs {
 		s := mustParse(t, doc)

@@ -16,13 +16,18 @@ const (
 	MaxFloodSize     = 64 << 20 // bytes of a flood's oversized event
 )
 
+// probabilitySlack is how far a sum of probabilities may exceed 1: decimal
+// shares such as 0.1 + 0.2 + 0.3 + 0.4 add up to a hair above 1 in floating
+// point, and refusing them would be refusing what the user wrote.
+const probabilitySlack = 1e-9
+
 // complete fills in defaults and validates, in dependency order: every node
 // index is checked against the committee, every time against the duration,
 // and liveness defaults to the end of the faults and Byzantine windows.
 func (d *decoder) complete(s *Scenario) error {
 	for _, step := range []func(*Scenario) error{
-		d.checkHeader, d.checkCommittee, d.checkConsensus, d.checkNetwork,
-		d.checkByzantine, d.checkWorkload, d.checkFaults, d.checkExpect,
+		d.checkHeader, d.checkCommittee, d.checkConsensus, d.checkCluster, d.checkNetwork,
+		d.checkByzantine, d.checkWorkload, d.checkVMWorkload, d.checkFaults, d.checkExpect,
 	} {
 		if err := step(s); err != nil {
 			return err
@@ -133,6 +138,91 @@ func (d *decoder) checkConsensus(s *Scenario) error {
 		return d.errAt("consensus.gc_depth", "consensus.gc_depth: %d; use %d to %d rounds", c.GCDepth, MinGCDepth, MaxGCDepth)
 	}
 	return nil
+}
+
+func (d *decoder) checkCluster(s *Scenario) error {
+	c := &s.Cluster
+	defaults := []struct {
+		key string
+		set func()
+	}{
+		{"genesis", func() { c.Genesis = s.Nodes }},
+		{"regions", func() { c.Regions = []string{DefaultRegion} }},
+		{"vcpu", func() { c.VCPU = DefaultHostVCPU }},
+		{"memory_mib", func() { c.MemoryMiB = DefaultHostMemoryMiB }},
+		{"disk_gib", func() { c.DiskGiB = DefaultHostDiskGiB }},
+		{"boot_time", func() { c.BootTime = Duration(DefaultBootTime) }},
+		{"epoch_length", func() { c.EpochLength = Duration(DefaultEpochLength) }},
+		{"status_timeout", func() { c.StatusTimeout = Duration(DefaultStatusTimeout) }},
+		{"auto_approve", func() { c.AutoApprove = DefaultAutoApprove }},
+		{"price_vcpu_hour", func() { c.PriceVCPUHour = DefaultPriceVCPUHour }},
+		{"price_memory_gib_hour", func() { c.PriceMemoryGiBHour = DefaultPriceMemoryGiBHour }},
+		{"price_disk_gib_hour", func() { c.PriceDiskGiBHour = DefaultPriceDiskGiBHour }},
+	}
+	for _, f := range defaults {
+		if !d.has("cluster." + f.key) {
+			f.set()
+		}
+	}
+	if c.Genesis < 1 || c.Genesis > s.Nodes {
+		return d.errAt("cluster.genesis", "cluster.genesis: %d; use 1 to nodes (%d): nodes 0 to genesis-1 found the cluster, the others start as observers", c.Genesis, s.Nodes)
+	}
+	if len(c.Regions) == 0 {
+		return d.errAt("cluster.regions", "cluster.regions: empty list; name at least one region, e.g. regions: [eu, us], or leave it out for [%s]", DefaultRegion)
+	}
+	for i, r := range c.Regions {
+		if !regionName(r) {
+			p := index("cluster.regions", i)
+			return d.errAt(p, "%s: %q is not a region name; use 1 to %d characters of a-z, 0-9 and -, e.g. eu-west", p, clip(r), MaxRegionLen)
+		}
+	}
+	if err := d.intIn("cluster.vcpu", c.VCPU, 1, MaxHostCapacity); err != nil {
+		return err
+	}
+	if err := d.uintIn("cluster.memory_mib", c.MemoryMiB, 1, MaxHostCapacity); err != nil {
+		return err
+	}
+	if err := d.uintIn("cluster.disk_gib", c.DiskGiB, 1, MaxHostCapacity); err != nil {
+		return err
+	}
+	if err := d.nonNegative("cluster.boot_time", c.BootTime, MaxDelay); err != nil {
+		return err
+	}
+	switch v := c.BootFailure; {
+	case v == 1:
+		return d.errAt("cluster.boot_failure", "cluster.boot_failure: 1 would fail every boot, so no VM could ever run; use a probability below 1")
+	case !(v >= 0 && v < 1):
+		return d.errAt("cluster.boot_failure", "cluster.boot_failure: %v is not a probability; use a number from 0 to below 1", v)
+	}
+	if err := d.positive("cluster.epoch_length", c.EpochLength, MaxDuration); err != nil {
+		return err
+	}
+	if err := d.positive("cluster.status_timeout", c.StatusTimeout, MaxDelay); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		key string
+		v   uint64
+	}{{"price_vcpu_hour", c.PriceVCPUHour}, {"price_memory_gib_hour", c.PriceMemoryGiBHour}, {"price_disk_gib_hour", c.PriceDiskGiBHour}} {
+		if err := d.uintIn("cluster."+p.key, p.v, 0, MaxPrice); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// regionName reports whether r is 1 to MaxRegionLen characters of a-z,
+// 0-9 and -.
+func regionName(r string) bool {
+	if r == "" || len(r) > MaxRegionLen {
+		return false
+	}
+	for i := range len(r) {
+		if c := r[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *decoder) checkNetwork(s *Scenario) error {
@@ -404,8 +494,80 @@ func (d *decoder) checkWorkload(s *Scenario) error {
 	return nil
 }
 
+func (d *decoder) checkVMWorkload(s *Scenario) error {
+	w := &s.Workload.VM
+	defaults := []struct {
+		key string
+		set func()
+	}{
+		{"clients", func() { w.Clients = DefaultVMClients }},
+		{"lease", func() { w.Lease = Duration(DefaultLease) }},
+		{"vcpu", func() { w.VCPU = DefaultVMVCPU }},
+		{"memory_mib", func() { w.MemoryMiB = DefaultVMMemoryMiB }},
+		{"disk_gib", func() { w.DiskGiB = DefaultVMDiskGiB }},
+		{"image", func() { w.Image = DefaultImage }},
+		{"late_by", func() { w.LateBy = Duration(DefaultLateBy) }},
+		{"timeout", func() { w.Timeout = Duration(DefaultVMTimeout) }},
+	}
+	for _, f := range defaults {
+		if !d.has("workload.vm." + f.key) {
+			f.set()
+		}
+	}
+	if !(w.Rate >= 0 && w.Rate <= MaxVMRate) {
+		return d.errAt("workload.vm.rate", "workload.vm.rate: %v; use 0 (no VM workload) to %d operations per second", w.Rate, MaxVMRate)
+	}
+	if err := d.intIn("workload.vm.clients", w.Clients, 1, MaxVMClients); err != nil {
+		return err
+	}
+	if w.Lease < Duration(MinLease) || w.Lease > Duration(MaxLease) {
+		return d.errAt("workload.vm.lease", "workload.vm.lease: %v; use %v to %v", w.Lease, Duration(MinLease), Duration(MaxLease))
+	}
+	if w.Lease%Duration(time.Second) != 0 {
+		return d.errAt("workload.vm.lease", "workload.vm.lease: %v is not a whole number of seconds; round it, e.g. to %v", w.Lease, w.Lease.D().Round(time.Second))
+	}
+	if err := d.intIn("workload.vm.vcpu", w.VCPU, 1, MaxVMVCPU); err != nil {
+		return err
+	}
+	if err := d.uintIn("workload.vm.memory_mib", w.MemoryMiB, 1, MaxVMMemoryMiB); err != nil {
+		return err
+	}
+	if err := d.uintIn("workload.vm.disk_gib", w.DiskGiB, 1, MaxVMDiskGiB); err != nil {
+		return err
+	}
+	switch n := utf8.RuneCountInString(w.Image); {
+	case n == 0:
+		return d.errAt("workload.vm.image", "workload.vm.image: empty; name the image, e.g. image: %s (the default when left out)", DefaultImage)
+	case n > MaxImageLen:
+		return d.errAt("workload.vm.image", "workload.vm.image: %d characters, at most %d allowed", n, MaxImageLen)
+	case strings.ContainsFunc(w.Image, unicode.IsControl):
+		return d.errAt("workload.vm.image", "workload.vm.image: must be one line without control characters")
+	}
+	var sum float64
+	for _, p := range []struct {
+		key string
+		v   float64
+	}{{"bounce", w.Bounce}, {"late", w.Late}, {"replay", w.Replay}, {"underpay", w.Underpay}} {
+		if !(p.v >= 0 && p.v <= 1) {
+			k := "workload.vm." + p.key
+			return d.errAt(k, "%s: %v is not a probability; use a number from 0 to 1", k, p.v)
+		}
+		sum += p.v
+	}
+	if sum > 1+probabilitySlack {
+		return d.errAt("workload.vm", "workload.vm: bounce + late + replay + underpay is %v, more than 1; each is the share of creates with that payment fault, so lower them", sum)
+	}
+	if err := d.nonNegative("workload.vm.late_by", w.LateBy, MaxDelay); err != nil {
+		return err
+	}
+	if err := d.positive("workload.vm.timeout", w.Timeout, MaxDelay); err != nil {
+		return err
+	}
+	return d.window("workload.vm", w.From, w.Until, s.Duration)
+}
+
 // faultActions are the fields of which a fault entry sets exactly one.
-var faultActions = []string{"partition", "one_way", "heal", "crash", "restart", "isolate", "degrade", "clock_skew", "slow"}
+var faultActions = []string{"partition", "one_way", "heal", "crash", "restart", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash"}
 
 func (d *decoder) checkFaults(s *Scenario) error {
 	for i := range s.Faults {
@@ -438,8 +600,9 @@ func (d *decoder) checkFaults(s *Scenario) error {
 			return err
 		}
 	}
-	// Crashes and restarts are replayed in time order: the order in which
-	// the simulator applies them.
+	// Crashes and restarts, hosts going down and up, and membership are
+	// replayed in time order: the order in which the simulator applies
+	// them.
 	order := make([]int, len(s.Faults))
 	for i := range order {
 		order[i] = i
@@ -449,8 +612,12 @@ func (d *decoder) checkFaults(s *Scenario) error {
 	for i := range crashedBy {
 		crashedBy[i] = -1
 	}
+	m := newClusterReplay(s.Nodes, s.Cluster.Genesis)
 	for _, i := range order {
 		f := s.Faults[i]
+		if err := m.apply(d, s, i); err != nil {
+			return err
+		}
 		for _, n := range f.Crash {
 			if by := crashedBy[n]; by >= 0 {
 				return d.errAt(index("faults", i), "fault %d at %v: crash of node %d, which is already crashed (by fault %d at %v); restart it first",
@@ -502,8 +669,8 @@ func (d *decoder) checkFault(s *Scenario, f *Fault, p, what, action string) erro
 			return d.errAt(field, "%s: empty list; name the nodes, e.g. %s: [2]", label, action)
 		}
 		return d.nodeSet(field, label, list, s.Nodes)
-	case "isolate":
-		return d.nodeIndex(field, label, *f.Isolate, s.Nodes)
+	case "isolate", "join", "leave", "remove", "host_down", "host_up", "vm_crash":
+		return d.nodeIndex(field, label, *faultNode(f, action), s.Nodes)
 	case "degrade":
 		return d.checkLink(field, f.Degrade, s.Nodes)
 	case "clock_skew":
@@ -527,6 +694,107 @@ func (d *decoder) checkFault(s *Scenario, f *Fault, p, what, action string) erro
 			return d.errAt(field, "%s: delay is required (0 makes the node normal again)", label)
 		}
 		return d.nonNegative(field+".delay", f.Slow.Delay, MaxDelay)
+	}
+	return nil
+}
+
+// faultNode is the node of an action that names one node.
+func faultNode(f *Fault, action string) *int {
+	switch action {
+	case "isolate":
+		return f.Isolate
+	case "join":
+		return f.Join
+	case "leave":
+		return f.Leave
+	case "remove":
+		return f.Remove
+	case "host_down":
+		return f.HostDown
+	case "host_up":
+		return f.HostUp
+	case "vm_crash":
+		return f.VMCrash
+	}
+	return nil
+}
+
+// clusterReplay replays the faults that change the committee or a host, in
+// time order. It treats a join, leave or remove as taking effect at once,
+// which is enough to catch a fault that cannot apply: joining a member,
+// taking out a node that is not one, emptying the committee, or taking a
+// host down twice.
+type clusterReplay struct {
+	member  []bool
+	members int
+	// changedBy is the fault that last made each node a member or took it
+	// out, -1 if none has; downBy the fault that took its host down, -1
+	// if its host is up.
+	changedBy, downBy []int
+	genesis           int
+}
+
+func newClusterReplay(nodes, genesis int) *clusterReplay {
+	m := &clusterReplay{member: make([]bool, nodes), members: genesis, genesis: genesis,
+		changedBy: make([]int, nodes), downBy: make([]int, nodes)}
+	for i := range nodes {
+		m.member[i] = i < genesis
+		m.changedBy[i], m.downBy[i] = -1, -1
+	}
+	return m
+}
+
+// apply replays fault i of s, whose node indices are valid.
+func (m *clusterReplay) apply(d *decoder, s *Scenario, i int) error {
+	f := s.Faults[i]
+	p := index("faults", i)
+	earlier := func(by int) string { return fmt.Sprintf("fault %d at %v", by, s.Faults[by].At) }
+	switch {
+	case f.Join != nil:
+		n := *f.Join
+		switch by := m.changedBy[n]; {
+		case m.member[n] && by >= 0:
+			return d.errAt(p, "fault %d at %v: join of node %d, which is already a member (it joined in %s); make it leave or remove it first", i, f.At, n, earlier(by))
+		case m.member[n]:
+			return d.errAt(p, "fault %d at %v: join of node %d, which founded the cluster (cluster.genesis is %d, so nodes 0 to %d start as members); only later nodes start as observers that can join, so lower cluster.genesis or make the node leave first",
+				i, f.At, n, m.genesis, m.genesis-1)
+		}
+		m.member[n], m.changedBy[n] = true, i
+		m.members++
+	case f.Leave != nil || f.Remove != nil:
+		n, action := 0, ""
+		if f.Leave != nil {
+			n, action = *f.Leave, "leave"
+		} else {
+			n, action = *f.Remove, "remove"
+		}
+		switch by := m.changedBy[n]; {
+		case !m.member[n] && by >= 0:
+			how := "it was removed"
+			if s.Faults[by].Leave != nil {
+				how = "it left"
+			}
+			return d.errAt(p, "fault %d at %v: %s of node %d, which is not a member then (%s in %s); join it again first", i, f.At, action, n, how, earlier(by))
+		case !m.member[n]:
+			return d.errAt(p, "fault %d at %v: %s of node %d, which is not a member then: it starts as an observer (cluster.genesis is %d); join it in an earlier fault, or raise cluster.genesis",
+				i, f.At, action, n, m.genesis)
+		case m.members == 1:
+			return d.errAt(p, "fault %d at %v: %s of node %d would leave the committee without members; join another node first, or drop the fault", i, f.At, action, n)
+		}
+		m.member[n], m.changedBy[n] = false, i
+		m.members--
+	case f.HostDown != nil:
+		n := *f.HostDown
+		if by := m.downBy[n]; by >= 0 {
+			return d.errAt(p, "fault %d at %v: host_down of node %d, whose host is already down (by %s); bring it back with host_up first", i, f.At, n, earlier(by))
+		}
+		m.downBy[n] = i
+	case f.HostUp != nil:
+		n := *f.HostUp
+		if m.downBy[n] < 0 {
+			return d.errAt(p, "fault %d at %v: host_up of node %d, whose host is not down; take it down with host_down in an earlier fault", i, f.At, n)
+		}
+		m.downBy[n] = -1
 	}
 	return nil
 }
@@ -607,6 +875,17 @@ func (d *decoder) checkExpect(s *Scenario) error {
 	if e.MaxLatencyP99 > 0 && e.MaxLatencyP50 > e.MaxLatencyP99 {
 		return d.errAt("expect.max_latency_p50", "expect.max_latency_p50: %v is more than max_latency_p99 (%v); a median cannot exceed the 99th percentile", e.MaxLatencyP50, e.MaxLatencyP99)
 	}
+	pr := &e.Provisioning
+	if !d.has("expect.provisioning.settle") {
+		// Capped at the run, so that a run shorter than the default
+		// needs no provisioning section; it then checks no VM, as none
+		// can have settled.
+		c := &s.Cluster
+		pr.Settle = min(2*c.StatusTimeout+c.BootTime, s.Duration)
+	}
+	if pr.Settle < 0 || pr.Settle > s.Duration {
+		return d.errAt("expect.provisioning.settle", "expect.provisioning.settle: %v; use 0 to the run's duration (%v), or turn the check off with provisioning: {disabled: true}", pr.Settle, s.Duration)
+	}
 	return nil
 }
 
@@ -653,6 +932,13 @@ func (d *decoder) nonNegative(path string, v Duration, most time.Duration) error
 }
 
 func (d *decoder) intIn(path string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return d.errAt(path, "%s: %d; use %d to %d", path, v, lo, hi)
+	}
+	return nil
+}
+
+func (d *decoder) uintIn(path string, v, lo, hi uint64) error {
 	if v < lo || v > hi {
 		return d.errAt(path, "%s: %d; use %d to %d", path, v, lo, hi)
 	}

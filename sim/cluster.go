@@ -1,0 +1,538 @@
+package sim
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"dagger/graph"
+	"dagger/node"
+	"dagger/node/cluster"
+	"dagger/node/payment"
+	"dagger/node/tx"
+	"dagger/provision"
+	"dagger/sim/check"
+	"dagger/sim/linear"
+	"dagger/sim/scenario"
+)
+
+// simCluster is what the simulator runs above consensus: the genesis every
+// node starts from, each operator's simulated host, the simulated Solana
+// ledger, and the customers of the VM workload.
+type simCluster struct {
+	s                *Sim
+	genesis          cluster.Genesis
+	genesisCommittee *graph.Committee
+	chain            *payment.MemChain
+	epochs           map[uint64]bool
+	vm               *vmWorkload
+}
+
+// paymentFinality is how long a simulated Solana payment takes to be
+// finalized when nothing delays it.
+const paymentFinality = time.Second
+
+func newSimCluster(s *Sim, keys []ed25519.PrivateKey) (*simCluster, error) {
+	sc := s.sc
+	cc := &sc.Cluster
+	c := &simCluster{s: s, epochs: map[uint64]bool{0: true}}
+	treasury := payment.Address(sha256.Sum256(binary.BigEndian.AppendUint64([]byte("dagger/sim/treasury"), sc.Seed)))
+	c.genesis = cluster.Genesis{Time: StartTime, Params: cluster.Params{
+		Treasury:      treasury,
+		Price:         cluster.Price{VCPUHour: cc.PriceVCPUHour, MemoryGiBHour: cc.PriceMemoryGiBHour, DiskGiBHour: cc.PriceDiskGiBHour},
+		EpochLength:   cc.EpochLength.D(),
+		StatusTimeout: cc.StatusTimeout.D(),
+	}}
+	for i := range cc.Genesis {
+		c.genesis.Operators = append(c.genesis.Operators, cluster.GenesisOperator{
+			Key: pubKey(keys[i]), PeerID: fmt.Sprintf("n%d", i), Region: c.region(i),
+			Capacity: c.capacity(), Payout: pubKey(keys[i]), Weight: sc.Weights[i]})
+	}
+	st, err := cluster.New(c.genesis, s.verifier)
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	c.genesisCommittee = st.Committee()
+	c.chain = payment.NewMemChain(func() int64 { return StartTime + s.now })
+	c.vm = newVMWorkload(c)
+	return c, nil
+}
+
+func pubKey(k ed25519.PrivateKey) tx.Key { return tx.Key(k.Public().(ed25519.PublicKey)) }
+
+func (c *simCluster) region(i int) string {
+	r := c.s.sc.Cluster.Regions
+	return r[i%len(r)]
+}
+
+func (c *simCluster) capacity() tx.Capacity {
+	cc := &c.s.sc.Cluster
+	return tx.Capacity{VCPU: uint32(cc.VCPU), MemoryMiB: cc.MemoryMiB, DiskGiB: cc.DiskGiB}
+}
+
+func (c *simCluster) newHost(ep *endpoint) *provision.Sim {
+	cc := &c.s.sc.Cluster
+	hv, err := provision.NewSim(provision.SimConfig{
+		Capacity:    provision.Capacity{VCPU: uint32(cc.VCPU), MemoryMiB: cc.MemoryMiB, DiskGiB: cc.DiskGiB},
+		BootTime:    cc.BootTime.D(),
+		Now:         func() int64 { return StartTime + c.s.now },
+		Rand:        newRand(c.s.sc.Seed, "host/"+string(ep.name), ep.id),
+		BootFailure: cc.BootFailure,
+	})
+	if err != nil {
+		panic(fmt.Sprintf("sim: host of %s: %v", ep.name, err)) // the scenario was validated; this is a bug
+	}
+	return hv
+}
+
+// nodeConfig completes a node's configuration around its ledger's.
+func (c *simCluster) nodeConfig(ep *endpoint, lcfg node.LedgerConfig) node.Config {
+	cfg := node.Config{Key: ep.key, Genesis: c.genesis, Ledger: lcfg, Chain: c.chain,
+		AutoApprove: c.s.sc.Cluster.AutoApprove}
+	if ep.hv != nil {
+		cfg.Provisioner = ep.hv
+	}
+	if ep.twin || !c.s.sc.Honest(ep.node) {
+		return cfg
+	}
+	i := ep.node
+	cfg.Hooks = node.NodeHooks{
+		Applied: func(cm graph.Commit, res cluster.Result, hash [32]byte) {
+			if e := res.Epoch; e != nil && !c.epochs[e.Epoch] {
+				c.epochs[e.Epoch] = true
+				c.s.checker.AddEpoch(e.Committee)
+				c.s.traceFault(fmt.Sprintf("epoch %d starts with %d members", e.Epoch, e.Committee.Size()))
+			}
+			c.s.checker.StateHash(i, cm.Index, hash)
+		},
+		Done: func(id tx.ID, st node.TxStatus) { c.vm.done(id, st) },
+	}
+	return cfg
+}
+
+// action applies a cluster fault of the timeline; it reports whether f
+// was one.
+func (c *simCluster) action(f *scenario.Fault) bool {
+	s := c.s
+	switch {
+	case f.Join != nil:
+		ep := s.eps[*f.Join]
+		if ep.up {
+			ep.nd.Join(ep.name, c.region(ep.node), c.capacity(), [32]byte(pubKey(ep.key)))
+		}
+		s.traceFault(fmt.Sprintf("join %d", *f.Join))
+	case f.Leave != nil:
+		if ep := s.eps[*f.Leave]; ep.up {
+			ep.nd.Leave()
+		}
+		s.traceFault(fmt.Sprintf("leave %d", *f.Leave))
+	case f.Remove != nil:
+		target := pubKey(s.eps[*f.Remove].key)
+		for _, ep := range s.eps[:s.sc.Nodes] {
+			if ep.up && ep.nd.State().IsMember(pubKey(ep.key)) && ep.nd.Key() != target {
+				ep.nd.VoteRemove(target)
+			}
+		}
+		s.traceFault(fmt.Sprintf("remove %d", *f.Remove))
+	case f.HostDown != nil:
+		s.eps[*f.HostDown].hv.Kill()
+		s.traceFault(fmt.Sprintf("host-down %d", *f.HostDown))
+	case f.HostUp != nil:
+		s.eps[*f.HostUp].hv.Revive()
+		s.traceFault(fmt.Sprintf("host-up %d", *f.HostUp))
+	case f.VMCrash != nil:
+		hv := s.eps[*f.VMCrash].hv
+		doms, _ := hv.List()
+		for _, d := range doms {
+			if d.State == provision.StateRunning {
+				_ = hv.Crash(d.ID)
+				s.traceFault(fmt.Sprintf("vm-crash %d %s", *f.VMCrash, d.ID[:8]))
+				break
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// reference returns the honest, running node that applied the most
+// commits: the state the end-of-run checks judge against.
+func (c *simCluster) reference() *endpoint {
+	var best *endpoint
+	for _, ep := range c.s.eps[:c.s.sc.Nodes] {
+		if ep.up && c.s.sc.Honest(ep.node) && (best == nil || ep.nd.State().Commits() > best.nd.State().Commits()) {
+			best = ep
+		}
+	}
+	return best
+}
+
+// provisioningResult judges the hosts at the end of the run: every paid,
+// unexpired VM placed long enough ago runs on exactly its host, which is
+// live; no VM runs on two live hosts; nothing runs that the cluster does
+// not want run.
+func (c *simCluster) provisioningResult() check.Result {
+	s := c.s
+	ex := s.sc.Expect.Provisioning
+	if ex.Disabled {
+		return check.Result{Name: "provisioning", Pass: true, Detail: "disabled by the scenario"}
+	}
+	ref := c.reference()
+	if ref == nil {
+		return check.Result{Name: "provisioning", Pass: false, Detail: "no honest node is running at the end"}
+	}
+	end := StartTime + s.end
+	cut := end - int64(ex.Settle)
+	st := ref.nd.State()
+	hostOf := map[tx.Key]*endpoint{}
+	for _, ep := range s.eps[:s.sc.Nodes] {
+		hostOf[pubKey(ep.key)] = ep
+	}
+	live := func(ep *endpoint) bool { return ep.up && !ep.hv.Down() }
+	running := map[string][]int{}
+	for _, ep := range s.eps[:s.sc.Nodes] {
+		if !live(ep) {
+			continue
+		}
+		doms, _ := ep.hv.List()
+		for _, d := range doms {
+			if d.State == provision.StateRunning || d.State == provision.StateBooting {
+				running[d.ID] = append(running[d.ID], ep.node)
+			}
+		}
+	}
+	var bad []string
+	checked, unsettled, waiting := 0, 0, 0
+	for _, v := range st.LiveVMs() {
+		host := hostOf[v.Host]
+		switch {
+		case v.State == cluster.VMPending:
+			waiting++
+			continue
+		case v.PlacedAt > cut || v.LeaseEnd <= end+int64(ex.Settle) || host != nil && !host.up && host.downAt > cut-StartTime:
+			unsettled++
+			continue
+		}
+		checked++
+		on := running[v.ID.String()]
+		switch {
+		case host == nil || !live(host):
+			bad = append(bad, fmt.Sprintf("VM %s is placed on %s, which is not a live host", v.ID.Short(), v.Host.Short()))
+		case !slices.Contains(on, host.node):
+			bad = append(bad, fmt.Sprintf("VM %s is placed on node %d (since %s) but does not run there", v.ID.Short(), host.node, time.Duration(v.PlacedAt-StartTime)))
+		}
+	}
+	ids := make([]string, 0, len(running))
+	for id := range running {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		on := running[id]
+		vid, err := tx.ParseID(id)
+		v, ok := st.VM(vid)
+		switch {
+		case err != nil || !ok:
+			bad = append(bad, fmt.Sprintf("node %d runs %s, which no one paid for", on[0], id[:8]))
+		case v.State.Final() && v.Updated < cut:
+			bad = append(bad, fmt.Sprintf("nodes %v run VM %s, which is %s since %s", on, v.ID.Short(), v.State, time.Duration(v.Updated-StartTime)))
+		case len(on) > 1 && v.PlacedAt < cut:
+			bad = append(bad, fmt.Sprintf("VM %s runs on %d live hosts %v", v.ID.Short(), len(on), on))
+		}
+	}
+	if len(bad) > 0 {
+		more := ""
+		if len(bad) > 3 {
+			more = fmt.Sprintf(" (and %d more)", len(bad)-3)
+		}
+		return check.Result{Name: "provisioning", Detail: strings.Join(bad[:min(3, len(bad))], "; ") + more}
+	}
+	return check.Result{Name: "provisioning", Pass: true, Detail: fmt.Sprintf(
+		"%d VMs placed and running where the cluster put them; %d still settling, %d waiting for room; %d domains on live hosts",
+		checked, unsettled, waiting, len(ids))}
+}
+
+// vmWorkload is the customers: each has a wallet and runs one operation
+// at a time (vm-create with a Solana payment, vm-delete, vm-get) against a
+// random honest node; calls and returns go into the history that the
+// linearizability check judges.
+type vmWorkload struct {
+	c        *simCluster
+	rng      *rand.Rand
+	clients  []*vmClient
+	ops      []linear.Op
+	known    []tx.ID // every VM a create was attempted for
+	created  []tx.ID // the VMs whose create returned OK, newest last
+	inflight map[tx.ID]int
+	payments [][]byte // recent payments, for replays
+	blocks   uint64
+	stats    VMStats
+}
+
+type vmClient struct {
+	key   ed25519.PrivateKey
+	busy  bool
+	vms   []tx.ID // created and not deleted, as far as it knows
+	nonce uint64
+}
+
+// VMStats counts the VM workload's operations.
+type VMStats struct {
+	Ops         int `json:"ops"`
+	Creates     int `json:"creates"`
+	CreatedOK   int `json:"created"`
+	Deletes     int `json:"deletes"`
+	DeletedOK   int `json:"deleted"`
+	Gets        int `json:"gets"`
+	Unfinished  int `json:"unfinished"`
+	Refused     int `json:"refused"` // rejected by the node asked, before ordering
+	Skipped     int `json:"skipped"` // arrivals that found their client busy or no node up
+	PaymentFlaw int `json:"payment_faults"`
+}
+
+func newVMWorkload(c *simCluster) *vmWorkload {
+	sc := c.s.sc
+	w := &vmWorkload{c: c, rng: newRand(sc.Seed, "vm-workload", 0), inflight: map[tx.ID]int{}}
+	for i := range sc.Workload.VM.Clients {
+		seed := sha256.Sum256(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte("dagger/sim/wallet"), sc.Seed), uint64(i)))
+		w.clients = append(w.clients, &vmClient{key: ed25519.NewKeyFromSeed(seed[:])})
+	}
+	return w
+}
+
+func (w *vmWorkload) start() {
+	if w.c.s.sc.Workload.VM.Rate > 0 {
+		w.schedule(int64(w.c.s.sc.Workload.VM.From))
+	}
+}
+
+func (w *vmWorkload) until() int64 {
+	if u := int64(w.c.s.sc.Workload.VM.Until); u > 0 {
+		return min(u, w.c.s.end)
+	}
+	return w.c.s.end
+}
+
+func (w *vmWorkload) schedule(after int64) {
+	at := after + int64(w.rng.ExpFloat64()/w.c.s.sc.Workload.VM.Rate*1e9)
+	if at <= w.until() {
+		w.c.s.agenda.push(item{at: at, kind: itemCall, call: w.arrive})
+	}
+}
+
+// arrive starts one operation by a random client at a random honest node.
+func (w *vmWorkload) arrive() {
+	s := w.c.s
+	w.schedule(s.now)
+	ci := w.rng.IntN(len(w.clients))
+	cl := w.clients[ci]
+	var targets []*endpoint
+	for _, ep := range s.eps[:s.sc.Nodes] {
+		if ep.up && s.sc.Honest(ep.node) {
+			targets = append(targets, ep)
+		}
+	}
+	if cl.busy || len(targets) == 0 {
+		w.stats.Skipped++
+		return
+	}
+	ep := targets[w.rng.IntN(len(targets))]
+	p := w.rng.Float64()
+	switch {
+	case len(cl.vms) == 0 && len(w.known) == 0 || p < 0.4:
+		w.create(ci, ep)
+	case p < 0.6 && len(cl.vms) > 0:
+		id := cl.vms[w.rng.IntN(len(cl.vms))]
+		w.send(ci, ep, linear.Delete, id, &tx.Tx{Kind: tx.KindVMDelete, VM: id})
+	default:
+		// Reads favour the VM created last: its creation is the one most
+		// likely still on its way to some node.
+		id := w.known[len(w.known)-1]
+		if len(w.created) > 0 {
+			id = w.created[len(w.created)-1]
+		}
+		switch q := w.rng.IntN(3); {
+		case q == 1:
+			id = w.known[w.rng.IntN(len(w.known))]
+		case q == 2 && len(cl.vms) > 0:
+			id = cl.vms[w.rng.IntN(len(cl.vms))]
+		}
+		if s.sc.Workload.VM.StaleReads {
+			v, ok := ep.nd.State().VM(id)
+			w.stats.Ops++
+			w.stats.Gets++
+			w.ops = append(w.ops, linear.Op{Client: ci, Kind: linear.Get, VM: id.String(), Call: s.now, Return: s.now,
+				Found: ok && !v.State.Final()})
+			return
+		}
+		w.send(ci, ep, linear.Get, id, &tx.Tx{Kind: tx.KindVMGet, VM: id})
+	}
+}
+
+// create pays for a VM on the simulated Solana ledger, with the payment
+// fault the scenario's probabilities draw, and asks for it.
+func (w *vmWorkload) create(ci int, ep *endpoint) {
+	s := w.c.s
+	vw := &s.sc.Workload.VM
+	cl := w.clients[ci]
+	t := &tx.Tx{Kind: tx.KindVMCreate, Lease: vw.Lease.D(), Spec: tx.Spec{
+		VCPU: uint32(vw.VCPU), MemoryMiB: vw.MemoryMiB, DiskGiB: vw.DiskGiB, Image: vw.Image,
+		Region: w.c.region(w.rng.IntN(len(s.sc.Cluster.Regions))), SSHKey: fmt.Sprintf("ssh-ed25519 client-%d", ci)}}
+	cl.nonce++
+	t.Nonce, t.Author = cl.nonce, pubKey(cl.key)
+	t.Expiry = StartTime + s.now + int64(node.DefaultTxValidity)
+	price, err := w.c.genesis.Params.PriceOf(t.Spec, t.Lease)
+	if err != nil {
+		panic(fmt.Sprintf("sim: price of the workload's VM: %v", err)) // validated limits keep it in range
+	}
+	p := w.rng.Float64()
+	fault := ""
+	for _, f := range []struct {
+		name string
+		p    float64
+	}{{"bounce", vw.Bounce}, {"late", vw.Late}, {"replay", vw.Replay}, {"underpay", vw.Underpay}} {
+		if p < f.p {
+			fault = f.name
+			break
+		}
+		p -= f.p
+	}
+	if fault == "replay" && len(w.payments) > 0 {
+		t.Payment = w.payments[w.rng.IntN(len(w.payments))]
+	} else {
+		if fault == "underpay" && price > 0 {
+			price--
+		}
+		w.blocks++
+		block := sha256.Sum256(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte("dagger/sim/block"), s.sc.Seed), w.blocks))
+		pay, sig, err := payment.Build(cl.key, w.c.genesis.Params.Treasury, price, t.Memo(), block)
+		if err != nil {
+			panic(fmt.Sprintf("sim: build payment: %v", err))
+		}
+		t.Payment = pay
+		switch fault {
+		case "bounce":
+			w.c.chain.RecordFailed(sig)
+		case "late":
+			w.c.chain.Record(sig, StartTime+s.now+int64(vw.LateBy))
+		default:
+			w.c.chain.Record(sig, StartTime+s.now+int64(paymentFinality))
+		}
+		if len(w.payments) >= 64 {
+			w.payments = w.payments[1:]
+		}
+		w.payments = append(w.payments, pay)
+	}
+	if fault != "" {
+		w.stats.PaymentFlaw++
+	}
+	t.Sign(cl.key)
+	w.known = append(w.known, t.ID())
+	w.submit(ci, ep, linear.Create, t.ID(), t)
+}
+
+func (w *vmWorkload) send(ci int, ep *endpoint, kind linear.Kind, vm tx.ID, t *tx.Tx) {
+	cl := w.clients[ci]
+	cl.nonce++
+	t.Nonce = cl.nonce
+	t.Expiry = StartTime + w.c.s.now + int64(node.DefaultTxValidity)
+	t.Sign(cl.key)
+	w.submit(ci, ep, kind, vm, t)
+}
+
+func (w *vmWorkload) submit(ci int, ep *endpoint, kind linear.Kind, vm tx.ID, t *tx.Tx) {
+	s := w.c.s
+	w.stats.Ops++
+	switch kind {
+	case linear.Create:
+		w.stats.Creates++
+	case linear.Delete:
+		w.stats.Deletes++
+	case linear.Get:
+		w.stats.Gets++
+	}
+	op := linear.Op{Client: ci, Kind: kind, VM: vm.String(), Call: s.now}
+	id, err := ep.nd.Submit(t.Encode())
+	if err != nil {
+		// Refused before ordering: it took no effect, which is an answer
+		// for a create or a delete, and none for a read.
+		w.stats.Refused++
+		if kind != linear.Get {
+			op.Return = s.now
+			w.ops = append(w.ops, op)
+		}
+		return
+	}
+	idx := len(w.ops)
+	w.ops = append(w.ops, op)
+	w.inflight[id] = idx
+	w.clients[ci].busy = true
+	s.agenda.push(item{at: s.now + int64(s.sc.Workload.VM.Timeout), kind: itemCall, call: func() {
+		if i, ok := w.inflight[id]; ok && i == idx {
+			delete(w.inflight, id)
+			w.ops[idx].Pending = true
+			w.clients[ci].busy = false
+		}
+	}})
+}
+
+// done receives a node's answer to an operation.
+func (w *vmWorkload) done(id tx.ID, st node.TxStatus) {
+	idx, ok := w.inflight[id]
+	if !ok {
+		return
+	}
+	delete(w.inflight, id)
+	op := &w.ops[idx]
+	cl := w.clients[op.Client]
+	cl.busy = false
+	op.Return = w.c.s.now
+	if st.State != node.TxCommitted && op.Kind == linear.Get {
+		op.Pending = true // a read that was not ordered says nothing
+		return
+	}
+	op.OK = st.State == node.TxCommitted && st.Outcome.OK
+	op.Found = st.Outcome.Found
+	vm, _ := tx.ParseID(op.VM)
+	switch {
+	case op.Kind == linear.Create && op.OK:
+		w.stats.CreatedOK++
+		cl.vms = append(cl.vms, vm)
+		w.created = append(w.created, vm)
+	case op.Kind == linear.Delete && op.OK:
+		w.stats.DeletedOK++
+		cl.vms = slices.DeleteFunc(cl.vms, func(x tx.ID) bool { return x == vm })
+	}
+}
+
+// result checks the history.
+func (w *vmWorkload) result() (check.Result, *linear.Result) {
+	for _, idx := range w.inflight {
+		w.ops[idx].Pending = true // still waiting at the end
+	}
+	w.stats.Unfinished = 0
+	for i := range w.ops {
+		if w.ops[i].Pending {
+			w.stats.Unfinished++
+		}
+	}
+	if len(w.ops) == 0 {
+		return check.Result{Name: "linearizable", Pass: true, Detail: "no VM operations"}, nil
+	}
+	res := linear.Check(w.ops, time.Minute)
+	switch {
+	case res.Unknown:
+		return check.Result{Name: "linearizable", Detail: fmt.Sprintf("the check timed out on %d operations over %d VMs", res.Ops, res.VMs)}, &res
+	case !res.Linearizable:
+		return check.Result{Name: "linearizable", Detail: fmt.Sprintf("%d of %d VMs have a non-linearizable history: %s",
+			len(res.Failed), res.VMs, res.Describe())}, &res
+	}
+	return check.Result{Name: "linearizable", Pass: true, Detail: fmt.Sprintf("%d operations on %d VMs (%d unfinished) linearize",
+		res.Ops, res.VMs, w.stats.Unfinished)}, &res
+}
