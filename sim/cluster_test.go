@@ -34,6 +34,18 @@ func TestClusterScenariosDoWhatTheySay(t *testing.T) {
 	if r.VM.PaymentFlaw == 0 || r.VM.CreatedOK == 0 || r.VM.CreatedOK >= r.VM.Creates {
 		t.Errorf("payment-faults: %+v; want some faulty payments rejected and the rest created", r.VM)
 	}
+	r = run(t, "operator-equivocates.yaml", 1)
+	if r.Flagged != 1 {
+		t.Errorf("operator-equivocates: %d operators flagged, want 1", r.Flagged)
+	}
+	r = run(t, "lease-expiry.yaml", 1)
+	if r.VMStates["expired"] == 0 || r.VMStates["running"]+r.VMStates["provisioning"] != 0 {
+		t.Errorf("lease-expiry: VMs by state at the end %v; want every lease ended", r.VMStates)
+	}
+	r = run(t, "host-dies.yaml", 1)
+	if !strings.Contains(check(r, "provisioning").Detail, "running where the cluster put them") || r.VMStates["running"] == 0 {
+		t.Errorf("host-dies: %v, %s", r.VMStates, check(r, "provisioning").Detail)
+	}
 	r = run(t, "vm-lifecycle.yaml", 1)
 	if r.VM.CreatedOK == 0 || r.VM.DeletedOK == 0 || r.VM.Gets == 0 {
 		t.Errorf("vm-lifecycle: %+v; want creates, deletes and reads", r.VM)

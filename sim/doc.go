@@ -2,7 +2,12 @@
 // process on virtual time, driven by a scenario (package sim/scenario) and
 // a seed, and judged by the checkers of package sim/check.
 //
-// Every node runs the real ledger (package node) over the real graph. The
+// Every node runs the real node (package node: ledger, processor,
+// controller and cluster state machine) over the real graph, with a
+// simulated hypervisor (package provision) as its host and a simulated
+// Solana ledger (payment.MemChain) confirming its customers' payments;
+// simulated customers create, delete and read VMs, and their history is
+// checked for linearizability (package sim/linear). The
 // simulator provides only what the seam between simulator and live node
 // leaves to a runtime: a transport (the modelled network: per-link latency
 // distributions, loss, duplication, reordering, per-node uplink bandwidth

@@ -43,9 +43,13 @@ type Report struct {
 	// Epochs is how many epochs the cluster went through after genesis;
 	// Operators the committee size at the end; VMs what the VM workload
 	// did.
-	Epochs    uint64  `json:"epochs"`
-	Operators int     `json:"operators"`
-	VM        VMStats `json:"vm"`
+	Epochs    uint64 `json:"epochs"`
+	Operators int    `json:"operators"`
+	// Flagged counts the operators proven to equivocate.
+	Flagged int     `json:"flagged_operators"`
+	VM      VMStats `json:"vm"`
+	// VMStates counts the cluster's VMs by state at the end.
+	VMStates map[string]int `json:"vm_states,omitempty"`
 	// StateHash is the cluster state's hash at the reference node's last
 	// commit.
 	StateHash string `json:"state_hash"`
@@ -118,6 +122,17 @@ func (s *Sim) report(wall time.Duration) *Report {
 	if ref := s.cluster.reference(); ref != nil {
 		st := ref.nd.State()
 		r.Operators = st.Committee().Size()
+		for _, op := range st.Operators() {
+			if op.Equivocated {
+				r.Flagged++
+			}
+		}
+		for state, n := range st.CountVMs() {
+			if r.VMStates == nil {
+				r.VMStates = map[string]int{}
+			}
+			r.VMStates[state.String()] = n
+		}
 		h := st.Hash()
 		r.StateHash = hex.EncodeToString(h[:])
 	}

@@ -115,6 +115,24 @@ func TestSimRunBeyondTheFaultBoundFailsAndPrintsTheReplay(t *testing.T) {
 	}
 }
 
+func TestSimRunOfStaleReadsFailsLinearizableAndWritesTheHistory(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "stale.json")
+	code, out, errOut := runCLI("sim", "run", "../../scenarios/not-linearizable/stale-reads.yaml", "--json", report)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "FAIL linearizable") || !strings.Contains(out, "get") {
+		t.Fatalf("the stale read is not reported:\n%s", out)
+	}
+	html := strings.TrimSuffix(report, ".json") + ".history.html"
+	if !strings.Contains(out, "history: "+html) {
+		t.Fatalf("the visualization's path is not printed:\n%s", out)
+	}
+	if b, err := os.ReadFile(html); err != nil || !strings.Contains(string(b), "<html") {
+		t.Fatalf("visualization: %v", err)
+	}
+}
+
 func TestSimSweepRunsTheGridAndListsFailures(t *testing.T) {
 	file := writeScenario(t, mute2of4)
 	jsonl := filepath.Join(t.TempDir(), "out.jsonl")

@@ -367,6 +367,16 @@ func (s *State) LiveVMs() []VM {
 	return out
 }
 
+// CountVMs returns how many VMs are in each state, every VM ever created
+// included.
+func (s *State) CountVMs() map[VMState]int {
+	out := map[VMState]int{}
+	for _, v := range s.vms {
+		out[v.State]++
+	}
+	return out
+}
+
 // PlacedOn returns the VMs a host should run, sorted by id.
 func (s *State) PlacedOn(host tx.Key) []VM {
 	var out []VM
