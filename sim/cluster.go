@@ -368,7 +368,7 @@ func (w *vmWorkload) arrive() {
 			w.stats.Ops++
 			w.stats.Gets++
 			w.ops = append(w.ops, linear.Op{Client: ci, Kind: linear.Get, VM: id.String(), Call: s.now, Return: s.now,
-				Found: ok && !v.State.Final()})
+				Found: ok && !v.State.Final(), Lost: ok && v.State.Lost()})
 			return
 		}
 		w.send(ci, ep, linear.Get, id, &tx.Tx{Kind: tx.KindVMGet, VM: id})
@@ -464,7 +464,9 @@ func (w *vmWorkload) submit(ci int, ep *endpoint, kind linear.Kind, vm tx.ID, t 
 		// for a create or a delete, and none for a read.
 		w.stats.Refused++
 		if kind != linear.Get {
-			op.Return = s.now
+			// Refused for a final reason, seen in the node's own state.
+			v, ok := ep.nd.State().VM(vm)
+			op.Return, op.Lost = s.now, kind == linear.Delete && ok && v.State.Lost()
 			w.ops = append(w.ops, op)
 		}
 		return
@@ -499,6 +501,7 @@ func (w *vmWorkload) done(id tx.ID, st node.TxStatus) {
 	}
 	op.OK = st.State == node.TxCommitted && st.Outcome.OK
 	op.Found = st.Outcome.Found
+	op.Lost = op.Kind != linear.Create && !op.OK && !op.Found && st.Outcome.View.State.Lost()
 	vm, _ := tx.ParseID(op.VM)
 	switch {
 	case op.Kind == linear.Create && op.OK:

@@ -90,10 +90,14 @@ func (s *State) applyTx(data []byte) Outcome {
 	}
 	c, why := s.check(t)
 	if why != "" {
-		return reject(o, "%s", why)
+		o = reject(o, "%s", why)
+	} else {
+		s.effect(t, o.ID, &c)
+		o.OK = true
 	}
-	s.effect(t, o.ID, &c)
-	o.OK = true
+	if v, ok := s.vms[o.VM]; ok && o.VM != (tx.ID{}) {
+		o.View = v.clone()
+	}
 	return o
 }
 

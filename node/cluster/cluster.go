@@ -143,6 +143,10 @@ func (s VMState) String() string {
 // Final says the VM is gone for good.
 func (s VMState) Final() bool { return s == VMFailed || s == VMDeleted || s == VMExpired }
 
+// Lost says the cluster itself ended the VM: its lease ran out or no host
+// could run it.
+func (s VMState) Lost() bool { return s == VMFailed || s == VMExpired }
+
 // Placed says the VM has a host that should run it.
 func (s VMState) Placed() bool { return s == VMProvisioning || s == VMRunning || s == VMStopped }
 
@@ -180,7 +184,8 @@ type Outcome struct {
 	Reason string
 	// VM is the VM a vm-* transaction is about (for vm-create, the new VM).
 	VM tx.ID
-	// Found and View answer a vm-get: the VM as of this point of the order.
+	// Found answers a vm-get. View is the VM as of this point of the
+	// order, for every vm-* transaction about a VM that exists.
 	Found bool
 	View  VM
 }

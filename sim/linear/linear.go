@@ -11,7 +11,12 @@
 //     (payment refused, id taken) changes nothing and is allowed always;
 //   - delete OK needs a VM that exists, and deletes it; delete not-OK needs
 //     one that does not;
-//   - get reports whether the VM exists.
+//   - get reports whether the VM exists;
+//   - the cluster itself may end a VM (its lease ran out, or no host could
+//     run it): a delete or get that reports such a lost VM needs one that
+//     was created and not deleted, and from then on it is lost for good.
+//     The loss happens at the latest where it is first seen, so a stale
+//     "never existed" is still told apart from "lost".
 //
 // An operation still waiting when the run ended may or may not have taken
 // effect. Following porcupine's convention it returns after every other
@@ -62,6 +67,9 @@ type Op struct {
 	Pending bool  // never returned
 	OK      bool  // create/delete outcome
 	Found   bool  // get outcome
+	// Lost: a delete or get found the VM ended by the cluster itself
+	// (expired or failed), not by a delete.
+	Lost bool
 }
 
 // Result of checking a history.
@@ -174,7 +182,7 @@ func operations(ops []Op) []porcupine.Operation {
 			ClientId: o.Client,
 			Input:    input{kind: o.Kind, vm: o.VM},
 			Call:     o.Call,
-			Output:   output{pending: o.Pending, ok: o.OK, found: o.Found},
+			Output:   output{pending: o.Pending, ok: o.OK, found: o.Found, lost: o.Lost},
 			Return:   ret,
 			Metadata: o,
 		}

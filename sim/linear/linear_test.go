@@ -451,3 +451,30 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// TestLostVMs: the cluster may end a VM by itself; a delete or get that
+// reports the loss is explained only after a create, and the VM stays lost.
+func TestLostVMs(t *testing.T) {
+	created := Op{Client: 0, Kind: Create, VM: "v", Call: 0, Return: 10, OK: true}
+	cases := []struct {
+		name string
+		ops  []Op
+		want bool
+	}{
+		{"a get sees the loss after the create", []Op{created, {Client: 1, Kind: Get, VM: "v", Call: 20, Return: 30, Lost: true}}, true},
+		{"a delete sees the loss", []Op{created, {Client: 0, Kind: Delete, VM: "v", Call: 20, Return: 30, Lost: true}}, true},
+		{"a loss without a create", []Op{{Client: 1, Kind: Get, VM: "v", Call: 20, Return: 30, Lost: true}}, false},
+		{"found after the loss was seen", []Op{created, {Client: 1, Kind: Get, VM: "v", Call: 20, Return: 30, Lost: true},
+			{Client: 2, Kind: Get, VM: "v", Call: 40, Return: 50, Found: true}}, false},
+		{"a stale never-existed is not a loss", []Op{created, {Client: 1, Kind: Get, VM: "v", Call: 20, Return: 30}}, false},
+		{"a loss after a delete", []Op{created, {Client: 0, Kind: Delete, VM: "v", Call: 20, Return: 30, OK: true},
+			{Client: 1, Kind: Get, VM: "v", Call: 40, Return: 50, Lost: true}}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := Check(tc.ops, 0); r.Linearizable != tc.want {
+				t.Fatalf("linearizable %v, want %v: %s", r.Linearizable, tc.want, r.Describe())
+			}
+		})
+	}
+}

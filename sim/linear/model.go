@@ -14,15 +14,25 @@ type input struct {
 }
 
 type output struct {
-	pending, ok, found bool
+	pending, ok, found, lost bool
 }
 
-// state is one VM. deleted implies created.
+// state is one VM. deleted and lost imply created.
 type state struct {
-	created, deleted bool
+	created, deleted, lost bool
 }
 
-func (s state) exists() bool { return s.created && !s.deleted }
+func (s state) exists() bool { return s.created && !s.deleted && !s.lost }
+
+// observeLoss is the step of an operation that saw the VM lost: it must
+// have been created and not deleted, and it stays lost.
+func observeLoss(s state) (bool, state) {
+	if !s.created || s.deleted {
+		return false, s
+	}
+	s.lost = true
+	return true, s
+}
 
 // step is the sequential specification of one VM.
 //
@@ -47,6 +57,8 @@ func step(s state, in input, out output) (bool, state) {
 		return true, s
 	case Delete:
 		switch {
+		case out.lost && !out.pending:
+			return observeLoss(s)
 		case out.pending:
 			if s.exists() {
 				s.deleted = true
@@ -59,9 +71,17 @@ func step(s state, in input, out output) (bool, state) {
 			s.deleted = true
 			return true, s
 		}
-		return !s.exists(), s
+		return !s.created || s.deleted, s
 	case Get:
-		return out.pending || out.found == s.exists(), s
+		switch {
+		case out.pending:
+			return true, s
+		case out.lost:
+			return observeLoss(s)
+		case out.found:
+			return s.exists(), s
+		}
+		return !s.created || s.deleted, s
 	}
 	panic("linear: step on kind " + in.kind.String())
 }
@@ -129,6 +149,9 @@ func newModel(g *gate) porcupine.Model {
 			if st.deleted {
 				h |= 2
 			}
+			if st.lost {
+				h |= 4
+			}
 			return h
 		},
 		DescribeOperation: func(in, out any) string {
@@ -140,6 +163,8 @@ func newModel(g *gate) porcupine.Model {
 			switch {
 			case st.deleted:
 				return "deleted"
+			case st.lost:
+				return "lost"
 			case st.created:
 				return "exists"
 			}
@@ -157,6 +182,8 @@ func outcome(k Kind, out output) string {
 	switch {
 	case out.pending:
 		return "pending"
+	case out.lost:
+		return "lost (expired or failed)"
 	case k == Create && out.ok:
 		return "created"
 	case k == Create:

@@ -90,7 +90,7 @@ func (pt *part) describe(partials [][]int) string {
 			ret = ms(o.Return)
 		}
 		fmt.Fprintf(&b, "\n  client %-3d %-6s [%s, %s] -> %s", o.Client, o.Kind, ms(o.Call), ret,
-			outcome(o.Kind, output{pending: o.Pending, ok: o.OK, found: o.Found}))
+			outcome(o.Kind, output{pending: o.Pending, ok: o.OK, found: o.Found, lost: o.Lost}))
 		if pt.verdict == refuted && !placed[i] {
 			b.WriteString("   <- fits no linearization")
 		}
