@@ -298,7 +298,7 @@ func (l *Ledger) Start() {
 	if restarted || l.cfg.Rejoin {
 		from := Position{}
 		if restarted {
-			from = Position{Epoch: l.epoch, Round: l.g.Round()}
+			from = l.syncFrom()
 		}
 		l.startSync(l.nextPeer(), from)
 	}
@@ -429,7 +429,7 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 		// A later epoch: this node has not committed the end of its own
 		// yet. A sync brings the rest of its epoch and what follows.
 		if !l.syncing {
-			l.startSync(from, Position{Epoch: l.epoch, Round: l.g.Round()})
+			l.startSync(from, l.syncFrom())
 		}
 		return
 	}
@@ -441,7 +441,7 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 		return
 	}
 	if st == graph.Buffered && !l.syncing && e.Round > l.g.Round()+syncGap {
-		l.startSync(from, Position{Epoch: l.epoch, Round: l.g.Round()})
+		l.startSync(from, l.syncFrom())
 	}
 }
 
@@ -490,6 +490,18 @@ func (l *Ledger) serveSync(to transport.PeerID, from Position) {
 		return
 	}
 	l.send(to, EncodeBatch(out, more, next))
+}
+
+// syncFrom is where a sync starts: at the graph's top round, or lower if
+// an event below it is still missing. Peers may have collected that event
+// from their graphs, so fetching it can fail for good; their stores still
+// have it.
+func (l *Ledger) syncFrom() Position {
+	r := l.g.Round()
+	for _, m := range l.g.Missing() {
+		r = min(r, m.Round)
+	}
+	return Position{Epoch: l.epoch, Round: r}
 }
 
 func (l *Ledger) startSync(peer transport.PeerID, from Position) {
