@@ -61,7 +61,11 @@ type LedgerConfig struct {
 	// are immutable and what it caches in them is the same for every node.
 	// Whatever it returns must equal what graph.Decode returns.
 	Decode func(enc []byte, lim graph.Limits) (*graph.Event, error)
-	Hooks  Hooks
+	// Signers, if set, names the peers that sign in the current epoch: a
+	// node that does not sign forwards client transactions to them rather
+	// than to any peer.
+	Signers func() []transport.PeerID
+	Hooks   Hooks
 }
 
 // Epoch is a committee that takes over the graph after a commit.
@@ -344,6 +348,12 @@ func (l *Ledger) Submit(tx []byte) error {
 // submitter's retry finds another.
 func (l *Ledger) forward(txs [][]byte, hops uint8) {
 	peer := l.nextPeer()
+	if l.cfg.Signers != nil {
+		if s := l.cfg.Signers(); len(s) > 0 {
+			l.peerCursor++
+			peer = s[l.peerCursor%len(s)]
+		}
+	}
 	for len(txs) > 0 && peer != "" {
 		n, size := 0, 0
 		for n < len(txs) && n < MaxBatchEvents && (n == 0 || size+len(txs[n]) <= SyncBatchBytes) {

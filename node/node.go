@@ -188,6 +188,7 @@ func NewNode(cfg Config) (*Node, error) {
 	lc.Graph.StartTime = cfg.Genesis.Time
 	n.userHooks = lc.Hooks
 	lc.Hooks.Commit = n.onCommit
+	lc.Signers = n.signers
 	lc.Hooks.Evidence = n.onEvidence
 	l, err := NewLedger(lc)
 	if err != nil {
@@ -195,6 +196,18 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.ledger = l
 	return n, nil
+}
+
+// signers returns the peers of the current committee's operators other
+// than this node, as the cluster state records them.
+func (n *Node) signers() []transport.PeerID {
+	var out []transport.PeerID
+	for _, op := range n.state.Operators() {
+		if op.Status == cluster.OperatorActive && op.Key != n.self && op.PeerID != "" {
+			out = append(out, transport.PeerID(op.PeerID))
+		}
+	}
+	return out
 }
 
 // Start starts the ledger (replaying a stored history through the

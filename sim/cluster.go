@@ -501,7 +501,12 @@ func (w *vmWorkload) done(id tx.ID, st node.TxStatus) {
 	}
 	op.OK = st.State == node.TxCommitted && st.Outcome.OK
 	op.Found = st.Outcome.Found
-	op.Lost = op.Kind != linear.Create && !op.OK && !op.Found && st.Outcome.View.State.Lost()
+	switch op.Kind {
+	case linear.Get:
+		op.Lost = st.State == node.TxCommitted && !op.Found && st.Outcome.View.State.Lost()
+	case linear.Delete:
+		op.Lost = !op.OK && st.Outcome.View.State.Lost()
+	}
 	vm, _ := tx.ParseID(op.VM)
 	switch {
 	case op.Kind == linear.Create && op.OK:
