@@ -114,6 +114,7 @@ type pendingTx struct {
 	t         *tx.Tx
 	submitted int64
 	confirm   bool // waiting for its payment to be finalized
+	paySig    payment.Signature
 	since     int64
 }
 
@@ -303,6 +304,14 @@ func (n *Node) confirm(id tx.ID, p *pendingTx) {
 		n.finish(id, TxStatus{State: TxRejected, Reason: fmt.Sprintf("payment rejected: %v", err)})
 		return
 	}
+	p.paySig = pay.Signature
+	n.poll(id, p)
+}
+
+// poll asks the chain about a verified payment, again later while it is
+// not final.
+func (n *Node) poll(id tx.ID, p *pendingTx) {
+	pay := payment.Payment{Signature: p.paySig}
 	st, err := n.cfg.Chain.Status(pay.Signature)
 	switch {
 	case err == nil && st == payment.StatusFinalized:
@@ -319,7 +328,7 @@ func (n *Node) confirm(id tx.ID, p *pendingTx) {
 	default:
 		n.clock.AfterFunc(n.cfg.ConfirmPoll, func() {
 			if q, ok := n.pending[id]; ok && q == p && !n.stopped {
-				n.confirm(id, p)
+				n.poll(id, p)
 			}
 		})
 	}
