@@ -1,0 +1,59 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"dagger/graph"
+	"dagger/node"
+	"dagger/node/cluster"
+	"dagger/node/tx"
+)
+
+// Backend is what the API serves from. The live runtime implements it by
+// running each call on the node's goroutine and waiting for the answer, so
+// every method may block until ctx is done; a call that cannot be answered
+// in time returns ctx's error, and a node that has stopped returns
+// ErrUnavailable.
+type Backend interface {
+	// Submit admits a signed, encoded cluster transaction (package node/tx).
+	// Its errors wrap node.ErrRejected (the transaction is bad: 4xx) or
+	// node.ErrBusy (try again later: 503).
+	Submit(ctx context.Context, data []byte) (tx.ID, error)
+	// TxStatus is what this node knows of a transaction.
+	TxStatus(ctx context.Context, id tx.ID) (node.TxStatus, error)
+	// VM returns a VM by id as of this node's latest commit.
+	VM(ctx context.Context, id tx.ID) (cluster.VM, bool, error)
+	// VMsByOwner returns an owner's VMs, sorted by id.
+	VMsByOwner(ctx context.Context, owner tx.Key) ([]cluster.VM, error)
+	// Operators returns every operator the cluster knows.
+	Operators(ctx context.Context) ([]cluster.Operator, error)
+	// Params returns the cluster's rules: treasury, prices, timeouts.
+	Params(ctx context.Context) (cluster.Params, error)
+	// Event returns a stored event's encoding (package graph) by hash.
+	Event(ctx context.Context, h graph.Hash) ([]byte, bool, error)
+	// Status describes the node.
+	Status(ctx context.Context) (Status, error)
+}
+
+// ErrUnavailable: the node stopped (shutting down, or stopped by a fault).
+var ErrUnavailable = errors.New("node unavailable")
+
+// Status describes a node: what GET /v1/status returns.
+type Status struct {
+	NodeID             string `json:"node_id"` // libp2p peer id
+	Key                string `json:"key"`     // operator key, hex
+	Epoch              uint64 `json:"epoch"`
+	Round              uint64 `json:"round"`
+	LastCommittedRound uint64 `json:"last_committed_round"`
+	CommitIndex        uint64 `json:"commit_index"`
+	CommittedTxs       uint64 `json:"committed_txs"`
+	PendingTxs         int    `json:"pending_txs"`
+	Peers              int    `json:"peers"`
+	Member             bool   `json:"member"`
+	StateHash          string `json:"state_hash"` // hex
+	ConsensusTime      int64  `json:"consensus_time_unix_ns"`
+	// Fault is why the node stopped, if it did; empty while healthy.
+	Fault   string `json:"fault,omitempty"`
+	Version string `json:"version"`
+}
