@@ -240,6 +240,9 @@ func (n *Node) State() *cluster.State { return n.state }
 // Key returns the node's identity key.
 func (n *Node) Key() tx.Key { return n.self }
 
+// PendingLen is the number of transactions admitted and not yet decided.
+func (n *Node) PendingLen() int { return len(n.pending) }
+
 // TxStatus returns what this node knows of a transaction.
 func (n *Node) TxStatus(id tx.ID) TxStatus {
 	if _, ok := n.pending[id]; ok {
