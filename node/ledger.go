@@ -47,6 +47,13 @@ type LedgerConfig struct {
 	// FetchRetry is the period of retries for missing parents and stalled
 	// syncs; 0 means DefaultFetchRetry.
 	FetchRetry time.Duration
+	// MinRoundInterval is the least time between two of this node's
+	// events while it is not behind and its queue holds less than a full
+	// event: an idle live cluster then makes a few rounds a second rather
+	// than as many as the network allows, and writes and fsyncs as
+	// rarely. 0 (the simulator's setting) proposes as soon as the graph
+	// allows.
+	MinRoundInterval time.Duration
 	// MaxQueue and MaxQueueBytes bound the transactions waiting for an
 	// event; 0 means the defaults.
 	MaxQueue      int
@@ -113,6 +120,10 @@ type Ledger struct {
 	leaderTimer Timer
 	leaderRound uint64
 	retryTimer  Timer
+	// paceTimer wakes the node when MinRoundInterval has passed since
+	// lastProposal.
+	paceTimer    Timer
+	lastProposal int64
 
 	// mayPropose is false while a rejoining node has not yet learned its
 	// own events from a peer.
@@ -318,6 +329,9 @@ func (l *Ledger) Stop() {
 	}
 	if l.retryTimer != nil {
 		l.retryTimer.Stop()
+	}
+	if l.paceTimer != nil {
+		l.paceTimer.Stop()
 	}
 }
 
@@ -611,10 +625,14 @@ func (l *Ledger) step(from transport.PeerID) {
 	// bound keeps a committee of one, which never waits for anybody, from
 	// spinning: it makes its next events on the next tick.
 	for made := 0; made < maxProposalsPerStep && !l.faulted && l.mayPropose && !l.syncing && !l.replaying; made++ {
+		if l.pace() {
+			break
+		}
 		e, used, w := l.g.Propose(l.clock.Now(), l.queue[l.qhead:])
 		if w != graph.WaitNone {
 			break
 		}
+		l.lastProposal = l.clock.Now()
 		l.take(used)
 		l.unprocessed = append(l.unprocessed, e)
 		if len(e.Txs) > 0 {
@@ -626,6 +644,30 @@ func (l *Ledger) step(from transport.PeerID) {
 	if !l.faulted {
 		l.armLeaderTimer()
 	}
+}
+
+// pace reports whether the node should hold its next event back for
+// MinRoundInterval, and if so makes sure a timer brings it back.
+func (l *Ledger) pace() bool {
+	iv := int64(l.cfg.MinRoundInterval)
+	if iv <= 0 || l.lastProposal == 0 || l.g.Waiting() != graph.WaitNone {
+		return false
+	}
+	wait := l.lastProposal + iv - l.clock.Now()
+	full := l.QueueLen() >= l.lim.MaxEventTxs || l.qbytes >= l.lim.MaxEventBytes/2
+	behind := l.g.Round() > l.g.NextRound()
+	if wait <= 0 || full || behind {
+		return false
+	}
+	if l.paceTimer == nil {
+		l.paceTimer = l.clock.AfterFunc(time.Duration(wait), func() {
+			l.paceTimer = nil
+			if !l.stopped && !l.faulted {
+				l.step("")
+			}
+		})
+	}
+	return true
 }
 
 // drain processes the graph's output since the last call.

@@ -496,7 +496,11 @@ func (n *Node) reconcile() {
 			if err == nil {
 				err = n.prov.Start(id)
 			}
-			if err != nil {
+			switch {
+			case errors.Is(err, provision.ErrBusy):
+				// The host's queue is full: a transient refusal, tried
+				// again next tick, not a failure of the VM.
+			case err != nil:
 				_ = n.prov.Destroy(id)
 				n.report(v, tx.VMFailed, err.Error())
 			}
@@ -508,7 +512,7 @@ func (n *Node) reconcile() {
 		case provision.StateBooting:
 			n.report(v, tx.VMProvisioning, "")
 		case provision.StateDefined:
-			if err := n.prov.Start(id); err != nil {
+			if err := n.prov.Start(id); err != nil && !errors.Is(err, provision.ErrBusy) {
 				n.report(v, tx.VMFailed, err.Error())
 			}
 		case provision.StateCrashed, provision.StateFailed:

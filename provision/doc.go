@@ -45,6 +45,14 @@ virDomainUndefine, State is virDomainGetState, and List is
 virConnectListAllDomains filtered by the prefix. libvirt does not reserve
 capacity, so the implementation keeps the reservation itself, as Sim does.
 
+Libvirt owns only the domains named with its prefix, and keeps each VM's
+Spec in its domain's metadata, so that a restarted node adopts the domains
+it already runs. Its calls wait for the daemon, milliseconds to seconds, so
+the live node does not call it from its loop but through Async, which
+answers from a view that its own goroutine keeps up to date and queues the
+operations for that goroutine; when the queue is full it returns ErrBusy,
+and the controller tries again on a later tick.
+
 # The simulated hypervisor
 
 Sim keeps its domains in memory and computes state transitions lazily from

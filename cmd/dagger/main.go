@@ -17,6 +17,12 @@ func commands() []command {
 	return []command{
 		{"sim", "run scenarios in the deterministic simulator (sim run, sim sweep)", runSim},
 		{"pay", "check a Solana payment (pay verify)", runPay},
+		{"node", "prepare and run a live node (node init, node run)", runNode},
+		{"genesis", "assemble a cluster's genesis file from its operators' member.json files", runGenesis},
+		{"devnet", "run a cluster of real node processes on this machine", runDevnet},
+		{"keys", "make or show a key file (keys new, keys show)", runKeys},
+		{"vm", "pay for, change and read VMs through a node (vm create|renew|delete|get|list)", runVM},
+		{"tx", "what a node knows of a transaction (tx status)", runTx},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -34,6 +34,26 @@ type Backend interface {
 	Event(ctx context.Context, h graph.Hash) ([]byte, bool, error)
 	// Status describes the node.
 	Status(ctx context.Context) (Status, error)
+	// Commits returns up to limit of the commits this node applied, from
+	// index from on, oldest first. A node remembers a bounded number of
+	// recent commits (and, after a restart, every commit again: the store
+	// is replayed).
+	Commits(ctx context.Context, from uint64, limit int) ([]Commit, error)
+}
+
+// Commit summarises one commit: what GET /v1/commits lists. Two honest
+// nodes agree on every field of every index they both applied.
+type Commit struct {
+	Index uint64 `json:"index"`
+	// Epoch, Round and Leader name the commit's leader event (hex hash).
+	Epoch  uint64 `json:"epoch"`
+	Round  uint64 `json:"round"`
+	Leader string `json:"leader"`
+	Events int    `json:"events"`
+	Txs    int    `json:"txs"`
+	// StateHash is the cluster state's hash after the commit (hex).
+	StateHash  string `json:"state_hash"`
+	TimeUnixNs int64  `json:"consensus_time_unix_ns"`
 }
 
 // ErrUnavailable: the node stopped (shutting down, or stopped by a fault).

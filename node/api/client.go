@@ -1,0 +1,253 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"dagger/graph"
+	"dagger/node/tx"
+)
+
+// Bounds of the client.
+const (
+	// DefaultClientTimeout bounds each call, on top of the wait a
+	// submission asks for.
+	DefaultClientTimeout = 30 * time.Second
+	// MaxResponseBytes bounds what the client reads of a response: the
+	// largest event in base64, with its header.
+	MaxResponseBytes = graph.DefaultMaxEventBytes/3*4 + 1<<20
+	// errorBodyBytesMax bounds how much of a response that is not the
+	// server's JSON an error quotes.
+	errorBodyBytesMax = 256
+)
+
+// Client calls a node's API. Its methods are safe for concurrent use.
+type Client struct {
+	base    *url.URL
+	http    *http.Client
+	timeout time.Duration
+}
+
+// NewClient returns a client of the node at baseURL (such as
+// http://127.0.0.1:8700). Each call is bounded by timeout
+// (DefaultClientTimeout if 0), plus the wait a submission asks for.
+func NewClient(baseURL string, timeout time.Duration) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("node URL %q: want http://host:port or https://host:port", baseURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	if timeout <= 0 {
+		timeout = DefaultClientTimeout
+	}
+	// A dedicated transport: connecting and the TLS handshake get bounds of
+	// their own, so an unreachable node fails fast even in a long wait.
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 5 * time.Second,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &Client{base: u, http: &http.Client{Transport: tr}, timeout: timeout}, nil
+}
+
+// URL returns the node's base URL.
+func (c *Client) URL() string { return c.base.String() }
+
+// Submit submits a signed, encoded transaction. With wait > 0 the node
+// waits up to wait (at most its MaxWait) for the transaction's fate: the
+// result's Status.Decided() tells whether it came.
+func (c *Client) Submit(ctx context.Context, data []byte, wait time.Duration) (SubmitResult, error) {
+	var res SubmitResult
+	err := c.submit(ctx, http.MethodPost, "/v1/txs", data, wait, &res)
+	return res, err
+}
+
+// SubmitBatch submits many transactions at once: one result per
+// transaction, in order.
+func (c *Client) SubmitBatch(ctx context.Context, txs [][]byte) (BatchResult, error) {
+	body := BatchBody{Txs: make([]string, len(txs))}
+	for i, t := range txs {
+		body.Txs[i] = base64.StdEncoding.EncodeToString(t)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	var res BatchResult
+	err = c.do(ctx, http.MethodPost, "/v1/txs/batch", nil, "application/json", b, 0, &res)
+	return res, err
+}
+
+// TxStatus returns what the node knows of a transaction; an *Error with
+// CodeNotFound if nothing.
+func (c *Client) TxStatus(ctx context.Context, id tx.ID) (TxStatus, error) {
+	var st TxStatus
+	err := c.get(ctx, "/v1/txs/"+id.String(), nil, &st)
+	return st, err
+}
+
+// CreateVM submits a signed vm-create; the result's VM is the new VM's id.
+func (c *Client) CreateVM(ctx context.Context, data []byte, wait time.Duration) (SubmitResult, error) {
+	var res SubmitResult
+	err := c.submit(ctx, http.MethodPost, "/v1/vms", data, wait, &res)
+	return res, err
+}
+
+// DeleteVM submits a signed vm-delete of VM id.
+func (c *Client) DeleteVM(ctx context.Context, id tx.ID, data []byte, wait time.Duration) (SubmitResult, error) {
+	var res SubmitResult
+	err := c.submit(ctx, http.MethodDelete, "/v1/vms/"+id.String(), data, wait, &res)
+	return res, err
+}
+
+// RenewVM submits a signed vm-renew of VM id.
+func (c *Client) RenewVM(ctx context.Context, id tx.ID, data []byte, wait time.Duration) (SubmitResult, error) {
+	var res SubmitResult
+	err := c.submit(ctx, http.MethodPost, "/v1/vms/"+id.String()+"/renew", data, wait, &res)
+	return res, err
+}
+
+// VM returns a VM as of the node's latest commit; an *Error with
+// CodeNotFound if there is none.
+func (c *Client) VM(ctx context.Context, id tx.ID) (VM, error) {
+	var v VM
+	err := c.get(ctx, "/v1/vms/"+id.String(), nil, &v)
+	return v, err
+}
+
+// VMsByOwner returns an owner's VMs, sorted by id.
+func (c *Client) VMsByOwner(ctx context.Context, owner tx.Key) ([]VM, error) {
+	var l VMList
+	err := c.get(ctx, "/v1/vms", url.Values{"owner": {owner.String()}}, &l)
+	return l.VMs, err
+}
+
+// Operators returns every operator the cluster knows.
+func (c *Client) Operators(ctx context.Context) ([]Operator, error) {
+	var l OperatorList
+	err := c.get(ctx, "/v1/operators", nil, &l)
+	return l.Operators, err
+}
+
+// Params returns the cluster's rules; Params.Cluster prices VMs with them.
+func (c *Client) Params(ctx context.Context) (Params, error) {
+	var p Params
+	err := c.get(ctx, "/v1/params", nil, &p)
+	return p, err
+}
+
+// Event returns a stored event.
+func (c *Client) Event(ctx context.Context, h graph.Hash) (Event, error) {
+	var e Event
+	err := c.get(ctx, "/v1/events/"+h.Hex(), nil, &e)
+	return e, err
+}
+
+// Commits returns up to limit commits from index from on (0 for the
+// server's default limit).
+func (c *Client) Commits(ctx context.Context, from uint64, limit int) ([]Commit, error) {
+	q := url.Values{"from": {strconv.FormatUint(from, 10)}}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var l CommitList
+	err := c.get(ctx, "/v1/commits", q, &l)
+	return l.Commits, err
+}
+
+// Status describes the node.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
+	err := c.get(ctx, "/v1/status", nil, &st)
+	return st, err
+}
+
+// Health returns nil while the node runs, and an *Error saying why not
+// once it stopped.
+func (c *Client) Health(ctx context.Context) error {
+	var h Health
+	return c.get(ctx, "/v1/health", nil, &h)
+}
+
+func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
+	return c.do(ctx, http.MethodGet, path, q, "", nil, 0, out)
+}
+
+// submit sends one transaction as raw bytes, the encoding that costs
+// neither side a base64 pass.
+func (c *Client) submit(ctx context.Context, method, path string, data []byte, wait time.Duration, out any) error {
+	var q url.Values
+	if wait > 0 {
+		q = url.Values{"wait": {"commit"}, "timeout": {wait.String()}}
+	}
+	return c.do(ctx, method, path, q, "application/octet-stream", data, wait, out)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, contentType string, body []byte, wait time.Duration, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout+wait)
+	defer cancel()
+	u := *c.base
+	u.Path += path
+	u.RawQuery = q.Encode()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	if err != nil {
+		return fmt.Errorf("%s %s: read the response: %w", method, u.Redacted(), err)
+	}
+	if len(b) > MaxResponseBytes {
+		return fmt.Errorf("%s %s: the response exceeds %d bytes", method, u.Redacted(), MaxResponseBytes)
+	}
+	if resp.StatusCode >= 300 {
+		return decodeError(resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s %s: the response is not the expected JSON: %w", method, u.Redacted(), err)
+	}
+	return nil
+}
+
+// decodeError reads an error response: the server's JSON, or whatever a
+// proxy in between sent, quoted.
+func decodeError(status int, body []byte) *Error {
+	var e Error
+	if err := json.Unmarshal(body, &e); err == nil && e.Code != "" {
+		e.Status = status
+		return &e
+	}
+	text := strings.TrimSpace(string(body))
+	if len(text) > errorBodyBytesMax {
+		text = text[:errorBodyBytesMax] + "..."
+	}
+	if text == "" {
+		text = http.StatusText(status)
+	}
+	return &Error{Status: status, Reason: text}
+}

@@ -1,0 +1,781 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"dagger/graph"
+	"dagger/node"
+	"dagger/node/payment"
+	"dagger/node/tx"
+)
+
+// Defaults and bounds of the server.
+const (
+	// DefaultMaxBodyBytes bounds a request body: a batch of 4096
+	// transactions of 1 KiB each, in base64, fits.
+	DefaultMaxBodyBytes = 8 << 20
+	// DefaultRequestTimeout bounds each call into the Backend.
+	DefaultRequestTimeout = 5 * time.Second
+	// DefaultWait is how long ?wait=commit waits without ?timeout.
+	DefaultWait = 10 * time.Second
+	// DefaultMaxWait bounds ?timeout: a waiting request holds a connection.
+	DefaultMaxWait = time.Minute
+	// DefaultMaxBatchTxs bounds the transactions of one batch.
+	DefaultMaxBatchTxs = 4096
+	// DefaultCommitsLimit and MaxCommitsLimit bound GET /v1/commits.
+	DefaultCommitsLimit = 100
+	MaxCommitsLimit     = 1000
+
+	// maxTxBodyBytes bounds a body that carries one transaction: the
+	// largest transaction in base64, with room for the JSON around it.
+	// Nothing larger can be valid, so the server reads no more.
+	maxTxBodyBytes = (tx.MaxBytes+2)/3*4 + 1024
+	// The wait for a commit polls the node, quickly at first (a commit
+	// takes a few hundred milliseconds) and then more calmly.
+	waitPollMin = 10 * time.Millisecond
+	waitPollMax = 250 * time.Millisecond
+)
+
+// Options configure a server. Zero fields take their defaults.
+type Options struct {
+	// Logger receives a debug line per request and errors the server did
+	// not expect; nil discards them.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds a request body (DefaultMaxBodyBytes). A body that
+	// carries one transaction is also bounded by what the largest
+	// transaction needs.
+	MaxBodyBytes int64
+	// RequestTimeout bounds each call into the Backend
+	// (DefaultRequestTimeout).
+	RequestTimeout time.Duration
+	// MaxWait bounds ?timeout of a submission that waits for its commit
+	// (DefaultMaxWait).
+	MaxWait time.Duration
+	// MaxBatchTxs bounds the transactions of one batch (DefaultMaxBatchTxs).
+	MaxBatchTxs int
+	// Version is reported by GET /v1/status when the Backend reports none.
+	Version string
+	// Metrics, if set, is served at GET /metrics (Prometheus' handler).
+	Metrics http.Handler
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = DefaultMaxWait
+	}
+	if o.MaxBatchTxs <= 0 {
+		o.MaxBatchTxs = DefaultMaxBatchTxs
+	}
+	return o
+}
+
+// metricsPattern is where Options.Metrics is served.
+const metricsPattern = "GET /metrics"
+
+// handler serves one route: it returns the status and the body to send as
+// JSON, or an error that the server turns into an error response.
+type handler func(w http.ResponseWriter, r *http.Request) (int, any, error)
+
+type route struct {
+	pattern string // an http.ServeMux pattern
+	h       handler
+}
+
+type server struct {
+	b   Backend
+	opt Options
+	mux *http.ServeMux
+}
+
+// NewServer returns the API's handler, serving from b.
+func NewServer(b Backend, opt Options) http.Handler {
+	s := &server{b: b, opt: opt.withDefaults(), mux: http.NewServeMux()}
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.pattern, s.endpoint(rt.h))
+	}
+	if s.opt.Metrics != nil {
+		s.mux.Handle(metricsPattern, s.opt.Metrics)
+	}
+	return s
+}
+
+// routes lists every route but /metrics; docs/openapi.yaml documents each.
+func (s *server) routes() []route {
+	return []route{
+		{"POST /v1/txs", s.submitTx},
+		{"POST /v1/txs/batch", s.submitBatch},
+		{"GET /v1/txs/{id}", s.getTx},
+		{"POST /v1/vms", s.createVM},
+		{"GET /v1/vms", s.listVMs},
+		{"GET /v1/vms/{id}", s.getVM},
+		{"DELETE /v1/vms/{id}", s.deleteVM},
+		{"POST /v1/vms/{id}/renew", s.renewVM},
+		{"GET /v1/operators", s.operators},
+		{"GET /v1/params", s.params},
+		{"GET /v1/events/{hash}", s.event},
+		{"GET /v1/commits", s.commits},
+		{"GET /v1/status", s.status},
+		{"GET /v1/health", s.health},
+	}
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.unmatched(rec, r)
+	} else {
+		s.mux.ServeHTTP(rec, r)
+	}
+	s.opt.Logger.LogAttrs(r.Context(), slog.LevelDebug, "api request", slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Int("status", rec.status), slog.Duration("took", time.Since(start)))
+}
+
+// unmatched answers a request no route takes: 405 if the path has routes
+// for other methods, 404 otherwise, as the mux decides, but in JSON.
+func (s *server) unmatched(w http.ResponseWriter, r *http.Request) {
+	h, _ := s.mux.Handler(r)
+	c := &capture{header: http.Header{}}
+	h.ServeHTTP(c, r)
+	if c.status == http.StatusMethodNotAllowed {
+		allow := c.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		writeError(w, errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s %s: this path takes %s", r.Method, r.URL.Path, allow))
+		return
+	}
+	writeError(w, notFound("no route %s %s: the routes are in docs/openapi.yaml", r.Method, r.URL.Path))
+}
+
+func (s *server) endpoint(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := h(w, r)
+		if err != nil {
+			writeError(w, s.classify(r, err))
+			return
+		}
+		writeJSON(w, status, body)
+	})
+}
+
+// classify turns an error into the response that says what it means.
+func (s *server) classify(r *http.Request, err error) *Error {
+	var e *Error
+	var big *http.MaxBytesError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &big):
+		return tooLarge("the body exceeds %d bytes", big.Limit)
+	case errors.Is(err, node.ErrRejected):
+		return rejected("%v", err)
+	case errors.Is(err, node.ErrBusy):
+		return errorf(http.StatusServiceUnavailable, CodeBusy, "%v: retry after a second, or use another node", err)
+	case errors.Is(err, ErrUnavailable):
+		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "%v: it is shutting down or stopped by a fault (GET /v1/status says which); use another node", err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return errorf(http.StatusGatewayTimeout, CodeTimeout, "the node did not answer within %v: it is overloaded or stuck; retry later", s.opt.RequestTimeout)
+	case errors.Is(err, context.Canceled):
+		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "the request was canceled")
+	}
+	s.opt.Logger.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	return errorf(http.StatusInternalServerError, CodeInternal, "%v", err)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	if e.Code == CodeBusy {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, e.Status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Every view is plain data; this is a bug, reported as one.
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(&Error{Code: CodeInternal, Reason: "the response does not encode: " + err.Error()})
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n')) // a client that left cannot be told
+}
+
+// call bounds one call into the Backend.
+func (s *server) call(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.opt.RequestTimeout)
+}
+
+// query returns r's query after checking that it holds only parameters
+// the route takes, each once.
+func query(r *http.Request, takes ...string) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, badRequest("the query does not parse: %v", err)
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !slices.Contains(takes, k) {
+			if len(takes) == 0 {
+				return nil, badRequest("unknown query parameter %q: this route takes none", k)
+			}
+			return nil, badRequest("unknown query parameter %q: this route takes %s", k, strings.Join(takes, ", "))
+		}
+		if n := len(q[k]); n > 1 {
+			return nil, badRequest("query parameter %q is given %d times: give it once", k, n)
+		}
+	}
+	return q, nil
+}
+
+// waitParam reads ?wait=commit&timeout=D: how long a submission waits for
+// its transaction's fate, 0 for not at all.
+func (s *server) waitParam(q url.Values) (time.Duration, error) {
+	if !q.Has("wait") {
+		if q.Has("timeout") {
+			return 0, badRequest("timeout is how long wait=commit waits: add wait=commit")
+		}
+		return 0, nil
+	}
+	if w := q.Get("wait"); w != "commit" {
+		return 0, badRequest("wait=%q: the one value is commit", w)
+	}
+	if !q.Has("timeout") {
+		return min(DefaultWait, s.opt.MaxWait), nil
+	}
+	t := q.Get("timeout")
+	d, err := time.ParseDuration(t)
+	switch {
+	case err != nil || d <= 0:
+		return 0, badRequest("timeout=%q: want a positive duration such as 10s", t)
+	case d > s.opt.MaxWait:
+		return 0, badRequest("timeout=%s exceeds the %v this node waits at most: wait again with GET /v1/txs/{id}", t, s.opt.MaxWait)
+	}
+	return d, nil
+}
+
+// mediaType returns the body's media type, which must be one of takes.
+func mediaType(r *http.Request, takes ...string) (string, error) {
+	ct := r.Header.Get("Content-Type")
+	unsupported := func(format string, args ...any) error {
+		return errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "%s: send Content-Type %s",
+			fmt.Sprintf(format, args...), strings.Join(takes, " or "))
+	}
+	if ct == "" {
+		return "", unsupported("the request has no Content-Type")
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "", unsupported("Content-Type %q does not parse", ct)
+	}
+	if !slices.Contains(takes, mt) {
+		return "", unsupported("Content-Type %s is not taken here", mt)
+	}
+	return mt, nil
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, tooLarge("the body is %d bytes; at most %d are taken here", r.ContentLength, limit)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var big *http.MaxBytesError
+	switch {
+	case errors.As(err, &big):
+		return nil, tooLarge("the body exceeds %d bytes, the most taken here", big.Limit)
+	case err != nil:
+		return nil, badRequest("read the body: %v", err)
+	}
+	return b, nil
+}
+
+// decodeJSON decodes exactly one JSON value into v, strictly: a field v
+// lacks is a mistake to report, not to ignore.
+func decodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("the body is not the JSON this route takes: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("the body holds more than one JSON value")
+	}
+	return nil
+}
+
+// decodeTxBody reads a body that carries one transaction: JSON
+// {"tx": base64} or the raw bytes.
+func decodeTxBody(mt string, body []byte) ([]byte, error) {
+	data := body
+	if mt == "application/json" {
+		var b TxBody
+		if err := decodeJSON(body, &b); err != nil {
+			return nil, err
+		}
+		var err error
+		if data, err = base64.StdEncoding.DecodeString(b.Tx); err != nil {
+			return nil, badRequest("tx is not standard base64: %v", err)
+		}
+	}
+	if len(data) == 0 {
+		return nil, badRequest("the body carries no transaction: send {\"tx\": \"<base64 of the signed encoding>\"}")
+	}
+	return data, nil
+}
+
+func (s *server) readTx(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	mt, err := mediaType(r, "application/json", "application/octet-stream")
+	if err != nil {
+		return nil, err
+	}
+	body, err := readBody(w, r, min(s.opt.MaxBodyBytes, maxTxBodyBytes))
+	if err != nil {
+		return nil, err
+	}
+	return decodeTxBody(mt, body)
+}
+
+// submit admits one transaction; check, if set, is what the route demands
+// of it. With ?wait=commit it waits, within bounds, for its fate: 200 once
+// decided, 202 while pending.
+func (s *server) submit(w http.ResponseWriter, r *http.Request, check func(*tx.Tx) error) (int, SubmitResult, error) {
+	q, err := query(r, "wait", "timeout")
+	if err != nil {
+		return 0, SubmitResult{}, err
+	}
+	wait, err := s.waitParam(q)
+	if err != nil {
+		return 0, SubmitResult{}, err
+	}
+	data, err := s.readTx(w, r)
+	if err != nil {
+		return 0, SubmitResult{}, err
+	}
+	if check != nil {
+		t, err := tx.Decode(data)
+		if err != nil {
+			return 0, SubmitResult{}, rejected("%v", err)
+		}
+		if err := check(t); err != nil {
+			return 0, SubmitResult{}, err
+		}
+	}
+	ctx, cancel := s.call(r)
+	id, err := s.b.Submit(ctx, data)
+	cancel()
+	if err != nil {
+		return 0, SubmitResult{}, err
+	}
+	var st node.TxStatus
+	if wait > 0 {
+		st, err = s.await(r, id, wait)
+	} else {
+		ctx, cancel := s.call(r)
+		st, err = s.b.TxStatus(ctx, id)
+		cancel()
+	}
+	if err != nil {
+		return 0, SubmitResult{}, err
+	}
+	res := SubmitResult{ID: id.String(), Status: txStatusView(id, st)}
+	if res.Status.Decided() {
+		return http.StatusOK, res, nil
+	}
+	return http.StatusAccepted, res, nil
+}
+
+// await polls the transaction's status until it is decided or d has
+// passed, and returns the last status it read.
+func (s *server) await(r *http.Request, id tx.ID, d time.Duration) (node.TxStatus, error) {
+	deadline := time.Now().Add(d)
+	poll := waitPollMin
+	for {
+		ctx, cancel := s.call(r)
+		st, err := s.b.TxStatus(ctx, id)
+		cancel()
+		if err != nil || st.State != node.TxPending {
+			return st, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return st, nil
+		}
+		t := time.NewTimer(min(poll, left))
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return st, r.Context().Err()
+		}
+		poll = min(2*poll, waitPollMax)
+	}
+}
+
+func (s *server) submitTx(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	return s.submit(w, r, nil)
+}
+
+func (s *server) submitBatch(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	if _, err := mediaType(r, "application/json"); err != nil {
+		return 0, nil, err
+	}
+	body, err := readBody(w, r, s.opt.MaxBodyBytes)
+	if err != nil {
+		return 0, nil, err
+	}
+	b, err := decodeBatch(body, s.opt.MaxBatchTxs)
+	if err != nil {
+		return 0, nil, err
+	}
+	// One deadline for the whole batch: a stuck node must not cost a
+	// timeout per transaction.
+	ctx, cancel := s.call(r)
+	defer cancel()
+	res := BatchResult{Results: make([]BatchItem, len(b.Txs))}
+	for i, enc := range b.Txs {
+		item := &res.Results[i]
+		data, err := base64.StdEncoding.DecodeString(enc)
+		switch {
+		case err != nil:
+			err = badRequest("transaction %d is not standard base64: %v", i, err)
+		case len(data) == 0:
+			err = badRequest("transaction %d is empty", i)
+		default:
+			var id tx.ID
+			if id, err = s.b.Submit(ctx, data); id != (tx.ID{}) {
+				item.ID = id.String()
+			}
+		}
+		if err != nil {
+			e := s.classify(r, err)
+			item.Error, item.Reason = e.Code, e.Reason
+			res.Refused++
+			continue
+		}
+		res.Admitted++
+	}
+	return http.StatusOK, res, nil
+}
+
+func decodeBatch(body []byte, maxTxs int) (BatchBody, error) {
+	var b BatchBody
+	if err := decodeJSON(body, &b); err != nil {
+		return b, err
+	}
+	switch {
+	case len(b.Txs) == 0:
+		return b, badRequest("the batch is empty: send {\"txs\": [\"<base64>\", ...]}")
+	case len(b.Txs) > maxTxs:
+		return b, tooLarge("the batch holds %d transactions; at most %d per request", len(b.Txs), maxTxs)
+	}
+	return b, nil
+}
+
+func (s *server) getTx(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := pathID(r, "id", "transaction id")
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	st, err := s.b.TxStatus(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	if st.State == node.TxUnknown {
+		return 0, nil, notFound("this node knows nothing of transaction %s: it was not submitted here and has not committed since the node started, or its outcome was forgotten", id)
+	}
+	return http.StatusOK, txStatusView(id, st), nil
+}
+
+func (s *server) createVM(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	status, res, err := s.submit(w, r, func(t *tx.Tx) error { return checkKind(t, tx.KindVMCreate, "POST /v1/vms") })
+	res.VM = res.ID
+	return status, res, err
+}
+
+func (s *server) deleteVM(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	return s.vmChange(w, r, tx.KindVMDelete, "DELETE /v1/vms/{id}")
+}
+
+func (s *server) renewVM(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	return s.vmChange(w, r, tx.KindVMRenew, "POST /v1/vms/{id}/renew")
+}
+
+// vmChange submits a transaction about the VM the path names.
+func (s *server) vmChange(w http.ResponseWriter, r *http.Request, kind tx.Kind, route string) (int, any, error) {
+	vm, err := pathID(r, "id", "VM id")
+	if err != nil {
+		return 0, nil, err
+	}
+	status, res, err := s.submit(w, r, func(t *tx.Tx) error {
+		if err := checkKind(t, kind, route); err != nil {
+			return err
+		}
+		if t.VM != vm {
+			return rejected("the %s is for VM %s, not VM %s of the path", kind, t.VM, vm)
+		}
+		return nil
+	})
+	res.VM = vm.String()
+	return status, res, err
+}
+
+func checkKind(t *tx.Tx, want tx.Kind, route string) error {
+	if t.Kind != want {
+		return rejected("%s takes a signed %s; this is a %s: submit it with POST /v1/txs", route, want, t.Kind)
+	}
+	return nil
+}
+
+func (s *server) getVM(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := pathID(r, "id", "VM id")
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	v, ok, err := s.b.VM(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !ok {
+		return 0, nil, notFound("no VM %s as of this node's latest commit: a VM created moments ago may not have committed yet", id)
+	}
+	return http.StatusOK, vmView(v), nil
+}
+
+func (s *server) listVMs(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	q, err := query(r, "owner")
+	if err != nil {
+		return 0, nil, err
+	}
+	if !q.Has("owner") {
+		return 0, nil, badRequest("owner is required: GET /v1/vms?owner=<hex public key or base58 address>")
+	}
+	owner, err := parseOwner(q.Get("owner"))
+	if err != nil {
+		return 0, nil, err
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	vms, err := s.b.VMsByOwner(ctx, owner)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := VMList{VMs: make([]VM, len(vms))}
+	for i, v := range vms {
+		out.VMs[i] = vmView(v)
+	}
+	return http.StatusOK, out, nil
+}
+
+// parseOwner reads a key as hex or as a Solana address: a wallet's
+// address is its ed25519 public key in base58.
+func parseOwner(s string) (tx.Key, error) {
+	if k, err := tx.ParseKey(s); err == nil {
+		return k, nil
+	}
+	if a, err := payment.ParseAddress(s); err == nil {
+		return tx.Key(a), nil
+	}
+	return tx.Key{}, badRequest("owner %q: want a public key (64 hex digits) or a Solana address (base58)", s)
+}
+
+func (s *server) operators(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	ops, err := s.b.Operators(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := OperatorList{Operators: make([]Operator, len(ops))}
+	for i, o := range ops {
+		out.Operators[i] = operatorView(o)
+	}
+	return http.StatusOK, out, nil
+}
+
+func (s *server) params(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	p, err := s.b.Params(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, paramsView(p), nil
+}
+
+func (s *server) event(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	raw := r.PathValue("hash")
+	id, err := tx.ParseID(raw)
+	if err != nil {
+		return 0, nil, badRequest("event hash %q: want 64 hex digits", raw)
+	}
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	h := graph.Hash(id)
+	ctx, cancel := s.call(r)
+	defer cancel()
+	enc, ok, err := s.b.Event(ctx, h)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !ok {
+		return 0, nil, notFound("this node stores no event %s", h.Hex())
+	}
+	// The node's own limits are at most the defaults, so the defaults
+	// accept every event it stored.
+	e, err := graph.Decode(enc, graph.Limits{})
+	if err != nil {
+		return 0, nil, fmt.Errorf("stored event %s does not decode: %w", h.Hex(), err)
+	}
+	if e.Hash() != h {
+		return 0, nil, fmt.Errorf("stored event %s decodes to an event with hash %s", h.Hex(), e.Hash().Hex())
+	}
+	return http.StatusOK, eventView(h, enc, e), nil
+}
+
+func (s *server) commits(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	q, err := query(r, "from", "limit")
+	if err != nil {
+		return 0, nil, err
+	}
+	var from uint64
+	if q.Has("from") {
+		if from, err = strconv.ParseUint(q.Get("from"), 10, 64); err != nil {
+			return 0, nil, badRequest("from=%q: want a commit index, a whole number from 0", q.Get("from"))
+		}
+	}
+	limit := DefaultCommitsLimit
+	if q.Has("limit") {
+		n, err := strconv.Atoi(q.Get("limit"))
+		if err != nil || n < 1 || n > MaxCommitsLimit {
+			return 0, nil, badRequest("limit=%q: want a whole number from 1 to %d", q.Get("limit"), MaxCommitsLimit)
+		}
+		limit = n
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	cs, err := s.b.Commits(ctx, from, limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	if cs == nil {
+		cs = []Commit{}
+	}
+	return http.StatusOK, CommitList{Commits: cs}, nil
+}
+
+func (s *server) status(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	st, err := s.b.Status(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	if st.Version == "" {
+		st.Version = s.opt.Version
+	}
+	return http.StatusOK, st, nil
+}
+
+// health is for load balancers and process supervisors: 200 while the
+// node runs, 503 with the fault once it stopped.
+func (s *server) health(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	st, err := s.b.Status(ctx)
+	if err != nil {
+		e := s.classify(r, err)
+		return e.Status, Health{Error: e.Code, Reason: e.Reason}, nil
+	}
+	if st.Fault != "" {
+		return http.StatusServiceUnavailable, Health{Error: CodeUnavailable, Reason: "the node stopped: " + st.Fault}, nil
+	}
+	return http.StatusOK, Health{OK: true}, nil
+}
+
+func pathID(r *http.Request, name, what string) (tx.ID, error) {
+	raw := r.PathValue(name)
+	id, err := tx.ParseID(raw)
+	if err != nil {
+		return id, badRequest("%s %q: want 64 hex digits", what, raw)
+	}
+	return id, nil
+}
+
+// recorder remembers the status a handler sent, for the request log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// capture takes the response of the mux's own 404 and 405 handlers, so
+// that the server can say the same in JSON.
+type capture struct {
+	header http.Header
+	status int
+}
+
+func (c *capture) Header() http.Header         { return c.header }
+func (c *capture) Write(b []byte) (int, error) { return len(b), nil }
+func (c *capture) WriteHeader(status int)      { c.status = status }

@@ -1,0 +1,289 @@
+package api
+
+// The JSON views of the cluster's values: snake_case names with their units
+// (lease_end_unix_ns, memory_mib), keys, ids and hashes in hex, Solana
+// addresses in base58. Lists are never null.
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"dagger/graph"
+	"dagger/node"
+	"dagger/node/cluster"
+	"dagger/node/payment"
+	"dagger/node/tx"
+)
+
+// TxBody is the JSON body of a request that carries one transaction.
+type TxBody struct {
+	// Tx is the signed encoding (tx.Tx.Encode), standard base64.
+	Tx string `json:"tx"`
+}
+
+// BatchBody is the body of POST /v1/txs/batch.
+type BatchBody struct {
+	Txs []string `json:"txs"` // each a signed encoding, standard base64
+}
+
+// SubmitResult answers a submission.
+type SubmitResult struct {
+	ID string `json:"id"`
+	// VM is the VM the transaction is about, on the /v1/vms routes.
+	VM     string   `json:"vm,omitempty"`
+	Status TxStatus `json:"status"`
+}
+
+// BatchResult answers POST /v1/txs/batch: one item per transaction, in
+// order.
+type BatchResult struct {
+	Results  []BatchItem `json:"results"`
+	Admitted int         `json:"admitted"`
+	Refused  int         `json:"refused"`
+}
+
+// BatchItem is one transaction's result: admitted when Error is empty.
+type BatchItem struct {
+	// ID is empty when the item is not even a transaction.
+	ID     string `json:"id,omitempty"`
+	Error  string `json:"error,omitempty"` // a Code
+	Reason string `json:"reason,omitempty"`
+}
+
+// TxStatus is what a node knows of a transaction.
+type TxStatus struct {
+	ID string `json:"id"`
+	// State is pending, committed or rejected.
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	// CommitIndex, Event and Position say where it committed: meaningful
+	// when Event is set.
+	CommitIndex uint64 `json:"commit_index"`
+	Event       string `json:"event,omitempty"`
+	Position    int    `json:"position"`
+	// Outcome is what it did, once committed, if this node kept it.
+	Outcome *Outcome `json:"outcome,omitempty"`
+}
+
+// Decided says the transaction's fate is known: committed or rejected.
+func (s TxStatus) Decided() bool {
+	return s.State == node.TxCommitted.String() || s.State == node.TxRejected.String()
+}
+
+// Outcome is what a committed transaction did.
+type Outcome struct {
+	Kind string `json:"kind"`
+	// OK: it took effect; otherwise Reason says why not.
+	OK     bool   `json:"ok"`
+	Reason string `json:"reason,omitempty"`
+	VM     string `json:"vm,omitempty"`
+	// Found answers a vm-get.
+	Found bool `json:"found"`
+	// View is the VM as of the transaction's place in the order.
+	View *VM `json:"view,omitempty"`
+}
+
+// VM is a customer's VM.
+type VM struct {
+	ID           string `json:"id"`
+	Owner        string `json:"owner"`         // hex key
+	OwnerAddress string `json:"owner_address"` // the same key as a Solana address
+	VCPU         uint32 `json:"vcpu"`
+	MemoryMiB    uint64 `json:"memory_mib"`
+	DiskGiB      uint64 `json:"disk_gib"`
+	Image        string `json:"image"`
+	Region       string `json:"region"`
+	SSHKey       string `json:"ssh_key,omitempty"`
+	State        string `json:"state"`
+	Reason       string `json:"reason,omitempty"`
+	// Host is the operator it is placed on, while it is placed.
+	Host           string   `json:"host,omitempty"`
+	CreatedUnixNs  int64    `json:"created_unix_ns"`
+	LeaseEndUnixNs int64    `json:"lease_end_unix_ns"`
+	UpdatedUnixNs  int64    `json:"updated_unix_ns"`
+	PlacedUnixNs   int64    `json:"placed_unix_ns"`
+	PaidLamports   uint64   `json:"paid_lamports"`
+	Tried          []string `json:"tried"` // hosts it failed on, in order
+}
+
+// Spec returns what the VM was asked for.
+func (v VM) Spec() tx.Spec {
+	return tx.Spec{VCPU: v.VCPU, MemoryMiB: v.MemoryMiB, DiskGiB: v.DiskGiB, Image: v.Image, Region: v.Region, SSHKey: v.SSHKey}
+}
+
+// VMList is the body of GET /v1/vms.
+type VMList struct {
+	VMs []VM `json:"vms"`
+}
+
+// Capacity is a host's resources, or what VMs take of them.
+type Capacity struct {
+	VCPU      uint32 `json:"vcpu"`
+	MemoryMiB uint64 `json:"memory_mib"`
+	DiskGiB   uint64 `json:"disk_gib"`
+}
+
+// Operator is one host.
+type Operator struct {
+	Key         string   `json:"key"`
+	PeerID      string   `json:"peer_id"`
+	Region      string   `json:"region"`
+	Capacity    Capacity `json:"capacity"`
+	Used        Capacity `json:"used"`
+	Payout      string   `json:"payout"` // Solana address
+	Weight      uint64   `json:"weight"`
+	Status      string   `json:"status"` // pending, active or removed
+	Equivocated bool     `json:"equivocated"`
+	Leaving     bool     `json:"leaving"`
+	Approvals   []string `json:"approvals"`
+	Removals    []string `json:"removals"`
+	SinceEpoch  uint64   `json:"since_epoch"`
+}
+
+// OperatorList is the body of GET /v1/operators.
+type OperatorList struct {
+	Operators []Operator `json:"operators"`
+}
+
+// Price is what a VM costs per hour.
+type Price struct {
+	LamportsPerVCPUHour      uint64 `json:"lamports_per_vcpu_hour"`
+	LamportsPerMemoryGiBHour uint64 `json:"lamports_per_memory_gib_hour"`
+	LamportsPerDiskGiBHour   uint64 `json:"lamports_per_disk_gib_hour"`
+}
+
+// Params are the cluster's rules.
+type Params struct {
+	Treasury        string `json:"treasury"` // Solana address
+	Price           Price  `json:"price"`
+	EpochLengthNs   int64  `json:"epoch_length_ns"`
+	StatusTimeoutNs int64  `json:"status_timeout_ns"`
+	MaxAttempts     int    `json:"max_attempts"`
+}
+
+// Cluster returns the rules as the cluster state machine holds them, so
+// that a client prices a VM with the function every node checks payments
+// with (cluster.Params.PriceOf).
+func (p Params) Cluster() (cluster.Params, error) {
+	treasury, err := payment.ParseAddress(p.Treasury)
+	if err != nil {
+		return cluster.Params{}, fmt.Errorf("treasury: %w", err)
+	}
+	return cluster.Params{
+		Treasury: treasury,
+		Price: cluster.Price{VCPUHour: p.Price.LamportsPerVCPUHour, MemoryGiBHour: p.Price.LamportsPerMemoryGiBHour,
+			DiskGiBHour: p.Price.LamportsPerDiskGiBHour},
+		EpochLength:   time.Duration(p.EpochLengthNs),
+		StatusTimeout: time.Duration(p.StatusTimeoutNs),
+		MaxAttempts:   p.MaxAttempts,
+	}, nil
+}
+
+// EventParent names one parent of an event.
+type EventParent struct {
+	Round   uint64 `json:"round"`
+	Creator uint32 `json:"creator"`
+	Hash    string `json:"hash"`
+}
+
+// Event is a stored event: its encoding and its decoded header.
+type Event struct {
+	Hash string `json:"hash"`
+	// Encoding is the event as peers exchange it, standard base64.
+	Encoding string `json:"encoding"`
+	Epoch    uint64 `json:"epoch"`
+	Round    uint64 `json:"round"`
+	// Creator is the creator's index in the epoch's committee.
+	Creator    uint32        `json:"creator"`
+	TimeUnixNs int64         `json:"time_unix_ns"`
+	Parents    []EventParent `json:"parents"`
+	TxCount    int           `json:"tx_count"`
+	TxBytes    int           `json:"tx_bytes"`
+	TxRoot     string        `json:"tx_root"`
+	Signature  string        `json:"signature"`
+}
+
+// CommitList is the body of GET /v1/commits.
+type CommitList struct {
+	Commits []Commit `json:"commits"`
+}
+
+// Health is the body of GET /v1/health; when the node is not healthy
+// Error and Reason say why, as in every error response.
+type Health struct {
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func txStatusView(id tx.ID, st node.TxStatus) TxStatus {
+	v := TxStatus{ID: id.String(), State: st.State.String(), Reason: st.Reason}
+	if st.State != node.TxCommitted {
+		return v
+	}
+	if st.Event != (graph.Hash{}) {
+		v.CommitIndex, v.Event, v.Position = st.Commit, st.Event.Hex(), st.Position
+	}
+	if o := st.Outcome; o.ID != (tx.ID{}) {
+		v.Outcome = &Outcome{Kind: o.Kind.String(), OK: o.OK, Reason: o.Reason, Found: o.Found}
+		if o.VM != (tx.ID{}) {
+			v.Outcome.VM = o.VM.String()
+		}
+		if o.View.ID != (tx.ID{}) {
+			view := vmView(o.View)
+			v.Outcome.View = &view
+		}
+	}
+	return v
+}
+
+func vmView(v cluster.VM) VM {
+	out := VM{ID: v.ID.String(), Owner: v.Owner.String(), OwnerAddress: payment.Address(v.Owner).String(),
+		VCPU: v.Spec.VCPU, MemoryMiB: v.Spec.MemoryMiB, DiskGiB: v.Spec.DiskGiB, Image: v.Spec.Image,
+		Region: v.Spec.Region, SSHKey: v.Spec.SSHKey, State: v.State.String(), Reason: v.Reason,
+		CreatedUnixNs: v.Created, LeaseEndUnixNs: v.LeaseEnd, UpdatedUnixNs: v.Updated, PlacedUnixNs: v.PlacedAt,
+		PaidLamports: v.Paid, Tried: keysHex(v.Tried)}
+	if v.State.Placed() {
+		out.Host = v.Host.String()
+	}
+	return out
+}
+
+func operatorView(o cluster.Operator) Operator {
+	return Operator{Key: o.Key.String(), PeerID: o.PeerID, Region: o.Region, Capacity: capacityView(o.Capacity),
+		Used: capacityView(o.Used), Payout: payment.Address(o.Payout).String(), Weight: o.Weight,
+		Status: o.Status.String(), Equivocated: o.Equivocated, Leaving: o.Leaving,
+		Approvals: keysHex(o.Approvals), Removals: keysHex(o.Removals), SinceEpoch: o.Since}
+}
+
+func capacityView(c tx.Capacity) Capacity {
+	return Capacity{VCPU: c.VCPU, MemoryMiB: c.MemoryMiB, DiskGiB: c.DiskGiB}
+}
+
+func paramsView(p cluster.Params) Params {
+	return Params{Treasury: p.Treasury.String(),
+		Price: Price{LamportsPerVCPUHour: p.Price.VCPUHour, LamportsPerMemoryGiBHour: p.Price.MemoryGiBHour,
+			LamportsPerDiskGiBHour: p.Price.DiskGiBHour},
+		EpochLengthNs: int64(p.EpochLength), StatusTimeoutNs: int64(p.StatusTimeout), MaxAttempts: p.MaxAttempts}
+}
+
+func eventView(h graph.Hash, enc []byte, e *graph.Event) Event {
+	hd := e.Header()
+	parents := make([]EventParent, len(hd.Parents))
+	for i, p := range hd.Parents {
+		parents[i] = EventParent{Round: p.Round, Creator: uint32(p.Creator), Hash: p.Hash.Hex()}
+	}
+	return Event{Hash: h.Hex(), Encoding: base64.StdEncoding.EncodeToString(enc), Epoch: hd.Epoch, Round: hd.Round,
+		Creator: uint32(hd.Creator), TimeUnixNs: hd.Time, Parents: parents, TxCount: int(hd.TxCount),
+		TxBytes: int(hd.TxBytes), TxRoot: hd.TxRoot.Hex(), Signature: hex.EncodeToString(hd.Sig[:])}
+}
+
+func keysHex(ks []tx.Key) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = k.String()
+	}
+	return out
+}

@@ -1,0 +1,301 @@
+package live
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/template"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// MaxConfigBytes bounds a config file.
+const MaxConfigBytes = 1 << 20
+
+// Config is a node's configuration file (TOML). Relative paths are taken
+// from the directory of the file. InitConfig writes a commented one.
+type Config struct {
+	Node      NodeSection      `toml:"node"`
+	P2P       P2PSection       `toml:"p2p"`
+	API       APISection       `toml:"api"`
+	Store     StoreSection     `toml:"store"`
+	Provision ProvisionSection `toml:"provision"`
+	Solana    SolanaSection    `toml:"solana"`
+	Log       LogSection       `toml:"log"`
+	// dir is where the file was read from.
+	dir string
+}
+
+// NodeSection names the node's key, the cluster and the node's duties.
+type NodeSection struct {
+	Key         string `toml:"key"`
+	Genesis     string `toml:"genesis"`
+	DataDir     string `toml:"data_dir"`
+	AutoApprove bool   `toml:"auto_approve"`
+	// LeaderTimeout is how long a round waits for its leader.
+	LeaderTimeout Duration `toml:"leader_timeout"`
+	// MinRoundInterval paces an idle node's events.
+	MinRoundInterval Duration `toml:"min_round_interval"`
+}
+
+// P2PSection configures libp2p.
+type P2PSection struct {
+	Listen []string `toml:"listen"`
+	// Peers are extra multiaddrs (with /p2p/<id>) to dial besides the
+	// genesis operators' addresses.
+	Peers []string `toml:"peers"`
+}
+
+// APISection configures the HTTP API and /metrics.
+type APISection struct {
+	Listen       string `toml:"listen"`
+	MaxBodyBytes int64  `toml:"max_body_bytes"`
+}
+
+// StoreSection configures persistence.
+type StoreSection struct {
+	Backend string `toml:"backend"`
+}
+
+// ProvisionSection configures the host.
+type ProvisionSection struct {
+	// Driver is "libvirt" or "none" (a node that hosts nothing).
+	Driver string `toml:"driver"`
+	URI    string `toml:"uri"`
+	Socket string `toml:"socket"`
+	// DomainPrefix names this node's libvirt domains; the node never
+	// touches a domain without it.
+	DomainPrefix string `toml:"domain_prefix"`
+}
+
+// SolanaSection configures payment confirmation.
+type SolanaSection struct {
+	// RPC is the JSON-RPC endpoint; empty verifies payments offline only,
+	// without asking the chain whether they were finalized.
+	RPC        string `toml:"rpc"`
+	Commitment string `toml:"commitment"`
+}
+
+// LogSection configures structured logs.
+type LogSection struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// Duration is a time.Duration written as "1s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil || v < 0 {
+		return fmt.Errorf("duration %q: want for example 1s or 500ms", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Defaults of a config.
+const (
+	DefaultP2PPort   = 7700
+	DefaultAPIListen = "127.0.0.1:8700"
+	DefaultBackend   = "goleveldb"
+	DefaultLibvirt   = "qemu:///system"
+	// DefaultMinRoundInterval keeps an idle cluster at about 20 rounds a
+	// second; a full queue does not wait for it.
+	DefaultMinRoundInterval = 50 * time.Millisecond
+)
+
+// LoadConfig reads and checks a config file.
+func LoadConfig(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c.dir = abs
+	return c, nil
+}
+
+// ParseConfig decodes a config file's contents, fills in defaults and
+// checks them. Unknown keys are errors: a misspelt key would otherwise be
+// silently ignored.
+func ParseConfig(data []byte) (*Config, error) {
+	if len(data) > MaxConfigBytes {
+		return nil, fmt.Errorf("%d bytes: want at most %d", len(data), MaxConfigBytes)
+	}
+	c := &Config{}
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(c)
+	if err != nil {
+		return nil, err
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("unknown key %q", und[0].String())
+	}
+	c.defaults()
+	return c, c.check()
+}
+
+func (c *Config) defaults() {
+	if c.Node.Key == "" {
+		c.Node.Key = "node.key"
+	}
+	if c.Node.Genesis == "" {
+		c.Node.Genesis = "genesis.json"
+	}
+	if c.Node.MinRoundInterval.Duration == 0 {
+		c.Node.MinRoundInterval.Duration = DefaultMinRoundInterval
+	}
+	if c.Node.DataDir == "" {
+		c.Node.DataDir = "data"
+	}
+	if len(c.P2P.Listen) == 0 {
+		c.P2P.Listen = []string{fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultP2PPort), fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultP2PPort)}
+	}
+	if c.API.Listen == "" {
+		c.API.Listen = DefaultAPIListen
+	}
+	if c.Store.Backend == "" {
+		c.Store.Backend = DefaultBackend
+	}
+	if c.Provision.Driver == "" {
+		c.Provision.Driver = "none"
+	}
+	if c.Provision.URI == "" {
+		c.Provision.URI = DefaultLibvirt
+	}
+	if c.Provision.DomainPrefix == "" {
+		c.Provision.DomainPrefix = "dagger-"
+	}
+	if c.Solana.Commitment == "" {
+		c.Solana.Commitment = "finalized"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+}
+
+func (c *Config) check() error {
+	switch c.Provision.Driver {
+	case "none", "libvirt":
+	default:
+		return fmt.Errorf("provision.driver %q: want \"libvirt\" or \"none\"", c.Provision.Driver)
+	}
+	switch c.Solana.Commitment {
+	case "finalized", "confirmed":
+	default:
+		return fmt.Errorf("solana.commitment %q: want \"finalized\" (or \"confirmed\" on test clusters)", c.Solana.Commitment)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format %q: want \"text\" or \"json\"", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	if c.API.MaxBodyBytes < 0 {
+		return errors.New("api.max_body_bytes must not be negative")
+	}
+	return nil
+}
+
+// Path resolves a path of the config against the file's directory.
+func (c *Config) Path(p string) string {
+	if filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+// configTemplate is what Init writes: every key, with what it does.
+var configTemplate = template.Must(template.New("config").Parse(`# DAGGER node configuration. Relative paths are relative to this file.
+
+[node]
+# The operator's identity key (Solana keypair format): it signs events and
+# the node's transactions, and its libp2p peer id is derived from it.
+key = "node.key"
+# The cluster's genesis file: the first committee, treasury and prices.
+genesis = "{{.Genesis}}"
+# Where events, the commit position and the last signed round are stored.
+data_dir = "data"
+# Vote to admit every operator that asks to join.
+auto_approve = false
+# How long a round waits for its leader once it has a quorum.
+leader_timeout = "1s"
+# The least time between two of this node's events while its queue holds
+# less than a full event: an idle cluster makes about 20 rounds a second.
+min_round_interval = "50ms"
+
+[p2p]
+# libp2p listen addresses: TCP and QUIC.
+listen = ["/ip4/{{.ListenIP}}/tcp/{{.P2PPort}}", "/ip4/{{.ListenIP}}/udp/{{.P2PPort}}/quic-v1"]
+# Extra peers to dial (multiaddrs ending in /p2p/<peer id>); the genesis
+# operators' addresses are dialled anyway.
+peers = []
+
+[api]
+# The HTTP API and Prometheus /metrics.
+listen = "{{.APIListen}}"
+# Largest request body accepted, in bytes.
+max_body_bytes = 1048576
+
+[store]
+# "goleveldb" or "pebble".
+backend = "goleveldb"
+
+[provision]
+# "libvirt" provisions the VMs placed on this operator; "none" hosts nothing.
+driver = "{{.Driver}}"
+# libvirt's URI: qemu:///system in production, test:///default to try it out.
+uri = "{{.URI}}"
+# libvirtd's socket.
+socket = "/var/run/libvirt/libvirt-sock"
+# Prefix of this node's domain names; domains without it are never touched.
+domain_prefix = "{{.DomainPrefix}}"
+
+[solana]
+# JSON-RPC endpoint used to confirm payments. Empty: payments are checked
+# offline only (signatures, amount, memo), never confirmed on chain, which
+# is only for test clusters.
+rpc = "{{.SolanaRPC}}"
+# "finalized" (safe) or "confirmed" (test clusters only).
+commitment = "finalized"
+
+[log]
+level = "info"   # debug, info, warn, error
+format = "{{.LogFormat}}"  # text or json
+`))
+
+// RenderConfig returns a commented config file for o.
+func RenderConfig(o InitOptions) []byte {
+	var b bytes.Buffer
+	if err := configTemplate.Execute(&b, o); err != nil {
+		panic(err) // the template and InitOptions are fixed
+	}
+	return b.Bytes()
+}

@@ -1,0 +1,540 @@
+// Package live is the node's live runtime: one goroutine runs node.Node on
+// the wall clock, fed by libp2p, persisting to an on-disk store, provisioning
+// through libvirt and confirming payments over Solana JSON-RPC. Everything
+// the node decides is the same code the simulator runs; this package only
+// moves messages, timers and requests onto the node's goroutine.
+package live
+
+import (
+	"cmp"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"dagger/graph"
+	"dagger/node"
+	"dagger/node/api"
+	"dagger/node/cluster"
+	"dagger/node/metrics"
+	"dagger/node/tx"
+	"dagger/transport"
+)
+
+// Bounds of the runtime.
+const (
+	// MaxInboxMessages and MaxInboxBytes bound the messages received and
+	// not yet handled; beyond them messages are dropped, which the protocol
+	// recovers from by fetching.
+	MaxInboxMessages = 1 << 14
+	MaxInboxBytes    = 256 << 20
+	// maxControl bounds queued API calls and timer callbacks.
+	maxControl = 1 << 12
+	// publishEvery is the period of the metrics snapshot.
+	publishEvery = 500 * time.Millisecond
+	// MaxCommitLog bounds the commits the runtime remembers for
+	// /v1/commits: about 100 bytes each.
+	MaxCommitLog = 1 << 18
+	// maxLatencyTracked bounds the admitted transactions whose latency is
+	// being measured.
+	maxLatencyTracked = node.MaxPendingTxs
+)
+
+// Transport is what the runtime needs of the network besides
+// transport.Transport: the live one is *p2p.Host.
+type Transport interface {
+	transport.Transport
+	// SetAllowed names the peers that may connect: the committee's
+	// operators and those awaiting approval.
+	SetAllowed(members, pending []transport.PeerID)
+	// Counters returns bytes received and sent and messages dropped.
+	Counters() (received, sent, dropped uint64)
+}
+
+// Store is what the runtime needs of the store besides node.Store.
+type Store interface {
+	node.Store
+	// Get returns a stored event's encoding by hash; it may be called from
+	// any goroutine.
+	Get(h graph.Hash) ([]byte, bool, error)
+	// SetCommitted records how far the node applied the order.
+	SetCommitted(index uint64, pos node.Position) error
+	// Committed returns what SetCommitted recorded last.
+	Committed() (index uint64, pos node.Position, ok bool, err error)
+}
+
+// Counters are a component's operation counts, for metrics.
+type Counters interface {
+	Counters() (ops, fails map[string]uint64)
+}
+
+// Options are what Start needs; they are built from a Config by Open, or
+// by tests directly.
+type Options struct {
+	Key     ed25519.PrivateKey
+	Genesis cluster.Genesis
+	// Transport is built by the caller with Deliver as its receiver.
+	Store Store
+	// Node is the node's configuration minus what the runtime fills in
+	// (key, genesis, transport, clock, store, hooks).
+	Node    node.Config
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	Version string
+	// NodeID is the node's libp2p peer id.
+	NodeID string
+	// Extra counters for metrics: provisioner and payment chain.
+	Provision Counters
+	Payments  Counters
+}
+
+type inbound struct {
+	from transport.PeerID
+	msg  []byte
+}
+
+// Runtime runs one node.
+type Runtime struct {
+	opt  Options
+	log  *slog.Logger
+	tr   Transport
+	nd   *node.Node
+	self tx.Key
+
+	in       chan inbound
+	inBytes  atomic.Int64
+	inDrops  atomic.Uint64
+	ctl      chan func()
+	quit     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+
+	// Owned by the loop.
+	fault         error
+	committedTxs  uint64
+	equivocations uint64
+	admitted      map[tx.ID]time.Time
+	// commits are the latest MaxCommitLog commits, oldest first.
+	commits []api.Commit
+	// storedIndex is the commit position stored before this start: the
+	// replay does not write it again.
+	storedIndex uint64
+	storedOK    bool
+
+	faultMsg atomic.Pointer[string]
+}
+
+// New builds a runtime; the caller then builds its transport with Deliver
+// as the receiver, and calls Start with it.
+func New(opt Options) *Runtime {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Metrics == nil {
+		opt.Metrics = metrics.New()
+	}
+	r := &Runtime{opt: opt, log: opt.Logger, in: make(chan inbound, MaxInboxMessages), ctl: make(chan func(), maxControl),
+		quit: make(chan struct{}), done: make(chan struct{}), admitted: map[tx.ID]time.Time{}}
+	copy(r.self[:], opt.Key.Public().(ed25519.PublicKey))
+	return r
+}
+
+// Deliver hands a message from a peer to the node; it never blocks, and
+// drops the message when the inbox is full.
+func (r *Runtime) Deliver(from transport.PeerID, msg []byte) {
+	if r.inBytes.Add(int64(len(msg))) > MaxInboxBytes {
+		r.inBytes.Add(-int64(len(msg)))
+		r.inDrops.Add(1)
+		return
+	}
+	select {
+	case r.in <- inbound{from, msg}:
+	default:
+		r.inBytes.Add(-int64(len(msg)))
+		r.inDrops.Add(1)
+	}
+}
+
+// Start builds the node over tr, replays the store, and starts the loop.
+func (r *Runtime) Start(tr Transport) error {
+	r.tr = tr
+	cfg := r.opt.Node
+	cfg.Key = r.opt.Key
+	cfg.Genesis = r.opt.Genesis
+	cfg.Ledger.Transport = tr
+	cfg.Ledger.Clock = (*clock)(r)
+	cfg.Ledger.Store = r.opt.Store
+	signer, err := graph.NewEd25519Signer(r.opt.Key)
+	if err != nil {
+		return err
+	}
+	cfg.Ledger.Graph.Signer = signer
+	userLedger := cfg.Ledger.Hooks
+	cfg.Ledger.Hooks.Fault = func(err error) {
+		r.stopOnFault(err)
+		if userLedger.Fault != nil {
+			userLedger.Fault(err)
+		}
+	}
+	cfg.Ledger.Hooks.Evidence = func(ev graph.Evidence) {
+		r.equivocations++
+		r.log.Warn("equivocation", "creator", ev.Creator(), "epoch", ev.First.Epoch, "round", ev.First.Round)
+		if userLedger.Evidence != nil {
+			userLedger.Evidence(ev)
+		}
+	}
+	cfg.Ledger.Hooks.Invalid = func(from transport.PeerID, err error) {
+		r.log.Debug("invalid message", "peer", from, "err", err)
+		if userLedger.Invalid != nil {
+			userLedger.Invalid(from, err)
+		}
+	}
+	userNode := cfg.Hooks
+	cfg.Hooks.Applied = func(c graph.Commit, res cluster.Result, hash [32]byte) {
+		r.applied(c, res, hash)
+		if userNode.Applied != nil {
+			userNode.Applied(c, res, hash)
+		}
+	}
+	cfg.Hooks.Done = func(id tx.ID, st node.TxStatus) {
+		if at, ok := r.admitted[id]; ok {
+			delete(r.admitted, id)
+			r.opt.Metrics.ObserveTxLatency(time.Since(at).Seconds())
+		}
+		if userNode.Done != nil {
+			userNode.Done(id, st)
+		}
+	}
+	nd, err := node.NewNode(cfg)
+	if err != nil {
+		return err
+	}
+	r.nd = nd
+	idx, pos, ok, err := r.opt.Store.Committed()
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	r.storedIndex, r.storedOK = idx, ok
+	replayed := time.Now()
+	nd.Start() // replays the store on this goroutine, before the loop runs
+	if r.fault != nil {
+		close(r.done)
+		return fmt.Errorf("start: %w", r.fault)
+	}
+	if ok && nd.State().Commits() < idx+1 {
+		r.log.Warn("the replayed order is shorter than the one applied before the restart; the rest comes from peers",
+			"replayed_commits", nd.State().Commits(), "stored_commit_index", idx, "stored_position", pos)
+	}
+	r.log.Info("node started", "node_id", r.opt.NodeID, "key", r.self.Short(), "epoch", nd.Ledger().Epoch(),
+		"round", nd.Ledger().Graph().Round(), "commits", nd.State().Commits(), "replay", time.Since(replayed).Round(time.Millisecond))
+	r.allow()
+	r.publish()
+	go r.loop()
+	return nil
+}
+
+func (r *Runtime) loop() {
+	defer close(r.done)
+	tick := time.NewTicker(publishEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.quit:
+			r.nd.Stop()
+			r.publish()
+			return
+		case f := <-r.ctl:
+			f()
+		case m := <-r.in:
+			r.inBytes.Add(-int64(len(m.msg)))
+			r.nd.Receive(m.from, m.msg)
+		case <-tick.C:
+			r.publish()
+		}
+		if r.fault != nil {
+			r.nd.Stop()
+			r.publish()
+			return
+		}
+	}
+}
+
+func (r *Runtime) stopOnFault(err error) {
+	if r.fault == nil {
+		r.fault = err
+		msg := err.Error()
+		r.faultMsg.Store(&msg)
+		r.log.Error("node stopped by a fault", "err", err)
+	}
+}
+
+// applied runs after every commit on the loop.
+func (r *Runtime) applied(c graph.Commit, res cluster.Result, hash [32]byte) {
+	r.committedTxs += uint64(len(c.Txs))
+	if len(r.commits) >= MaxCommitLog {
+		r.commits = append(r.commits[:0], r.commits[MaxCommitLog/2:]...)
+	}
+	info := api.Commit{Index: c.Index, Txs: len(c.Txs), Events: len(c.Events), StateHash: hex.EncodeToString(hash[:]),
+		TimeUnixNs: c.Time, Epoch: r.nd.Ledger().Epoch(), Round: c.Leader.Round, Leader: hex.EncodeToString(c.Leader.Hash[:])}
+	r.commits = append(r.commits, info)
+	now := time.Now().UnixNano()
+	for _, e := range c.Events {
+		if d := now - e.Time; d >= 0 {
+			r.opt.Metrics.ObserveCommitLatency(float64(d) / 1e9)
+		}
+	}
+	if !r.storedOK || c.Index > r.storedIndex {
+		if err := r.opt.Store.SetCommitted(c.Index, node.Position{Epoch: info.Epoch, Round: info.Round}); err != nil {
+			r.stopOnFault(fmt.Errorf("store commit position: %w", err))
+		}
+	}
+	if res.Epoch != nil {
+		r.log.Info("epoch change", "epoch", res.Epoch.Epoch, "members", res.Epoch.Committee.Size())
+		r.allow()
+	}
+}
+
+// allow tells the transport who may connect: active operators, and those
+// awaiting approval.
+func (r *Runtime) allow() {
+	var members, pending []transport.PeerID
+	for _, op := range r.nd.State().Operators() {
+		if op.PeerID == "" {
+			continue
+		}
+		switch op.Status {
+		case cluster.OperatorActive:
+			members = append(members, transport.PeerID(op.PeerID))
+		case cluster.OperatorPending:
+			pending = append(pending, transport.PeerID(op.PeerID))
+		}
+	}
+	r.tr.SetAllowed(members, pending)
+}
+
+// publish hands the metrics a fresh snapshot.
+func (r *Runtime) publish() {
+	l := r.nd.Ledger()
+	st := l.Stats()
+	g := l.Graph()
+	s := &metrics.Snapshot{
+		Epoch: l.Epoch(), Round: g.Round(), Commits: r.nd.State().Commits(),
+		EventsCreated: st.EventsCreated, EventsReceived: st.EventsReceived, EventsInvalid: st.Invalid,
+		Fetches: st.FetchesSent, Syncs: st.SyncsSent, CommittedTxs: r.committedTxs,
+		PendingTxs: r.nd.PendingLen(), QueuedTxs: l.QueueLen(), Equivocations: r.equivocations,
+		Member: l.Member(), Faulted: r.fault != nil, Peers: len(r.tr.Peers()), InboxDropped: r.inDrops.Load(),
+		VMs: map[string]int{}, Operators: map[string]int{},
+	}
+	s.LastCommittedRound, _ = g.LastCommitted()
+	s.BytesReceived, s.BytesSent, s.MessagesDropped = r.tr.Counters()
+	if r.opt.Provision != nil {
+		s.ProvisionOps, s.ProvisionFails = r.opt.Provision.Counters()
+	}
+	if r.opt.Payments != nil {
+		ops, fails := r.opt.Payments.Counters()
+		s.PaymentQueries, s.PaymentErrors = ops["status"], fails["status"]
+	}
+	for state, n := range r.nd.State().CountVMs() {
+		s.VMs[state.String()] = n
+	}
+	for _, op := range r.nd.State().Operators() {
+		s.Operators[op.Status.String()]++
+	}
+	r.opt.Metrics.Publish(s)
+}
+
+// Close stops the node gracefully: the loop finishes what it handles,
+// the node stops, and Close returns once the loop is done. It does not
+// close the transport or the store, which the caller owns.
+func (r *Runtime) Close() {
+	r.stopOnce.Do(func() { close(r.quit) })
+	<-r.done
+}
+
+// Done is closed when the loop stops: after Close, or on a fault.
+func (r *Runtime) Done() <-chan struct{} { return r.done }
+
+// Fault returns why the node stopped by itself, if it did.
+func (r *Runtime) Fault() error {
+	if m := r.faultMsg.Load(); m != nil {
+		return errors.New(*m)
+	}
+	return nil
+}
+
+// post queues f for the loop; it reports false if the loop has stopped.
+func (r *Runtime) post(f func()) bool {
+	select {
+	case r.ctl <- f:
+		return true
+	case <-r.done:
+		return false
+	}
+}
+
+// do runs f on the loop and waits for it.
+func (r *Runtime) do(ctx context.Context, f func()) error {
+	fin := make(chan struct{})
+	select {
+	case r.ctl <- func() { f(); close(fin) }:
+	case <-r.done:
+		return api.ErrUnavailable
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-fin:
+		return nil
+	case <-r.done:
+		return api.ErrUnavailable
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Submit implements api.Backend.
+func (r *Runtime) Submit(ctx context.Context, data []byte) (tx.ID, error) {
+	var id tx.ID
+	var err error
+	if e := r.do(ctx, func() {
+		id, err = r.nd.Submit(data)
+		if err == nil && r.nd.TxStatus(id).State == node.TxPending && len(r.admitted) < maxLatencyTracked {
+			if _, seen := r.admitted[id]; !seen {
+				r.admitted[id] = time.Now()
+			}
+		}
+	}); e != nil {
+		return tx.ID{}, e
+	}
+	return id, err
+}
+
+// TxStatus implements api.Backend.
+func (r *Runtime) TxStatus(ctx context.Context, id tx.ID) (node.TxStatus, error) {
+	var st node.TxStatus
+	err := r.do(ctx, func() { st = r.nd.TxStatus(id) })
+	return st, err
+}
+
+// VM implements api.Backend.
+func (r *Runtime) VM(ctx context.Context, id tx.ID) (cluster.VM, bool, error) {
+	var v cluster.VM
+	var ok bool
+	err := r.do(ctx, func() {
+		v, ok = r.nd.State().VM(id)
+		v.Tried = slices.Clone(v.Tried)
+	})
+	return v, ok, err
+}
+
+// VMsByOwner implements api.Backend.
+func (r *Runtime) VMsByOwner(ctx context.Context, owner tx.Key) ([]cluster.VM, error) {
+	var vs []cluster.VM
+	err := r.do(ctx, func() {
+		vs = r.nd.State().VMsByOwner(owner)
+		for i := range vs {
+			vs[i].Tried = slices.Clone(vs[i].Tried)
+		}
+	})
+	return vs, err
+}
+
+// Operators implements api.Backend.
+func (r *Runtime) Operators(ctx context.Context) ([]cluster.Operator, error) {
+	var ops []cluster.Operator
+	err := r.do(ctx, func() {
+		ops = r.nd.State().Operators()
+		for i := range ops {
+			ops[i].Approvals = slices.Clone(ops[i].Approvals)
+			ops[i].Removals = slices.Clone(ops[i].Removals)
+		}
+	})
+	return ops, err
+}
+
+// Params implements api.Backend.
+func (r *Runtime) Params(ctx context.Context) (cluster.Params, error) {
+	var p cluster.Params
+	err := r.do(ctx, func() { p = r.nd.State().Params() })
+	return p, err
+}
+
+// Event implements api.Backend; it reads the store, not the loop.
+func (r *Runtime) Event(ctx context.Context, h graph.Hash) ([]byte, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	return r.opt.Store.Get(h)
+}
+
+// Commits implements api.Backend.
+func (r *Runtime) Commits(ctx context.Context, from uint64, limit int) ([]api.Commit, error) {
+	var out []api.Commit
+	err := r.do(ctx, func() {
+		i, _ := slices.BinarySearchFunc(r.commits, from, func(c api.Commit, idx uint64) int { return cmp.Compare(c.Index, idx) })
+		end := min(len(r.commits), i+limit)
+		out = slices.Clone(r.commits[i:end])
+	})
+	return out, err
+}
+
+// Status implements api.Backend.
+func (r *Runtime) Status(ctx context.Context) (api.Status, error) {
+	st := api.Status{NodeID: r.opt.NodeID, Key: r.self.String(), Version: r.opt.Version}
+	err := r.do(ctx, func() {
+		l := r.nd.Ledger()
+		g := l.Graph()
+		s := r.nd.State()
+		hash := s.Hash()
+		st.Epoch, st.Round, st.CommitIndex = l.Epoch(), g.Round(), s.Commits()
+		st.LastCommittedRound, _ = g.LastCommitted()
+		st.CommittedTxs, st.PendingTxs, st.Peers = r.committedTxs, r.nd.PendingLen(), len(r.tr.Peers())
+		st.Member, st.StateHash, st.ConsensusTime = l.Member(), hex.EncodeToString(hash[:]), s.Time()
+	})
+	if errors.Is(err, api.ErrUnavailable) {
+		if f := r.Fault(); f != nil {
+			st.Fault = f.Error()
+			return st, nil
+		}
+	}
+	return st, err
+}
+
+var _ api.Backend = (*Runtime)(nil)
+
+// clock is the wall clock; its timers post their callbacks to the loop.
+type clock Runtime
+
+func (c *clock) Now() int64 { return time.Now().UnixNano() }
+
+func (c *clock) AfterFunc(d time.Duration, f func()) node.Timer {
+	t := &timer{}
+	t.t = time.AfterFunc(d, func() {
+		(*Runtime)(c).post(func() {
+			if !t.stopped {
+				t.fired = true
+				f()
+			}
+		})
+	})
+	return t
+}
+
+// timer's flags are read and written on the loop only.
+type timer struct {
+	t              *time.Timer
+	stopped, fired bool
+}
+
+func (t *timer) Stop() bool {
+	pending := !t.stopped && !t.fired
+	t.stopped = true
+	t.t.Stop()
+	return pending
+}

@@ -1,0 +1,252 @@
+package live
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"dagger/node"
+	"dagger/node/api"
+	"dagger/node/keyfile"
+	"dagger/node/metrics"
+	"dagger/node/payment"
+	"dagger/node/store"
+	"dagger/node/tx"
+	"dagger/provision"
+	"dagger/transport"
+	"dagger/transport/p2p"
+)
+
+// OpenOptions are what a config file does not say.
+type OpenOptions struct {
+	// Rejoin: the node lost its store (see node.LedgerConfig.Rejoin).
+	Rejoin  bool
+	Logger  *slog.Logger
+	Version string
+}
+
+// Service is a running node: the runtime plus what it owns — the store,
+// libp2p, the host's provisioner, the payment chain and the HTTP server.
+type Service struct {
+	log   *slog.Logger
+	rt    *Runtime
+	db    *store.DB
+	host  *p2p.Host
+	lv    *provision.Libvirt
+	prov  *provision.Async
+	chain *payment.AsyncChain
+	srv   *http.Server
+	ln    net.Listener
+	// httpErr receives the HTTP server's failure.
+	httpErr chan error
+}
+
+// NewLogger builds the structured logger a config asks for.
+func NewLogger(c LogSection, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log.level %q: %v", c.Level, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// Open starts a node from its config: it opens the store (a store that
+// cannot be read stops it here, never a silent fresh start), replays it,
+// joins the network, and serves the API. Close undoes it.
+func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	key, err := keyfile.Load(cfg.Path(cfg.Node.Key))
+	if err != nil {
+		return nil, err
+	}
+	gen, err := LoadGenesis(cfg.Path(cfg.Node.Genesis))
+	if err != nil {
+		return nil, err
+	}
+	s = &Service{log: log, httpErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.Close()
+			s = nil
+		}
+	}()
+	pub := key.Public().(ed25519.PublicKey)
+	dataDir := cfg.Path(cfg.Node.DataDir)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if s.db, err = store.Open(dataDir, store.Options{Backend: cfg.Store.Backend, Key: pub, Logger: log}); err != nil {
+		return nil, err
+	}
+	nodeID, err := p2p.PeerIDOf(pub)
+	if err != nil {
+		return nil, err
+	}
+	ncfg := node.Config{AutoApprove: cfg.Node.AutoApprove}
+	ncfg.Ledger.LeaderTimeout = cfg.Node.LeaderTimeout.Duration
+	ncfg.Ledger.MinRoundInterval = cfg.Node.MinRoundInterval.Duration
+	ncfg.Ledger.Rejoin = o.Rejoin
+	var self tx.Key
+	copy(self[:], pub)
+	if cfg.Provision.Driver == "libvirt" {
+		capacity, ok := genesisCapacity(gen, self)
+		if !ok {
+			return nil, errors.New("provision.driver is libvirt but this operator is not in the genesis file, so its capacity is unknown")
+		}
+		lv, err := provision.NewLibvirt(provision.LibvirtConfig{URI: cfg.Provision.URI, Socket: cfg.Provision.Socket,
+			Prefix: cfg.Provision.DomainPrefix, Capacity: capacity})
+		if err != nil {
+			return nil, fmt.Errorf("libvirt: %w", err)
+		}
+		if s.prov, err = provision.NewAsync(lv, provision.AsyncConfig{}); err != nil {
+			lv.Close()
+			return nil, fmt.Errorf("libvirt: %w", err)
+		}
+		s.lv = lv
+		ncfg.Provisioner = s.prov
+	}
+	if cfg.Solana.RPC != "" {
+		rpc, err := payment.NewRPC(payment.RPCConfig{Endpoint: cfg.Solana.RPC, Commitment: cfg.Solana.Commitment})
+		if err != nil {
+			return nil, fmt.Errorf("solana: %w", err)
+		}
+		s.chain = payment.NewAsyncChain(rpc, payment.AsyncConfig{})
+		ncfg.Chain = s.chain
+	} else {
+		log.Warn("solana.rpc is empty: payments are checked offline and never confirmed on chain; use this only on test clusters")
+	}
+	m := metrics.New()
+	opt := Options{Key: key, Genesis: gen.Cluster, Store: s.db, Node: ncfg, Logger: log, Metrics: m, Version: o.Version, NodeID: string(nodeID)}
+	if s.prov != nil {
+		opt.Provision = asyncCounters{s.prov}
+	}
+	if s.chain != nil {
+		opt.Payments = s.chain
+	}
+	s.rt = New(opt)
+	var peers []string
+	for id, addrs := range gen.Addrs {
+		if id != nodeID {
+			peers = append(peers, addrs...)
+		}
+	}
+	peers = append(peers, cfg.P2P.Peers...)
+	if s.host, err = p2p.New(p2p.Config{Key: key, Listen: cfg.P2P.Listen, Peers: peers, Logger: log}, s.rt.Deliver); err != nil {
+		return nil, fmt.Errorf("p2p: %w", err)
+	}
+	if err := s.rt.Start(hostTransport{s.host}); err != nil {
+		return nil, err
+	}
+	if s.ln, err = net.Listen("tcp", cfg.API.Listen); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	handler := api.NewServer(s.rt, api.Options{Logger: log, MaxBodyBytes: cfg.API.MaxBodyBytes, Version: o.Version, Metrics: m.Handler()})
+	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	go func() { s.httpErr <- s.srv.Serve(s.ln) }()
+	log.Info("serving", "api", "http://"+s.ln.Addr().String(), "metrics", "http://"+s.ln.Addr().String()+"/metrics", "p2p", s.host.Addrs())
+	return s, nil
+}
+
+func genesisCapacity(g Genesis, self tx.Key) (provision.Capacity, bool) {
+	for _, op := range g.Cluster.Operators {
+		if op.Key == self {
+			return provision.Capacity{VCPU: op.Capacity.VCPU, MemoryMiB: op.Capacity.MemoryMiB, DiskGiB: op.Capacity.DiskGiB}, true
+		}
+	}
+	return provision.Capacity{}, false
+}
+
+// APIAddr is the address the API listens on.
+func (s *Service) APIAddr() string { return s.ln.Addr().String() }
+
+// Runtime returns the node's runtime.
+func (s *Service) Runtime() *Runtime { return s.rt }
+
+// Wait returns nil when ctx is done (a signal), or the error that stopped
+// the node: a fault, or the HTTP server failing.
+func (s *Service) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-s.rt.Done():
+		return s.rt.Fault()
+	case err := <-s.httpErr:
+		return fmt.Errorf("api: %w", err)
+	}
+}
+
+// Close stops the node cleanly: the API stops taking requests, the loop
+// stops, then the network, the host's worker and the store close. It is
+// safe on a partly opened service.
+func (s *Service) Close() error {
+	var errs []error
+	if s.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("api: %w", err))
+		}
+		cancel()
+	}
+	if s.rt != nil && s.rt.nd != nil {
+		s.rt.Close()
+	}
+	if s.host != nil {
+		if err := s.host.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("p2p: %w", err))
+		}
+	}
+	if s.prov != nil {
+		s.prov.Close()
+	}
+	if s.lv != nil {
+		s.lv.Close()
+	}
+	if s.chain != nil {
+		s.chain.Close()
+	}
+	if s.db != nil {
+		if err := s.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// hostTransport adapts *p2p.Host to the runtime's Transport.
+type hostTransport struct{ *p2p.Host }
+
+func (h hostTransport) SetAllowed(members, pending []transport.PeerID) {
+	h.Host.SetAllowed(members)
+	h.Host.SetPending(pending)
+}
+
+func (h hostTransport) Counters() (received, sent, dropped uint64) {
+	st := h.Host.Stats()
+	return st.BytesIn, st.BytesOut, st.Dropped
+}
+
+// asyncCounters reads the provisioner's counts for metrics.
+type asyncCounters struct{ *provision.Async }
+
+func (a asyncCounters) Counters() (ops, fails map[string]uint64) {
+	st := a.Stats()
+	ops, fails = map[string]uint64{}, map[string]uint64{}
+	for name, o := range map[string]provision.OpStats{"define": st.Define, "start": st.Start, "stop": st.Stop, "destroy": st.Destroy} {
+		ops[name], fails[name] = o.Calls, o.Failures
+	}
+	return ops, fails
+}

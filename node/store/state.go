@@ -1,0 +1,150 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"dagger/node"
+)
+
+// KeepSnapshots is how many snapshots PutSnapshot keeps: the newest, and
+// the one before it in case the newest cannot be used.
+const KeepSnapshots = 2
+
+// SetCommitted records that the node applied the order up to commit index,
+// whose leader is at pos. The write is not synced: the order is rebuilt
+// from the events on restart, and the record only tells the runtime how
+// far it had got, so after a crash it may lag behind.
+func (d *DB) SetCommitted(index uint64, pos node.Position) error {
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	p := make([]byte, 0, committedSize)
+	p = binary.BigEndian.AppendUint64(p, index)
+	p = binary.BigEndian.AppendUint64(p, pos.Epoch)
+	p = binary.BigEndian.AppendUint64(p, pos.Round)
+	if err := d.kv.Set(keyCommitted, appendRecord(nil, keyCommitted, p)); err != nil {
+		return fmt.Errorf("write commit position %d: %w", index, err)
+	}
+	return nil
+}
+
+// Committed returns what SetCommitted recorded last, if anything.
+func (d *DB) Committed() (index uint64, pos node.Position, ok bool, err error) {
+	if err := d.enter(); err != nil {
+		return 0, node.Position{}, false, err
+	}
+	defer d.leave()
+	v, err := d.kv.Get(keyCommitted)
+	if err != nil {
+		return 0, node.Position{}, false, d.damaged(fmt.Errorf("read %s: %w", describeKey(keyCommitted), err))
+	}
+	if v == nil {
+		return 0, node.Position{}, false, nil
+	}
+	p, err := decodeFixed(keyCommitted, v, committedSize)
+	if err != nil {
+		return 0, node.Position{}, false, d.damaged(err)
+	}
+	pos = node.Position{Epoch: binary.BigEndian.Uint64(p[8:]), Round: binary.BigEndian.Uint64(p[16:])}
+	return binary.BigEndian.Uint64(p), pos, true, nil
+}
+
+// PutSnapshot stores an opaque snapshot of the state after commit index
+// and drops all but the newest KeepSnapshots. index must not be below the
+// newest stored one; storing the same index again replaces it. The write
+// is synced: snapshots are rare and large, so the flush costs little next
+// to the write, and a caller may act on a snapshot it was told is stored.
+func (d *DB) PutSnapshot(index uint64, data []byte) error {
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	if len(data) > MaxRecordBytes {
+		return fmt.Errorf("snapshot %d is %d bytes, more than the store's limit of %d", index, len(data), MaxRecordBytes)
+	}
+	stored, err := d.snapshotKeys()
+	if err != nil {
+		return err
+	}
+	if n := len(stored); n > 0 {
+		if newest := binary.BigEndian.Uint64(stored[n-1][1:]); newest > index {
+			return fmt.Errorf("snapshot %d is older than the stored snapshot %d", index, newest)
+		}
+	}
+	k := snapshotKey(index)
+	b := d.kv.NewBatch()
+	defer b.Close()
+	errs := []error{b.Set(k, appendRecord(nil, k, data))}
+	// Keep the newest KeepSnapshots-1 others besides k.
+	var others [][]byte
+	for _, s := range stored {
+		if !bytes.Equal(s, k) {
+			others = append(others, s)
+		}
+	}
+	for _, s := range others[:max(0, len(others)-(KeepSnapshots-1))] {
+		errs = append(errs, b.Delete(s))
+	}
+	err = errors.Join(errs...)
+	if err == nil {
+		err = b.WriteSync()
+	}
+	if err != nil {
+		return fmt.Errorf("write snapshot %d: %w", index, err)
+	}
+	return nil
+}
+
+// snapshotKeys returns the keys of the stored snapshots, oldest first.
+func (d *DB) snapshotKeys() ([][]byte, error) {
+	it, err := d.kv.Iterator([]byte{kindSnapshot}, []byte{kindSnapshot + 1})
+	if err != nil {
+		return nil, d.damaged(fmt.Errorf("list snapshots: %w", err))
+	}
+	defer it.Close()
+	var keys [][]byte
+	for ; it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != snapshotKeySize {
+			return nil, d.damaged(fmt.Errorf("%w %s: a snapshot key is %d bytes", ErrCorrupt, describeKey(k), snapshotKeySize))
+		}
+		keys = append(keys, bytes.Clone(k))
+	}
+	if err := it.Error(); err != nil {
+		return nil, d.damaged(fmt.Errorf("list snapshots: %w", err))
+	}
+	return keys, nil
+}
+
+// LatestSnapshot returns the newest snapshot and its commit index; data is
+// the caller's.
+func (d *DB) LatestSnapshot() (index uint64, data []byte, ok bool, err error) {
+	if err := d.enter(); err != nil {
+		return 0, nil, false, err
+	}
+	defer d.leave()
+	it, err := d.kv.ReverseIterator([]byte{kindSnapshot}, []byte{kindSnapshot + 1})
+	if err != nil {
+		return 0, nil, false, d.damaged(fmt.Errorf("read snapshots: %w", err))
+	}
+	defer it.Close()
+	if !it.Valid() {
+		if err := it.Error(); err != nil {
+			return 0, nil, false, d.damaged(fmt.Errorf("read snapshots: %w", err))
+		}
+		return 0, nil, false, nil
+	}
+	k := it.Key()
+	if len(k) != snapshotKeySize {
+		return 0, nil, false, d.damaged(fmt.Errorf("%w %s: a snapshot key is %d bytes", ErrCorrupt, describeKey(k), snapshotKeySize))
+	}
+	p, err := decodeRecord(k, it.Value())
+	if err != nil {
+		return 0, nil, false, d.damaged(err)
+	}
+	return binary.BigEndian.Uint64(k[1:]), bytes.Clone(p), true, nil
+}

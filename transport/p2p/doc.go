@@ -1,0 +1,57 @@
+// Package p2p is the live transport.Transport: it carries a node's opaque
+// messages between operators over libp2p, on TCP and QUIC.
+//
+// # Identity
+//
+// A node's libp2p identity is its ed25519 consensus key, so a peer id
+// (12D3KooW…) names an operator's key and genesis files can list peers by
+// key (PeerIDOf). The secure channel (Noise or TLS on TCP, TLS in QUIC)
+// proves the key, so a message received from a peer id was sent by that
+// operator's node.
+//
+// # Wire format
+//
+// Messages travel on one long-lived stream per direction and peer, under
+// protocol ProtocolID. A stream is a sequence of frames:
+//
+//	frame: length u32 (big-endian) | length bytes of message, 1 ≤ length ≤ MaxMessageBytes
+//
+// A frame of length 0 or over the receiver's MaxMessageBytes is invalid: the
+// receiver resets the stream and counts it in Stats.Invalid; the sender
+// opens a new stream for its next message. The default limit leaves room
+// for the largest ledger message, a batch holding one event of the graph's
+// default maximum size.
+//
+// # Sending
+//
+// Send and Broadcast never block: each connected peer has a bounded
+// outbound queue (MaxQueueMessages, MaxQueueBytes) drained by a writer
+// goroutine. A message for a peer that is unknown, not connected, or whose
+// queue is full is dropped and counted in Stats.Dropped; the protocol
+// recovers lost messages by fetching and syncing, never by waiting.
+//
+// # Receiving
+//
+// Frames of one peer are delivered in order and one at a time, from the
+// transport's goroutines. Each frame's bytes are reserved with the libp2p
+// resource manager before they are read, so the memory held by incoming
+// frames is bounded by its fixed limits (MaxMemoryBytes and the per-peer
+// and per-stream shares derived from MaxMessageBytes).
+//
+// # Gater policy
+//
+// Only three kinds of peers may hold a connection, in either direction:
+// the committee (SetAllowed), operators awaiting approval (SetPending) and
+// the configured Trusted peers. Anyone else is refused once the secure
+// handshake has proven its id, before any stream is opened; a peer removed
+// from every set is disconnected. Pending peers are rate-limited: their
+// incoming messages pass a token bucket (Config.Pending) and what exceeds
+// it is dropped and counted in Stats.Limited.
+//
+// # Connections
+//
+// The host keeps dialing every allowed peer it knows an address for
+// (Config.Peers, AddPeerAddr, addresses learned by identify), with
+// exponential backoff between RedialMin and RedialMax and random jitter,
+// so a peer that restarts is reconnected to without help.
+package p2p

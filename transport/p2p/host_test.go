@@ -1,0 +1,489 @@
+package p2p
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"dagger/transport"
+)
+
+var listenOn = map[string][]string{
+	"tcp":  {"/ip4/127.0.0.1/tcp/0"},
+	"quic": {"/ip4/127.0.0.1/udp/0/quic-v1"},
+}
+
+// inbox records what a host delivers.
+type inbox struct {
+	mu   sync.Mutex
+	msgs map[transport.PeerID][][]byte
+	// hold, while locked by a test, stalls deliveries.
+	hold sync.Mutex
+}
+
+func (b *inbox) deliver(from transport.PeerID, msg []byte) {
+	b.hold.Lock()
+	b.hold.Unlock() //lint:ignore SA2001 an empty critical section waits for a test's hold to end
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.msgs == nil {
+		b.msgs = map[transport.PeerID][][]byte{}
+	}
+	b.msgs[from] = append(b.msgs[from], msg)
+}
+
+func (b *inbox) from(p transport.PeerID) [][]byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.msgs[p])
+}
+
+type node struct {
+	*Host
+	in *inbox
+}
+
+func newKey(t testing.TB) ed25519.PrivateKey {
+	t.Helper()
+	_, k, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// testConfig is fast to redial and logs nothing.
+func testConfig(key ed25519.PrivateKey, listen []string) Config {
+	return Config{Key: key, Listen: listen, RedialMin: 20 * time.Millisecond, RedialMax: 200 * time.Millisecond, DialTimeout: 2 * time.Second}
+}
+
+func start(t testing.TB, cfg Config) node {
+	t.Helper()
+	in := &inbox{}
+	h, err := New(cfg, in.deliver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return node{h, in}
+}
+
+// mesh starts n hosts that allow and know each other.
+func mesh(t testing.TB, n int, listen []string) []node {
+	t.Helper()
+	nodes := make([]node, n)
+	for i := range nodes {
+		nodes[i] = start(t, testConfig(newKey(t), listen))
+	}
+	ids := make([]transport.PeerID, n)
+	for i, nd := range nodes {
+		ids[i] = nd.ID()
+	}
+	for i, nd := range nodes {
+		for j, other := range nodes {
+			if i != j {
+				if err := nd.AddPeerAddr(other.ID(), other.Addrs()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		nd.SetAllowed(ids)
+	}
+	for _, nd := range nodes {
+		waitFor(t, 5*time.Second, func() bool { return len(nd.Peers()) == n-1 }, "every host connected")
+	}
+	return nodes
+}
+
+func waitFor(t testing.TB, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for: %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func msgOf(from transport.PeerID, i int) []byte { return fmt.Appendf(nil, "%s/%d", from, i) }
+
+func TestPeerIDOfIsHostID(t *testing.T) {
+	key := newKey(t)
+	nd := start(t, testConfig(key, listenOn["tcp"]))
+	id, err := PeerIDOf(key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != nd.ID() || !strings.HasPrefix(string(id), "12D3KooW") {
+		t.Fatalf("PeerIDOf = %s, host id %s", id, nd.ID())
+	}
+	if _, err := PeerIDOf(ed25519.PublicKey{1, 2, 3}); err == nil {
+		t.Fatal("PeerIDOf accepted a 3-byte key")
+	}
+	for _, a := range nd.Addrs() {
+		if !strings.HasSuffix(a, "/p2p/"+string(id)) {
+			t.Fatalf("address %s does not end in /p2p/%s", a, id)
+		}
+	}
+}
+
+// TestMessagesFlowInOrder has four hosts broadcast and send to each other:
+// every message arrives, in the order each sender queued it.
+func TestMessagesFlowInOrder(t *testing.T) {
+	const perSender = 200
+	for _, tr := range []string{"tcp", "quic"} {
+		t.Run(tr, func(t *testing.T) {
+			nodes := mesh(t, 4, listenOn[tr])
+			for _, nd := range nodes {
+				want := make([]transport.PeerID, 0, 3)
+				for _, other := range nodes {
+					if other.ID() != nd.ID() {
+						want = append(want, other.ID())
+					}
+				}
+				slices.Sort(want)
+				if got := nd.Peers(); !slices.Equal(got, want) {
+					t.Fatalf("Peers() = %v, want %v", got, want)
+				}
+			}
+			for i := range perSender {
+				for _, nd := range nodes {
+					if i%2 == 0 {
+						nd.Broadcast(msgOf(nd.ID(), i))
+						continue
+					}
+					for _, p := range nd.Peers() {
+						nd.Send(p, msgOf(nd.ID(), i))
+					}
+				}
+			}
+			for _, nd := range nodes {
+				for _, other := range nodes {
+					if other.ID() == nd.ID() {
+						continue
+					}
+					waitFor(t, 5*time.Second, func() bool { return len(nd.in.from(other.ID())) == perSender }, "all messages delivered")
+					for i, m := range nd.in.from(other.ID()) {
+						if want := msgOf(other.ID(), i); string(m) != string(want) {
+							t.Fatalf("message %d from %s: %q, want %q", i, other.ID(), m, want)
+						}
+					}
+				}
+			}
+			for _, nd := range nodes {
+				st := nd.Stats()
+				if st.MessagesIn != 3*perSender || st.MessagesOut != 3*perSender || st.Dropped != 0 || st.Invalid != 0 || st.Peers != 3 {
+					t.Fatalf("stats %+v", st)
+				}
+				if st.BytesIn == 0 || st.BytesOut == 0 {
+					t.Fatalf("stats count no bytes: %+v", st)
+				}
+			}
+		})
+	}
+}
+
+// TestGaterRefusesUnknownPeer: a host that is not allowed cannot connect,
+// whichever side it knows.
+func TestGaterRefusesUnknownPeer(t *testing.T) {
+	for _, tr := range []string{"tcp", "quic"} {
+		t.Run(tr, func(t *testing.T) {
+			a := start(t, testConfig(newKey(t), listenOn[tr]))
+			stranger := start(t, testConfig(newKey(t), listenOn[tr]))
+			if err := stranger.AddPeerAddr(a.ID(), a.Addrs()); err != nil {
+				t.Fatal(err)
+			}
+			stranger.SetAllowed([]transport.PeerID{a.ID()})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			aID, _ := peer.Decode(string(a.ID()))
+			if err := stranger.host.Connect(ctx, peer.AddrInfo{ID: aID}); err == nil {
+				// A secure handshake may finish on the dialer's side before
+				// the listener's gater closes the connection.
+				sID, _ := peer.Decode(string(stranger.ID()))
+				waitFor(t, 2*time.Second, func() bool { return a.host.Network().Connectedness(sID) != network.Connected }, "refused connection closed")
+			}
+			stranger.Send(a.ID(), []byte("let me in"))
+			time.Sleep(100 * time.Millisecond)
+			if len(a.Peers()) != 0 || a.Stats().MessagesIn != 0 || len(a.in.from(stranger.ID())) != 0 {
+				t.Fatalf("unknown peer got through: peers %v, stats %+v", a.Peers(), a.Stats())
+			}
+		})
+	}
+}
+
+// TestRemovedPeerDisconnected: a peer dropped from the committee loses its
+// connection and is not dialed again.
+func TestRemovedPeerDisconnected(t *testing.T) {
+	nodes := mesh(t, 2, listenOn["tcp"])
+	a, b := nodes[0], nodes[1]
+	a.SetAllowed(nil)
+	waitFor(t, 2*time.Second, func() bool { return len(a.Peers()) == 0 && len(b.Peers()) == 0 }, "removed peer disconnected")
+	// b keeps redialing a, which refuses it each time.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if len(a.Peers()) != 0 {
+			t.Fatalf("removed peer reconnected: %v", a.Peers())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPendingPeerRateLimited: an operator awaiting approval gets its burst
+// through and no more, until it joins the committee.
+func TestPendingPeerRateLimited(t *testing.T) {
+	cfg := testConfig(newKey(t), listenOn["tcp"])
+	cfg.Pending = RateLimit{MessagesPerSecond: 5, BurstMessages: 10, BytesPerSecond: 1 << 20, BurstBytes: 1 << 20}
+	a := start(t, cfg)
+	joiner := start(t, testConfig(newKey(t), listenOn["tcp"]))
+	a.SetPending([]transport.PeerID{joiner.ID()})
+	joiner.SetAllowed([]transport.PeerID{a.ID()})
+	if err := joiner.AddPeerAddr(a.ID(), a.Addrs()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return len(joiner.Peers()) == 1 && len(a.Peers()) == 1 }, "joiner connected")
+
+	began := time.Now()
+	const sent = 100
+	for i := range sent {
+		joiner.Send(a.ID(), msgOf(joiner.ID(), i))
+	}
+	waitFor(t, 5*time.Second, func() bool { st := a.Stats(); return st.MessagesIn+st.Limited == sent }, "every message read")
+	allowed := 10 + 5*time.Since(began).Seconds()
+	if got := len(a.in.from(joiner.ID())); float64(got) > allowed || got < 10 {
+		t.Fatalf("pending peer delivered %d messages, want 10..%.0f", got, allowed)
+	}
+	if a.Stats().Limited == 0 {
+		t.Fatal("no message counted as limited")
+	}
+
+	a.SetAllowed([]transport.PeerID{joiner.ID()})
+	before := len(a.in.from(joiner.ID()))
+	for i := range sent {
+		joiner.Send(a.ID(), msgOf(joiner.ID(), sent+i))
+	}
+	waitFor(t, 5*time.Second, func() bool { return len(a.in.from(joiner.ID())) == before+sent }, "member's messages all delivered")
+}
+
+// TestRestartedPeerReconnected: a host that restarts on the same address
+// with the same key is dialed again by its peers, which know its address,
+// and messages flow both ways.
+func TestRestartedPeerReconnected(t *testing.T) {
+	for _, tr := range []string{"tcp", "quic"} {
+		t.Run(tr, func(t *testing.T) {
+			a := start(t, testConfig(newKey(t), listenOn[tr]))
+			keyB := newKey(t)
+			b := start(t, testConfig(keyB, listenOn[tr]))
+			addrsB := b.Addrs()
+			both := []transport.PeerID{a.ID(), b.ID()}
+			a.SetAllowed(both)
+			b.SetAllowed(both)
+			if err := a.AddPeerAddr(b.ID(), addrsB); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 5*time.Second, func() bool { return len(a.Peers()) == 1 && len(b.Peers()) == 1 }, "connected")
+			// Both writers hold a stream on the connection about to die.
+			a.Send(b.ID(), []byte("hello"))
+			b.Send(a.ID(), []byte("hi"))
+			waitFor(t, 5*time.Second, func() bool {
+				return len(b.in.from(a.ID())) == 1 && len(a.in.from(b.ID())) == 1
+			}, "messages flow before the restart")
+
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 5*time.Second, func() bool { return len(a.Peers()) == 0 }, "a sees b gone")
+			// Let a's dials fail a few times, so reconnecting takes its backoff.
+			time.Sleep(300 * time.Millisecond)
+
+			listen := make([]string, len(addrsB))
+			for i, s := range addrsB {
+				listen[i] = strings.TrimSuffix(s, "/p2p/"+string(b.ID()))
+			}
+			b = start(t, testConfig(keyB, listen))
+			b.SetAllowed(both)
+			waitFor(t, 5*time.Second, func() bool { return len(a.Peers()) == 1 && len(b.Peers()) == 1 }, "a redialed restarted b")
+			a.Send(b.ID(), []byte("welcome back"))
+			b.Send(a.ID(), []byte("thanks"))
+			waitFor(t, 5*time.Second, func() bool {
+				return len(b.in.from(a.ID())) == 1 && len(a.in.from(b.ID())) == 2
+			}, "the first message after the restart arrives")
+		})
+	}
+}
+
+// TestOversizedFrameRejected: a frame over the receiver's limit, or an
+// empty one, resets the stream and counts as invalid; the sender's next
+// stream works.
+func TestOversizedFrameRejected(t *testing.T) {
+	cfg := testConfig(newKey(t), listenOn["tcp"])
+	cfg.MaxMessageBytes = 1 << 10
+	cfg.MaxMemoryBytes = 64 << 20
+	a := start(t, cfg)
+	b := start(t, testConfig(newKey(t), listenOn["tcp"]))
+	both := []transport.PeerID{a.ID(), b.ID()}
+	a.SetAllowed(both)
+	b.SetAllowed(both)
+	if err := b.AddPeerAddr(a.ID(), a.Addrs()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return len(a.Peers()) == 1 && len(b.Peers()) == 1 }, "connected")
+	aID, _ := peer.Decode(string(a.ID()))
+
+	for i, length := range []uint32{1<<10 + 1, 0, 0xffffffff} {
+		s, err := b.host.NewStream(context.Background(), aID, ProtocolID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := bufio.NewWriter(s)
+		if err := binary.Write(w, binary.BigEndian, length); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 2*time.Second, func() bool { return a.Stats().Invalid == uint64(i+1) }, "invalid frame counted")
+		s.Reset()
+	}
+
+	// b allows larger messages than a: a rejects one, and b's writer opens
+	// a fresh stream for the next.
+	b.Send(a.ID(), make([]byte, 2<<10))
+	waitFor(t, 2*time.Second, func() bool { return a.Stats().Invalid == 4 }, "over-limit message rejected")
+	waitFor(t, 5*time.Second, func() bool {
+		b.Send(a.ID(), []byte("small"))
+		return len(a.in.from(b.ID())) > 0
+	}, "messages flow after the rejected frame")
+	if len(a.Peers()) != 1 {
+		t.Fatal("rejecting a frame cost the connection")
+	}
+}
+
+// TestSendNeverBlocks: sending to unknown, disconnected or stalled peers
+// returns at once and drops what cannot be queued.
+func TestSendNeverBlocks(t *testing.T) {
+	cfg := testConfig(newKey(t), listenOn["tcp"])
+	cfg.MaxQueueMessages = 64
+	cfg.MaxQueueBytes = 1 << 20
+	cfg.MaxMessageBytes = 256 << 10
+	cfg.MaxMemoryBytes = 64 << 20
+	a := start(t, cfg)
+	b := start(t, testConfig(newKey(t), listenOn["tcp"]))
+	down, err := PeerIDOf(newKey(t).Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SetAllowed([]transport.PeerID{b.ID(), down})
+	b.SetAllowed([]transport.PeerID{a.ID()})
+	if err := a.AddPeerAddr(b.ID(), b.Addrs()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return len(a.Peers()) == 1 }, "connected")
+
+	// b stops reading: its stream's flow control fills up, a's writer
+	// blocks, and a's queue fills.
+	b.in.hold.Lock()
+	defer b.in.hold.Unlock()
+	msg := make([]byte, 200<<10)
+	began := time.Now()
+	const sends = 2000
+	for range sends {
+		a.Send(b.ID(), msg)
+		a.Send(down, msg)
+		a.Send("not a peer id", msg)
+		a.Broadcast(msg)
+	}
+	if took := time.Since(began); took > time.Second {
+		t.Fatalf("%d rounds of sends took %v", sends, took)
+	}
+	if st := a.Stats(); st.Dropped < 3*sends {
+		t.Fatalf("dropped %d messages, want at least %d: %+v", st.Dropped, 3*sends, st)
+	}
+}
+
+// TestCloseLeavesNoGoroutines: hosts that exchanged messages and closed
+// leave no goroutines behind.
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for _, tr := range []string{"tcp", "quic"} {
+		nodes := make([]node, 3)
+		for i := range nodes {
+			in := &inbox{}
+			h, err := New(testConfig(newKey(t), listenOn[tr]), in.deliver)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes[i] = node{h, in}
+		}
+		for _, nd := range nodes {
+			for _, other := range nodes {
+				if other.ID() != nd.ID() {
+					if err := nd.AddPeerAddr(other.ID(), other.Addrs()); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			nd.SetAllowed([]transport.PeerID{nodes[0].ID(), nodes[1].ID(), nodes[2].ID()})
+		}
+		for _, nd := range nodes {
+			waitFor(t, 5*time.Second, func() bool { return len(nd.Peers()) == 2 }, "connected")
+			nd.Broadcast([]byte("bye"))
+		}
+		for _, nd := range nodes {
+			if err := nd.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := nd.Close(); err != nil {
+				t.Fatalf("second Close: %v", err)
+			}
+			nd.Send(nodes[0].ID(), []byte("after close"))
+			nd.SetAllowed(nil)
+		}
+	}
+	// Goroutines of closed connections may take a moment to return.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestConfigRejected(t *testing.T) {
+	key := newKey(t)
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"no key", Config{}},
+		{"queue smaller than a message", Config{Key: key, MaxMessageBytes: 2 << 20, MaxQueueBytes: 1 << 20}},
+		{"memory for too few messages", Config{Key: key, MaxMemoryBytes: 64 << 20}},
+		{"redial bounds reversed", Config{Key: key, RedialMin: time.Minute, RedialMax: time.Second}},
+		{"partial pending limit", Config{Key: key, Pending: RateLimit{MessagesPerSecond: 1}}},
+		{"peer without id", Config{Key: key, Peers: []string{"/ip4/127.0.0.1/tcp/1"}}},
+		{"bad listen address", Config{Key: key, Listen: []string{"/ip4/nowhere"}}},
+		{"bad trusted id", Config{Key: key, Trusted: []transport.PeerID{"nobody"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := New(tc.cfg, func(transport.PeerID, []byte) {})
+			if err == nil {
+				h.Close()
+				t.Fatal("New accepted the config")
+			}
+		})
+	}
+}
