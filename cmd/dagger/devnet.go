@@ -47,6 +47,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 	load := fs.Float64("load", 0, "submit this many transactions per second across the nodes (0: none)")
 	prov := fs.String("provision", "auto", "\"libvirt\", \"none\", or \"auto\": libvirt when libvirtd's socket exists")
 	uri := fs.String("libvirt-uri", "test:///default", "libvirt's URI for the nodes' hosts")
+	solanaRPC := fs.String("solana-rpc", "", "Solana JSON-RPC endpoint the nodes confirm payments with (default: none, payments are checked offline only)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dagger devnet [--nodes N] [--base-port P] [--dir D] [--load RATE] [--provision auto|libvirt|none]")
 		fmt.Fprintln(stderr, "Starts N real node processes on loopback with a fresh committee and runs until SIGINT or")
@@ -95,7 +96,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 		}
 		*dir = d
 	}
-	nodes, err := devnetPrepare(*dir, *n, *base, driver, *uri)
+	nodes, err := devnetPrepare(*dir, *n, *base, driver, *uri, *solanaRPC)
 	if err != nil {
 		fmt.Fprintf(stderr, "dagger devnet: %v\n", err)
 		return 1
@@ -153,7 +154,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 // devnetPrepare makes (or reuses) the devnet's directory: one node
 // directory per node, a shared genesis file, a treasury and a customer
 // wallet.
-func devnetPrepare(dir string, n, base int, driver, uri string) ([]*devnetNode, error) {
+func devnetPrepare(dir string, n, base int, driver, uri, solanaRPC string) ([]*devnetNode, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -173,7 +174,7 @@ func devnetPrepare(dir string, n, base int, driver, uri string) ([]*devnetNode, 
 		}
 		m, err := live.Init(live.InitOptions{Dir: nd.dir, ListenIP: "127.0.0.1", AdvertiseIP: "127.0.0.1",
 			P2PPort: base + devnetP2POffset + i, APIListen: nd.api, Driver: driver, URI: uri,
-			DomainPrefix: fmt.Sprintf("dagger-n%d-", i), Genesis: "../genesis.json",
+			DomainPrefix: fmt.Sprintf("dagger-n%d-", i), Genesis: "../genesis.json", SolanaRPC: solanaRPC,
 			Capacity: live.GenesisCapacity{VCPU: 16, MemoryMiB: 32768, DiskGiB: 500}})
 		if err != nil {
 			return nil, err

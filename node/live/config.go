@@ -70,6 +70,11 @@ type ProvisionSection struct {
 	// DomainPrefix names this node's libvirt domains; the node never
 	// touches a domain without it.
 	DomainPrefix string `toml:"domain_prefix"`
+	// Pool is the storage pool of the VMs' disks; ImageDir holds the base
+	// images, <image>.qcow2; Network is the network their NIC joins.
+	Pool     string `toml:"pool"`
+	ImageDir string `toml:"image_dir"`
+	Network  string `toml:"network"`
 }
 
 // SolanaSection configures payment confirmation.
@@ -277,6 +282,12 @@ uri = "{{.URI}}"
 socket = "/var/run/libvirt/libvirt-sock"
 # Prefix of this node's domain names; domains without it are never touched.
 domain_prefix = "{{.DomainPrefix}}"
+# The storage pool of the VMs' disks ("default-pool" on test:///default).
+pool = "{{.Pool}}"
+# Base images, one <image>.qcow2 per image name customers may ask for.
+image_dir = "/var/lib/dagger/images"
+# The libvirt network VMs join.
+network = "default"
 
 [solana]
 # JSON-RPC endpoint used to confirm payments. Empty: payments are checked

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"dagger/node/keyfile"
 	"dagger/node/tx"
@@ -24,7 +25,9 @@ type InitOptions struct {
 	URI         string
 	// DomainPrefix names the node's libvirt domains.
 	DomainPrefix string
-	SolanaRPC    string
+	// Pool is libvirt's storage pool for the VMs' disks.
+	Pool      string
+	SolanaRPC string
 	// Genesis is the genesis file's path, relative to Dir.
 	Genesis   string
 	LogFormat string
@@ -94,6 +97,12 @@ func (o *InitOptions) defaults() {
 	}
 	if o.DomainPrefix == "" {
 		o.DomainPrefix = "dagger-"
+	}
+	if o.Pool == "" {
+		o.Pool = "default"
+		if strings.HasPrefix(o.URI, "test:") {
+			o.Pool = "default-pool"
+		}
 	}
 	if o.Genesis == "" {
 		o.Genesis = "genesis.json"

@@ -108,7 +108,8 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 			return nil, errors.New("provision.driver is libvirt but this operator is not in the genesis file, so its capacity is unknown")
 		}
 		lv, err := provision.NewLibvirt(provision.LibvirtConfig{URI: cfg.Provision.URI, Socket: cfg.Provision.Socket,
-			Prefix: cfg.Provision.DomainPrefix, Capacity: capacity})
+			Prefix: cfg.Provision.DomainPrefix, Capacity: capacity, Pool: cfg.Provision.Pool,
+			ImageDir: cfg.Provision.ImageDir, Network: cfg.Provision.Network})
 		if err != nil {
 			return nil, fmt.Errorf("libvirt: %w", err)
 		}
