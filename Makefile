@@ -7,12 +7,13 @@ CHECKS      ?= 2000
 # package:FuzzTarget for every fuzz target in the tree
 FUZZ_TARGETS = $(shell grep -o '^func Fuzz[A-Za-z0-9_]*' $$(git ls-files '*_test.go') | sed 's|/[^/]*_test.go:func |:|')
 
-.PHONY: help build demo test race bench fuzz soak scenarios lint clean
+.PHONY: help build demo test e2e race bench fuzz soak scenarios lint clean
 
 help:
 	@echo "make demo    run the quick-start scenario in the simulator and print its summary"
 	@echo "make test    run every test (unit, property, fuzz seeds, a selection of scenarios)"
 	@echo "make scenarios  run every scenario in scenarios/ with its default seed"
+	@echo "make e2e     the end-to-end tests: real node processes (VM test: DAGGER_LIBVIRT_TEST=1, see .ci/libvirtd.sh)"
 	@echo "make race    the tests under the race detector"
 	@echo "make bench   the benchmarks (BENCHTIME=$(BENCHTIME))"
 	@echo "make fuzz    each fuzz target for FUZZTIME=$(FUZZTIME)"
@@ -35,6 +36,9 @@ scenarios: build
 
 test:
 	$(GO) test ./...
+
+e2e:
+	DAGGER_E2E=1 $(GO) test ./node/live/e2e -count=1 -v -timeout 30m
 
 race:
 	$(GO) test -race ./...
