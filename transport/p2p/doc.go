@@ -53,5 +53,7 @@
 // The host keeps dialing every allowed peer it knows an address for
 // (Config.Peers, AddPeerAddr, addresses learned by identify), with
 // exponential backoff between RedialMin and RedialMax and random jitter,
-// so a peer that restarts is reconnected to without help.
+// so a peer that restarts is reconnected to without help. A connection
+// that drops within RedialMax counts as a failed dial, so a peer that
+// refuses this node is not redialed in a tight loop.
 package p2p

@@ -107,27 +107,27 @@ func PeerIDOf(pub ed25519.PublicKey) (transport.PeerID, error) {
 // returns.
 func New(cfg Config, deliver func(from transport.PeerID, msg []byte)) (*Host, error) {
 	if deliver == nil {
-		return nil, errors.New("p2p: nil deliver function")
+		return nil, errors.New("nil deliver function")
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, fmt.Errorf("p2p config: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	sk, err := crypto.UnmarshalEd25519PrivateKey(cfg.Key)
 	if err != nil {
-		return nil, fmt.Errorf("p2p key: %w", err)
+		return nil, fmt.Errorf("key: %w", err)
 	}
 	boot, err := parseAddrs(cfg.Peers)
 	if err != nil {
-		return nil, fmt.Errorf("p2p peers: %w", err)
+		return nil, fmt.Errorf("peers: %w", err)
 	}
 	trusted, err := decodeIDs(cfg.Trusted)
 	if err != nil {
-		return nil, fmt.Errorf("p2p trusted peers: %w", err)
+		return nil, fmt.Errorf("trusted peers: %w", err)
 	}
 	rm, err := cfg.resourceManager()
 	if err != nil {
-		return nil, fmt.Errorf("p2p resource manager: %w", err)
+		return nil, fmt.Errorf("resource manager: %w", err)
 	}
 	h := &Host{
 		cfg:     cfg,
@@ -158,7 +158,7 @@ func New(cfg Config, deliver func(from transport.PeerID, msg []byte)) (*Host, er
 	if err != nil {
 		rm.Close()
 		h.cancel()
-		return nil, fmt.Errorf("p2p host: %w", err)
+		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
 	h.host = lh
 	h.self = transport.PeerID(lh.ID().String())
@@ -168,11 +168,12 @@ func New(cfg Config, deliver func(from transport.PeerID, msg []byte)) (*Host, er
 	if err != nil {
 		lh.Close()
 		h.cancel()
-		return nil, fmt.Errorf("p2p events: %w", err)
+		return nil, fmt.Errorf("connectedness events: %w", err)
 	}
 	for _, ai := range boot {
 		lh.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.PermanentAddrTTL)
 	}
+	lh.Network().Notify(&network.NotifyBundle{ConnectedF: h.checkConn})
 	lh.SetStreamHandler(ProtocolID, h.handleStream)
 	h.wg.Add(1)
 	go h.watch()
@@ -324,19 +325,33 @@ func (h *Host) watch() {
 			ev := e.(event.EvtPeerConnectednessChanged)
 			up := ev.Connectedness == network.Connected
 			h.mu.Lock()
-			r := h.remotes[ev.Peer]
-			switch {
-			case r == nil && up && !h.closed:
-				// A connection that passed the gater just before its peer
-				// was removed, and outlived the removal's disconnect.
-				h.disconnectLocked(ev.Peer)
-			case r != nil && r.setConnected(up, &h.n):
+			if r := h.remotes[ev.Peer]; r != nil && r.setConnected(up, &h.n) {
 				h.sortConnectedLocked()
 				h.log.Debug("peer connectedness", "peer", r.name, "connected", up)
 			}
 			h.mu.Unlock()
 		}
 	}
+}
+
+// checkConn closes a new connection of a peer that is not allowed: one
+// that passed the gater just before its peer was removed and joined the
+// swarm after the removal's disconnect. The swarm reports every
+// connection here, unlike connectedness events, which skip a peer that
+// loses one connection and gains another at once.
+func (h *Host) checkConn(_ network.Network, c network.Conn) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed || h.remotes[c.RemotePeer()] != nil {
+		return
+	}
+	h.log.Debug("closing connection of a peer no longer allowed", "peer", c.RemotePeer())
+	// Closing waits on the network, and the swarm calls this in line.
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		c.Close()
+	}()
 }
 
 func (h *Host) sortConnectedLocked() {

@@ -230,15 +230,7 @@ func TestRemovedPeerDisconnected(t *testing.T) {
 	nodes := mesh(t, 2, listenOn["tcp"])
 	a, b := nodes[0], nodes[1]
 	a.SetAllowed(nil)
-	aid, _ := peer.Decode(string(a.ID()))
-	bid, _ := peer.Decode(string(b.ID()))
-	dl := time.Now().Add(2 * time.Second)
-	for !(len(a.Peers()) == 0 && len(b.Peers()) == 0) {
-		if time.Now().After(dl) {
-			t.Fatalf("a conns to b: %v (%v); b conns to a: %v (%v); b.Peers %v", a.host.Network().ConnsToPeer(bid), a.host.Network().Connectedness(bid), b.host.Network().ConnsToPeer(aid), b.host.Network().Connectedness(aid), b.Peers())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, 2*time.Second, func() bool { return len(a.Peers()) == 0 && len(b.Peers()) == 0 }, "removed peer disconnected")
 	// b keeps redialing a, which refuses it each time.
 	deadline := time.Now().Add(300 * time.Millisecond)
 	for time.Now().Before(deadline) {
