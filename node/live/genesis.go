@@ -95,13 +95,8 @@ func ParseGenesis(data []byte) (Genesis, error) {
 		return Genesis{}, fmt.Errorf("%d bytes: want at most %d", len(data), MaxGenesisBytes)
 	}
 	var gf GenesisFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&gf); err != nil {
-		return Genesis{}, fmt.Errorf("decode: %w", err)
-	}
-	if dec.More() {
-		return Genesis{}, errors.New("decode: data after the genesis object")
+	if err := decodeStrict(data, &gf); err != nil {
+		return Genesis{}, err
 	}
 	return gf.Genesis()
 }
@@ -221,13 +216,25 @@ func LoadMember(path string) (GenesisMember, error) {
 	if len(data) > MaxGenesisBytes {
 		return m, fmt.Errorf("%s: %d bytes: want at most %d", path, len(data), MaxGenesisBytes)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
+	if err := decodeStrict(data, &m); err != nil {
 		return m, fmt.Errorf("%s: %w", path, err)
 	}
 	if _, _, err := m.operator(); err != nil {
 		return m, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// decodeStrict decodes one JSON object into v: unknown fields and trailing
+// data are errors, so a misspelt key is never silently ignored.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	if dec.More() {
+		return errors.New("decode: data after the object")
+	}
+	return nil
 }

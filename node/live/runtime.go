@@ -211,16 +211,16 @@ func (r *Runtime) Start(tr Transport) error {
 			userNode.Done(id, st)
 		}
 	}
-	nd, err := node.NewNode(cfg)
-	if err != nil {
-		return err
-	}
-	r.nd = nd
 	idx, pos, ok, err := r.opt.Store.Committed()
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
 	r.storedIndex, r.storedOK = idx, ok
+	nd, err := node.NewNode(cfg)
+	if err != nil {
+		return err
+	}
+	r.nd = nd
 	replayed := time.Now()
 	nd.Start() // replays the store on this goroutine, before the loop runs
 	if r.fault != nil {

@@ -140,9 +140,9 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 	}
 	s.rt = New(opt)
 	var peers []string
-	for id, addrs := range gen.Addrs {
-		if id != nodeID {
-			peers = append(peers, addrs...)
+	for _, op := range gen.Cluster.Operators {
+		if id := transport.PeerID(op.PeerID); id != nodeID {
+			peers = append(peers, gen.Addrs[id]...)
 		}
 	}
 	peers = append(peers, cfg.P2P.Peers...)
