@@ -222,6 +222,22 @@ func (e *Event) Encode() []byte {
 	return e.appendFields(nil)
 }
 
+// EncodedHash returns the hash of the event encoded in enc by reading its
+// header alone: the transactions are neither parsed nor hashed, since the
+// header carries their root. It checks only that the header is complete;
+// Decode checks the rest.
+func EncodedHash(enc []byte) (Hash, error) {
+	const countAt = 1 + 8 + 8 + 4 + 8
+	if len(enc) < countAt+2 || enc[0] != encodingVersion {
+		return Hash{}, malformed("%d bytes are not an event header", len(enc))
+	}
+	n := headerFixedSize + refSize*int(binary.BigEndian.Uint16(enc[countAt:]))
+	if len(enc) < n+SignatureSize {
+		return Hash{}, malformed("event of %d bytes is shorter than its %d-byte header and signature", len(enc), n+SignatureSize)
+	}
+	return headerDigest(enc[:n]), nil
+}
+
 // decoder reads fixed-width fields and remembers the first error.
 type decoder struct {
 	b   []byte

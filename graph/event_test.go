@@ -223,3 +223,28 @@ func mustInsert(t testing.TB, g *graph.Graph, e *graph.Event) graph.Status {
 	}
 	return st
 }
+
+func TestEncodedHashReadsTheHeaderOnly(t *testing.T) {
+	e := &graph.Event{Epoch: 2, Round: 7, Creator: 1, Time: 99,
+		Parents: []graph.EventRef{{Round: 6, Creator: 0, Hash: graph.Hash{1}}, {Round: 6, Creator: 3, Hash: graph.Hash{2}}},
+		Txs:     [][]byte{[]byte("a"), []byte("bcd")}, TxRoot: graph.Hash{9}}
+	enc := e.Encode()
+	h, err := graph.EncodedHash(enc)
+	if err != nil || h != e.Hash() {
+		t.Fatalf("EncodedHash = %s, %v; want %s", h, err, e.Hash())
+	}
+	if d, err := graph.Decode(enc, graph.Limits{}); err != nil || d.Hash() != h {
+		t.Fatalf("decoded event's hash differs: %v", err)
+	}
+	short := len(enc) - (4 + 1) - (4 + 3) - 1 // header and signature, one byte short
+	for _, n := range []int{0, 10, 30, short} {
+		if _, err := graph.EncodedHash(enc[:n]); !errors.Is(err, graph.ErrMalformed) {
+			t.Errorf("%d bytes: err %v, want ErrMalformed", n, err)
+		}
+	}
+	bad := bytes.Clone(enc)
+	bad[0]++
+	if _, err := graph.EncodedHash(bad); !errors.Is(err, graph.ErrMalformed) {
+		t.Errorf("unknown version: err %v", err)
+	}
+}

@@ -58,6 +58,10 @@ type LedgerConfig struct {
 	// event; 0 means the defaults.
 	MaxQueue      int
 	MaxQueueBytes int
+	// CommitBase is the global index of the first commit of the graph's
+	// epoch: non-zero when the node starts from a snapshot of the state
+	// at the start of a later epoch.
+	CommitBase uint64
 	// Rejoin says this node may have signed events it no longer stores
 	// (its state was lost): it learns its own events from its peers by a
 	// full sync before it signs again.
@@ -208,7 +212,7 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.g, l.lim, l.epoch = g, g.Limits(), cfg.Graph.Committee.Epoch()
+	l.g, l.lim, l.epoch, l.commitBase = g, g.Limits(), cfg.Graph.Committee.Epoch(), cfg.CommitBase
 	return l, nil
 }
 
@@ -266,6 +270,10 @@ func (l *Ledger) switchEpoch(base uint64) {
 	}
 }
 
+// FirstCommit is the global index of the first commit the ledger
+// delivers after Start: that of its starting epoch's first commit.
+func (l *Ledger) FirstCommit() uint64 { return l.cfg.CommitBase }
+
 // Graph returns the ledger's graph for reads.
 func (l *Ledger) Graph() *graph.Graph { return l.g }
 
@@ -275,13 +283,14 @@ func (l *Ledger) Stats() LedgerStats { return l.stats }
 // QueueLen returns the number of transactions waiting for an event.
 func (l *Ledger) QueueLen() int { return len(l.queue) - l.qhead }
 
-// Start re-inserts the stored events (a restart), starts the timers and
-// makes the first event it may. A restarted or rejoining node also starts
-// a sync to catch up with its peers.
+// Start re-inserts the stored events of its epoch and the later ones (a
+// restart), starts the timers and makes the first event it may. A
+// restarted or rejoining node also starts a sync to catch up with its
+// peers.
 func (l *Ledger) Start() {
-	restarted := false
+	restarted := l.cfg.CommitBase > 0 // from a snapshot, maybe with no events after it
 	l.replaying = true
-	err := l.store.Scan(Position{}, func(pos Position, enc []byte) bool {
+	err := l.store.Scan(Position{Epoch: l.epoch}, func(pos Position, enc []byte) bool {
 		restarted = true
 		if pos.Epoch > l.epoch {
 			l.drain("") // the commits so far may end the epoch

@@ -23,6 +23,7 @@ const (
 	DefaultConfirmPoll    = time.Second
 	DefaultReconcile      = time.Second
 	DefaultMaxResults     = 1 << 16
+	DefaultKeepEpochs     = 120
 	// MaxPendingTxs bounds the transactions a node admitted and tracks
 	// until they commit.
 	MaxPendingTxs = 1 << 16
@@ -64,6 +65,11 @@ type Config struct {
 	ReportEvery    time.Duration
 	// MaxResults bounds the remembered outcomes of transactions.
 	MaxResults int
+	// KeepEpochs is how many ended epochs' events the store keeps for
+	// peers that fall behind; older ones are pruned at each epoch start,
+	// after the snapshot of the state there is stored. 0 means
+	// DefaultKeepEpochs; negative keeps everything.
+	KeepEpochs int
 	Hooks      NodeHooks
 }
 
@@ -148,6 +154,9 @@ type Node struct {
 	timer     Timer
 	stopped   bool
 	userHooks Hooks
+	// snapCommit is the commit index of the newest stored snapshot.
+	snapCommit uint64
+	store      Store
 }
 
 // NewNode builds a node; Start runs it.
@@ -158,6 +167,18 @@ func NewNode(cfg Config) (*Node, error) {
 	st, err := cluster.New(cfg.Genesis, cfg.Ledger.Graph.Verifier)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Ledger.Store == nil {
+		cfg.Ledger.Store = NewMemStore()
+	}
+	sn, fromSnapshot, err := cfg.Ledger.Store.LatestSnapshot()
+	if err != nil {
+		return nil, fmt.Errorf("read the latest snapshot: %w", err)
+	}
+	if fromSnapshot {
+		if st, err = RestoreSnapshot(sn, cfg.Genesis, cfg.Ledger.Graph.Verifier); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.ResubmitAfter <= 0 {
 		cfg.ResubmitAfter = DefaultResubmitAfter
@@ -180,13 +201,18 @@ func NewNode(cfg Config) (*Node, error) {
 	if cfg.MaxResults <= 0 {
 		cfg.MaxResults = DefaultMaxResults
 	}
+	if cfg.KeepEpochs == 0 {
+		cfg.KeepEpochs = DefaultKeepEpochs
+	}
 	n := &Node{cfg: cfg, state: st, clock: cfg.Ledger.Clock, prov: cfg.Provisioner,
 		pending: map[tx.ID]*pendingTx{}, results: map[tx.ID]TxStatus{}, reports: map[tx.ID]report{},
-		evidence: map[[2]uint64]bool{}, approved: map[tx.Key]bool{}}
+		evidence: map[[2]uint64]bool{}, approved: map[tx.Key]bool{}, store: cfg.Ledger.Store}
 	copy(n.self[:], cfg.Key.Public().(ed25519.PublicKey))
 	lc := cfg.Ledger
 	lc.Graph.Committee = st.Committee()
-	lc.Graph.StartTime = cfg.Genesis.Time
+	lc.Graph.StartTime = st.EpochStart()
+	lc.CommitBase = st.Commits()
+	n.snapCommit = st.Commits()
 	n.userHooks = lc.Hooks
 	lc.Hooks.Commit = n.onCommit
 	lc.Signers = n.signers
@@ -198,6 +224,35 @@ func NewNode(cfg Config) (*Node, error) {
 	n.ledger = l
 	return n, nil
 }
+
+// RestoreSnapshot decodes a snapshot and checks that it is of the cluster
+// that started at genesis and holds the state at the start of its epoch,
+// after its commit count; v checks evidence (nil means ed25519).
+func RestoreSnapshot(sn Snapshot, genesis cluster.Genesis, v graph.Verifier) (*cluster.State, error) {
+	g, err := cluster.New(genesis, v)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cluster.Restore(sn.Data, v)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("snapshot at commit %d: %w", sn.Commit, err)
+	case st.Params() != g.Params():
+		return nil, fmt.Errorf("snapshot at commit %d is of a cluster with other parameters than this genesis: "+
+			"the store belongs to another cluster", sn.Commit)
+	case st.Epoch() != sn.Epoch || st.Commits() != sn.Commit || st.EpochStart() != st.Time():
+		return nil, fmt.Errorf("snapshot stored as epoch %d at commit %d holds the state of epoch %d after %d commits, "+
+			"not at an epoch start: the store is damaged", sn.Epoch, sn.Commit, st.Epoch(), st.Commits())
+	}
+	return st, nil
+}
+
+// FirstCommit is the global index of the first commit the node applies
+// after Start: that of the stored snapshot it started from, or 0.
+func (n *Node) FirstCommit() uint64 { return n.ledger.FirstCommit() }
+
+// SnapshotCommit is the commit of the newest stored snapshot, or 0.
+func (n *Node) SnapshotCommit() uint64 { return n.snapCommit }
 
 // signers returns the peers of the current committee's operators other
 // than this node, as the cluster state records them.
@@ -387,9 +442,30 @@ func (n *Node) onCommit(c graph.Commit) {
 	}
 	if res.Epoch != nil {
 		n.ledger.EndEpoch(Epoch{Committee: res.Epoch.Committee, Time: res.Epoch.Time})
+		n.checkpoint(res.Epoch.Epoch, c.Index+1)
 	}
 	if h := n.cfg.Hooks.Applied; h != nil {
 		h(c, res, n.state.Hash())
+	}
+}
+
+// checkpoint stores the state at the start of epoch, whose first commit
+// is commit, and then prunes the events of the epochs the store no longer
+// needs keep. A replay of commits before the newest stored snapshot stores
+// nothing. A write that fails stops the node.
+func (n *Node) checkpoint(epoch, commit uint64) {
+	if commit <= n.snapCommit {
+		return
+	}
+	if err := n.store.PutSnapshot(Snapshot{Epoch: epoch, Commit: commit, Data: n.state.Snapshot()}); err != nil {
+		n.ledger.fail(fmt.Errorf("store the snapshot of epoch %d: %w", epoch, err))
+		return
+	}
+	n.snapCommit = commit
+	if keep := uint64(n.cfg.KeepEpochs); n.cfg.KeepEpochs > 0 && epoch > keep {
+		if err := n.store.Prune(epoch - keep); err != nil {
+			n.ledger.fail(fmt.Errorf("prune the events below epoch %d: %w", epoch-keep, err))
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"fmt"
+
 	"dagger/graph"
 )
 
@@ -20,8 +22,23 @@ type Signed struct {
 	Ref   graph.EventRef
 }
 
-// Store is what the ledger persists: every event its graph inserted, as
-// encoded, and the last event this node signed. The ledger writes an own
+// Snapshot is the cluster state at the start of an epoch, after the
+// boundary commit that ended the epoch before. A node restarts from its
+// latest snapshot and replays only the events of the epochs since: a new
+// epoch starts a fresh graph at round 0, so nothing below it is needed.
+type Snapshot struct {
+	// Epoch is the epoch the state starts.
+	Epoch uint64
+	// Commit is the global index of the epoch's first commit: the number
+	// of commits the state has applied.
+	Commit uint64
+	// Data is the encoded state (cluster.State.Snapshot).
+	Data []byte
+}
+
+// Store is what a node persists: every event its graph inserted, as
+// encoded, the last event this node signed, and snapshots of the cluster
+// state at epoch starts. The ledger writes an own
 // event and its round before sending it, so a restarted node never signs a
 // second event for a round it already signed. A write error stops the node:
 // continuing could make it equivocate or lose events it acknowledged.
@@ -38,6 +55,14 @@ type Store interface {
 	// round, until fn returns false. The slices are the store's: fn must not
 	// keep or modify them beyond the call unless the store says otherwise.
 	Scan(from Position, fn func(pos Position, enc []byte) bool) error
+	// PutSnapshot stores a snapshot, durably, and keeps at least the
+	// newest two. A snapshot older than the newest stored one is refused.
+	PutSnapshot(s Snapshot) error
+	// LatestSnapshot returns the newest snapshot, if any.
+	LatestSnapshot() (Snapshot, bool, error)
+	// Prune drops the events of the epochs below epoch. Snapshots and the
+	// last-signed record stay.
+	Prune(epoch uint64) error
 }
 
 // MemStore keeps everything in memory. It is the simulator's store, where
@@ -49,6 +74,7 @@ type MemStore struct {
 	last   Signed
 	signed bool
 	events int
+	snaps  []Snapshot // the newest two, oldest first
 }
 
 // NewMemStore returns an empty store.
@@ -97,3 +123,40 @@ func (s *MemStore) Scan(from Position, fn func(Position, []byte) bool) error {
 
 // Len returns the number of stored events.
 func (s *MemStore) Len() int { return s.events }
+
+// PutSnapshot implements Store. It keeps the data as given.
+func (s *MemStore) PutSnapshot(sn Snapshot) error {
+	if n := len(s.snaps); n > 0 {
+		switch last := s.snaps[n-1]; {
+		case sn.Commit < last.Commit:
+			return fmt.Errorf("snapshot at commit %d is older than the stored one at commit %d", sn.Commit, last.Commit)
+		case sn.Commit == last.Commit:
+			s.snaps[n-1] = sn
+			return nil
+		}
+	}
+	s.snaps = append(s.snaps, sn)
+	if len(s.snaps) > 2 {
+		s.snaps = append(s.snaps[:0], s.snaps[len(s.snaps)-2:]...)
+	}
+	return nil
+}
+
+// LatestSnapshot implements Store.
+func (s *MemStore) LatestSnapshot() (Snapshot, bool, error) {
+	if len(s.snaps) == 0 {
+		return Snapshot{}, false, nil
+	}
+	return s.snaps[len(s.snaps)-1], true, nil
+}
+
+// Prune implements Store.
+func (s *MemStore) Prune(epoch uint64) error {
+	for ep := range min(epoch, uint64(len(s.epochs))) {
+		for _, r := range s.epochs[ep] {
+			s.events -= len(r)
+		}
+		s.epochs[ep] = nil
+	}
+	return nil
+}

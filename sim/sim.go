@@ -269,7 +269,7 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 	}
 	ep.nd, ep.ledger = n, n.Ledger()
 	if !ep.twin {
-		s.checker.Restart(ep.node)
+		s.checker.Restart(ep.node, n.FirstCommit())
 	}
 	n.Start()
 }

@@ -452,8 +452,11 @@ func (s *State) sweep() {
 	}
 }
 
-// epochBoundary admits and removes operators once consensus time passes
-// the boundary, and starts a new epoch if the committee changed.
+// epochBoundary starts a new epoch once consensus time passes the
+// boundary, admitting and removing operators. Every boundary ends the
+// epoch, the committee changed or not: a new epoch starts a fresh graph at
+// round 0, so the state after a boundary commit is a checkpoint a node can
+// restart from (and prune the events below) without replaying history.
 func (s *State) epochBoundary() *EpochChange {
 	if s.time < s.boundary {
 		return nil
@@ -471,11 +474,8 @@ func (s *State) epochBoundary() *EpochChange {
 			remove = append(remove, op)
 		}
 	}
-	if len(admit) == 0 && len(remove) == 0 {
-		return nil
-	}
 	if len(remove) >= s.activeCount()+len(admit) {
-		return nil // the cluster never empties its committee
+		remove = nil // the cluster never empties its committee
 	}
 	next := s.epoch + 1
 	for _, op := range admit {
@@ -488,9 +488,11 @@ func (s *State) epochBoundary() *EpochChange {
 	if err != nil {
 		panic(fmt.Sprintf("cluster: committee of epoch %d: %v", next, err)) // genesis and admission keep it valid
 	}
-	s.epoch, s.committee = next, c
+	s.epoch, s.committee, s.epochStart = next, c, s.time
 	s.committees[next] = c
-	delete(s.committees, next-min(next, 3))
+	if next >= 3 {
+		delete(s.committees, next-3) // evidence of the last three epochs is checked
+	}
 	for _, id := range s.live {
 		if v := s.vms[id]; v.State.Placed() && s.operators[v.Host].Status != OperatorActive {
 			s.unplace(v, false)

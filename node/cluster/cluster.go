@@ -207,6 +207,7 @@ type State struct {
 	committee  *graph.Committee
 	committees map[uint64]*graph.Committee // recent epochs, for evidence
 	boundary   int64                       // next epoch boundary
+	epochStart int64                       // consensus time the epoch started at
 	time       int64                       // consensus time of the last commit
 	commits    uint64
 
@@ -257,7 +258,7 @@ func New(g Genesis, verifier graph.Verifier) (*State, error) {
 		verifier = graph.Ed25519{}
 	}
 	s := &State{params: *p, verifier: verifier, committees: map[uint64]*graph.Committee{},
-		boundary: g.Time + int64(p.EpochLength), time: g.Time,
+		boundary: g.Time + int64(p.EpochLength), time: g.Time, epochStart: g.Time,
 		operators: map[tx.Key]*Operator{}, vms: map[tx.ID]*VM{}, byOwner: map[tx.Key][]tx.ID{},
 		payments: map[payment.Signature]struct{}{}, seen: map[tx.ID]int64{}, evidence: map[evidenceKey]struct{}{},
 		dirty: true}
@@ -306,6 +307,10 @@ func (s *State) Epoch() uint64 { return s.epoch }
 
 // Committee returns the current epoch's committee.
 func (s *State) Committee() *graph.Committee { return s.committee }
+
+// EpochStart returns the consensus time the current epoch started at: its
+// graph's start time.
+func (s *State) EpochStart() int64 { return s.epochStart }
 
 // Time returns the consensus time of the last applied commit.
 func (s *State) Time() int64 { return s.time }

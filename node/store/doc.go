@@ -14,7 +14,7 @@
 //	"q"                                  the next seq to hand out
 //	"s"                                  last signed: epoch(8) round(8) creator(4) hash(32)
 //	"c"                                  commit position: index(8) epoch(8) round(8)
-//	"p" index(8)                         a state snapshot at commit index
+//	"p" index(8)                         a state snapshot at commit index: epoch(8) state
 //
 // seq is one counter for the whole store, incremented by every PutEvent, so
 // within a round the events sort in insertion order and Scan returns them
@@ -33,6 +33,9 @@
 // holding records but no header: the node never starts fresh silently.
 //
 // # Durability
+//
+// Prune deletes the events of old epochs with their index entries, in
+// unsynced batches: after a crash it finds the rest again.
 //
 // PutEvent, SetCommitted and the sequence counter are written without
 // fsync: an event lost in a crash is one the node can fetch again from its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"dagger/graph"
 	"dagger/node"
 )
 
@@ -53,18 +54,21 @@ func (d *DB) Committed() (index uint64, pos node.Position, ok bool, err error) {
 	return binary.BigEndian.Uint64(p), pos, true, nil
 }
 
-// PutSnapshot stores an opaque snapshot of the state after commit index
-// and drops all but the newest KeepSnapshots. index must not be below the
-// newest stored one; storing the same index again replaces it. The write
-// is synced: snapshots are rare and large, so the flush costs little next
-// to the write, and a caller may act on a snapshot it was told is stored.
-func (d *DB) PutSnapshot(index uint64, data []byte) error {
+// PutSnapshot implements node.Store: it stores a snapshot of the state at
+// the start of epoch s.Epoch, keyed by its commit index, and drops all but
+// the newest KeepSnapshots. The commit index must not be below the newest
+// stored one; storing the same index again replaces it. The write is
+// synced: snapshots are rare and large, so the flush costs little next to
+// the write, and the node prunes the events below a snapshot it was told
+// is stored.
+func (d *DB) PutSnapshot(sn node.Snapshot) error {
 	if err := d.enter(); err != nil {
 		return err
 	}
 	defer d.leave()
-	if len(data) > MaxRecordBytes {
-		return fmt.Errorf("snapshot %d is %d bytes, more than the store's limit of %d", index, len(data), MaxRecordBytes)
+	index := sn.Commit
+	if len(sn.Data)+8 > MaxRecordBytes {
+		return fmt.Errorf("snapshot %d is %d bytes, more than the store's limit of %d", index, len(sn.Data), MaxRecordBytes-8)
 	}
 	stored, err := d.snapshotKeys()
 	if err != nil {
@@ -76,9 +80,12 @@ func (d *DB) PutSnapshot(index uint64, data []byte) error {
 		}
 	}
 	k := snapshotKey(index)
+	p := make([]byte, 0, 8+len(sn.Data))
+	p = binary.BigEndian.AppendUint64(p, sn.Epoch)
+	p = append(p, sn.Data...)
 	b := d.kv.NewBatch()
 	defer b.Close()
-	errs := []error{b.Set(k, appendRecord(nil, k, data))}
+	errs := []error{b.Set(k, appendRecord(nil, k, p))}
 	// Keep the newest KeepSnapshots-1 others besides k.
 	var others [][]byte
 	for _, s := range stored {
@@ -120,31 +127,100 @@ func (d *DB) snapshotKeys() ([][]byte, error) {
 	return keys, nil
 }
 
-// LatestSnapshot returns the newest snapshot and its commit index; data is
-// the caller's.
-func (d *DB) LatestSnapshot() (index uint64, data []byte, ok bool, err error) {
+// LatestSnapshot implements node.Store; the data is the caller's.
+func (d *DB) LatestSnapshot() (node.Snapshot, bool, error) {
 	if err := d.enter(); err != nil {
-		return 0, nil, false, err
+		return node.Snapshot{}, false, err
 	}
 	defer d.leave()
 	it, err := d.kv.ReverseIterator([]byte{kindSnapshot}, []byte{kindSnapshot + 1})
 	if err != nil {
-		return 0, nil, false, d.damaged(fmt.Errorf("read snapshots: %w", err))
+		return node.Snapshot{}, false, d.damaged(fmt.Errorf("read snapshots: %w", err))
 	}
 	defer it.Close()
 	if !it.Valid() {
 		if err := it.Error(); err != nil {
-			return 0, nil, false, d.damaged(fmt.Errorf("read snapshots: %w", err))
+			return node.Snapshot{}, false, d.damaged(fmt.Errorf("read snapshots: %w", err))
 		}
-		return 0, nil, false, nil
+		return node.Snapshot{}, false, nil
 	}
 	k := it.Key()
 	if len(k) != snapshotKeySize {
-		return 0, nil, false, d.damaged(fmt.Errorf("%w %s: a snapshot key is %d bytes", ErrCorrupt, describeKey(k), snapshotKeySize))
+		return node.Snapshot{}, false, d.damaged(fmt.Errorf("%w %s: a snapshot key is %d bytes", ErrCorrupt, describeKey(k), snapshotKeySize))
 	}
 	p, err := decodeRecord(k, it.Value())
-	if err != nil {
-		return 0, nil, false, d.damaged(err)
+	if err == nil && len(p) < 8 {
+		err = corrupt(k, "holds %d bytes, less than its epoch", len(p))
 	}
-	return binary.BigEndian.Uint64(k[1:]), bytes.Clone(p), true, nil
+	if err != nil {
+		return node.Snapshot{}, false, d.damaged(err)
+	}
+	return node.Snapshot{Epoch: binary.BigEndian.Uint64(p), Commit: binary.BigEndian.Uint64(k[1:]), Data: bytes.Clone(p[8:])}, true, nil
+}
+
+// pruneBatch bounds the events one batch of Prune deletes.
+const pruneBatch = 4096
+
+// Prune implements node.Store: it deletes the events of the epochs below
+// epoch and their index entries, a batch at a time. The batches are not
+// synced: after a crash, Prune simply finds the rest again.
+func (d *DB) Prune(epoch uint64) error {
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	start, end := []byte{kindEvent}, eventKey(node.Position{Epoch: epoch}, 0)
+	for {
+		var keys, index [][]byte
+		it, err := d.kv.Iterator(start, end)
+		if err != nil {
+			return d.damaged(fmt.Errorf("prune events: %w", err))
+		}
+		for ; it.Valid() && len(keys) < pruneBatch; it.Next() {
+			k := it.Key()
+			if !isEventKey(k) {
+				it.Close()
+				return d.damaged(fmt.Errorf("%w %s: an event key is %d bytes", ErrCorrupt, describeKey(k), eventKeySize))
+			}
+			p, err := decodeRecord(k, it.Value())
+			var h graph.Hash
+			if err == nil {
+				if h, err = graph.EncodedHash(p); err != nil {
+					err = corrupt(k, "holds no event: %v", err)
+				}
+			}
+			if err != nil {
+				it.Close()
+				return d.damaged(err)
+			}
+			keys = append(keys, bytes.Clone(k))
+			index = append(index, indexKey(h))
+		}
+		err = it.Error()
+		it.Close()
+		if err != nil {
+			return d.damaged(fmt.Errorf("prune events: %w", err))
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		// The next batch starts past this one, not over its tombstones.
+		start = append(bytes.Clone(keys[len(keys)-1]), 0)
+		b := d.kv.NewBatch()
+		var errs []error
+		for i, k := range keys {
+			errs = append(errs, b.Delete(k))
+			// An event stored twice has one index entry, naming the later
+			// copy, which lies in the same epoch: it goes too.
+			errs = append(errs, b.Delete(index[i]))
+		}
+		err = errors.Join(errs...)
+		if err == nil {
+			err = b.Write()
+		}
+		b.Close()
+		if err != nil {
+			return fmt.Errorf("prune events below epoch %d: %w", epoch, err)
+		}
+	}
 }

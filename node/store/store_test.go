@@ -263,18 +263,18 @@ func TestSnapshotRetention(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			dir := t.TempDir()
 			d := open(t, dir, backend)
-			if _, _, ok, err := d.LatestSnapshot(); ok || err != nil {
+			if _, ok, err := d.LatestSnapshot(); ok || err != nil {
 				t.Fatalf("new store: LatestSnapshot ok=%v err=%v", ok, err)
 			}
-			for _, idx := range []uint64{10, 255, 256, 1000} {
-				if err := d.PutSnapshot(idx, []byte(fmt.Sprint("state@", idx))); err != nil {
+			for i, idx := range []uint64{10, 255, 256, 1000} {
+				if err := d.PutSnapshot(node.Snapshot{Epoch: uint64(i + 1), Commit: idx, Data: []byte(fmt.Sprint("state@", idx))}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := d.PutSnapshot(999, []byte("old")); err == nil {
+			if err := d.PutSnapshot(node.Snapshot{Epoch: 9, Commit: 999, Data: []byte("old")}); err == nil {
 				t.Fatal("a snapshot older than the newest was stored")
 			}
-			if err := d.PutSnapshot(1000, []byte("state@1000 again")); err != nil {
+			if err := d.PutSnapshot(node.Snapshot{Epoch: 4, Commit: 1000, Data: []byte("state@1000 again")}); err != nil {
 				t.Fatal(err)
 			}
 			if err := d.Close(); err != nil {
@@ -288,9 +288,9 @@ func TestSnapshotRetention(t *testing.T) {
 			if len(keys) != KeepSnapshots || !bytes.Equal(keys[0], snapshotKey(256)) || !bytes.Equal(keys[1], snapshotKey(1000)) {
 				t.Fatalf("stored snapshots %x, want 256 and 1000", keys)
 			}
-			idx, data, ok, err := d.LatestSnapshot()
-			if idx != 1000 || string(data) != "state@1000 again" || !ok || err != nil {
-				t.Fatalf("LatestSnapshot = %d, %q, %v, %v", idx, data, ok, err)
+			sn, ok, err := d.LatestSnapshot()
+			if sn.Commit != 1000 || sn.Epoch != 4 || string(sn.Data) != "state@1000 again" || !ok || err != nil {
+				t.Fatalf("LatestSnapshot = %+v, %v, %v", sn, ok, err)
 			}
 		})
 	}
@@ -345,7 +345,7 @@ func TestCorruptRecordIsAnError(t *testing.T) {
 			if err := d.SetCommitted(1, node.Position{Round: 2}); err != nil {
 				t.Fatal(err)
 			}
-			if err := d.PutSnapshot(1, []byte("state")); err != nil {
+			if err := d.PutSnapshot(node.Snapshot{Epoch: 1, Commit: 1, Data: []byte("state")}); err != nil {
 				t.Fatal(err)
 			}
 			flip(t, d, []byte{kindEvent}, []byte{kindEvent + 1}, 20)
@@ -373,7 +373,7 @@ func TestCorruptRecordIsAnError(t *testing.T) {
 			wantCorrupt(t, err, "last-signed record")
 			_, _, _, err = d.Committed()
 			wantCorrupt(t, err, "commit position")
-			_, _, _, err = d.LatestSnapshot()
+			_, _, err = d.LatestSnapshot()
 			wantCorrupt(t, err, "snapshot 1")
 		})
 	}
@@ -607,4 +607,72 @@ func TestCloseWaitsForReaders(t *testing.T) {
 	if err := d.Close(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("second Close: %v", err)
 	}
+}
+
+// TestPruneDropsOldEpochs: Prune deletes the events of the epochs below
+// its argument and their index entries, in batches, across a reopen, and
+// keeps everything else; a second Prune finds nothing more.
+func TestPruneDropsOldEpochs(t *testing.T) {
+	for _, backend := range allBackends {
+		t.Run(backend, func(t *testing.T) {
+			dir := t.TempDir()
+			d := open(t, dir, backend)
+			var old, kept []*graph.Event
+			for ep := range uint64(4) {
+				n := 3
+				if ep == 1 {
+					n = pruneBatch + 10 // more than one batch
+				}
+				for i := range n {
+					e := event(ep, uint64(i/4), graph.MemberID(i%4), fmt.Sprint(ep, "/", i))
+					put(t, d, e)
+					if ep < 2 {
+						old = append(old, e)
+					} else {
+						kept = append(kept, e)
+					}
+				}
+			}
+			if err := d.SetLastSigned(node.Signed{Epoch: 1, Ref: old[len(old)-1].Ref()}); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Prune(2); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			d = open(t, dir, backend)
+			checkScan(t, scanAll(t, d, node.Position{}), kept)
+			for _, e := range old {
+				if _, ok, err := d.Get(e.Hash()); ok || err != nil {
+					t.Fatalf("pruned event %s of epoch %d: ok=%v err=%v", e.Ref(), e.Epoch, ok, err)
+				}
+			}
+			for _, e := range kept {
+				if _, ok, err := d.Get(e.Hash()); !ok || err != nil {
+					t.Fatalf("kept event %s of epoch %d: ok=%v err=%v", e.Ref(), e.Epoch, ok, err)
+				}
+			}
+			if s, ok, err := d.LastSigned(); !ok || err != nil || s.Epoch != 1 {
+				t.Fatalf("last signed after prune: %+v %v %v", s, ok, err)
+			}
+			if err := d.Prune(2); err != nil {
+				t.Fatal(err)
+			}
+			checkScan(t, scanAll(t, d, node.Position{}), kept)
+		})
+	}
+}
+
+// TestPruneRefusesAGarbledEvent: an event record that holds no event is
+// reported as corruption, and nothing after it is deleted.
+func TestPruneRefusesAGarbledEvent(t *testing.T) {
+	d := open(t, t.TempDir(), GoLevelDB)
+	put(t, d, event(0, 1, 0, "a"), event(1, 1, 0, "b"))
+	k := eventKey(node.Position{Epoch: 0, Round: 1}, 0)
+	if err := d.kv.Set(k, appendRecord(nil, k, []byte{9, 9, 9})); err != nil {
+		t.Fatal(err)
+	}
+	wantCorrupt(t, d.Prune(2), "event")
 }

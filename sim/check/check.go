@@ -193,11 +193,12 @@ func (c *Checker) Commit(node int, cm *graph.Commit, now int64) {
 }
 
 // Restart tells the checker that node restarted with a fresh graph: it
-// will deliver commits from index 0 again. What it saw and was asked to
+// will deliver commits from index from again (0, or the first commit of
+// the epoch its stored snapshot starts). What it saw and was asked to
 // commit before stays on record.
-func (c *Checker) Restart(node int) {
+func (c *Checker) Restart(node int, from uint64) {
 	n := c.node(node)
-	n.next = 0
+	n.next = from
 	n.fingerprint = graph.Hash{}
 	n.synced = true
 	if n.honest {

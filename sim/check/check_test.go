@@ -509,7 +509,7 @@ func TestRestartedNodeIsComparedWithTheAgreedSequence(t *testing.T) {
 			tc.redo(redo)
 			s.commits[1] = s.commits[1][:k]
 			s.after = append(s.after, func(c *Checker) {
-				c.Restart(1)
+				c.Restart(1, 0)
 				for i := range redo {
 					c.Commit(1, &redo[i], 1000*second)
 				}

@@ -1,0 +1,984 @@
+package cluster
+
+import (
+	"bytes"
+	"container/heap"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"dagger/graph"
+	"dagger/node/payment"
+	"dagger/node/tx"
+)
+
+// A snapshot is the whole State in one canonical encoding, so that a node
+// can restart from it instead of replaying every commit before it. Its
+// layout, in order:
+//
+//	magic       "dagger/cluster-snapshot/v1\x00"
+//	params      treasury [32]; price per vCPU, GiB of memory, GiB of disk
+//	            u64; epoch length, status timeout (ns) i64; max attempts i64
+//	clock       epoch u64, epoch start i64, next boundary i64, time i64,
+//	            commits u64
+//	committees  n u32, then by epoch: epoch u64, n u32, members (key [32],
+//	            weight u64) in member order
+//	operators   joined u64, n u32, then in join order: key [32], peer id
+//	            str, region str, capacity cap, payout [32], weight u64,
+//	            status u8, used cap, equivocated flag, leaving flag,
+//	            approvals keys, removals keys, since u64, join order u64
+//	vms         n u32, then by id: id [32], owner [32], vcpu u32, memory u64,
+//	            disk u64, image str, region str, ssh key str, state u8,
+//	            reason str, host [32], created, lease end, updated, placed
+//	            at i64, paid u64, tried keys
+//	owners      n u32, then by key: owner [32], n u32, VM ids [32] in
+//	            creation order
+//	payments    n u32, then signatures [64], sorted
+//	seen        n u32, then id [32], expiry i64, sorted by expiry then id
+//	evidence    n u32, then epoch u64, member u32, sorted
+//	state hash  [32]: State.Hash
+//	checksum    [32]: SHA-256 of everything before it
+//
+// Integers are big-endian; a str is a u32 length and the bytes, a cap is
+// vcpu u32, memory u64, disk u64, keys are a u32 count and 32-byte keys, a
+// flag is 0 or 1. What the state derives is not stored: the current
+// committee (the recent one of the current epoch), the live VMs, the
+// payment and seen-id hashes (XORs over the payments and seen ids) and the
+// expiry heap. The state hash does not cover every field (params, epoch
+// start, committees, owners' lists, expiries, evidence keys), so the
+// checksum is what catches corruption there; the state hash ties the
+// snapshot to the hash the cluster agreed on.
+const snapshotMagic = "dagger/cluster-snapshot/v1\x00"
+
+// Limits of a snapshot. Restore refuses a snapshot beyond them, and it
+// checks every count against them and against the bytes left before it
+// allocates anything for it. Strings are bounded by the node/tx limits of
+// the transactions they come from.
+const (
+	// MaxSnapshotBytes bounds a whole snapshot.
+	MaxSnapshotBytes = 1 << 30
+	// MaxSnapshotOperators bounds the operators (every one that ever
+	// joined) and so each list of operator keys: votes, hosts tried.
+	MaxSnapshotOperators = 1 << 16
+	// MaxSnapshotVMs bounds the VMs (every one ever created) and so the
+	// owners.
+	MaxSnapshotVMs = 1 << 22
+	// MaxSnapshotPayments bounds the consumed payment signatures.
+	MaxSnapshotPayments = 1 << 24
+	// MaxSnapshotSeen bounds the transaction ids in the replay window.
+	MaxSnapshotSeen = 1 << 24
+	// MaxSnapshotEvidence bounds the proven equivocations.
+	MaxSnapshotEvidence = 1 << 20
+	// MaxSnapshotCommittees is how many recent committees the state keeps
+	// for evidence: the current epoch's and the two before. Each has at
+	// most graph.MaxCommitteeSize members.
+	MaxSnapshotCommittees = 3
+	// MaxSnapshotReasonBytes bounds a final VM's reason: a host's report
+	// (tx.MaxReasonBytes) with what the cluster says around it, wrapped
+	// once more when the VM is given up.
+	MaxSnapshotReasonBytes = tx.MaxReasonBytes + 256
+	// maxLiveReasonBytes bounds the reason of a VM that is not final, so
+	// that giving it up stays within MaxSnapshotReasonBytes.
+	maxLiveReasonBytes = tx.MaxReasonBytes + 64
+)
+
+// The least bytes an entry of each list takes, to check counts against the
+// bytes left.
+const (
+	minCommitteeBytes = 8 + 4
+	minMemberBytes    = 32 + 8
+	minOperatorBytes  = 32 + 4 + 4 + 20 + 32 + 8 + 1 + 20 + 2 + 4 + 4 + 8 + 8
+	minVMBytes        = 32 + 32 + 20 + 3*4 + 1 + 4 + 32 + 4*8 + 8 + 4
+	minOwnerBytes     = 32 + 4 + 32
+	minSeenBytes      = 32 + 8
+	minEvidenceBytes  = 8 + 4
+)
+
+// ErrSnapshot wraps every reason Restore refuses data.
+var ErrSnapshot = errors.New("bad cluster snapshot")
+
+func snapshotError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrSnapshot, fmt.Sprintf(format, args...))
+}
+
+// Snapshot encodes the whole state. It is canonical: equal states encode to
+// equal bytes. A state beyond the snapshot limits still encodes, but
+// Restore refuses it.
+func (s *State) Snapshot() []byte {
+	w := &snapWriter{b: make([]byte, 0, 1024+200*len(s.opOrder)+256*len(s.vms)+
+		64*len(s.payments)+40*len(s.seen)+12*len(s.evidence))}
+	w.raw([]byte(snapshotMagic))
+	w.params(s.params)
+	w.u64(s.epoch)
+	w.i64(s.epochStart)
+	w.i64(s.boundary)
+	w.i64(s.time)
+	w.u64(s.commits)
+	s.putCommittees(w)
+	s.putOperators(w)
+	s.putVMs(w)
+	s.putOwners(w)
+	s.putPayments(w)
+	s.putSeen(w)
+	s.putEvidence(w)
+	h := s.Hash()
+	w.raw(h[:])
+	sum := sha256.Sum256(w.b)
+	return append(w.b, sum[:]...)
+}
+
+func (s *State) putCommittees(w *snapWriter) {
+	epochs := s.recentEpochs()
+	w.count(len(epochs))
+	for _, e := range epochs {
+		c := s.committees[e]
+		w.u64(e)
+		w.count(c.Size())
+		for i := range c.Size() {
+			m, _ := c.Member(graph.MemberID(i))
+			w.raw(m.Key[:])
+			w.u64(m.Weight)
+		}
+	}
+}
+
+func (s *State) putOperators(w *snapWriter) {
+	w.u64(s.joined)
+	w.count(len(s.opOrder))
+	for _, k := range s.opOrder {
+		o := s.operators[k]
+		w.raw(o.Key[:])
+		w.str(o.PeerID)
+		w.str(o.Region)
+		w.capacity(o.Capacity)
+		w.raw(o.Payout[:])
+		w.u64(o.Weight)
+		w.u8(byte(o.Status))
+		w.capacity(o.Used)
+		w.u8(flag(o.Equivocated))
+		w.u8(flag(o.Leaving))
+		w.keys(o.Approvals)
+		w.keys(o.Removals)
+		w.u64(o.Since)
+		w.u64(o.order)
+	}
+}
+
+func (s *State) putVMs(w *snapWriter) {
+	ids := s.sortedVMIDs()
+	w.count(len(ids))
+	for _, id := range ids {
+		v := s.vms[id]
+		w.raw(v.ID[:])
+		w.raw(v.Owner[:])
+		w.capacity(tx.Capacity{VCPU: v.Spec.VCPU, MemoryMiB: v.Spec.MemoryMiB, DiskGiB: v.Spec.DiskGiB})
+		w.str(v.Spec.Image)
+		w.str(v.Spec.Region)
+		w.str(v.Spec.SSHKey)
+		w.u8(byte(v.State))
+		w.str(v.Reason)
+		w.raw(v.Host[:])
+		for _, t := range []int64{v.Created, v.LeaseEnd, v.Updated, v.PlacedAt} {
+			w.i64(t)
+		}
+		w.u64(v.Paid)
+		w.keys(v.Tried)
+	}
+}
+
+func (s *State) putOwners(w *snapWriter) {
+	owners := make([]tx.Key, 0, len(s.byOwner))
+	for k := range s.byOwner {
+		owners = append(owners, k)
+	}
+	slices.SortFunc(owners, cmpKey)
+	w.count(len(owners))
+	for _, k := range owners {
+		w.raw(k[:])
+		ids := s.byOwner[k]
+		w.count(len(ids))
+		for _, id := range ids {
+			w.raw(id[:])
+		}
+	}
+}
+
+func (s *State) putPayments(w *snapWriter) {
+	sigs := make([]payment.Signature, 0, len(s.payments))
+	for sig := range s.payments {
+		sigs = append(sigs, sig)
+	}
+	slices.SortFunc(sigs, func(a, b payment.Signature) int { return bytes.Compare(a[:], b[:]) })
+	w.count(len(sigs))
+	for _, sig := range sigs {
+		w.raw(sig[:])
+	}
+}
+
+func (s *State) putSeen(w *snapWriter) {
+	seen := make(expiryHeap, 0, len(s.seen))
+	for id, exp := range s.seen {
+		seen = append(seen, seenEntry{expiry: exp, id: id})
+	}
+	slices.SortFunc(seen, cmpSeen)
+	w.count(len(seen))
+	for _, e := range seen {
+		w.raw(e.id[:])
+		w.i64(e.expiry)
+	}
+}
+
+func (s *State) putEvidence(w *snapWriter) {
+	keys := s.sortedEvidence()
+	w.count(len(keys))
+	for _, k := range keys {
+		w.u64(k.epoch)
+		w.u32(uint32(k.creator))
+	}
+}
+
+func (s *State) recentEpochs() []uint64 {
+	epochs := make([]uint64, 0, len(s.committees))
+	for e := range s.committees {
+		epochs = append(epochs, e)
+	}
+	slices.Sort(epochs)
+	return epochs
+}
+
+func (s *State) sortedVMIDs() []tx.ID {
+	ids := make([]tx.ID, 0, len(s.vms))
+	for id := range s.vms {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, cmpID)
+	return ids
+}
+
+func (s *State) sortedEvidence() []evidenceKey {
+	keys := make([]evidenceKey, 0, len(s.evidence))
+	for k := range s.evidence {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, cmpEvidence)
+	return keys
+}
+
+func cmpSeen(a, b seenEntry) int {
+	if a.expiry != b.expiry {
+		if a.expiry < b.expiry {
+			return -1
+		}
+		return 1
+	}
+	return cmpID(a.id, b.id)
+}
+
+func cmpEvidence(a, b evidenceKey) int {
+	switch {
+	case a.epoch != b.epoch:
+		if a.epoch < b.epoch {
+			return -1
+		}
+		return 1
+	case a.creator != b.creator:
+		if a.creator < b.creator {
+			return -1
+		}
+		return 1
+	}
+	return 0
+}
+
+// snapWriter appends a snapshot's fields.
+type snapWriter struct{ b []byte }
+
+func (w *snapWriter) raw(p []byte) { w.b = append(w.b, p...) }
+func (w *snapWriter) u8(v byte)    { w.b = append(w.b, v) }
+func (w *snapWriter) u32(v uint32) { w.b = binary.BigEndian.AppendUint32(w.b, v) }
+func (w *snapWriter) u64(v uint64) { w.b = binary.BigEndian.AppendUint64(w.b, v) }
+func (w *snapWriter) i64(v int64)  { w.u64(uint64(v)) }
+func (w *snapWriter) count(n int)  { w.u32(uint32(n)) }
+
+func (w *snapWriter) str(s string) {
+	w.count(len(s))
+	w.b = append(w.b, s...)
+}
+
+func (w *snapWriter) keys(k []tx.Key) {
+	w.count(len(k))
+	for _, x := range k {
+		w.raw(x[:])
+	}
+}
+
+func (w *snapWriter) capacity(c tx.Capacity) {
+	w.u32(c.VCPU)
+	w.u64(c.MemoryMiB)
+	w.u64(c.DiskGiB)
+}
+
+func (w *snapWriter) params(p Params) {
+	w.raw(p.Treasury[:])
+	w.u64(p.Price.VCPUHour)
+	w.u64(p.Price.MemoryGiBHour)
+	w.u64(p.Price.DiskGiBHour)
+	w.i64(int64(p.EpochLength))
+	w.i64(int64(p.StatusTimeout))
+	w.i64(int64(p.MaxAttempts))
+}
+
+// Restore decodes a snapshot; verifier is as in New (nil means ed25519).
+// It refuses, with an error wrapping ErrSnapshot, anything that is not
+// exactly Snapshot's encoding of a consistent state: a bad checksum, a
+// malformed or non-canonical field, a limit exceeded, a broken invariant
+// of the state, or a state whose hash is not the one recorded.
+func Restore(data []byte, verifier graph.Verifier) (*State, error) {
+	const trailer = 2 * sha256.Size
+	switch {
+	case len(data) > MaxSnapshotBytes:
+		return nil, snapshotError("%d bytes, at most %d", len(data), MaxSnapshotBytes)
+	case len(data) < len(snapshotMagic)+trailer:
+		return nil, snapshotError("%d bytes: too short", len(data))
+	case string(data[:len(snapshotMagic)]) != snapshotMagic:
+		return nil, snapshotError("no %q prefix", snapshotMagic)
+	}
+	end := len(data) - sha256.Size
+	if sha256.Sum256(data[:end]) != [sha256.Size]byte(data[end:]) {
+		return nil, snapshotError("checksum mismatch: the data is damaged")
+	}
+	body, want := data[:end-sha256.Size], [sha256.Size]byte(data[end-sha256.Size:end])
+	s, err := decodeSnapshot(body, verifier)
+	if err != nil {
+		return nil, err
+	}
+	if got := s.Hash(); got != want {
+		return nil, snapshotError("state hash %x, the snapshot records %x", got[:4], want[:4])
+	}
+	return s, nil
+}
+
+// decodeSnapshot decodes and checks a snapshot up to its state hash (body
+// is everything before it), and derives what the state derives.
+func decodeSnapshot(body []byte, verifier graph.Verifier) (*State, error) {
+	if verifier == nil {
+		verifier = graph.Ed25519{}
+	}
+	r := &snapReader{b: body}
+	if string(r.take(len(snapshotMagic), "magic")) != snapshotMagic {
+		return nil, snapshotError("no %q prefix", snapshotMagic)
+	}
+	s := &State{verifier: verifier, dirty: true}
+	s.params = r.params()
+	r.clock(s)
+	r.committees(s)
+	r.operators(s)
+	r.vms(s)
+	r.owners(s)
+	r.payments(s)
+	r.seenIDs(s)
+	r.evidence(s)
+	r.at("", 0)
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d trailing bytes", len(r.b))
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	for _, check := range []func() error{s.checkCommittees, s.checkOperators, s.checkVMs, s.checkEvidence, s.checkAdmissions} {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range s.sortedVMIDs() {
+		if !s.vms[id].State.Final() {
+			s.live = append(s.live, id)
+		}
+	}
+	heap.Init(&s.seenByExp)
+	return s, nil
+}
+
+// snapReader reads a snapshot's fields. The first error sticks; reads
+// after it return zero values.
+type snapReader struct {
+	b   []byte
+	err error
+	// The entry being read, for errors: item and index, or item and id
+	// once named.
+	item  string
+	index int
+	id    [32]byte
+	named bool
+}
+
+// at says which entry is read next; name names it by key or id.
+func (r *snapReader) at(item string, i int) { r.item, r.index, r.named = item, i, false }
+func (r *snapReader) name(id [32]byte)      { r.id, r.named = id, true }
+
+func (r *snapReader) fail(format string, args ...any) {
+	if r.err != nil {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	switch {
+	case r.named:
+		msg = fmt.Sprintf("%s %s: %s", r.item, tx.ID(r.id).Short(), msg)
+	case r.item != "":
+		msg = fmt.Sprintf("%s %d: %s", r.item, r.index, msg)
+	}
+	r.err = fmt.Errorf("%w: %s", ErrSnapshot, msg)
+}
+
+func (r *snapReader) take(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if len(r.b) < n {
+		r.fail("%s: %d bytes left, want %d", what, len(r.b), n)
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *snapReader) u8(what string) byte {
+	if v := r.take(1, what); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+func (r *snapReader) u32(what string) uint32 {
+	if v := r.take(4, what); v != nil {
+		return binary.BigEndian.Uint32(v)
+	}
+	return 0
+}
+
+func (r *snapReader) u64(what string) uint64 {
+	if v := r.take(8, what); v != nil {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+func (r *snapReader) i64(what string) int64 { return int64(r.u64(what)) }
+
+func (r *snapReader) fixed(dst []byte, what string) {
+	if v := r.take(len(dst), what); v != nil {
+		copy(dst, v)
+	}
+}
+
+func (r *snapReader) key(what string) (k tx.Key) {
+	r.fixed(k[:], what)
+	return k
+}
+
+func (r *snapReader) flag(what string) bool {
+	v := r.u8(what)
+	if v > 1 {
+		r.fail("%s: flag %d, want 0 or 1", what, v)
+	}
+	return v == 1
+}
+
+// count reads a list's length and checks it against max and against the
+// bytes left, each entry taking at least min bytes: nothing is allocated
+// for a list before that.
+func (r *snapReader) count(what string, max, min int) int {
+	n := uint64(r.u32(what + " count"))
+	switch {
+	case r.err != nil:
+		return 0
+	case n > uint64(max):
+		r.fail("%d %s, at most %d", n, what, max)
+		return 0
+	case n*uint64(min) > uint64(len(r.b)):
+		r.fail("%d %s cannot fit in the %d bytes left", n, what, len(r.b))
+		return 0
+	}
+	return int(n)
+}
+
+func (r *snapReader) str(max int, what string) string {
+	n := r.u32(what + " length")
+	if r.err == nil && uint64(n) > uint64(max) {
+		r.fail("%s: %d bytes, at most %d", what, n, max)
+	}
+	return string(r.take(int(n), what))
+}
+
+func (r *snapReader) capacity(what string) tx.Capacity {
+	return tx.Capacity{VCPU: r.u32(what + " vcpu"), MemoryMiB: r.u64(what + " memory"), DiskGiB: r.u64(what + " disk")}
+}
+
+// keys reads a list of operator keys.
+func (r *snapReader) keys(what string) []tx.Key {
+	n := r.count(what, MaxSnapshotOperators, 32)
+	if n == 0 {
+		return nil
+	}
+	ks := make([]tx.Key, n)
+	for i := range ks {
+		ks[i] = r.key(what)
+	}
+	return ks
+}
+
+// sortedKeys reads a list of operator keys that must be sorted and unique.
+func (r *snapReader) sortedKeys(what string) []tx.Key {
+	ks := r.keys(what)
+	for i := 1; i < len(ks) && r.err == nil; i++ {
+		if cmpKey(ks[i-1], ks[i]) >= 0 {
+			r.fail("%s: %s after %s: want sorted, unique keys", what, ks[i].Short(), ks[i-1].Short())
+		}
+	}
+	return ks
+}
+
+func (r *snapReader) params() Params {
+	var p Params
+	r.fixed(p.Treasury[:], "treasury")
+	p.Price.VCPUHour = r.u64("vCPU price")
+	p.Price.MemoryGiBHour = r.u64("memory price")
+	p.Price.DiskGiBHour = r.u64("disk price")
+	p.EpochLength = time.Duration(r.i64("epoch length"))
+	p.StatusTimeout = time.Duration(r.i64("status timeout"))
+	attempts := r.i64("max attempts")
+	switch {
+	case r.err != nil:
+	case p.EpochLength <= 0:
+		r.fail("epoch length %v: want more than 0", p.EpochLength)
+	case p.StatusTimeout <= 0:
+		r.fail("status timeout %v: want more than 0", p.StatusTimeout)
+	case attempts <= 0 || int64(int(attempts)) != attempts:
+		r.fail("max attempts %d: want a positive int", attempts)
+	}
+	p.MaxAttempts = int(attempts)
+	return p
+}
+
+// clock reads the epoch and the consensus times: the epoch started at or
+// before the last commit, and the next boundary lies after it, at most an
+// epoch length after the epoch's start (so that Apply's boundary loop is
+// short).
+func (r *snapReader) clock(s *State) {
+	s.epoch = r.u64("epoch")
+	s.epochStart = r.i64("epoch start")
+	s.boundary = r.i64("next epoch boundary")
+	s.time = r.i64("time")
+	s.commits = r.u64("commits")
+	switch {
+	case r.err != nil:
+	case s.epochStart > s.time:
+		r.fail("epoch start %d is after the time %d", s.epochStart, s.time)
+	case s.boundary <= s.time:
+		r.fail("next epoch boundary %d is not after the time %d", s.boundary, s.time)
+	case uint64(s.boundary)-uint64(s.epochStart) > uint64(s.params.EpochLength):
+		r.fail("next epoch boundary %d is more than an epoch length (%v) after the epoch start %d",
+			s.boundary, s.params.EpochLength, s.epochStart)
+	}
+}
+
+func (r *snapReader) committees(s *State) {
+	r.at("", 0)
+	n := r.count("committees", MaxSnapshotCommittees, minCommitteeBytes)
+	s.committees = make(map[uint64]*graph.Committee, n)
+	var prev uint64
+	for i := 0; i < n && r.err == nil; i++ {
+		r.at("committee", i)
+		e := r.u64("epoch")
+		members := make([]graph.Member, r.count("members", graph.MaxCommitteeSize, minMemberBytes))
+		for j := range members {
+			r.fixed(members[j].Key[:], "member key")
+			members[j].Weight = r.u64("member weight")
+		}
+		switch {
+		case r.err != nil:
+			return
+		case i > 0 && e <= prev:
+			r.fail("epoch %d after epoch %d: want increasing epochs", e, prev)
+		case e > s.epoch || s.epoch-e >= MaxSnapshotCommittees:
+			r.fail("epoch %d is not one of the %d up to the current epoch %d", e, MaxSnapshotCommittees, s.epoch)
+		}
+		c, err := graph.NewCommittee(e, members)
+		if err != nil {
+			r.fail("epoch %d: %v", e, err)
+		}
+		s.committees[e], prev = c, e
+	}
+}
+
+func (r *snapReader) operators(s *State) {
+	r.at("", 0)
+	s.joined = r.u64("joined")
+	n := r.count("operators", MaxSnapshotOperators, minOperatorBytes)
+	s.operators = make(map[tx.Key]*Operator, n)
+	s.opOrder = make([]tx.Key, 0, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		r.at("operator", i)
+		o := r.operator(s)
+		if r.err != nil {
+			return
+		}
+		if _, dup := s.operators[o.Key]; dup {
+			r.fail("repeats an operator")
+		} else if i > 0 && o.order <= s.operators[s.opOrder[i-1]].order {
+			r.fail("join order %d is not after the previous operator's", o.order)
+		}
+		s.operators[o.Key] = o
+		s.opOrder = append(s.opOrder, o.Key)
+	}
+}
+
+func (r *snapReader) operator(s *State) *Operator {
+	o := &Operator{Key: r.key("key")}
+	r.name(o.Key)
+	o.PeerID = r.str(tx.MaxPeerIDBytes, "peer id")
+	o.Region = r.str(tx.MaxRegionBytes, "region")
+	o.Capacity = r.capacity("capacity")
+	r.fixed(o.Payout[:], "payout")
+	o.Weight = r.u64("weight")
+	o.Status = OperatorStatus(r.u8("status"))
+	o.Used = r.capacity("used")
+	o.Equivocated = r.flag("equivocated")
+	o.Leaving = r.flag("leaving")
+	o.Approvals = r.sortedKeys("approvals")
+	o.Removals = r.sortedKeys("removals")
+	o.Since = r.u64("since")
+	o.order = r.u64("join order")
+	switch {
+	case r.err != nil:
+	case o.Status < OperatorPending || o.Status > OperatorRemoved:
+		r.fail("unknown %s", o.Status)
+	case o.Weight == 0 || o.Weight > graph.MaxCommitteeWeight:
+		r.fail("weight %d: want 1..%d", o.Weight, uint64(graph.MaxCommitteeWeight))
+	case o.Since > s.epoch:
+		r.fail("%s since epoch %d, after the current epoch %d", o.Status, o.Since, s.epoch)
+	case o.Leaving && o.Status != OperatorActive:
+		r.fail("leaving, but %s", o.Status)
+	case o.order >= s.joined:
+		r.fail("join order %d, but %d operators joined", o.order, s.joined)
+	}
+	return o
+}
+
+func (r *snapReader) vms(s *State) {
+	r.at("", 0)
+	n := r.count("VMs", MaxSnapshotVMs, minVMBytes)
+	s.vms = make(map[tx.ID]*VM, n)
+	var prev tx.ID
+	for i := 0; i < n && r.err == nil; i++ {
+		r.at("vm", i)
+		v := r.vm(s)
+		if r.err == nil && i > 0 && cmpID(v.ID, prev) <= 0 {
+			r.fail("not after vm %s: want VMs sorted by id", prev.Short())
+		}
+		s.vms[v.ID], prev = v, v.ID
+	}
+}
+
+func (r *snapReader) vm(s *State) *VM {
+	v := &VM{}
+	r.fixed(v.ID[:], "id")
+	r.name(v.ID)
+	v.Owner = r.key("owner")
+	v.Spec.VCPU = r.u32("vcpu")
+	v.Spec.MemoryMiB = r.u64("memory")
+	v.Spec.DiskGiB = r.u64("disk")
+	v.Spec.Image = r.str(tx.MaxImageBytes, "image")
+	v.Spec.Region = r.str(tx.MaxRegionBytes, "region")
+	v.Spec.SSHKey = r.str(tx.MaxSSHKeyBytes, "ssh key")
+	v.State = VMState(r.u8("state"))
+	v.Reason = r.str(MaxSnapshotReasonBytes, "reason")
+	v.Host = r.key("host")
+	v.Created = r.i64("created")
+	v.LeaseEnd = r.i64("lease end")
+	v.Updated = r.i64("updated")
+	v.PlacedAt = r.i64("placed at")
+	v.Paid = r.u64("paid")
+	v.Tried = r.keys("tried")
+	sp := v.Spec
+	switch {
+	case r.err != nil:
+	case v.State < VMPending || v.State > VMExpired:
+		r.fail("unknown %s", v.State)
+	case sp.VCPU == 0 || sp.VCPU > tx.MaxVCPU:
+		r.fail("vcpu %d: want 1..%d", sp.VCPU, tx.MaxVCPU)
+	case sp.MemoryMiB == 0 || sp.MemoryMiB > tx.MaxMemoryMiB:
+		r.fail("memory %d MiB: want 1..%d", sp.MemoryMiB, tx.MaxMemoryMiB)
+	case sp.DiskGiB == 0 || sp.DiskGiB > tx.MaxDiskGiB:
+		r.fail("disk %d GiB: want 1..%d", sp.DiskGiB, tx.MaxDiskGiB)
+	case sp.Image == "" || sp.Region == "":
+		r.fail("no image or no region")
+	case !v.State.Final() && len(v.Reason) > maxLiveReasonBytes:
+		r.fail("reason: %d bytes, at most %d for a VM that is %s", len(v.Reason), maxLiveReasonBytes, v.State)
+	case len(v.Tried) > s.params.MaxAttempts:
+		r.fail("tried on %d hosts, but max attempts is %d", len(v.Tried), s.params.MaxAttempts)
+	}
+	return v
+}
+
+// owners reads the per-owner lists: every VM in its owner's list, once.
+func (r *snapReader) owners(s *State) {
+	r.at("", 0)
+	n := r.count("owners", MaxSnapshotVMs, minOwnerBytes)
+	s.byOwner = make(map[tx.Key][]tx.ID, n)
+	listed := make(map[tx.ID]bool, len(s.vms))
+	var prev tx.Key
+	for i := 0; i < n && r.err == nil; i++ {
+		r.at("owner", i)
+		owner := r.key("key")
+		r.name(owner)
+		ids := make([]tx.ID, r.count("VMs", MaxSnapshotVMs, 32))
+		for j := range ids {
+			r.fixed(ids[j][:], "vm id")
+		}
+		switch {
+		case r.err != nil:
+			return
+		case i > 0 && cmpKey(owner, prev) <= 0:
+			r.fail("not after owner %s: want owners sorted by key", prev.Short())
+		case len(ids) == 0:
+			r.fail("no VMs")
+		}
+		for _, id := range ids {
+			v, ok := s.vms[id]
+			switch {
+			case !ok:
+				r.fail("vm %s is not a VM", id.Short())
+			case v.Owner != owner:
+				r.fail("vm %s belongs to %s", id.Short(), v.Owner.Short())
+			case listed[id]:
+				r.fail("lists vm %s twice", id.Short())
+			}
+			listed[id] = true
+		}
+		s.byOwner[owner], prev = ids, owner
+	}
+	if r.err == nil && len(listed) != len(s.vms) {
+		for _, id := range s.sortedVMIDs() {
+			if !listed[id] {
+				r.at("vm", 0)
+				r.name(id)
+				r.fail("in no owner's list")
+				return
+			}
+		}
+	}
+}
+
+func (r *snapReader) payments(s *State) {
+	r.at("", 0)
+	n := r.count("payments", MaxSnapshotPayments, len(payment.Signature{}))
+	s.payments = make(map[payment.Signature]struct{}, n)
+	var prev payment.Signature
+	for i := 0; i < n && r.err == nil; i++ {
+		var sig payment.Signature
+		r.fixed(sig[:], "payment signature")
+		if r.err == nil && i > 0 && bytes.Compare(prev[:], sig[:]) >= 0 {
+			r.at("payment", i)
+			r.fail("not after the previous one: want sorted, unique signatures")
+		}
+		s.payments[sig], prev = struct{}{}, sig
+		xorInto(&s.payHash, sig[:])
+	}
+}
+
+// seenIDs reads the replay window: ids with expiries no earlier than the
+// time (older ones were pruned) and at most tx.MaxValidity after it.
+func (r *snapReader) seenIDs(s *State) {
+	r.at("", 0)
+	n := r.count("seen ids", MaxSnapshotSeen, minSeenBytes)
+	s.seen = make(map[tx.ID]int64, n)
+	s.seenByExp = make(expiryHeap, 0, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		r.at("seen id", i)
+		var e seenEntry
+		r.fixed(e.id[:], "id")
+		r.name(e.id)
+		e.expiry = r.i64("expiry")
+		_, dup := s.seen[e.id]
+		switch {
+		case r.err != nil:
+			return
+		case i > 0 && cmpSeen(s.seenByExp[i-1], e) >= 0:
+			r.fail("not after the previous one: want sorted by expiry, then id")
+		case dup:
+			r.fail("repeats an id")
+		case e.expiry < s.time || uint64(e.expiry)-uint64(s.time) > uint64(tx.MaxValidity):
+			r.fail("expiry %d is outside the replay window [%d, %d + %v]", e.expiry, s.time, s.time, tx.MaxValidity)
+		}
+		s.seen[e.id] = e.expiry
+		s.seenByExp = append(s.seenByExp, e)
+		xorInto(&s.seenHash, e.id[:])
+	}
+}
+
+func (r *snapReader) evidence(s *State) {
+	r.at("", 0)
+	n := r.count("evidence keys", MaxSnapshotEvidence, minEvidenceBytes)
+	s.evidence = make(map[evidenceKey]struct{}, n)
+	var prev evidenceKey
+	for i := 0; i < n && r.err == nil; i++ {
+		r.at("evidence", i)
+		k := evidenceKey{epoch: r.u64("epoch"), creator: graph.MemberID(r.u32("member"))}
+		switch {
+		case r.err != nil:
+			return
+		case i > 0 && cmpEvidence(prev, k) >= 0:
+			r.fail("not after the previous one: want sorted by epoch, then member")
+		case k.epoch > s.epoch:
+			r.fail("epoch %d is after the current epoch %d", k.epoch, s.epoch)
+		}
+		s.evidence[k], prev = struct{}{}, k
+	}
+}
+
+// checkCommittees: the current epoch's committee is there and is its
+// active operators in join order, and every member of a recent committee
+// is an operator (evidence against it marks that operator). It sets the
+// state's committee, which the later checks use.
+func (s *State) checkCommittees() error {
+	c, ok := s.committees[s.epoch]
+	if !ok {
+		return snapshotError("no committee for the current epoch %d", s.epoch)
+	}
+	want, err := s.buildCommittee(s.epoch)
+	if err != nil {
+		return snapshotError("the active operators make no committee: %v", err)
+	}
+	if !sameMembers(c, want) {
+		return snapshotError("the committee of epoch %d is not its active operators in join order", s.epoch)
+	}
+	s.committee = c
+	for _, e := range s.recentEpochs() {
+		c := s.committees[e]
+		for i := range c.Size() {
+			if m, _ := c.Member(graph.MemberID(i)); s.operators[tx.Key(m.Key)] == nil {
+				return snapshotError("committee of epoch %d: member %d (%s) is not an operator", e, i, tx.Key(m.Key).Short())
+			}
+		}
+	}
+	return nil
+}
+
+func sameMembers(a, b *graph.Committee) bool {
+	if a.Size() != b.Size() {
+		return false
+	}
+	for i := range a.Size() {
+		x, _ := a.Member(graph.MemberID(i))
+		if y, _ := b.Member(graph.MemberID(i)); x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// checkOperators: votes come from operators.
+func (s *State) checkOperators() error {
+	for _, k := range s.opOrder {
+		o := s.operators[k]
+		for _, votes := range [][]tx.Key{o.Approvals, o.Removals} {
+			for _, v := range votes {
+				if s.operators[v] == nil {
+					return snapshotError("operator %s: vote by %s, which is not an operator", k.Short(), v.Short())
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkVMs: a placed VM's host is an active operator that did not
+// equivocate and that it has not failed on, and it has attempts left; a
+// VM that is not placed has no host; the hosts tried are distinct
+// operators; and every operator's Used is what the VMs placed on it take.
+func (s *State) checkVMs() error {
+	type sum struct{ vcpu, mem, disk uint64 }
+	used := map[tx.Key]sum{}
+	for _, id := range s.sortedVMIDs() {
+		v := s.vms[id]
+		for i, k := range v.Tried {
+			if s.operators[k] == nil {
+				return snapshotError("vm %s: tried host %s is not an operator", id.Short(), k.Short())
+			}
+			if slices.Contains(v.Tried[:i], k) {
+				return snapshotError("vm %s: tried host %s twice", id.Short(), k.Short())
+			}
+		}
+		if !v.State.Placed() {
+			if v.Host != (tx.Key{}) {
+				return snapshotError("vm %s: %s, but has host %s", id.Short(), v.State, v.Host.Short())
+			}
+			continue
+		}
+		op := s.operators[v.Host]
+		switch {
+		case op == nil:
+			return snapshotError("vm %s: host %s is not an operator", id.Short(), v.Host.Short())
+		case op.Status != OperatorActive:
+			return snapshotError("vm %s: host %s is %s", id.Short(), v.Host.Short(), op.Status)
+		case op.Equivocated:
+			return snapshotError("vm %s: host %s equivocated", id.Short(), v.Host.Short())
+		case slices.Contains(v.Tried, v.Host):
+			return snapshotError("vm %s: host %s is one it failed on", id.Short(), v.Host.Short())
+		case len(v.Tried) >= s.params.MaxAttempts:
+			return snapshotError("vm %s: placed after failing on %d hosts, max attempts %d", id.Short(), len(v.Tried), s.params.MaxAttempts)
+		}
+		u := used[v.Host]
+		used[v.Host] = sum{u.vcpu + uint64(v.Spec.VCPU), u.mem + v.Spec.MemoryMiB, u.disk + v.Spec.DiskGiB}
+	}
+	for _, k := range s.opOrder {
+		o, u := s.operators[k], used[k]
+		if u != (sum{uint64(o.Used.VCPU), o.Used.MemoryMiB, o.Used.DiskGiB}) {
+			return snapshotError("operator %s: uses %d vCPU, %d MiB, %d GiB, but its VMs take %d vCPU, %d MiB, %d GiB",
+				k.Short(), o.Used.VCPU, o.Used.MemoryMiB, o.Used.DiskGiB, u.vcpu, u.mem, u.disk)
+		}
+	}
+	return nil
+}
+
+// checkEvidence: proven equivocators of a recent epoch are marked.
+func (s *State) checkEvidence() error {
+	for _, k := range s.sortedEvidence() {
+		c, ok := s.committees[k.epoch]
+		if !ok {
+			continue
+		}
+		m, ok := c.Member(k.creator)
+		if !ok {
+			return snapshotError("evidence of epoch %d: no member %d in its committee", k.epoch, k.creator)
+		}
+		if !s.operators[tx.Key(m.Key)].Equivocated {
+			return snapshotError("evidence of epoch %d: operator %s is not marked as equivocating", k.epoch, tx.Key(m.Key).Short())
+		}
+	}
+	return nil
+}
+
+// checkAdmissions: the next epoch boundary admits every pending operator
+// a quorum approved, and the committee it builds must be one graph
+// accepts, or epochBoundary panics. Removals only shrink it, so the check
+// leaves them out.
+func (s *State) checkAdmissions() error {
+	n, w := 0, uint64(0)
+	for _, k := range s.opOrder {
+		o := s.operators[k]
+		if o.Status == OperatorActive || o.Status == OperatorPending && s.committee.IsQuorum(s.votingWeight(o.Approvals)) {
+			n, w = n+1, w+o.Weight // no overflow: w and each weight are at most graph.MaxCommitteeWeight
+			if n > graph.MaxCommitteeSize || w > graph.MaxCommitteeWeight {
+				return snapshotError("the operators approved for the next epoch would make a committee over the limits of %d members and weight %d",
+					graph.MaxCommitteeSize, uint64(graph.MaxCommitteeWeight))
+			}
+		}
+	}
+	return nil
+}
