@@ -35,6 +35,11 @@ type solo struct {
 	nonce  uint64
 	block  uint64
 	gen    cluster.Genesis
+	keep   int // KeepEpochs
+	// hashes are the state hashes after each commit index; a commit
+	// applied again after a restart must give the same.
+	hashes   map[uint64][32]byte
+	mismatch []uint64
 }
 
 type soloTimer struct {
@@ -62,7 +67,7 @@ var soloTreasury = payment.Address{7}
 func newSolo(t *testing.T) *solo {
 	seed := graphtest.KeySeed(9, 0)
 	s := &solo{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), key: ed25519.NewKeyFromSeed(seed[:]),
-		store: node.NewMemStore(), done: map[tx.ID]node.TxStatus{}}
+		store: node.NewMemStore(), done: map[tx.ID]node.TxStatus{}, hashes: map[uint64][32]byte{}}
 	s.gen = cluster.Genesis{Time: s.now, Params: cluster.Params{Treasury: soloTreasury,
 		Price: cluster.Price{VCPUHour: 1000}, StatusTimeout: 6 * time.Second},
 		Operators: []cluster.GenesisOperator{{Key: tx.Key(s.key.Public().(ed25519.PublicKey)), Region: "eu",
@@ -84,7 +89,14 @@ func (s *solo) start() {
 		ConfirmTimeout: 10 * time.Second,
 		Ledger: node.LedgerConfig{Graph: graph.Config{Signer: graph.Ed25519SignerFromSeed(graphtest.KeySeed(9, 0))}, Transport: s, Clock: s, Store: s.store,
 			LeaderTimeout: 100 * time.Millisecond, FetchRetry: 50 * time.Millisecond},
-		Hooks: node.NodeHooks{Done: func(id tx.ID, st node.TxStatus) { s.done[id] = st }}})
+		KeepEpochs: s.keep,
+		Hooks: node.NodeHooks{Done: func(id tx.ID, st node.TxStatus) { s.done[id] = st },
+			Applied: func(c graph.Commit, _ cluster.Result, h [32]byte) {
+				if old, ok := s.hashes[c.Index]; ok && old != h {
+					s.mismatch = append(s.mismatch, c.Index)
+				}
+				s.hashes[c.Index] = h
+			}}})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -250,5 +262,103 @@ func TestDeadHostReportsItsVMsFailed(t *testing.T) {
 	v, _ := s.n.State().VM(id)
 	if len(v.Tried) != 1 || v.State.Placed() {
 		t.Fatalf("after the host died the VM is %s (tried %d)", v.State, len(v.Tried))
+	}
+}
+
+// TestRestartFromTheSnapshotAtTheEpochStart: every epoch boundary stores a
+// snapshot of the state; a restarted node starts from the newest one,
+// replays only the events since, and reaches the same state at every
+// commit; the events of epochs older than KeepEpochs are pruned.
+func TestRestartFromTheSnapshotAtTheEpochStart(t *testing.T) {
+	s := newSolo(t)
+	s.keep = 1
+	s.n.Stop() // it has not run yet
+	s.gen.Params.EpochLength = 5 * time.Second
+	s.start()
+	id, err := s.n.Submit(s.create(0, false, -1).Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.run(17 * time.Second) // three boundaries
+	if st := s.n.State(); st.Epoch() != 3 {
+		t.Fatalf("epoch %d after 17 s, want 3", st.Epoch())
+	}
+	sn, ok, err := s.store.LatestSnapshot()
+	if !ok || err != nil || sn.Epoch != 3 || sn.Commit == 0 || sn.Commit != s.n.SnapshotCommit() {
+		t.Fatalf("latest snapshot epoch %d commit %d (%v, %v); node says %d", sn.Epoch, sn.Commit, ok, err, s.n.SnapshotCommit())
+	}
+	if h := s.hashes[sn.Commit-1]; h != mustRestore(t, sn, s.gen).Hash() {
+		t.Fatal("the snapshot is not the state after the boundary commit")
+	}
+	// Epochs below 2 are pruned; 2 and 3 stay.
+	if err := s.store.Scan(node.Position{}, func(pos node.Position, _ []byte) bool {
+		if pos.Epoch < 2 {
+			t.Fatalf("an event of epoch %d is still stored", pos.Epoch)
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	commits, h := s.n.State().Commits(), s.n.State().Hash()
+	s.n.Stop()
+	s.start()
+	if s.n.FirstCommit() != sn.Commit || s.n.Ledger().Epoch() != 3 {
+		t.Fatalf("restarted at commit %d epoch %d, want the snapshot's %d, 3", s.n.FirstCommit(), s.n.Ledger().Epoch(), sn.Commit)
+	}
+	if got := s.n.State().Commits(); got != commits || s.n.State().Hash() != h {
+		t.Fatalf("replay from the snapshot reached commit %d, want %d, or another state", got, commits)
+	}
+	s.run(8 * time.Second)
+	if len(s.mismatch) > 0 {
+		t.Fatalf("commits %v gave other states after the restart", s.mismatch)
+	}
+	if v, _ := s.n.State().VM(id); v.State != cluster.VMRunning {
+		t.Fatalf("after the restart the VM is %s", v.State)
+	}
+	if st := s.n.TxStatus(id); st.State != node.TxCommitted {
+		t.Fatalf("a transaction of an epoch before the snapshot: %+v", st)
+	}
+}
+
+func mustRestore(t *testing.T, sn node.Snapshot, g cluster.Genesis) *cluster.State {
+	t.Helper()
+	st, err := node.RestoreSnapshot(sn, g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestSnapshotOfAnotherClusterIsRefused: a store whose snapshot does not
+// fit the genesis stops the node with an error, never a wrong state.
+func TestSnapshotOfAnotherClusterIsRefused(t *testing.T) {
+	s := newSolo(t)
+	s.run(35 * time.Second)
+	sn, ok, _ := s.store.LatestSnapshot()
+	if !ok {
+		t.Fatal("no snapshot after an epoch boundary")
+	}
+	other := s.gen
+	other.Params.Price.VCPUHour++
+	if _, err := node.RestoreSnapshot(sn, other, nil); err == nil || !strings.Contains(err.Error(), "another cluster") {
+		t.Fatalf("snapshot of another cluster: %v", err)
+	}
+	bad := sn
+	bad.Epoch++
+	if _, err := node.RestoreSnapshot(bad, s.gen, nil); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("snapshot stored under another epoch: %v", err)
+	}
+	bad = sn
+	bad.Data = bad.Data[:len(bad.Data)-1]
+	if _, err := node.RestoreSnapshot(bad, s.gen, nil); !errors.Is(err, cluster.ErrSnapshot) {
+		t.Fatalf("truncated snapshot: %v", err)
+	}
+	s.n.Stop()
+	if err := s.store.PutSnapshot(bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.NewNode(node.Config{Key: s.key, Genesis: s.gen,
+		Ledger: node.LedgerConfig{Graph: graph.Config{Signer: graph.Ed25519SignerFromSeed(graphtest.KeySeed(9, 0))}, Transport: s, Clock: s, Store: s.store}}); !errors.Is(err, cluster.ErrSnapshot) {
+		t.Fatalf("NewNode on a damaged snapshot: %v", err)
 	}
 }

@@ -45,6 +45,9 @@ type Report struct {
 	// did.
 	Epochs    uint64 `json:"epochs"`
 	Operators int    `json:"operators"`
+	// SnapshotStarts counts node restarts from a stored snapshot of the
+	// state at an epoch start (replaying only that epoch's events).
+	SnapshotStarts uint64 `json:"snapshot_starts"`
 	// Flagged counts the operators proven to equivocate.
 	Flagged int     `json:"flagged_operators"`
 	VM      VMStats `json:"vm"`
@@ -119,6 +122,7 @@ func (s *Sim) report(wall time.Duration) *Report {
 	}
 	r.VM = s.cluster.vm.stats
 	r.Epochs = uint64(len(s.cluster.epochs) - 1)
+	r.SnapshotStarts = s.stats.snapshotStarts
 	if ref := s.cluster.reference(); ref != nil {
 		st := ref.nd.State()
 		r.Operators = st.Committee().Size()
@@ -207,8 +211,8 @@ func (r *Report) Summary(w io.Writer) {
 	fmt.Fprintf(w, "  %d events, %d messages, %s on the wire, %d dropped, %d rejected by honest nodes\n",
 		r.Events, r.Messages, bytesString(r.Bytes), r.Dropped, r.Invalid)
 	if r.VM.Ops > 0 || r.Epochs > 0 {
-		fmt.Fprintf(w, "  cluster: %d epochs, %d operators; VM workload: %d ops (%d creates, %d created, %d deletes, %d gets, %d unfinished, %d payment faults)\n",
-			r.Epochs, r.Operators, r.VM.Ops, r.VM.Creates, r.VM.CreatedOK, r.VM.Deletes, r.VM.Gets, r.VM.Unfinished, r.VM.PaymentFlaw)
+		fmt.Fprintf(w, "  cluster: %d epochs, %d operators, restarts from a snapshot: %d; VM workload: %d ops (%d creates, %d created, %d deletes, %d gets, %d unfinished, %d payment faults)\n",
+			r.Epochs, r.Operators, r.SnapshotStarts, r.VM.Ops, r.VM.Creates, r.VM.CreatedOK, r.VM.Deletes, r.VM.Gets, r.VM.Unfinished, r.VM.PaymentFlaw)
 	}
 	for _, c := range r.Checks {
 		mark := "ok  "

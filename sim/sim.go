@@ -58,6 +58,7 @@ type Sim struct {
 type runStats struct {
 	messages, bytes, dropped uint64
 	invalid                  uint64 // messages honest nodes rejected
+	snapshotStarts           uint64 // restarts from a stored snapshot
 }
 
 // endpoint is one network identity running a ledger: a scenario node, or
@@ -270,6 +271,10 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 	ep.nd, ep.ledger = n, n.Ledger()
 	if !ep.twin {
 		s.checker.Restart(ep.node, n.FirstCommit())
+	}
+	if n.FirstCommit() > 0 {
+		s.stats.snapshotStarts++
+		s.traceEvent(fmt.Sprintf("start from the snapshot at commit %d (epoch %d):", n.FirstCommit(), n.Ledger().Epoch()), ep.id)
 	}
 	n.Start()
 }

@@ -100,6 +100,8 @@ func TestBehavioursHaveTheirEffect(t *testing.T) {
 		{"byz-equivocate.yaml", func(r *sim.Report) bool { return !strings.Contains(check(r, "evidence").Detail, "no equivocation") }, "equivocations are seen"},
 		{"byz-twin.yaml", func(r *sim.Report) bool { return !strings.Contains(check(r, "evidence").Detail, "no equivocation") }, "equivocations are seen"},
 		{"byz-mute.yaml", func(r *sim.Report) bool { return r.Commits > 0 }, "the others commit without it"},
+		{"crash-restart.yaml", func(r *sim.Report) bool { return r.SnapshotStarts == 1 }, "the node restarts from its snapshot"},
+		{"crash-lose-state.yaml", func(r *sim.Report) bool { return r.SnapshotStarts == 0 }, "a node that lost its store has no snapshot"},
 	} {
 		r := run(t, tc.file, 1)
 		if !tc.want(r) {
