@@ -273,20 +273,27 @@ type submitted struct {
 	View *api.VM `json:"vm_state,omitempty"`
 }
 
+// failure says why a submission did not take effect, or "" if it did or
+// may still.
+func (c *clientCmd) failure(res api.SubmitResult, wf *waitFlags) string {
+	st := res.Status
+	switch {
+	case st.State == "rejected":
+		return "rejected: " + st.Reason
+	case st.Outcome != nil && !st.Outcome.OK:
+		return "committed without effect: " + st.Outcome.Reason
+	case wf.wait && !st.Decided():
+		return fmt.Sprintf("still %s after %v; ask again with: dagger tx status --node %s %s", st.State, wf.timeout, c.client.URL(), res.ID)
+	}
+	return ""
+}
+
 // finish reports a submission: its ids, and with --wait its fate and the
 // VM's state after it. A transaction that did not take effect fails.
 func (c *clientCmd) finish(ctx context.Context, res api.SubmitResult, pay *paid, wf *waitFlags) int {
 	out := submitted{Tx: res.ID, VM: res.VM, Payment: pay, Status: res.Status}
 	st := res.Status
-	failed := ""
-	switch {
-	case st.State == "rejected":
-		failed = "rejected: " + st.Reason
-	case st.Outcome != nil && !st.Outcome.OK:
-		failed = "committed without effect: " + st.Outcome.Reason
-	case wf.wait && !st.Decided():
-		failed = fmt.Sprintf("still %s after %v; ask again with: dagger tx status --node %s %s", st.State, wf.timeout, c.client.URL(), res.ID)
-	}
+	failed := c.failure(res, wf)
 	if failed == "" && wf.wait && res.VM != "" {
 		id, _ := tx.ParseID(res.VM)
 		if v, err := c.client.VM(ctx, id); err == nil {

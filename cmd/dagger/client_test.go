@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,11 @@ type cliCluster struct {
 	status  map[tx.ID]node.TxStatus
 	busy    bool
 	payment []byte // the last payment submitted
+	// snapshot is what GET /v1/snapshot serves; commits what GET
+	// /v1/commits lists.
+	snapshot *node.Snapshot
+	commits  []api.Commit
+	sent     *tx.Tx // the last transaction submitted
 }
 
 func newCLICluster(t *testing.T, regions ...string) *cliCluster {
@@ -45,7 +51,7 @@ func newCLICluster(t *testing.T, regions ...string) *cliCluster {
 	c := &cliCluster{vms: map[tx.ID]cluster.VM{}, status: map[tx.ID]node.TxStatus{},
 		params: cluster.Params{Treasury: treasury, Price: cluster.Price{VCPUHour: 1000, MemoryGiBHour: 100, DiskGiBHour: 10}}}
 	for i, r := range regions {
-		c.ops = append(c.ops, cluster.Operator{Key: tx.Key{byte(i + 1)}, Region: r, Status: cluster.OperatorActive})
+		c.ops = append(c.ops, cluster.Operator{Key: tx.Key{byte(i + 1)}, Region: r, Status: cluster.OperatorActive, Weight: 1})
 	}
 	return c
 }
@@ -63,6 +69,7 @@ func (c *cliCluster) Submit(ctx context.Context, data []byte) (tx.ID, error) {
 	if c.busy {
 		return tx.ID{}, node.ErrBusy
 	}
+	c.sent = t
 	id := t.ID()
 	o := cluster.Outcome{ID: id, Kind: t.Kind, VM: t.VM, OK: true}
 	switch t.Kind {
@@ -86,6 +93,8 @@ func (c *cliCluster) Submit(ctx context.Context, data []byte) (tx.ID, error) {
 			v.LeaseEnd += int64(t.Lease)
 			c.vms[t.VM] = v
 		}
+	case tx.KindOperatorJoin, tx.KindOperatorApprove, tx.KindOperatorRemove, tx.KindOperatorLeave:
+		o = c.operatorTx(t, o)
 	case tx.KindVMDelete:
 		v, ok := c.vms[t.VM]
 		switch {
@@ -127,14 +136,35 @@ func (c *cliCluster) VMsByOwner(ctx context.Context, owner tx.Key) ([]cluster.VM
 	return out, nil
 }
 
-func (c *cliCluster) Operators(ctx context.Context) ([]cluster.Operator, error) { return c.ops, nil }
-func (c *cliCluster) Params(ctx context.Context) (cluster.Params, error)        { return c.params, nil }
+func (c *cliCluster) Operators(ctx context.Context) ([]cluster.Operator, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.ops), nil
+}
+func (c *cliCluster) Params(ctx context.Context) (cluster.Params, error) { return c.params, nil }
 func (c *cliCluster) Event(ctx context.Context, h graph.Hash) ([]byte, bool, error) {
 	return nil, false, nil
 }
 func (c *cliCluster) Status(ctx context.Context) (api.Status, error) { return api.Status{}, nil }
 func (c *cliCluster) Commits(ctx context.Context, from uint64, limit int) ([]api.Commit, error) {
-	return nil, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []api.Commit
+	for _, cm := range c.commits {
+		if cm.Index >= from && len(out) < limit {
+			out = append(out, cm)
+		}
+	}
+	return out, nil
+}
+
+func (c *cliCluster) Snapshot(ctx context.Context) (node.Snapshot, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snapshot == nil {
+		return node.Snapshot{}, false, nil
+	}
+	return *c.snapshot, true, nil
 }
 
 // startNode serves c's API and returns its URL.

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"dagger/node/cluster"
 	"dagger/node/keyfile"
 	"dagger/node/live"
 	"dagger/node/payment"
@@ -47,9 +48,10 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 	load := fs.Float64("load", 0, "submit this many transactions per second across the nodes (0: none)")
 	prov := fs.String("provision", "auto", "\"libvirt\", \"none\", or \"auto\": libvirt when libvirtd's socket exists")
 	uri := fs.String("libvirt-uri", "test:///default", "libvirt's URI for the nodes' hosts")
+	epochLength := fs.Duration("epoch-length", cluster.DefaultEpochLength, "a new devnet's consensus time between epoch boundaries (each stores a state snapshot)")
 	solanaRPC := fs.String("solana-rpc", "", "Solana JSON-RPC endpoint the nodes confirm payments with (default: none, payments are checked offline only)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger devnet [--nodes N] [--base-port P] [--dir D] [--load RATE] [--provision auto|libvirt|none]")
+		fmt.Fprintln(stderr, "usage: dagger devnet [--nodes N] [--base-port P] [--dir D] [--load RATE] [--provision auto|libvirt|none] [--epoch-length D]")
 		fmt.Fprintln(stderr, "Starts N real node processes on loopback with a fresh committee and runs until SIGINT or")
 		fmt.Fprintln(stderr, "SIGTERM, then stops them cleanly. Each node's files and log are in D/node-<i>/.")
 		fs.PrintDefaults()
@@ -72,6 +74,9 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case *load < 0:
 		fmt.Fprintln(stderr, "dagger devnet: --load must not be negative")
+		return 2
+	case *epochLength < time.Second:
+		fmt.Fprintf(stderr, "dagger devnet: --epoch-length %v: want at least 1s\n", *epochLength)
 		return 2
 	}
 	driver := *prov
@@ -96,7 +101,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 		}
 		*dir = d
 	}
-	nodes, err := devnetPrepare(*dir, *n, *base, driver, *uri, *solanaRPC)
+	nodes, err := devnetPrepare(*dir, *n, *base, driver, *uri, *solanaRPC, *epochLength)
 	if err != nil {
 		fmt.Fprintf(stderr, "dagger devnet: %v\n", err)
 		return 1
@@ -154,7 +159,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 // devnetPrepare makes (or reuses) the devnet's directory: one node
 // directory per node, a shared genesis file, a treasury and a customer
 // wallet.
-func devnetPrepare(dir string, n, base int, driver, uri, solanaRPC string) ([]*devnetNode, error) {
+func devnetPrepare(dir string, n, base int, driver, uri, solanaRPC string, epochLength time.Duration) ([]*devnetNode, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -194,6 +199,7 @@ func devnetPrepare(dir string, n, base int, driver, uri, solanaRPC string) ([]*d
 	var addr payment.Address
 	copy(addr[:], treasury[32:])
 	gf := live.NewGenesisFile(time.Now(), addr, members)
+	gf.EpochLength = epochLength.String()
 	if _, err := gf.Genesis(); err != nil {
 		return nil, err
 	}

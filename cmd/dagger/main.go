@@ -17,7 +17,7 @@ func commands() []command {
 	return []command{
 		{"sim", "run scenarios in the deterministic simulator (sim run, sim sweep)", runSim},
 		{"pay", "check a Solana payment (pay verify)", runPay},
-		{"node", "prepare and run a live node (node init, node run)", runNode},
+		{"node", "prepare, run and admit live nodes (node init|run|bootstrap|join|approve|remove|leave)", runNode},
 		{"genesis", "assemble a cluster's genesis file from its operators' member.json files", runGenesis},
 		{"devnet", "run a cluster of real node processes on this machine", runDevnet},
 		{"keys", "make or show a key file (keys new, keys show)", runKeys},

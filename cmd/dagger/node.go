@@ -21,10 +21,26 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 			return runNodeInit(args[1:], stdout, stderr)
 		case "run":
 			return runNodeRun(args[1:], stdout, stderr)
+		case "bootstrap":
+			return runNodeBootstrap(args[1:], stdout, stderr)
+		case "join":
+			return runNodeJoin(args[1:], stdout, stderr)
+		case "approve":
+			return runNodeApprove(args[1:], stdout, stderr)
+		case "remove":
+			return runNodeRemove(args[1:], stdout, stderr)
+		case "leave":
+			return runNodeLeave(args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintln(stderr, "usage: dagger node init --dir D [flags]   prepare a node: key, config.toml, member.json")
-	fmt.Fprintln(stderr, "       dagger node run --config F [--rejoin]  run a node until SIGINT or SIGTERM")
+	fmt.Fprintln(stderr, "usage: dagger node init --dir D [flags]                    prepare a node: key, config.toml, member.json")
+	fmt.Fprintln(stderr, "       dagger node run --config F [--rejoin]               run a node until SIGINT or SIGTERM")
+	fmt.Fprintln(stderr, "       dagger node bootstrap --config F --from URL ...     start a stopped node from its peers' state snapshot")
+	fmt.Fprintln(stderr, "       dagger node join --config F --node URL [--wait]     ask a running cluster to admit this operator")
+	fmt.Fprintln(stderr, "       dagger node approve --key K --node URL OPERATOR     a committee member votes to admit an operator")
+	fmt.Fprintln(stderr, "       dagger node remove --key K --node URL OPERATOR      a committee member votes to remove an operator")
+	fmt.Fprintln(stderr, "       dagger node leave --config F --node URL [--wait]    this operator leaves at the next epoch boundary")
+	fmt.Fprintln(stderr, "Run 'dagger node <command> -h' for a command's flags.")
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		return 0
 	}

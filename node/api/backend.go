@@ -36,9 +36,14 @@ type Backend interface {
 	Status(ctx context.Context) (Status, error)
 	// Commits returns up to limit of the commits this node applied, from
 	// index from on, oldest first. A node remembers a bounded number of
-	// recent commits (and, after a restart, every commit again: the store
-	// is replayed).
+	// recent commits; after a restart, those from the snapshot it started
+	// from on (Status.FirstCommit), as it replays them from its store.
 	Commits(ctx context.Context, from uint64, limit int) ([]Commit, error)
+	// Snapshot returns the newest state snapshot this node stored (at the
+	// start of an epoch), and false if it stored none yet. A node that
+	// joins a running cluster, or one that fell behind further than its
+	// peers keep events, starts from one (dagger node bootstrap).
+	Snapshot(ctx context.Context) (node.Snapshot, bool, error)
 }
 
 // Commit summarises one commit: what GET /v1/commits lists. Two honest
@@ -67,12 +72,20 @@ type Status struct {
 	Round              uint64 `json:"round"`
 	LastCommittedRound uint64 `json:"last_committed_round"`
 	CommitIndex        uint64 `json:"commit_index"`
-	CommittedTxs       uint64 `json:"committed_txs"`
-	PendingTxs         int    `json:"pending_txs"`
-	Peers              int    `json:"peers"`
-	Member             bool   `json:"member"`
-	StateHash          string `json:"state_hash"` // hex
-	ConsensusTime      int64  `json:"consensus_time_unix_ns"`
+	// FirstCommit is the first commit this process applied: the node
+	// started from its snapshot of the state there, so the commits below
+	// it are not in /v1/commits and their transactions have no recorded
+	// place. SnapshotCommit is the commit of the newest stored snapshot.
+	FirstCommit    uint64 `json:"first_commit"`
+	SnapshotCommit uint64 `json:"snapshot_commit"`
+	// CommittedTxs counts the transactions of the commits this process
+	// applied.
+	CommittedTxs  uint64 `json:"committed_txs"`
+	PendingTxs    int    `json:"pending_txs"`
+	Peers         int    `json:"peers"`
+	Member        bool   `json:"member"`
+	StateHash     string `json:"state_hash"` // hex
+	ConsensusTime int64  `json:"consensus_time_unix_ns"`
 	// Fault is why the node stopped, if it did; empty while healthy.
 	Fault   string `json:"fault,omitempty"`
 	Version string `json:"version"`

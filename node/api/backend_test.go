@@ -40,6 +40,7 @@ type fakeBackend struct {
 	events    map[graph.Hash][]byte
 	status    Status
 	commits   []Commit
+	snapshot  *node.Snapshot
 }
 
 func newFake() *fakeBackend {
@@ -169,6 +170,18 @@ func (f *fakeBackend) Commits(ctx context.Context, from uint64, limit int) ([]Co
 		}
 	}
 	return out, nil
+}
+
+func (f *fakeBackend) Snapshot(ctx context.Context) (node.Snapshot, bool, error) {
+	if err := f.enter(ctx); err != nil {
+		return node.Snapshot{}, false, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.snapshot == nil {
+		return node.Snapshot{}, false, nil
+	}
+	return *f.snapshot, true, nil
 }
 
 var _ Backend = (*fakeBackend)(nil)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"dagger/graph"
+	"dagger/node"
 	"dagger/node/tx"
 )
 
@@ -26,6 +28,12 @@ const (
 	// MaxResponseBytes bounds what the client reads of a response: the
 	// largest event in base64, with its header.
 	MaxResponseBytes = graph.DefaultMaxEventBytes/3*4 + 1<<20
+	// MaxSnapshotBytes bounds the state snapshot Client.Snapshot reads:
+	// 256 MiB, about a million VMs' worth of state. It is below what a
+	// node may store (cluster.MaxSnapshotBytes), so that a client never
+	// holds more than this per source; a larger snapshot fails with an
+	// error that says so.
+	MaxSnapshotBytes = 256 << 20
 	// errorBodyBytesMax bounds how much of a response that is not the
 	// server's JSON an error quotes.
 	errorBodyBytesMax = 256
@@ -172,6 +180,65 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	var st Status
 	err := c.get(ctx, "/v1/status", nil, &st)
 	return st, err
+}
+
+// Snapshot returns the node's newest stored state snapshot: its bytes,
+// the epoch whose start it holds and its commit. It is an *Error with
+// CodeNotFound if the node stored none yet. A snapshot larger than
+// MaxSnapshotBytes is refused; the call is bounded by the client's timeout,
+// so a large snapshot over a slow link needs a client made with a longer
+// one. The bytes are as the node sent them: node.RestoreSnapshot checks
+// them.
+func (c *Client) Snapshot(ctx context.Context) (node.Snapshot, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	u := *c.base
+	u.Path += "/v1/snapshot"
+	where := "GET " + u.Redacted()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return node.Snapshot{}, fmt.Errorf("%s: %w", where, err)
+	}
+	req.Header.Set("Accept", "application/octet-stream, application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return node.Snapshot{}, fmt.Errorf("%s: %w", where, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
+		if err != nil {
+			return node.Snapshot{}, fmt.Errorf("%s: HTTP %d, and reading its body: %w", where, resp.StatusCode, err)
+		}
+		return node.Snapshot{}, decodeError(resp.StatusCode, b)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/octet-stream" {
+		return node.Snapshot{}, fmt.Errorf("%s: the response is %q, not a snapshot (application/octet-stream): is this a DAGGER node's API?",
+			where, resp.Header.Get("Content-Type"))
+	}
+	var sn node.Snapshot
+	for _, h := range []struct {
+		name string
+		v    *uint64
+	}{{HeaderSnapshotEpoch, &sn.Epoch}, {HeaderSnapshotCommit, &sn.Commit}} {
+		raw := resp.Header.Get(h.name)
+		if *h.v, err = strconv.ParseUint(raw, 10, 64); err != nil {
+			return node.Snapshot{}, fmt.Errorf("%s: header %s is %q, not a whole number", where, h.name, raw)
+		}
+	}
+	if resp.ContentLength > MaxSnapshotBytes {
+		return node.Snapshot{}, fmt.Errorf("%s: the snapshot is %d bytes, more than the %d this client reads", where, resp.ContentLength, MaxSnapshotBytes)
+	}
+	if sn.Data, err = io.ReadAll(io.LimitReader(resp.Body, MaxSnapshotBytes+1)); err != nil {
+		return node.Snapshot{}, fmt.Errorf("%s: read the snapshot: %w", where, err)
+	}
+	if len(sn.Data) > MaxSnapshotBytes {
+		return node.Snapshot{}, fmt.Errorf("%s: the snapshot exceeds the %d bytes this client reads", where, MaxSnapshotBytes)
+	}
+	if resp.ContentLength >= 0 && int64(len(sn.Data)) != resp.ContentLength {
+		return node.Snapshot{}, fmt.Errorf("%s: read %d bytes of a %d-byte snapshot", where, len(sn.Data), resp.ContentLength)
+	}
+	return sn, nil
 }
 
 // Health returns nil while the node runs, and an *Error saying why not

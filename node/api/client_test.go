@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +197,68 @@ func TestNewClientChecksTheURL(t *testing.T) {
 	c, err := NewClient("https://node.example/api/", 0)
 	if err != nil || c.URL() != "https://node.example/api" {
 		t.Fatalf("NewClient with a path: %v, %v", c, err)
+	}
+}
+
+func TestClientSnapshot(t *testing.T) {
+	f := newFake()
+	c := newClient(t, f, Options{})
+	ctx := context.Background()
+	if _, err := c.Snapshot(ctx); CodeOf(err) != CodeNotFound || !strings.Contains(err.Error(), "next epoch boundary") {
+		t.Fatalf("Snapshot of a node without one: %v, want not_found", err)
+	}
+	want := node.Snapshot{Epoch: 3, Commit: 99, Data: bytes.Repeat([]byte{0xab}, 1<<20)}
+	f.snapshot = &want
+	got, err := c.Snapshot(ctx)
+	if err != nil || got.Epoch != 3 || got.Commit != 99 || !bytes.Equal(got.Data, want.Data) {
+		t.Fatalf("Snapshot: epoch %d commit %d, %d bytes, %v; want epoch 3 commit 99, %d bytes", got.Epoch, got.Commit, len(got.Data), err, len(want.Data))
+	}
+}
+
+func TestClientSnapshotIsBoundedAndChecked(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		handle func(w http.ResponseWriter)
+		want   string
+	}{
+		{"too large", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set(HeaderSnapshotEpoch, "1")
+			w.Header().Set(HeaderSnapshotCommit, "2")
+			w.Header().Set("Content-Length", strconv.Itoa(MaxSnapshotBytes+1))
+			w.WriteHeader(200)
+		}, "more than the 268435456 this client reads"},
+		{"too large, no length", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set(HeaderSnapshotEpoch, "1")
+			w.Header().Set(HeaderSnapshotCommit, "2")
+			w.WriteHeader(200)
+			chunk := make([]byte, 1<<20)
+			for range MaxSnapshotBytes>>20 + 1 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}, "exceeds the 268435456 bytes"},
+		{"no headers", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write([]byte("x"))
+		}, "header Dagger-Snapshot-Epoch is \"\""},
+		{"not a snapshot", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte("<html>"))
+		}, "not a snapshot"},
+		{"a proxy's error", func(w http.ResponseWriter) {
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+		}, "HTTP 502: bad gateway"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tc.handle(w) }))
+			defer srv.Close()
+			c, _ := NewClient(srv.URL, 0)
+			if _, err := c.Snapshot(context.Background()); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Snapshot: %v, want an error mentioning %q", err, tc.want)
+			}
+		})
 	}
 }

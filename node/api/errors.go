@@ -28,7 +28,7 @@ func (e *Error) Error() string {
 // The error codes, with the status each is sent with.
 const (
 	CodeBadRequest           = "bad_request"            // 400: a malformed body, path or query parameter
-	CodeNotFound             = "not_found"              // 404: no such route, transaction, VM or event
+	CodeNotFound             = "not_found"              // 404: no such route, transaction, VM, event or snapshot
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
 	CodeTooLarge             = "too_large"              // 413: body or batch over its bound
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415

@@ -137,6 +137,7 @@ func (s *server) routes() []route {
 		{"GET /v1/params", s.params},
 		{"GET /v1/events/{hash}", s.event},
 		{"GET /v1/commits", s.commits},
+		{"GET /v1/snapshot", s.snapshot},
 		{"GET /v1/status", s.status},
 		{"GET /v1/health", s.health},
 	}
@@ -174,6 +175,10 @@ func (s *server) endpoint(h handler) http.Handler {
 		status, body, err := h(w, r)
 		if err != nil {
 			writeError(w, s.classify(r, err))
+			return
+		}
+		if b, ok := body.(binaryBody); ok {
+			b.write(w, status)
 			return
 		}
 		writeJSON(w, status, body)
@@ -709,6 +714,57 @@ func (s *server) commits(w http.ResponseWriter, r *http.Request) (int, any, erro
 		cs = []Commit{}
 	}
 	return http.StatusOK, CommitList{Commits: cs}, nil
+}
+
+// The headers of GET /v1/snapshot that say what the body holds.
+const (
+	// HeaderSnapshotEpoch is the epoch the snapshot's state starts.
+	HeaderSnapshotEpoch = "Dagger-Snapshot-Epoch"
+	// HeaderSnapshotCommit is the snapshot's commit: the global index of
+	// its epoch's first commit, the number of commits the state applied.
+	HeaderSnapshotCommit = "Dagger-Snapshot-Commit"
+)
+
+// binaryBody is a response that is not JSON: a handler returns it as its
+// body, and the endpoint writes it as it is.
+type binaryBody struct {
+	contentType string
+	header      http.Header
+	data        []byte
+}
+
+func (b binaryBody) write(w http.ResponseWriter, status int) {
+	h := w.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	h.Set("Content-Type", b.contentType)
+	h.Set("Content-Length", strconv.Itoa(len(b.data)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(b.data) // a client that left cannot be told
+}
+
+// snapshot serves the newest stored state snapshot as its bytes, with its
+// epoch and commit in headers.
+func (s *server) snapshot(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	sn, ok, err := s.b.Snapshot(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !ok {
+		return 0, nil, notFound("this node has stored no state snapshot yet: a node stores one at every epoch start " +
+			"(every epoch_length of consensus time); ask again after the next epoch boundary, or ask another node")
+	}
+	h := http.Header{}
+	h.Set(HeaderSnapshotEpoch, strconv.FormatUint(sn.Epoch, 10))
+	h.Set(HeaderSnapshotCommit, strconv.FormatUint(sn.Commit, 10))
+	return http.StatusOK, binaryBody{contentType: "application/octet-stream", header: h, data: sn.Data}, nil
 }
 
 func (s *server) status(w http.ResponseWriter, r *http.Request) (int, any, error) {

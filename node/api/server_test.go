@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -546,4 +547,30 @@ func TestMetricsIsMounted(t *testing.T) {
 	if rec.Code != 200 || rec.Body.String() != "dagger_up 1\n" {
 		t.Fatalf("/metrics: %d %q", rec.Code, rec.Body)
 	}
+}
+
+func TestSnapshotServesTheNewestStoredBytes(t *testing.T) {
+	f := newFake()
+	h := serve(f, Options{})
+	wantError(t, request(h, "GET", "/v1/snapshot", "", nil), 404, CodeNotFound, "no state snapshot yet")
+
+	data := []byte("dagger/cluster-snapshot/v1\x00 and the state")
+	f.snapshot = &node.Snapshot{Epoch: 7, Commit: 1234, Data: data}
+	rec := request(h, "GET", "/v1/snapshot", "", nil)
+	if rec.Code != 200 {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	for k, want := range map[string]string{"Content-Type": "application/octet-stream", HeaderSnapshotEpoch: "7",
+		HeaderSnapshotCommit: "1234", "Content-Length": strconv.Itoa(len(data)), "X-Content-Type-Options": "nosniff"} {
+		if got := rec.Header().Get(k); got != want {
+			t.Errorf("header %s: %q, want %q", k, got, want)
+		}
+	}
+	if !bytes.Equal(rec.Body.Bytes(), data) {
+		t.Fatalf("body %q, want the snapshot's bytes %q", rec.Body.Bytes(), data)
+	}
+	wantError(t, request(h, "GET", "/v1/snapshot?epoch=3", "", nil), 400, CodeBadRequest, "takes none")
+	wantError(t, request(h, "POST", "/v1/snapshot", "application/json", []byte("{}")), 405, CodeMethodNotAllowed, "GET")
+	f.err = ErrUnavailable
+	wantError(t, request(h, "GET", "/v1/snapshot", "", nil), 503, CodeUnavailable, "node unavailable")
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"dagger/node"
 )
 
 // MaxConfigBytes bounds a config file.
@@ -59,6 +61,9 @@ type APISection struct {
 // StoreSection configures persistence.
 type StoreSection struct {
 	Backend string `toml:"backend"`
+	// KeepEpochs is how many ended epochs' events are kept for peers that
+	// fall behind; -1 keeps everything.
+	KeepEpochs int `toml:"keep_epochs"`
 }
 
 // ProvisionSection configures the host.
@@ -182,6 +187,9 @@ func (c *Config) defaults() {
 	if c.Store.Backend == "" {
 		c.Store.Backend = DefaultBackend
 	}
+	if c.Store.KeepEpochs == 0 {
+		c.Store.KeepEpochs = node.DefaultKeepEpochs
+	}
 	if c.Provision.Driver == "" {
 		c.Provision.Driver = "none"
 	}
@@ -225,6 +233,9 @@ func (c *Config) check() error {
 	}
 	if c.API.MaxBodyBytes < 0 {
 		return errors.New("api.max_body_bytes must not be negative")
+	}
+	if c.Store.KeepEpochs < -1 {
+		return fmt.Errorf("store.keep_epochs %d: want a number of epochs, or -1 to keep everything", c.Store.KeepEpochs)
 	}
 	return nil
 }
@@ -272,6 +283,11 @@ max_body_bytes = 1048576
 [store]
 # "goleveldb" or "pebble".
 backend = "goleveldb"
+# At every epoch start the node stores a snapshot of the cluster state, so
+# a restart replays only the events since, and deletes the events of the
+# epochs before the last keep_epochs: peers that fell behind by less can
+# catch up from this node. -1 keeps everything.
+keep_epochs = 120
 
 [provision]
 # "libvirt" provisions the VMs placed on this operator; "none" hosts nothing.

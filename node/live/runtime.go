@@ -57,7 +57,9 @@ type Transport interface {
 	Counters() (received, sent, dropped uint64)
 }
 
-// Store is what the runtime needs of the store besides node.Store.
+// Store is what the runtime needs of the store besides node.Store. Its
+// LatestSnapshot, like Get, may be called from any goroutine: the API
+// serves snapshots without holding up the node's loop.
 type Store interface {
 	node.Store
 	// Get returns a stored event's encoding by hash; it may be called from
@@ -231,7 +233,7 @@ func (r *Runtime) Start(tr Transport) error {
 		r.log.Warn("the replayed order is shorter than the one applied before the restart; the rest comes from peers",
 			"replayed_commits", nd.State().Commits(), "stored_commit_index", idx, "stored_position", pos)
 	}
-	r.log.Info("node started", "node_id", r.opt.NodeID, "key", r.self.Short(), "epoch", nd.Ledger().Epoch(),
+	r.log.Info("node started", "node_id", r.opt.NodeID, "key", r.self.Short(), "snapshot_commit", nd.FirstCommit(), "epoch", nd.Ledger().Epoch(),
 		"round", nd.Ledger().Graph().Round(), "commits", nd.State().Commits(), "replay", time.Since(replayed).Round(time.Millisecond))
 	r.allow()
 	r.publish()
@@ -473,6 +475,15 @@ func (r *Runtime) Event(ctx context.Context, h graph.Hash) ([]byte, bool, error)
 	return r.opt.Store.Get(h)
 }
 
+// Snapshot implements api.Backend; it reads the store, not the loop, so
+// that reading a large snapshot does not hold up the node.
+func (r *Runtime) Snapshot(ctx context.Context) (node.Snapshot, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return node.Snapshot{}, false, err
+	}
+	return r.opt.Store.LatestSnapshot()
+}
+
 // Commits implements api.Backend.
 func (r *Runtime) Commits(ctx context.Context, from uint64, limit int) ([]api.Commit, error) {
 	var out []api.Commit
@@ -493,6 +504,7 @@ func (r *Runtime) Status(ctx context.Context) (api.Status, error) {
 		s := r.nd.State()
 		hash := s.Hash()
 		st.Epoch, st.Round, st.CommitIndex = l.Epoch(), g.Round(), s.Commits()
+		st.FirstCommit, st.SnapshotCommit = r.nd.FirstCommit(), r.nd.SnapshotCommit()
 		st.LastCommittedRound, _ = g.LastCommitted()
 		st.CommittedTxs, st.PendingTxs, st.Peers = r.committedTxs, r.nd.PendingLen(), len(r.tr.Peers())
 		st.Member, st.StateHash, st.ConsensusTime = l.Member(), hex.EncodeToString(hash[:]), s.Time()

@@ -77,10 +77,11 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Service{log: log, httpErr: make(chan error, 1)}
+	svc := &Service{log: log, httpErr: make(chan error, 1)}
+	s = svc
 	defer func() {
 		if err != nil {
-			s.Close()
+			svc.Close() // s is nil by now: "return nil, err" set it
 			s = nil
 		}
 	}()
@@ -96,16 +97,16 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ncfg := node.Config{AutoApprove: cfg.Node.AutoApprove}
+	ncfg := node.Config{AutoApprove: cfg.Node.AutoApprove, KeepEpochs: cfg.Store.KeepEpochs}
 	ncfg.Ledger.LeaderTimeout = cfg.Node.LeaderTimeout.Duration
 	ncfg.Ledger.MinRoundInterval = cfg.Node.MinRoundInterval.Duration
 	ncfg.Ledger.Rejoin = o.Rejoin
 	var self tx.Key
 	copy(self[:], pub)
 	if cfg.Provision.Driver == "libvirt" {
-		capacity, ok := genesisCapacity(gen, self)
-		if !ok {
-			return nil, errors.New("provision.driver is libvirt but this operator is not in the genesis file, so its capacity is unknown")
+		capacity, err := hostCapacity(cfg, gen, self)
+		if err != nil {
+			return nil, err
 		}
 		lv, err := provision.NewLibvirt(provision.LibvirtConfig{URI: cfg.Provision.URI, Socket: cfg.Provision.Socket,
 			Prefix: cfg.Provision.DomainPrefix, Capacity: capacity, Pool: cfg.Provision.Pool,
@@ -162,13 +163,26 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 	return s, nil
 }
 
-func genesisCapacity(g Genesis, self tx.Key) (provision.Capacity, bool) {
+// hostCapacity is what this operator's host offers: its entry in the
+// genesis file, or for an operator that joined later, the member.json next
+// to the config (what it asked to join with).
+func hostCapacity(cfg *Config, g Genesis, self tx.Key) (provision.Capacity, error) {
 	for _, op := range g.Cluster.Operators {
 		if op.Key == self {
-			return provision.Capacity{VCPU: op.Capacity.VCPU, MemoryMiB: op.Capacity.MemoryMiB, DiskGiB: op.Capacity.DiskGiB}, true
+			return provision.Capacity{VCPU: op.Capacity.VCPU, MemoryMiB: op.Capacity.MemoryMiB, DiskGiB: op.Capacity.DiskGiB}, nil
 		}
 	}
-	return provision.Capacity{}, false
+	path := cfg.Path("member.json")
+	m, err := LoadMember(path)
+	if err != nil {
+		return provision.Capacity{}, fmt.Errorf("provision.driver is libvirt, this operator is not in the genesis file, "+
+			"and its capacity cannot be read from %s (written by 'dagger node init'): %w", path, err)
+	}
+	if k, err := tx.ParseKey(m.Key); err != nil || k != self {
+		return provision.Capacity{}, fmt.Errorf("provision.driver is libvirt and this operator is not in the genesis file; "+
+			"%s describes operator %s, not this node's key %s", path, m.Key, self)
+	}
+	return provision.Capacity{VCPU: m.Capacity.VCPU, MemoryMiB: m.Capacity.MemoryMiB, DiskGiB: m.Capacity.DiskGiB}, nil
 }
 
 // APIAddr is the address the API listens on.

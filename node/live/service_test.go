@@ -1,0 +1,98 @@
+package live
+
+import (
+	"crypto/ed25519"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"dagger/node/keyfile"
+	"dagger/node/payment"
+	"dagger/node/store"
+	"dagger/node/tx"
+)
+
+// newNodeDir makes a node directory with a one-operator genesis: the node
+// itself, or (joiner) another operator.
+func newNodeDir(t *testing.T, joiner bool) (*Config, Genesis, tx.Key) {
+	t.Helper()
+	dir := t.TempDir()
+	m, err := Init(InitOptions{Dir: dir, P2PPort: 7811, APIListen: "127.0.0.1:0", Driver: "none", Genesis: "genesis.json",
+		Capacity: GenesisCapacity{VCPU: 6, MemoryMiB: 4096, DiskGiB: 50}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	founder := m
+	if joiner {
+		other := t.TempDir()
+		if founder, err = Init(InitOptions{Dir: other, P2PPort: 7812, APIListen: "127.0.0.1:0", Driver: "none",
+			Capacity: GenesisCapacity{VCPU: 1, MemoryMiB: 1024, DiskGiB: 10}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gf := NewGenesisFile(time.Unix(1_800_000_000, 0), payment.Address{1}, []GenesisMember{founder})
+	if err := os.WriteFile(filepath.Join(dir, "genesis.json"), gf.Encode(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(filepath.Join(dir, "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := LoadGenesis(cfg.Path(cfg.Node.Genesis))
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := tx.ParseKey(m.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, gen, self
+}
+
+// TestHostCapacityOfFoundersAndJoiners: a founder's capacity comes from
+// the genesis file, a joiner's from its member.json; a member.json of
+// another operator is refused.
+func TestHostCapacityOfFoundersAndJoiners(t *testing.T) {
+	cfg, gen, self := newNodeDir(t, false)
+	if c, err := hostCapacity(cfg, gen, self); err != nil || c.VCPU != 6 || c.MemoryMiB != 4096 || c.DiskGiB != 50 {
+		t.Fatalf("founder: %+v, %v", c, err)
+	}
+	cfg, gen, self = newNodeDir(t, true)
+	if c, err := hostCapacity(cfg, gen, self); err != nil || c.VCPU != 6 || c.MemoryMiB != 4096 || c.DiskGiB != 50 {
+		t.Fatalf("joiner: %+v, %v", c, err)
+	}
+	if _, err := hostCapacity(cfg, gen, tx.Key{9}); err == nil || !strings.Contains(err.Error(), "describes operator") {
+		t.Fatalf("member.json of another operator: %v", err)
+	}
+	if err := os.Remove(cfg.Path("member.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hostCapacity(cfg, gen, self); err == nil || !strings.Contains(err.Error(), "not in the genesis file") {
+		t.Fatalf("no member.json: %v", err)
+	}
+}
+
+// TestOpenFailsCleanly: a node whose store is in use does not start, and
+// says why, with nothing left running.
+func TestOpenFailsCleanly(t *testing.T) {
+	cfg, _, _ := newNodeDir(t, false)
+	key, err := keyfile.Load(cfg.Path(cfg.Node.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := cfg.Path(cfg.Node.DataDir)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(dataDir, store.Options{Key: key.Public().(ed25519.PublicKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	svc, err := Open(cfg, OpenOptions{})
+	if err == nil || svc != nil {
+		t.Fatalf("Open with the store in use: %v, %v", svc, err)
+	}
+}
