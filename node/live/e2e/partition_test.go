@@ -342,8 +342,9 @@ func TestPartitionMajorityCommitsMinorityStalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("heal: cut node from commit %d round %d to commit %d round %d, caught up with commit %d in %v; partition lasted %v",
-		healed.CommitIndex, healed.Round, final[cut].CommitIndex, final[cut].Round, target, caughtUp.Round(time.Millisecond), healAt.Sub(cutAt).Round(time.Millisecond))
+	t.Logf("heal: cut node from commit %d epoch %d round %d to commit %d epoch %d round %d, caught up with commit %d in %v; partition lasted %v",
+		healed.CommitIndex, healed.Epoch, healed.Round, final[cut].CommitIndex, final[cut].Epoch, final[cut].Round, target,
+		caughtUp.Round(time.Millisecond), healAt.Sub(cutAt).Round(time.Millisecond))
 
 	l.mu.Lock()
 	ackd := append([]acked(nil), l.acked...)
