@@ -15,9 +15,7 @@ import (
 	"dagger/node/api"
 	"dagger/node/keyfile"
 	"dagger/node/live"
-	"dagger/node/payment"
 	"dagger/node/tx"
-	"dagger/transport/p2p"
 )
 
 // memberFile is the operator's entry next to its config, as node init
@@ -53,29 +51,17 @@ func loadNodeConfig(stderr io.Writer, name, path string) (*live.Config, ed25519.
 // joinTx builds the operator-join of the operator whose key signs it,
 // from its member.json entry.
 func joinTx(key ed25519.PrivateKey, m live.GenesisMember, memberPath string) (tx.Tx, error) {
-	pub := key.Public().(ed25519.PublicKey)
-	self := tx.Key(pub)
-	mk, err := tx.ParseKey(m.Key)
+	self := tx.Key(key.Public().(ed25519.PublicKey))
+	op, err := m.Operator()
 	if err != nil {
-		return tx.Tx{}, fmt.Errorf("%s: key: %w", memberPath, err)
+		return tx.Tx{}, fmt.Errorf("%s: %w", memberPath, err)
 	}
-	if mk != self {
+	if op.Key != self {
 		return tx.Tx{}, fmt.Errorf("%s is the entry of operator %s, but the node's key is %s: use the member.json that 'dagger node init' wrote next to this config",
-			memberPath, mk, self)
-	}
-	id, err := p2p.PeerIDOf(pub)
-	if err != nil {
-		return tx.Tx{}, err
-	}
-	payout := payment.Address(self)
-	if m.Payout != "" {
-		if payout, err = payment.ParseAddress(m.Payout); err != nil {
-			return tx.Tx{}, fmt.Errorf("%s: payout: %w", memberPath, err)
-		}
+			memberPath, op.Key, self)
 	}
 	t := newTx(tx.KindOperatorJoin, key)
-	t.PeerID, t.Region, t.Payout = string(id), m.Region, [32]byte(payout)
-	t.Capacity = tx.Capacity{VCPU: m.Capacity.VCPU, MemoryMiB: m.Capacity.MemoryMiB, DiskGiB: m.Capacity.DiskGiB}
+	t.PeerID, t.Region, t.Payout, t.Capacity = op.PeerID, op.Region, op.Payout, op.Capacity
 	t.Sign(key)
 	if err := t.Validate(); err != nil {
 		return tx.Tx{}, fmt.Errorf("%s: %w", memberPath, err)

@@ -140,6 +140,14 @@ func (gf GenesisFile) Genesis() (Genesis, error) {
 	return g, nil
 }
 
+// Operator is the operator m describes, as the cluster knows it: its key,
+// the libp2p peer id derived from it, region, capacity, payout (its own
+// key's address by default) and weight.
+func (m GenesisMember) Operator() (cluster.GenesisOperator, error) {
+	op, _, err := m.operator()
+	return op, err
+}
+
 func (m GenesisMember) operator() (cluster.GenesisOperator, []string, error) {
 	var op cluster.GenesisOperator
 	key, err := tx.ParseKey(m.Key)
