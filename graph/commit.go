@@ -48,8 +48,9 @@ const (
 )
 
 type decision struct {
-	kind  decisionKind
-	block *vertex
+	kind   decisionKind
+	block  *vertex
+	direct bool
 }
 
 // commit decides every leader slot it can, lowest round first, and emits a
@@ -64,6 +65,7 @@ func (g *Graph) commit() {
 	// Top down: an indirect decision reads the decisions of the slots above.
 	for r := hi; ; r-- {
 		d := g.decideDirect(r)
+		d.direct = d.kind != undecided
 		if d.kind == undecided && g.fault == nil {
 			d = g.decideIndirect(r, ds[r-lo+1:])
 		}
@@ -80,6 +82,7 @@ func (g *Graph) commit() {
 			return
 		}
 		g.nextSlot = lo + uint64(i) + 1
+		g.stats.count(d)
 		if d.kind == decidedCommit {
 			g.linearize(d.block)
 		}
@@ -208,17 +211,20 @@ func (g *Graph) linearize(l *vertex) {
 	}
 	c.Txs = make([]CommittedTx, 0, ntx)
 	round := l.ev.Round
+	log := commitLog{index: g.commitIndex, leader: round, added: round + g.depth + 1}
 	for i, v := range events {
 		for j, tx := range v.ev.Txs {
 			h := v.ev.txHashes[j]
 			if _, dup := g.delivered[h]; dup {
+				g.stats.DuplicateTxs++
 				continue
 			}
-			g.delivered[h] = struct{}{}
-			g.deliveredByRd[round] = append(g.deliveredByRd[round], h)
+			g.deliver(h, log.added)
 			c.Txs = append(c.Txs, CommittedTx{Data: tx, Hash: h, Event: i, Index: j})
 		}
 	}
+	g.pruneDelivered(round, &log)
+	g.logs = append(g.logs, log)
 	g.commitIndex++
 	g.commitTime = c.Time
 	g.lastLeader, g.hasCommitted = round, true
@@ -266,6 +272,46 @@ func (g *Graph) consensusTime(l *vertex) int64 {
 	}
 	return t
 }
+
+// Stats counts what a graph did, for reports and coverage: how its leader
+// slots were decided, timeouts, buffered events dropped below the horizon
+// and transactions left out of commits as already delivered.
+type Stats struct {
+	DirectCommits   uint64
+	IndirectCommits uint64
+	DirectSkips     uint64
+	IndirectSkips   uint64
+	LeaderTimeouts  uint64
+	BufferedDropped uint64
+	DuplicateTxs    uint64
+}
+
+// Add adds o's counts to s.
+func (s *Stats) Add(o Stats) {
+	s.DirectCommits += o.DirectCommits
+	s.IndirectCommits += o.IndirectCommits
+	s.DirectSkips += o.DirectSkips
+	s.IndirectSkips += o.IndirectSkips
+	s.LeaderTimeouts += o.LeaderTimeouts
+	s.BufferedDropped += o.BufferedDropped
+	s.DuplicateTxs += o.DuplicateTxs
+}
+
+func (s *Stats) count(d decision) {
+	switch {
+	case d.kind == decidedCommit && d.direct:
+		s.DirectCommits++
+	case d.kind == decidedCommit:
+		s.IndirectCommits++
+	case d.direct:
+		s.DirectSkips++
+	default:
+		s.IndirectSkips++
+	}
+}
+
+// Stats returns the graph's counters.
+func (g *Graph) Stats() Stats { return g.stats }
 
 // LastCommitted returns the round of the last committed leader.
 func (g *Graph) LastCommitted() (round uint64, ok bool) { return g.lastLeader, g.hasCommitted }

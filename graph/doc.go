@@ -92,6 +92,11 @@ before, restricted to rounds within GC depth below L's round, in the order
 (round, creator, hash): parents always precede children. Transactions are
 delivered in that order, each hash once within a window of GC depth leader
 rounds (replay protection beyond that window belongs to the state machine).
+The window does not end with an epoch: WindowAt hands the transactions
+delivered within it to the next epoch's graph (Config.Window), on an axis
+where an epoch's round 0 follows the last leader round its predecessor
+committed, so a transaction that any creator, Byzantine or honest,
+repeats across an epoch boundary is not delivered twice.
 A commit's consensus time is the weighted median of the creation times of
 L's parents at round r-1, at least the previous commit's time. Those
 parents form a quorum, so Byzantine creators hold less than half of their

@@ -38,6 +38,10 @@ type Config struct {
 	// StartTime is the consensus time before the first commit, in Unix
 	// nanoseconds (the epoch's start).
 	StartTime int64
+	// Window is the replay window the previous epoch handed over
+	// (WindowAt of its last commit): its transactions are not delivered
+	// again until they expire. Empty for the first epoch.
+	Window TxWindow
 }
 
 // Defaults for Config.
@@ -184,14 +188,21 @@ type Graph struct {
 	leaderCache map[uint64]MemberID
 
 	// commit sequence
-	nextSlot      uint64 // lowest undecided leader slot
-	lastLeader    uint64 // round of the last committed leader
-	hasCommitted  bool
-	commitIndex   uint64
-	commitTime    int64
-	delivered     map[Hash]struct{}
-	deliveredByRd map[uint64][]Hash
-	fault         error
+	nextSlot     uint64 // lowest undecided leader slot
+	lastLeader   uint64 // round of the last committed leader
+	hasCommitted bool
+	commitIndex  uint64
+	commitTime   int64
+	// The replay window: every transaction delivered and not yet expired,
+	// and the same hashes by the leader round after whose commit they
+	// expire; expNext is the lowest expiry not yet pruned.
+	delivered      map[Hash]struct{}
+	deliveredByExp map[uint64][]Hash
+	expNext        uint64
+	// logs describe the commits of the batch the last Ready returned.
+	logs  []commitLog
+	stats Stats
+	fault error
 	// grown is set by every insertion; without one, the commit rule has
 	// nothing new to decide.
 	grown bool
@@ -212,7 +223,7 @@ func New(cfg Config) (*Graph, error) {
 		pending: make(map[Hash]*pendingEvent), waiters: make(map[Hash][]Hash), missing: make(map[Hash]EventRef),
 		missingByRound: make(map[uint64][]Hash), pendingBy: make([]int, c.Size()),
 		leaderCache: make(map[uint64]MemberID), delivered: make(map[Hash]struct{}),
-		deliveredByRd: make(map[uint64][]Hash), commitTime: cfg.StartTime,
+		deliveredByExp: make(map[uint64][]Hash), commitTime: cfg.StartTime,
 	}
 	if g.v == nil {
 		g.v = Ed25519{}
@@ -237,6 +248,12 @@ func New(cfg Config) (*Graph, error) {
 			return nil, errors.New("graph: signer's key is not in the committee")
 		}
 		g.self = id
+	}
+	for _, t := range cfg.Window {
+		if _, dup := g.delivered[t.Hash]; dup || t.Expires > g.depth {
+			return nil, fmt.Errorf("graph: window entry %s expiring at round %d is repeated or beyond GC depth %d", t.Hash, t.Expires, g.depth)
+		}
+		g.deliver(t.Hash, t.Expires)
 	}
 	if cfg.LastSigned != nil {
 		if cfg.Signer == nil || cfg.LastSigned.Creator != g.self {
@@ -605,6 +622,7 @@ func (g *Graph) tallyCertificate(v *vertex) {
 // Ready runs the commit rule over everything inserted so far and returns
 // the output accumulated since the last call.
 func (g *Graph) Ready() Ready {
+	g.logs = g.logs[:0]
 	g.commit()
 	out := g.out
 	g.out = Ready{}
@@ -637,10 +655,6 @@ func (g *Graph) gc(h uint64) {
 			delete(g.rounds, r)
 		}
 		delete(g.leaderCache, r)
-		for _, th := range g.deliveredByRd[r] {
-			delete(g.delivered, th)
-		}
-		delete(g.deliveredByRd, r)
 		for _, mh := range g.missingByRound[r] {
 			if _, still := g.missing[mh]; still {
 				delete(g.missing, mh)
@@ -661,6 +675,7 @@ func (g *Graph) gc(h uint64) {
 	slices.SortFunc(old, func(a, b *Event) int { return parentOrder(b.Ref(), a.Ref()) })
 	for _, e := range old {
 		g.unbuffer(e.Hash())
+		g.stats.BufferedDropped++
 		g.out.Rejected = append(g.out.Rejected, Rejection{Event: e.Ref(), Err: fmt.Errorf("%w: horizon %d", ErrBelowHorizon, h)})
 		freed = append(freed, e.Hash())
 	}

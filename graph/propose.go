@@ -46,6 +46,7 @@ func (w Wait) String() string {
 func (g *Graph) LeaderTimeout(r uint64) {
 	if r+1 > g.timedOut {
 		g.timedOut = r + 1
+		g.stats.LeaderTimeouts++
 	}
 }
 

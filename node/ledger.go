@@ -84,6 +84,10 @@ type Epoch struct {
 	Committee *graph.Committee
 	// Time is the consensus time the epoch starts at: the last commit's.
 	Time int64
+	// Window is the replay window the epoch starts with (graph.TxWindow):
+	// what the ending epoch delivered recently is not delivered again.
+	// EndEpoch fills it in.
+	Window graph.TxWindow
 }
 
 // Hooks report what the ledger did; nil hooks are skipped. They run on the
@@ -148,7 +152,11 @@ type Ledger struct {
 	epoch      uint64
 	commitBase uint64 // commits of earlier epochs
 	nextEpoch  *Epoch
-	signed     Signed // the stored last signed event
+	// applying is the graph's index of the commit the Commit hook is
+	// handling.
+	applying   uint64
+	pastGraphs graph.Stats // the counters of earlier epochs' graphs
+	signed     Signed      // the stored last signed event
 	hasSigned  bool
 	// own are this node's events with transactions that no commit has
 	// delivered yet, oldest first. One that falls below the horizon, or
@@ -174,6 +182,8 @@ type LedgerStats struct {
 	Epochs          uint64 // epochs this ledger moved to
 	TxsForwarded    uint64
 	TxsRequeued     uint64 // from own events that can no longer commit
+	// Graph sums the counters of every graph the ledger ran.
+	Graph graph.Stats
 }
 
 // NewLedger checks cfg and builds a ledger; Start runs it.
@@ -208,7 +218,7 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 		return nil, fmt.Errorf("read last signed event: %w", err)
 	}
 	l.signed, l.hasSigned = last, ok
-	g, err := l.newGraph(cfg.Graph.Committee, cfg.Graph.StartTime)
+	g, err := l.newGraph(cfg.Graph.Committee, cfg.Graph.StartTime, cfg.Graph.Window)
 	if err != nil {
 		return nil, err
 	}
@@ -218,9 +228,9 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 
 // newGraph builds the graph of an epoch: this node signs if its key is in
 // the committee and observes otherwise.
-func (l *Ledger) newGraph(c *graph.Committee, start int64) (*graph.Graph, error) {
+func (l *Ledger) newGraph(c *graph.Committee, start int64, w graph.TxWindow) (*graph.Graph, error) {
 	gc := l.cfg.Graph
-	gc.Committee, gc.StartTime, gc.LastSigned = c, start, nil
+	gc.Committee, gc.StartTime, gc.LastSigned, gc.Window = c, start, nil, w
 	if gc.Signer != nil {
 		if _, member := c.MemberByKey(gc.Signer.PublicKey()); !member {
 			gc.Signer = nil
@@ -235,8 +245,18 @@ func (l *Ledger) newGraph(c *graph.Committee, start int64) (*graph.Graph, error)
 
 // EndEpoch ends the current epoch after the commit being delivered: the
 // committee e runs the graph from the next commit on, and what the old
-// graph commits later is dropped. Only the Commit hook calls it.
-func (l *Ledger) EndEpoch(e Epoch) { l.nextEpoch = &e }
+// graph commits later is dropped. Only the Commit hook calls it. It
+// returns the replay window the new epoch starts with, which a snapshot of
+// the state at the epoch start must carry.
+func (l *Ledger) EndEpoch(e Epoch) graph.TxWindow {
+	w, err := l.g.WindowAt(l.applying)
+	if err != nil {
+		panic(fmt.Sprintf("ledger: %v", err)) // the hook runs on a commit of the last batch
+	}
+	e.Window = w
+	l.nextEpoch = &e
+	return w
+}
 
 // Epoch returns the current epoch.
 func (l *Ledger) Epoch() uint64 { return l.epoch }
@@ -253,11 +273,12 @@ func (l *Ledger) switchEpoch(base uint64) {
 		l.fail(fmt.Errorf("epoch %d cannot follow epoch %d", e.Committee.Epoch(), l.epoch))
 		return
 	}
-	g, err := l.newGraph(e.Committee, e.Time)
+	g, err := l.newGraph(e.Committee, e.Time, e.Window)
 	if err != nil {
 		l.fail(fmt.Errorf("start epoch %d: %w", e.Committee.Epoch(), err))
 		return
 	}
+	l.pastGraphs.Add(l.g.Stats())
 	l.g, l.epoch, l.commitBase = g, e.Committee.Epoch(), base
 	if l.leaderTimer != nil {
 		l.leaderTimer.Stop()
@@ -278,7 +299,12 @@ func (l *Ledger) FirstCommit() uint64 { return l.cfg.CommitBase }
 func (l *Ledger) Graph() *graph.Graph { return l.g }
 
 // Stats returns the ledger's counters.
-func (l *Ledger) Stats() LedgerStats { return l.stats }
+func (l *Ledger) Stats() LedgerStats {
+	st := l.stats
+	st.Graph = l.pastGraphs
+	st.Graph.Add(l.g.Stats())
+	return st
+}
 
 // QueueLen returns the number of transactions waiting for an event.
 func (l *Ledger) QueueLen() int { return len(l.queue) - l.qhead }
@@ -725,6 +751,7 @@ func (l *Ledger) drain(from transport.PeerID) {
 	}
 	for _, c := range rd.Commits {
 		l.settleOwn(c.Events)
+		l.applying = c.Index
 		c.Index += l.commitBase
 		l.stats.CommittedEvents += uint64(len(c.Events))
 		if h := l.cfg.Hooks.Commit; h != nil {

@@ -175,8 +175,9 @@ func NewNode(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the latest snapshot: %w", err)
 	}
+	var window graph.TxWindow
 	if fromSnapshot {
-		if st, err = RestoreSnapshot(sn, cfg.Genesis, cfg.Ledger.Graph.Verifier); err != nil {
+		if st, window, err = RestoreSnapshot(sn, cfg.Genesis, cfg.Ledger.Graph.Verifier); err != nil {
 			return nil, err
 		}
 	}
@@ -211,6 +212,7 @@ func NewNode(cfg Config) (*Node, error) {
 	lc := cfg.Ledger
 	lc.Graph.Committee = st.Committee()
 	lc.Graph.StartTime = st.EpochStart()
+	lc.Graph.Window = window
 	lc.CommitBase = st.Commits()
 	n.snapCommit = st.Commits()
 	n.userHooks = lc.Hooks
@@ -227,24 +229,29 @@ func NewNode(cfg Config) (*Node, error) {
 
 // RestoreSnapshot decodes a snapshot and checks that it is of the cluster
 // that started at genesis and holds the state at the start of its epoch,
-// after its commit count; v checks evidence (nil means ed25519).
-func RestoreSnapshot(sn Snapshot, genesis cluster.Genesis, v graph.Verifier) (*cluster.State, error) {
+// after its commit count; v checks evidence (nil means ed25519). It also
+// returns the replay window the epoch's graph starts with.
+func RestoreSnapshot(sn Snapshot, genesis cluster.Genesis, v graph.Verifier) (*cluster.State, graph.TxWindow, error) {
 	g, err := cluster.New(genesis, v)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	st, err := cluster.Restore(sn.Data, v)
+	data, window, err := decodeSnapshotData(sn.Data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("snapshot at commit %d: %w", sn.Commit, err)
+	}
+	st, err := cluster.Restore(data, v)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("snapshot at commit %d: %w", sn.Commit, err)
+		return nil, nil, fmt.Errorf("snapshot at commit %d: %w", sn.Commit, err)
 	case st.Params() != g.Params():
-		return nil, fmt.Errorf("snapshot at commit %d is of a cluster with other parameters than this genesis: "+
+		return nil, nil, fmt.Errorf("snapshot at commit %d is of a cluster with other parameters than this genesis: "+
 			"the store belongs to another cluster", sn.Commit)
 	case st.Epoch() != sn.Epoch || st.Commits() != sn.Commit || st.EpochStart() != st.Time():
-		return nil, fmt.Errorf("snapshot stored as epoch %d at commit %d holds the state of epoch %d after %d commits, "+
+		return nil, nil, fmt.Errorf("snapshot stored as epoch %d at commit %d holds the state of epoch %d after %d commits, "+
 			"not at an epoch start: the store is damaged", sn.Epoch, sn.Commit, st.Epoch(), st.Commits())
 	}
-	return st, nil
+	return st, window, nil
 }
 
 // FirstCommit is the global index of the first commit the node applies
@@ -441,8 +448,8 @@ func (n *Node) onCommit(c graph.Commit) {
 		}
 	}
 	if res.Epoch != nil {
-		n.ledger.EndEpoch(Epoch{Committee: res.Epoch.Committee, Time: res.Epoch.Time})
-		n.checkpoint(res.Epoch.Epoch, c.Index+1)
+		w := n.ledger.EndEpoch(Epoch{Committee: res.Epoch.Committee, Time: res.Epoch.Time})
+		n.checkpoint(res.Epoch.Epoch, c.Index+1, w)
 	}
 	if h := n.cfg.Hooks.Applied; h != nil {
 		h(c, res, n.state.Hash())
@@ -453,11 +460,12 @@ func (n *Node) onCommit(c graph.Commit) {
 // is commit, and then prunes the events of the epochs the store no longer
 // needs keep. A replay of commits before the newest stored snapshot stores
 // nothing. A write that fails stops the node.
-func (n *Node) checkpoint(epoch, commit uint64) {
+func (n *Node) checkpoint(epoch, commit uint64, w graph.TxWindow) {
 	if commit <= n.snapCommit {
 		return
 	}
-	if err := n.store.PutSnapshot(Snapshot{Epoch: epoch, Commit: commit, Data: n.state.Snapshot()}); err != nil {
+	data := encodeSnapshotData(n.state.Snapshot(), w)
+	if err := n.store.PutSnapshot(Snapshot{Epoch: epoch, Commit: commit, Data: data}); err != nil {
 		n.ledger.fail(fmt.Errorf("store the snapshot of epoch %d: %w", epoch, err))
 		return
 	}

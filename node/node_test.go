@@ -322,7 +322,7 @@ func TestRestartFromTheSnapshotAtTheEpochStart(t *testing.T) {
 
 func mustRestore(t *testing.T, sn node.Snapshot, g cluster.Genesis) *cluster.State {
 	t.Helper()
-	st, err := node.RestoreSnapshot(sn, g, nil)
+	st, _, err := node.RestoreSnapshot(sn, g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,17 +340,17 @@ func TestSnapshotOfAnotherClusterIsRefused(t *testing.T) {
 	}
 	other := s.gen
 	other.Params.Price.VCPUHour++
-	if _, err := node.RestoreSnapshot(sn, other, nil); err == nil || !strings.Contains(err.Error(), "another cluster") {
+	if _, _, err := node.RestoreSnapshot(sn, other, nil); err == nil || !strings.Contains(err.Error(), "another cluster") {
 		t.Fatalf("snapshot of another cluster: %v", err)
 	}
 	bad := sn
 	bad.Epoch++
-	if _, err := node.RestoreSnapshot(bad, s.gen, nil); err == nil || !strings.Contains(err.Error(), "damaged") {
+	if _, _, err := node.RestoreSnapshot(bad, s.gen, nil); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Fatalf("snapshot stored under another epoch: %v", err)
 	}
 	bad = sn
 	bad.Data = bad.Data[:len(bad.Data)-1]
-	if _, err := node.RestoreSnapshot(bad, s.gen, nil); !errors.Is(err, cluster.ErrSnapshot) {
+	if _, _, err := node.RestoreSnapshot(bad, s.gen, nil); !errors.Is(err, cluster.ErrSnapshot) {
 		t.Fatalf("truncated snapshot: %v", err)
 	}
 	s.n.Stop()

@@ -13,7 +13,12 @@ import (
 
 func run(t *testing.T, file string, seed uint64) *sim.Report {
 	t.Helper()
-	sc, err := scenario.Load(filepath.Join("../scenarios", file), scenario.Override{Key: "seed", Value: fmt.Sprint(seed)})
+	return runFile(t, filepath.Join("../scenarios", file), []scenario.Override{{Key: "seed", Value: fmt.Sprint(seed)}})
+}
+
+func runFile(t *testing.T, path string, overrides []scenario.Override) *sim.Report {
+	t.Helper()
+	sc, err := scenario.Load(path, overrides...)
 	if err != nil {
 		t.Fatal(err)
 	}

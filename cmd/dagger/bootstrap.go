@@ -168,7 +168,7 @@ func runNodeBootstrap(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	st, err := node.RestoreSnapshot(sn, gen.Cluster, nil)
+	st, _, err := node.RestoreSnapshot(sn, gen.Cluster, nil)
 	if err != nil {
 		return fail("the snapshot the sources agree on does not restore against this node's genesis (%s): %v\n"+
 			"Check that node.genesis is the cluster's genesis.json and that the sources are nodes of that cluster.",

@@ -94,7 +94,10 @@ type Checker struct {
 	leaves [][]graph.Hash
 
 	committees map[uint64]*graph.Committee
-	state      stateAgreement
+	// epochBase maps an epoch to the TxRound of its round 0, as the first
+	// honest node to enter it derived it.
+	epochBase map[uint64]uint64
+	state     stateAgreement
 }
 
 // nodeState is what the checkers remember of one node.
@@ -114,7 +117,13 @@ type nodeState struct {
 	lastLeader uint64
 	cutoff     uint64
 	events     window[graph.Hash, uint64]
-	txs        window[graph.Hash, uint64]
+	// txs is the transaction replay window, on the axis that chains the
+	// epochs (TxRound): it does not end with an epoch. txEpoch is the
+	// epoch of the last commit, txLeader its leader's round there.
+	txs      window[graph.Hash, uint64]
+	txEpoch  uint64
+	txLeader uint64
+	txCutoff uint64
 
 	// pending maps the required transactions not yet committed here to
 	// their submission time.
@@ -139,6 +148,7 @@ func New(cfg Config) *Checker {
 		firstTx:    make(map[graph.Hash]uint64),
 		eqSlots:    make(map[slot]struct{}),
 		committees: map[uint64]*graph.Committee{cfg.Committee.Epoch(): cfg.Committee},
+		epochBase:  map[uint64]uint64{cfg.Committee.Epoch(): 0},
 	}
 	if c.verifier == nil {
 		c.verifier = graph.Ed25519{}
@@ -175,6 +185,7 @@ func (n *nodeState) resetIntegrity() {
 	n.hasLeader, n.lastLeader, n.cutoff = false, 0, 0
 	n.events = newWindow[graph.Hash, uint64]()
 	n.txs = newWindow[graph.Hash, uint64]()
+	n.txEpoch, n.txLeader, n.txCutoff = 0, 0, 0
 }
 
 // Commit is called every time node delivers a commit, at virtual time now.

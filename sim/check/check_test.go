@@ -203,6 +203,29 @@ func (f *fixture) freshEvent(k int, creator int, txs ...[]byte) *graph.Event {
 	return b.Event(creator, r, parents, txs...)
 }
 
+// nextEpochCommit appends to every node's sequence a first commit of
+// epoch 1 (the same members): the round-0 leader's event with txs.
+func (f *fixture) nextEpochCommit(s *stream, txs ...[]byte) {
+	b := graphtest.NewBuilder(len(f.honest), f.seed)
+	var members []graph.Member
+	for i := range f.committee.Size() {
+		m, _ := f.committee.Member(graph.MemberID(i))
+		members = append(members, m)
+	}
+	com, err := graph.NewCommittee(1, members)
+	if err != nil {
+		panic(err)
+	}
+	b.Committee = com
+	e := b.Event(int(com.Leader(0)), 0, nil, txs...)
+	for i := range s.commits {
+		cm := graph.Commit{Index: uint64(len(s.commits[i])), Leader: e.Ref(), Events: []*graph.Event{e}}
+		redeliver(&cm)
+		s.commits[i] = append(s.commits[i], cm)
+	}
+	s.before = append(s.before, func(c *Checker) { c.AddEpoch(com) })
+}
+
 // nonLeaderParent returns an event of commit cm, other than the leader,
 // that the leader references.
 func nonLeaderParent(t *testing.T, cm *graph.Commit) *graph.Event {
@@ -354,6 +377,12 @@ func TestEachSafetyViolationFailsItsChecker(t *testing.T) {
 		{"a transaction delivered again after the window is allowed", func(t *testing.T, s *stream) {
 			dup := f.freshEvent(last, 2, f.commits[0][0].Txs[0].Data)
 			s.every(last, func(cm *graph.Commit) { insertEvent(cm, dup); redeliver(cm) })
+		}, nil},
+		{"a transaction is delivered again by the next epoch's first commit", func(t *testing.T, s *stream) {
+			f.nextEpochCommit(s, f.commits[0][last].Txs[0].Data)
+		}, map[string]string{"integrity": fmt.Sprintf("delivered again (first in commit %d)", last)}},
+		{"a transaction delivered in an epoch beyond the window may come again in the next", func(t *testing.T, s *stream) {
+			f.nextEpochCommit(s, f.commits[0][0].Txs[0].Data)
 		}, nil},
 		{"a transaction is delivered from the wrong place", func(t *testing.T, s *stream) {
 			s.every(k, func(cm *graph.Commit) { cm.Txs[0].Index++ })

@@ -89,6 +89,11 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 	if leadRound > c.depth {
 		cutoff = leadRound - c.depth
 	}
+	txRound := c.txRound(n, epoch, lead.Round)
+	txCutoff := uint64(0)
+	if txRound > c.depth {
+		txCutoff = txRound - c.depth
+	}
 	if n.hasLeader && leadRound <= n.lastLeader {
 		prev := n.lastLeader
 		bad(func() string {
@@ -188,7 +193,7 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 			})
 			continue
 		}
-		n.txs.put(leadRound, tx.Hash, idx)
+		n.txs.put(txRound, tx.Hash, idx)
 	}
 
 	// The graph forgets delivered transactions and events below the cutoff
@@ -197,13 +202,31 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 	n.hasLeader, n.lastLeader = true, max(n.lastLeader, leadRound)
 	n.cutoff = max(n.cutoff, cutoff)
 	n.events.prune(n.cutoff)
-	n.txs.prune(n.cutoff)
+	n.txCutoff = max(n.txCutoff, txCutoff)
+	n.txs.prune(n.txCutoff)
 	clear(leaves)
 	c.leaves = leaves[:0]
 	c.checked.commits++
 	c.checked.events += uint64(len(cm.Events))
 	c.checked.txs += uint64(len(cm.Txs))
 	c.pruneMemos()
+}
+
+// txRound places the leader round of node's commit of epoch on the axis
+// that chains epochs: an epoch's round 0 follows the round of the last
+// leader its predecessor committed. The graph's transaction replay window
+// (graph.TxWindow) spans GC depth rounds of this axis, across epochs.
+func (c *Checker) txRound(n *nodeState, epoch, leader uint64) uint64 {
+	if n.hasLeader && epoch > n.txEpoch {
+		base := c.epochBase[n.txEpoch] + n.txLeader + 1
+		for e := n.txEpoch + 1; e <= epoch; e++ {
+			if _, known := c.epochBase[e]; !known {
+				c.epochBase[e] = base
+			}
+		}
+	}
+	n.txEpoch, n.txLeader = epoch, leader
+	return c.epochBase[epoch] + leader
 }
 
 // canonicalBefore reports whether a precedes b in a commit's order: round,

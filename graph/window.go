@@ -1,0 +1,238 @@
+package graph
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// TxWindow is the part of the transaction replay window that crosses an
+// epoch boundary: the transactions the ending epoch delivered within its
+// last GC depth leader rounds, each with the leader round of the next
+// epoch after whose commit it leaves the window.
+//
+// Rounds restart at 0 in every epoch; the window does not. On the axis
+// that lines the epochs up, where an epoch's round 0 directly follows its
+// predecessor's last committed leader round, a transaction is delivered at
+// most once within GC depth leader rounds, whatever the epoch: a commit
+// with leader round L leaves out every transaction delivered at a leader
+// round of L-GCDepth-1 or above (on that axis) by an earlier commit.
+// Config.Window hands the window to the next epoch's graph, and a snapshot
+// of the state at an epoch start carries it across a restart.
+type TxWindow []WindowTx
+
+// WindowTx is one delivered transaction in a TxWindow.
+type WindowTx struct {
+	Hash Hash
+	// Expires is the leader round (of the epoch the window is handed to)
+	// after whose commit the transaction leaves the window. It is at most
+	// the GC depth.
+	Expires uint64
+}
+
+// MaxWindowTxs bounds a decoded TxWindow: as many transactions as 64
+// rounds of full events from a committee of 256, far more than GC depth
+// leader rounds deliver at any throughput the design targets.
+const MaxWindowTxs = 1 << 24
+
+const windowVersion = 1
+
+// Encode returns the window's canonical encoding: a version byte, the
+// number of expiry groups, and per group its expiry, its count and its
+// hashes in increasing order. Window returns windows in canonical order;
+// Encode sorts a copy of any other.
+func (w TxWindow) Encode() []byte {
+	if !slices.IsSortedFunc(w, cmpWindowTx) {
+		w = slices.Clone(w)
+		slices.SortFunc(w, cmpWindowTx)
+	}
+	groups := 0
+	for i := range w {
+		if i == 0 || w[i].Expires != w[i-1].Expires {
+			groups++
+		}
+	}
+	b := make([]byte, 0, 5+12*groups+HashSize*len(w))
+	b = append(b, windowVersion)
+	b = binary.BigEndian.AppendUint32(b, uint32(groups))
+	for i := 0; i < len(w); {
+		j := i
+		for j < len(w) && w[j].Expires == w[i].Expires {
+			j++
+		}
+		b = binary.BigEndian.AppendUint64(b, w[i].Expires)
+		b = binary.BigEndian.AppendUint32(b, uint32(j-i))
+		for _, t := range w[i:j] {
+			b = append(b, t.Hash[:]...)
+		}
+		i = j
+	}
+	return b
+}
+
+// ErrWindow wraps every reason DecodeTxWindow refuses an encoding.
+var ErrWindow = errors.New("bad transaction window")
+
+// DecodeTxWindow decodes what Encode wrote. It accepts only the
+// canonical encoding: groups by increasing expiry, none beyond maxExpiry
+// (a graph's GC depth; New checks that bound again), hashes increasing
+// within a group and never repeated, at most MaxWindowTxs in all.
+func DecodeTxWindow(b []byte, maxExpiry uint64) (TxWindow, error) {
+	bad := func(format string, args ...any) (TxWindow, error) {
+		return nil, fmt.Errorf("%w: %s", ErrWindow, fmt.Sprintf(format, args...))
+	}
+	if len(b) < 5 {
+		return bad("%d bytes, shorter than its header", len(b))
+	}
+	if b[0] != windowVersion {
+		return bad("version %d, want %d", b[0], windowVersion)
+	}
+	groups := binary.BigEndian.Uint32(b[1:])
+	b = b[5:]
+	if groups > MaxWindowTxs {
+		return bad("%d expiry groups, more than the %d transactions a window holds", groups, MaxWindowTxs)
+	}
+	var w TxWindow
+	seen := make(map[Hash]struct{})
+	for g := range groups {
+		if len(b) < 12 {
+			return bad("group %d is truncated", g)
+		}
+		exp, n := binary.BigEndian.Uint64(b), binary.BigEndian.Uint32(b[8:])
+		b = b[12:]
+		switch {
+		case exp > maxExpiry:
+			return bad("group %d expires at round %d, beyond %d", g, exp, maxExpiry)
+		case g > 0 && exp <= w[len(w)-1].Expires:
+			return bad("group %d expires at round %d, not after the group before it", g, exp)
+		case n == 0:
+			return bad("group %d is empty", g)
+		case uint64(len(w))+uint64(n) > MaxWindowTxs:
+			return bad("more than %d transactions", MaxWindowTxs)
+		case uint64(len(b)) < uint64(n)*HashSize:
+			return bad("group %d holds %d hashes but %d bytes remain", g, n, len(b))
+		}
+		for i := range n {
+			var h Hash
+			copy(h[:], b[:HashSize])
+			b = b[HashSize:]
+			if i > 0 && !w[len(w)-1].Hash.Less(h) {
+				return bad("group %d: hashes out of order", g)
+			}
+			if _, dup := seen[h]; dup {
+				return bad("transaction %s appears twice", h)
+			}
+			seen[h] = struct{}{}
+			w = append(w, WindowTx{Hash: h, Expires: exp})
+		}
+	}
+	if len(b) > 0 {
+		return bad("%d bytes after the last group", len(b))
+	}
+	return w, nil
+}
+
+func cmpWindowTx(a, b WindowTx) int {
+	if c := cmp.Compare(a.Expires, b.Expires); c != 0 {
+		return c
+	}
+	if a.Hash == b.Hash {
+		return 0
+	}
+	if a.Hash.Less(b.Hash) {
+		return -1
+	}
+	return 1
+}
+
+// commitLog is what one commit of the batch Ready hands out did to the
+// replay window, so that WindowAt can rewind to it.
+type commitLog struct {
+	index  uint64
+	leader uint64 // the commit's leader round
+	added  uint64 // the expiry its deliveries were filed under
+	pruned []WindowTx
+}
+
+// deliver records that the commit being made delivers h.
+func (g *Graph) deliver(h Hash, expires uint64) {
+	g.delivered[h] = struct{}{}
+	g.deliveredByExp[expires] = append(g.deliveredByExp[expires], h)
+}
+
+// pruneDelivered drops from the window what leaves it after the commit
+// with leader round l, and logs it.
+func (g *Graph) pruneDelivered(l uint64, log *commitLog) {
+	if l < g.expNext {
+		return
+	}
+	drop := func(k uint64) {
+		for _, h := range g.deliveredByExp[k] {
+			delete(g.delivered, h)
+			log.pruned = append(log.pruned, WindowTx{Hash: h, Expires: k})
+		}
+		delete(g.deliveredByExp, k)
+	}
+	if l-g.expNext < uint64(len(g.deliveredByExp)) {
+		for k := g.expNext; k <= l; k++ {
+			drop(k)
+		}
+	} else {
+		var ks []uint64
+		for k := range g.deliveredByExp {
+			if k <= l {
+				ks = append(ks, k)
+			}
+		}
+		slices.Sort(ks)
+		for _, k := range ks {
+			drop(k)
+		}
+	}
+	g.expNext = l + 1
+}
+
+// WindowAt returns the replay window as it stood right after the commit
+// with the given index, shifted for the epoch that would start after it:
+// the window Config.Window takes. The commit must be one of those the
+// last call of Ready returned (an epoch ends at a commit the caller is
+// applying, and the graph may have committed past it in the same batch).
+func (g *Graph) WindowAt(index uint64) (TxWindow, error) {
+	at := -1
+	for i := range g.logs {
+		if g.logs[i].index == index {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return nil, fmt.Errorf("graph: commit %d is not in the batch Ready returned last", index)
+	}
+	// What later commits of the batch delivered is filed under their own
+	// expiries, which no other delivery shares; what they pruned goes back.
+	later := make(map[uint64]bool)
+	for _, lg := range g.logs[at+1:] {
+		later[lg.added] = true
+	}
+	shift := g.logs[at].leader + 1
+	var w TxWindow
+	for k, hs := range g.deliveredByExp {
+		if later[k] {
+			continue
+		}
+		for _, h := range hs {
+			w = append(w, WindowTx{Hash: h, Expires: k - shift})
+		}
+	}
+	for _, lg := range g.logs[at+1:] {
+		for _, t := range lg.pruned {
+			if !later[t.Expires] {
+				w = append(w, WindowTx{Hash: t.Hash, Expires: t.Expires - shift})
+			}
+		}
+	}
+	slices.SortFunc(w, cmpWindowTx)
+	return w, nil
+}
