@@ -174,6 +174,7 @@ type LedgerStats struct {
 	EventsReceived  uint64
 	Invalid         uint64
 	FetchesSent     uint64
+	FetchRetries    uint64 // fetches of parents still missing at a retry tick
 	SyncsSent       uint64
 	Rebroadcasts    uint64
 	TxsSubmitted    uint64
@@ -598,6 +599,7 @@ func (l *Ledger) onRetry() {
 		return
 	}
 	if missing := l.g.Missing(); len(missing) > 0 {
+		l.stats.FetchRetries++
 		l.fetch(l.nextPeer(), missing)
 	}
 	if l.syncing {

@@ -157,7 +157,21 @@ type Node struct {
 	// snapCommit is the commit index of the newest stored snapshot.
 	snapCommit uint64
 	store      Store
+	stats      NodeStats
 }
+
+// NodeStats counts what the processor and controller did.
+type NodeStats struct {
+	// Resubmits counts admitted transactions queued again because they
+	// had not committed after ResubmitAfter.
+	Resubmits uint64
+	// PaymentPolls counts questions to the chain about a payment that was
+	// not final yet.
+	PaymentPolls uint64
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() NodeStats { return n.stats }
 
 // NewNode builds a node; Start runs it.
 func NewNode(cfg Config) (*Node, error) {
@@ -393,6 +407,7 @@ func (n *Node) poll(id tx.ID, p *pendingTx) {
 	default:
 		n.clock.AfterFunc(n.cfg.ConfirmPoll, func() {
 			if q, ok := n.pending[id]; ok && q == p && !n.stopped {
+				n.stats.PaymentPolls++
 				n.poll(id, p)
 			}
 		})
@@ -519,6 +534,7 @@ func (n *Node) tick() {
 	now := n.clock.Now()
 	for _, id := range n.pendOrder {
 		if p, ok := n.pending[id]; ok && !p.confirm && now-p.submitted >= int64(n.cfg.ResubmitAfter) {
+			n.stats.Resubmits++
 			n.enqueue(id, p)
 		}
 	}

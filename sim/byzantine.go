@@ -72,9 +72,11 @@ func (b *byzantine) outgoing(to int, pkt *packet, broadcast bool) {
 	for _, a := range acts {
 		switch a.Behavior {
 		case "mute":
+			s.hit("byz:mute", 1)
 			return
 		case "withhold":
 			if slices.Contains(a.Targets, dst.node) {
+				s.hit("byz:withhold", 1)
 				return
 			}
 		}
@@ -85,22 +87,29 @@ func (b *byzantine) outgoing(to int, pkt *packet, broadcast bool) {
 		case "equivocate":
 			if own != nil && b.secondVersionGoesTo(a, dst.node) {
 				pkt = b.rewrite(own, "equivocate", b.twin)
+				s.hit("byz:equivocate", 1)
 			}
 		case "invalid-signature":
-			pkt = b.corruptSignatures(pkt, own)
+			if p := b.corruptSignatures(pkt, own); p != pkt {
+				pkt = p
+				s.hit("byz:invalid-signature", 1)
+			}
 		case "bad-parents":
 			if own != nil {
 				pkt = b.rewrite(own, "bad-parents", b.badParents)
+				s.hit("byz:bad-parents", 1)
 			}
 		case "flood":
 			if own != nil && broadcast && b.flooded != b.ownPkt {
 				b.flooded = b.ownPkt
 				b.flood(own, a)
+				s.hit("byz:flood", 1)
 			}
 		case "replay":
-			if own != nil && broadcast && b.flooded != b.ownPkt {
+			if own != nil && broadcast && b.flooded != b.ownPkt && len(b.replays) > 0 {
 				b.flooded = b.ownPkt
 				b.replay(a)
+				s.hit("byz:replay", 1)
 			}
 		}
 	}
@@ -266,6 +275,7 @@ func (b *byzantine) incoming(from int, pkt *packet) bool {
 			if e, err := graph.Decode(pkt.data[1:], b.s.limits); err == nil && b.s.committee.Leader(e.Round) == e.Creator {
 				b.s.agenda.push(item{at: b.s.now + int64(b.s.sc.Consensus.LeaderTimeout) + 1e6, kind: itemProcess,
 					to: int32(b.ep.id), from: int32(from), pkt: pkt, index: int32(b.ep.gen), direct: true})
+				b.s.hit("byz:lazy", 1)
 				return true
 			}
 		}
@@ -297,6 +307,7 @@ func (s *Sim) toggleTwin(tw *endpoint, entry int) {
 		return
 	}
 	s.start(tw, true)
+	s.hit("byz:twin", 1)
 	s.traceEvent("twin-start", tw.id)
 	if u := int64(s.sc.Byzantine[entry].Until); u > 0 {
 		s.agenda.push(item{at: u, kind: itemTwin, to: int32(tw.id), index: int32(entry)})

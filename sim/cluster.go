@@ -31,6 +31,9 @@ type simCluster struct {
 	chain            *payment.MemChain
 	epochs           map[uint64]bool
 	vm               *vmWorkload
+	// firstHonest is the lowest honest node: it alone counts coverage
+	// read off commits, which every honest node applies.
+	firstHonest int
 }
 
 // paymentFinality is how long a simulated Solana payment takes to be
@@ -58,6 +61,9 @@ func newSimCluster(s *Sim, keys []ed25519.PrivateKey) (*simCluster, error) {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
 	c.genesisCommittee = st.Committee()
+	for c.firstHonest < sc.Nodes-1 && !sc.Honest(c.firstHonest) {
+		c.firstHonest++
+	}
 	c.chain = payment.NewMemChain(func() int64 { return StartTime + s.now })
 	c.vm = newVMWorkload(c)
 	return c, nil
@@ -103,6 +109,13 @@ func (c *simCluster) nodeConfig(ep *endpoint, lcfg node.LedgerConfig) node.Confi
 	i := ep.node
 	cfg.Hooks = node.NodeHooks{
 		Applied: func(cm graph.Commit, res cluster.Result, hash [32]byte) {
+			if i == c.firstHonest {
+				for _, o := range res.Outcomes {
+					if o.Kind == tx.KindVMCreate && o.OK && o.View.State == cluster.VMPending {
+						c.s.hit("vm-waited", 1)
+					}
+				}
+			}
 			if e := res.Epoch; e != nil && !c.epochs[e.Epoch] {
 				c.epochs[e.Epoch] = true
 				c.s.checker.AddEpoch(e.Committee)

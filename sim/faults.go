@@ -3,11 +3,14 @@ package sim
 import (
 	"fmt"
 	"strings"
+
+	"dagger/sim/scenario"
 )
 
 // applyFault puts one fault of the scenario's timeline into effect.
 func (s *Sim) applyFault(i int) {
 	f := &s.sc.Faults[i]
+	s.hit(faultPoint(f), 1)
 	if s.cluster.action(f) {
 		return
 	}
@@ -52,6 +55,45 @@ func (s *Sim) applyFault(i int) {
 		s.eps[f.Slow.Node].slow = int64(f.Slow.Delay)
 		s.traceFault(fmt.Sprintf("slow %d %s", f.Slow.Node, f.Slow.Delay.D()))
 	}
+}
+
+// faultPoint names the coverage point of a fault.
+func faultPoint(f *scenario.Fault) string {
+	switch {
+	case len(f.Partition) > 0:
+		return "fault:partition"
+	case f.OneWay != nil:
+		return "fault:one_way"
+	case f.Heal:
+		return "fault:heal"
+	case len(f.Crash) > 0:
+		return "fault:crash"
+	case len(f.Restart) > 0 && f.LoseState:
+		return "fault:restart-lose-state"
+	case len(f.Restart) > 0:
+		return "fault:restart"
+	case f.Isolate != nil:
+		return "fault:isolate"
+	case f.Degrade != nil:
+		return "fault:degrade"
+	case f.ClockSkew != nil:
+		return "fault:clock_skew"
+	case f.Slow != nil:
+		return "fault:slow"
+	case f.Join != nil:
+		return "fault:join"
+	case f.Leave != nil:
+		return "fault:leave"
+	case f.Remove != nil:
+		return "fault:remove"
+	case f.HostDown != nil:
+		return "fault:host_down"
+	case f.HostUp != nil:
+		return "fault:host_up"
+	case f.VMCrash != nil:
+		return "fault:vm_crash"
+	}
+	return "fault:other"
 }
 
 func (s *Sim) traceFault(what string) {

@@ -56,6 +56,9 @@ type Report struct {
 	// StateHash is the cluster state's hash at the reference node's last
 	// commit.
 	StateHash string `json:"state_hash"`
+	// Coverage counts what the run reached: faults and behaviours that
+	// took effect and code paths of the node (see Coverage).
+	Coverage map[string]uint64 `json:"coverage"`
 
 	history *linear.Result
 }
@@ -140,6 +143,7 @@ func (s *Sim) report(wall time.Duration) *Report {
 		h := st.Hash()
 		r.StateHash = hex.EncodeToString(h[:])
 	}
+	r.Coverage = s.coverage()
 	r.Checks = append(r.Checks, s.expectations(r)...)
 	r.Verdict = "pass"
 	for _, c := range r.Checks {

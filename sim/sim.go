@@ -51,6 +51,8 @@ type Sim struct {
 	trace     *tracer
 	fp        [32]byte // the delivered-message trace, chained
 	fpBuf     []byte
+	// cov counts coverage points as they happen (see Coverage).
+	cov map[string]uint64
 
 	stats runStats
 }
@@ -92,7 +94,7 @@ type endpoint struct {
 
 // New prepares a run of sc.
 func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
-	s := &Sim{sc: sc, opt: opt, end: int64(sc.Duration), net: newNetwork(sc)}
+	s := &Sim{sc: sc, opt: opt, end: int64(sc.Duration), net: newNetwork(sc), cov: make(map[string]uint64)}
 	newSigner := func(seed [32]byte) graph.Signer { return graph.Ed25519SignerFromSeed(seed) }
 	var verifier graph.Verifier = graph.Ed25519{}
 	if sc.Crypto == "fast" {
@@ -288,6 +290,7 @@ func (s *Sim) crash(ep *endpoint) {
 	ep.downAt = s.now
 	ep.nd.Stop()
 	ep.created += ep.ledger.Stats().EventsCreated
+	coverNode(s.cov, ep.ledger.Stats(), ep.nd.Stats())
 	s.traceEvent("crash", ep.id)
 }
 

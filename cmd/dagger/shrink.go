@@ -1,0 +1,117 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"dagger/sim/scenario"
+	"dagger/sim/swarm"
+)
+
+func runSimShrink(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sim shrink", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	seed := fs.String("seed", "", "seed to run with (default: the scenario's)")
+	out := fs.String("out", "", "where to write the minimal scenario (default: FILE with .min.yaml for .yaml)")
+	maxRuns := fs.Int("max-runs", swarm.DefaultShrinkRuns, "at most this many simulator runs")
+	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "candidates run at a time (the result does not depend on it)")
+	var sets setFlags
+	fs.Var(&sets, "set", "override a scenario setting before shrinking, key=value (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: dagger sim shrink FILE [--seed N] [--set key=value ...] [--out PATH] [--max-runs N] [--jobs N]")
+		fmt.Fprintln(stderr, "Reduces a failing scenario while the same check keeps failing: drops faults, Byzantine entries and nodes,")
+		fmt.Fprintln(stderr, "shortens the run, lowers rates, simplifies the network and parameters, tries smaller seeds; writes the result.")
+		fmt.Fprintln(stderr, "Exit status: 0 shrunk and written, 1 the scenario does not fail (nothing to shrink), 2 invalid scenario or arguments.")
+		fs.PrintDefaults()
+	}
+	file, code, ok := parseFileArgs(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "dagger sim shrink: %v\n", err)
+		return 2
+	}
+	if *seed != "" {
+		sets = append(sets, "seed="+*seed)
+	}
+	overrides, err := parseOverrides(sets)
+	if err != nil {
+		return fail(err)
+	}
+	sc, err := scenario.Load(file, overrides...)
+	if err != nil {
+		return fail(err)
+	}
+	if *out == "" {
+		*out = minPath(file)
+	}
+	start := time.Now()
+	res, err := swarm.Shrink(sc, swarm.ShrinkOptions{MaxRuns: *maxRuns, Jobs: *jobs,
+		Progress: func(step string) { fmt.Fprintf(stderr, "  %s\n", step) }})
+	if err != nil {
+		fmt.Fprintf(stderr, "dagger sim shrink: %v\n", err)
+		if strings.Contains(err.Error(), "nothing to shrink") {
+			return 1
+		}
+		return 2
+	}
+	if err := os.WriteFile(*out, res.File, 0o644); err != nil {
+		return fail(err)
+	}
+	reportShrunk(stdout, res, *out, time.Since(start))
+	return 0
+}
+
+// minPath is where the minimal form of a scenario file goes.
+func minPath(file string) string {
+	return strings.TrimSuffix(file, filepath.Ext(file)) + ".min.yaml"
+}
+
+func reportShrunk(w io.Writer, res *swarm.Shrunk, path string, took time.Duration) {
+	fmt.Fprintf(w, "shrunk while %s kept failing, in %d runs (%v):\n", res.Check, res.Runs, took.Round(time.Second))
+	fmt.Fprintf(w, "  before: %s\n  after:  %s\n", res.Before, res.After)
+	for _, s := range res.Steps {
+		fmt.Fprintf(w, "  - %s\n", s)
+	}
+	detail := res.Detail
+	if i := strings.IndexByte(detail, '\n'); i >= 0 {
+		detail = detail[:i]
+	}
+	fmt.Fprintf(w, "  %s: %s\n", res.Check, detail)
+	fmt.Fprintf(w, "wrote %s; replay: dagger sim run %s\n", path, shellQuote(path))
+}
+
+// shrinkFailures shrinks the first max failures of a campaign, writing
+// each next to the failing scenario.
+func shrinkFailures(stdout, stderr io.Writer, failures []swarm.Result, dir string, max int) {
+	n := 0
+	for _, r := range failures {
+		if r.Case == nil || n >= max {
+			continue
+		}
+		n++
+		fmt.Fprintf(stdout, "shrinking seed %d (%s):\n", r.Seed, strings.Join(r.Failed(), ","))
+		start := time.Now()
+		res, err := swarm.Shrink(r.Case.Scenario, swarm.ShrinkOptions{Jobs: runtime.GOMAXPROCS(0)})
+		if err != nil {
+			fmt.Fprintf(stdout, "  could not shrink: %v\n", err)
+			continue
+		}
+		path := filepath.Join(dir, r.Case.Scenario.Name+".min.yaml")
+		if err := os.WriteFile(path, res.File, 0o644); err != nil {
+			fmt.Fprintf(stderr, "dagger sim fuzz: %v\n", err)
+			continue
+		}
+		reportShrunk(stdout, res, path, time.Since(start))
+	}
+	if skipped := len(failures) - n; skipped > 0 {
+		fmt.Fprintf(stdout, "%d more failures not shrunk (--shrink-max %d); dagger sim shrink FILE shrinks one\n", skipped, max)
+	}
+}
