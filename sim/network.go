@@ -19,7 +19,10 @@ type linkModel struct {
 // network is the modelled network between the scenario's nodes: per-link
 // latency, loss, duplication and reordering, per-node uplink bandwidth with
 // queueing, and the partitions and degradations the faults put in place.
-// Twins share their node's links.
+//
+// Twins share their node's links, except where a partition places them:
+// partitions are decided per endpoint slot (node i at slot i, its twins at
+// slot n+i), everything else per node.
 type network struct {
 	n         int
 	base      linkModel
@@ -27,9 +30,13 @@ type network struct {
 	degraded  []scenario.Link // overrides added by faults, removed by heal
 	links     []linkModel     // n*n effective models, from*n+to
 	bandwidth uint64          // bits per second, 0 = unlimited
-	group     []int           // partition group per node
-	isolated  []bool
-	oneWay    []bool // n*n: from*n+to blocked
+	// groups holds, per endpoint slot, the partition groups it is in,
+	// ascending, while a partition is in force (split); a twin slot left
+	// nil follows its node.
+	groups   [][]int
+	split    bool
+	isolated []bool
+	oneWay   []bool // n*n: from*n+to blocked
 }
 
 func newNetwork(sc *scenario.Scenario) *network {
@@ -38,7 +45,7 @@ func newNetwork(sc *scenario.Scenario) *network {
 		base:      linkModel{latency: sc.Network.Latency, drop: sc.Network.Drop, duplicate: sc.Network.Duplicate, reorder: sc.Network.Reorder},
 		static:    sc.Network.Links,
 		bandwidth: uint64(sc.Network.Bandwidth),
-		group:     make([]int, sc.Nodes),
+		groups:    make([][]int, 2*sc.Nodes),
 		isolated:  make([]bool, sc.Nodes),
 		oneWay:    make([]bool, sc.Nodes*sc.Nodes),
 	}
@@ -87,24 +94,65 @@ func nodesOr(list []int, n int) []int {
 	return all
 }
 
-// blocked reports whether a partition, isolation or one-way block stops
-// messages from one node to another.
-func (nw *network) blocked(from, to int) bool {
-	if from == to {
-		return false
+// slot is the endpoint slot of a node, or of its twins.
+func (nw *network) slot(node int, twin bool) int {
+	if twin {
+		return nw.n + node
 	}
-	return nw.isolated[from] || nw.isolated[to] || nw.group[from] != nw.group[to] || nw.oneWay[from*nw.n+to]
+	return node
 }
 
-func (nw *network) partition(groups [][]int) {
-	for i := range nw.group {
-		nw.group[i] = len(groups) // the unlisted form one more group
+// blocked reports whether a partition, isolation or one-way block stops
+// messages from one endpoint slot to another. A node and its twins reach
+// each other unless a partition separates them.
+func (nw *network) blocked(from, to int) bool {
+	if nw.split && !nw.together(from, to) {
+		return true
 	}
-	for g, members := range groups {
-		for _, i := range members {
-			nw.group[i] = g
+	f, t := from%nw.n, to%nw.n
+	if f == t {
+		return false
+	}
+	return nw.isolated[f] || nw.isolated[t] || nw.oneWay[f*nw.n+t]
+}
+
+// together reports whether two endpoint slots share a partition group.
+func (nw *network) together(a, b int) bool {
+	x, y := nw.groupsOf(a), nw.groupsOf(b)
+	for len(x) > 0 && len(y) > 0 {
+		switch {
+		case x[0] == y[0]:
+			return true
+		case x[0] < y[0]:
+			x = x[1:]
+		default:
+			y = y[1:]
 		}
 	}
+	return false
+}
+
+func (nw *network) groupsOf(slot int) []int {
+	if g := nw.groups[slot]; g != nil || slot < nw.n {
+		return g
+	}
+	return nw.groups[slot-nw.n]
+}
+
+func (nw *network) partition(groups [][]scenario.Endpoint) {
+	clear(nw.groups)
+	for g, members := range groups {
+		for _, e := range members {
+			i := nw.slot(e.Node, e.Twin)
+			nw.groups[i] = append(nw.groups[i], g)
+		}
+	}
+	for i := range nw.n {
+		if nw.groups[i] == nil {
+			nw.groups[i] = []int{len(groups)} // the unlisted form one more group
+		}
+	}
+	nw.split = true // and unlisted twins, still nil, follow their node
 }
 
 func (nw *network) blockOneWay(from, to []int) {
@@ -116,7 +164,8 @@ func (nw *network) blockOneWay(from, to []int) {
 }
 
 func (nw *network) heal() {
-	clear(nw.group)
+	nw.split = false
+	clear(nw.groups)
 	clear(nw.isolated)
 	clear(nw.oneWay)
 	if len(nw.degraded) > 0 {

@@ -69,6 +69,7 @@ type endpoint struct {
 	s      *Sim
 	id     int
 	node   int // the scenario node whose key it holds
+	slot   int // its place in the network's partitions: node, or n+node for a twin
 	name   transport.PeerID
 	twin   bool
 	signer graph.Signer
@@ -167,7 +168,7 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 }
 
 func (s *Sim) addEndpoint(nodeIdx int, signer graph.Signer, twin bool) *endpoint {
-	ep := &endpoint{s: s, id: len(s.eps), node: nodeIdx, twin: twin, signer: signer,
+	ep := &endpoint{s: s, id: len(s.eps), node: nodeIdx, slot: s.net.slot(nodeIdx, twin), twin: twin, signer: signer,
 		name: transport.PeerID(fmt.Sprintf("n%d", nodeIdx))}
 	if twin {
 		ep.name = transport.PeerID(fmt.Sprintf("n%d-twin%d", nodeIdx, ep.id))
@@ -325,7 +326,7 @@ func (s *Sim) send(from *endpoint, to int, pkt *packet) {
 	s.stats.bytes += uint64(len(pkt.data))
 	depart := max(s.now, from.upFree) + s.net.transmit(len(pkt.data))
 	from.upFree = depart
-	if s.net.blocked(from.node, dst.node) {
+	if s.net.blocked(from.slot, dst.slot) {
 		s.stats.dropped++
 		return
 	}

@@ -1,10 +1,14 @@
 package check
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"dagger/graph"
 )
@@ -19,12 +23,41 @@ type digest struct {
 // agreed is what the first honest node to deliver an index delivered.
 type agreed struct {
 	// checked says a synced node ran the parent check on this commit.
-	checked     bool
-	node        int
+	checked bool
+	commitSummary
+}
+
+// commitSummary is what a report says of one commit: enough to tell it
+// from another commit at its index, and to find it in a trace.
+type commitSummary struct {
+	node        int // the honest node that delivered it
+	index       uint64
 	leader      graph.EventRef
-	time        int64
+	time        int64 // consensus time
+	at          int64 // virtual time of the delivery
 	events, txs int
+	firstTx     graph.Hash // zero without transactions
 	digest      digest
+}
+
+func summarize(node int, cm *graph.Commit, d digest, now int64) commitSummary {
+	s := commitSummary{node: node, index: cm.Index, leader: cm.Leader, time: cm.Time, at: now,
+		events: len(cm.Events), txs: len(cm.Txs), digest: d}
+	if len(cm.Txs) > 0 {
+		s.firstTx = cm.Txs[0].Hash
+	}
+	return s
+}
+
+// String describes the commit on one line.
+func (s *commitSummary) String() string {
+	txs := fmt.Sprintf("%d txs", s.txs)
+	if s.txs > 0 {
+		txs += fmt.Sprintf(" (first %s)", s.firstTx)
+	}
+	return fmt.Sprintf("leader %s, %d events, %s, consensus time %s, delivered at %v, digest %s",
+		s.leader, s.events, txs, time.Unix(0, s.time).UTC().Format("15:04:05.000000000"),
+		time.Duration(s.at).Round(time.Millisecond), s.digest.all)
 }
 
 func (c *Checker) digest(cm *graph.Commit) digest {
@@ -58,7 +91,8 @@ func (c *Checker) digest(cm *graph.Commit) digest {
 
 // agree checks that an honest node delivers its indexes in sequence and
 // that each commit equals the one the cluster agreed on at its index.
-func (c *Checker) agree(node int, n *nodeState, cm *graph.Commit, d digest) *agreed {
+func (c *Checker) agree(node int, n *nodeState, cm *graph.Commit, d digest, now int64) *agreed {
+	n.reached = max(n.reached, cm.Index+1)
 	if cm.Index != n.next {
 		n.synced = false
 		want := n.next
@@ -70,8 +104,7 @@ func (c *Checker) agree(node int, n *nodeState, cm *graph.Commit, d digest) *agr
 	c.longest = max(c.longest, n.next)
 	a, ok := c.agreed[cm.Index]
 	if !ok {
-		a = &agreed{node: node, leader: cm.Leader, time: cm.Time,
-			events: len(cm.Events), txs: len(cm.Txs), digest: d}
+		a = &agreed{commitSummary: summarize(node, cm, d, now)}
 		c.agreed[cm.Index] = a
 		if !c.cfg.LivenessDisabled {
 			for i := range cm.Txs {
@@ -86,6 +119,10 @@ func (c *Checker) agree(node int, n *nodeState, cm *graph.Commit, d digest) *agr
 		return a
 	}
 	n.synced = false
+	if n.fork == nil || cm.Index < n.fork.index {
+		sum := summarize(node, cm, d, now)
+		n.fork = &sum
+	}
 	c.agreement.add(cm.Index, node, 0, func() string {
 		var diffs []string
 		if cm.Leader != a.leader {
@@ -136,5 +173,124 @@ func (c *Checker) agreementResult() Result {
 	if honest > 0 {
 		pass = fmt.Sprintf("%d honest nodes, longest sequence %d commits, shortest %d, prefix-consistent", honest, c.longest, shortest)
 	}
-	return c.agreement.result("agreement", pass)
+	r := c.agreement.result("agreement", pass)
+	if fork := c.forkDetail(); fork != "" {
+		r.Detail = fork + ". " + r.Detail
+	}
+	return r
+}
+
+// forkDetail describes where the honest nodes' sequences first part: the
+// lowest index at which some honest node delivered a commit other than the
+// agreed one, and, per distinct commit delivered there, the commit and the
+// nodes that delivered it. It is empty when no two honest nodes delivered
+// different commits at one index.
+func (c *Checker) forkDetail() string {
+	var at uint64
+	found := false
+	for _, n := range c.nodes {
+		if n.honest && n.fork != nil && (!found || n.fork.index < at) {
+			at, found = n.fork.index, true
+		}
+	}
+	if !found {
+		return ""
+	}
+	// One side per commit delivered at the fork, in the order of the
+	// lowest node on it.
+	type side struct {
+		commit *commitSummary
+		nodes  []int
+	}
+	agreedAt := &c.agreed[at].commitSummary
+	sides := []*side{{commit: agreedAt}}
+	var behind []int
+	for i, n := range c.nodes {
+		if !n.honest {
+			continue
+		}
+		commit := agreedAt
+		switch {
+		case n.fork != nil && n.fork.index == at:
+			commit = n.fork
+		case n.reached <= at:
+			behind = append(behind, i)
+			continue
+		}
+		k := slices.IndexFunc(sides, func(s *side) bool { return s.commit.digest.all == commit.digest.all })
+		if k < 0 {
+			k = len(sides)
+			sides = append(sides, &side{commit: commit})
+		}
+		sides[k].nodes = append(sides[k].nodes, i)
+	}
+	if len(sides[0].nodes) == 0 {
+		// Its first deliverer restarted and delivered another commit
+		// there since: it stands on both sides.
+		sides[0].nodes = []int{agreedAt.node}
+	}
+	slices.SortStableFunc(sides, func(a, b *side) int { return cmp.Compare(a.nodes[0], b.nodes[0]) })
+
+	var b strings.Builder
+	if at == 0 {
+		b.WriteString("fork at commit 0 (no commit agrees)")
+	} else {
+		fmt.Fprintf(&b, "fork at commit %d (commits 0 to %d agree)", at, at-1)
+	}
+	for k, s := range sides {
+		sep := "; "
+		if k == 0 {
+			sep = ": "
+		}
+		fmt.Fprintf(&b, "%sside %d (%s) committed %s", sep, k+1, nodeList(s.nodes), s.commit)
+	}
+	switch len(behind) {
+	case 0:
+	case 1:
+		fmt.Fprintf(&b, "; node %d has not reached commit %d", behind[0], at)
+	default:
+		fmt.Fprintf(&b, "; %s have not reached commit %d", nodeList(behind), at)
+	}
+	first := sides[0].commit
+	for k, s := range sides[1:] {
+		other := s.commit
+		var parts []string
+		if other.leader != first.leader {
+			parts = append(parts, "leader")
+		}
+		if other.time != first.time {
+			parts = append(parts, "consensus time")
+		}
+		if other.digest.events != first.digest.events {
+			parts = append(parts, "events")
+		}
+		if other.digest.txs != first.digest.txs {
+			parts = append(parts, "transactions")
+		}
+		fmt.Fprintf(&b, "; side %d differs from side 1 in %s", k+2, andList(parts))
+		if l, f := other.leader, first.leader; l.Round == f.Round && l.Creator == f.Creator && l.Hash != f.Hash {
+			fmt.Fprintf(&b, " (two blocks of leader slot r%d/c%d: its creator equivocated)", l.Round, l.Creator)
+		}
+	}
+	return b.String()
+}
+
+// andList joins words as a sentence does: "a", "a and b", "a, b and c".
+func andList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// nodeList names a few nodes: "node 3", "nodes 2, 5".
+func nodeList(nodes []int) string {
+	if len(nodes) == 1 {
+		return fmt.Sprintf("node %d", nodes[0])
+	}
+	s := make([]string, len(nodes))
+	for i, n := range nodes {
+		s[i] = strconv.Itoa(n)
+	}
+	return "nodes " + strings.Join(s, ", ")
 }

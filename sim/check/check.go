@@ -2,7 +2,9 @@
 // feeds one Checker every node's commits, submitted transactions,
 // equivocations seen, evidence and faults; at the end Finish gives four
 // verdicts about the honest nodes: agreement (their commit sequences are
-// prefixes of one another), integrity (each sequence is one a correct
+// prefixes of one another; a fork is described by the first commit where
+// they part, what each side committed there and which nodes are on it),
+// integrity (each sequence is one a correct
 // linearizer could emit), liveness (the transactions submitted to them in
 // the liveness window were committed), evidence (every equivocation they
 // saw they reported, with valid proof) and state-agreement (their cluster
@@ -53,8 +55,8 @@ type Result struct {
 	// Name is "agreement", "integrity", "liveness" or "evidence".
 	Name string
 	Pass bool
-	// Detail is one line: the smallest few violations on failure, a
-	// summary on success.
+	// Detail is one line: the smallest few violations on failure (after
+	// a description of the fork, for agreement), a summary on success.
 	Detail string
 }
 
@@ -109,6 +111,12 @@ type nodeState struct {
 	// synced says every commit since the node (re)started was delivered in
 	// sequence and equals the agreed one.
 	synced bool
+	// reached is one past the highest index the node ever delivered,
+	// across restarts; fork is the lowest index at which it delivered a
+	// commit other than the agreed one, if any: the agreement report
+	// names the sides of a fork with them.
+	reached uint64
+	fork    *commitSummary
 
 	// Integrity: the leader round of the last commit and the events and
 	// transactions committed within GC depth of it, with the index of the
@@ -198,7 +206,7 @@ func (c *Checker) Commit(node int, cm *graph.Commit, now int64) {
 	if !n.honest {
 		return
 	}
-	a := c.agree(node, n, cm, d)
+	a := c.agree(node, n, cm, d, now)
 	c.checkIntegrity(node, n, cm, a)
 	c.satisfy(n, cm)
 }

@@ -690,7 +690,7 @@ func TestDetailShowsTheSmallestViolationsFirst(t *testing.T) {
 	}{
 		// Node 1 is fed before node 2, but node 2's divergence at commit 3
 		// comes first in the order of indexes.
-		{"agreement", fmt.Sprintf("%d violations: node 2 commit 3 differs", n+1)},
+		{"agreement", fmt.Sprintf("fork at commit 3 (commits 0 to 2 agree): side 1 (nodes 0, 1, 3) committed leader r3/c2/%s", f.commits[0][3].Leader.Hash)},
 		{"liveness", "8 of 8 transactions submitted to honest nodes in [0s, 1m40s] not committed: node 3 tx " +
 			graph.TxHash([]byte("ghost 7")).String() + " submitted at 1s; node 2 tx"},
 		{"evidence", "3 violations: node 0 saw r3/c1 equivocate and reported no evidence; node 0 saw r7/c0"},
@@ -701,8 +701,16 @@ func TestDetailShowsTheSmallestViolationsFirst(t *testing.T) {
 			if !strings.HasPrefix(rs[i].Detail, tc.prefix) {
 				t.Errorf("detail %q does not start with %q", rs[i].Detail, tc.prefix)
 			}
-			if got := strings.Count(rs[i].Detail, "; ") + 1; got > maxShown+1 {
-				t.Errorf("detail lists %d items: %q", got, rs[i].Detail)
+			list := rs[i].Detail
+			if tc.name == "agreement" {
+				// The violations follow the description of the fork.
+				_, list, _ = strings.Cut(list, ". ")
+				if want := fmt.Sprintf("%d violations: node 2 commit 3 differs", n+1); !strings.HasPrefix(list, want) {
+					t.Errorf("violations %q do not start with %q", list, want)
+				}
+			}
+			if got := strings.Count(list, "; ") + 1; got > maxShown+1 {
+				t.Errorf("detail lists %d items: %q", got, list)
 			}
 		})
 	}
@@ -776,5 +784,53 @@ func TestWindowPruneForgetsExactlyTheRoundsBelowTheCutoff(t *testing.T) {
 				t.Error("a key below a later cutoff was kept")
 			}
 		})
+	}
+}
+
+// A fork is reported as what it is: the first index where the honest
+// sequences part, each side's commit there and who is on which side.
+func TestAgreementReportsAForkWithBothSides(t *testing.T) {
+	f := load(t, goodRun)
+	const k = 10
+	s := f.stream()
+	for _, i := range []int{2, 3} {
+		for j := k; j < len(s.commits[i]); j++ {
+			s.commits[i][j].Time++
+		}
+	}
+	s.commits[1] = s.commits[1][:k] // node 1 stops before the fork
+	rs := check(f.config(), s)
+	expect(t, rs, map[string]string{"agreement": "fork at commit 10"})
+	a := &f.commits[0][k]
+	d := rs[0].Detail
+	for _, want := range []string{
+		fmt.Sprintf("fork at commit %d (commits 0 to %d agree): side 1 (node 0) committed leader %s, %d events, %d txs (first %s), consensus time ",
+			k, k-1, a.Leader, len(a.Events), len(a.Txs), a.Txs[0].Hash),
+		fmt.Sprintf("; side 2 (nodes 2, 3) committed leader %s, %d events", a.Leader, len(a.Events)),
+		fmt.Sprintf("; node 1 has not reached commit %d", k),
+		"; side 2 differs from side 1 in consensus time. ",
+		fmt.Sprintf(" violations: node 2 commit %d differs from node 0's: time", k),
+	} {
+		if !strings.Contains(d, want) {
+			t.Errorf("agreement detail %q does not say %q", d, want)
+		}
+	}
+	if strings.Contains(d, "equivocated") {
+		t.Errorf("one leader block on both sides called an equivocation: %q", d)
+	}
+
+	// Sides that committed two blocks of one leader slot: the leader's
+	// creator signed both. (Only the leader reference is altered, which
+	// integrity reports too; agreement is what this is about.)
+	s = f.stream()
+	for _, i := range []int{2, 3} {
+		s.commits[i][k].Leader.Hash[0] ^= 1
+	}
+	d = check(f.config(), s)[0].Detail
+	if want := fmt.Sprintf("side 2 differs from side 1 in leader (two blocks of leader slot r%d/c%d: its creator equivocated)", a.Leader.Round, a.Leader.Creator); !strings.Contains(d, want) {
+		t.Errorf("agreement detail %q does not say %q", d, want)
+	}
+	if !strings.Contains(d, "side 1 (nodes 0, 1)") {
+		t.Errorf("agreement detail %q does not put nodes 0 and 1 on side 1", d)
 	}
 }

@@ -41,6 +41,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(base), "workload.vm.rate=5")
 	f.Add([]byte(base), "workload.vm.stale_reads=true")
 	f.Add(example, "cluster.genesis=4")
+	f.Add([]byte(base+"byzantine: [{node: 0, behavior: twin, from: 1s}, {node: 1, behavior: mute}]\nfaults: [{at: 1s, partition: [[0, 1, 2], [{twin: 0}, 1, 3]]}]\n"), "")
 	f.Add([]byte(clusterSeed), "")
 	f.Add([]byte(clusterSeed), "cluster.genesis=7")
 	f.Add([]byte(clusterSeed), "expect.provisioning.settle=1m")
@@ -284,8 +285,28 @@ func checkInvariants(t *testing.T, s *Scenario) {
 		if actions != 1 {
 			fail("fault %d has %d actions", i, actions)
 		}
+		groupsOf := map[Endpoint]int{}
 		for _, g := range f.Partition {
-			inRange("partition", g...)
+			if len(g) == 0 {
+				fail("fault %d: empty partition group", i)
+			}
+			inGroup := map[Endpoint]bool{}
+			for _, e := range g {
+				inRange("partition", e.Node)
+				if inGroup[e] {
+					fail("fault %d: %v twice in one group", i, e)
+				}
+				inGroup[e] = true
+				groupsOf[e]++
+				if e.Twin && !slices.ContainsFunc(s.Byzantine, func(b Byzantine) bool { return b.Node == e.Node && b.Behavior == BehaviorTwin }) {
+					fail("fault %d: %v without a twin entry", i, e)
+				}
+			}
+		}
+		for e, n := range groupsOf {
+			if n > 1 && !e.Twin && s.Honest(e.Node) {
+				fail("fault %d: honest node %d in %d groups", i, e.Node, n)
+			}
 		}
 		inRange("crash", f.Crash...)
 		inRange("restart", f.Restart...)

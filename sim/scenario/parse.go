@@ -174,6 +174,11 @@ type decoder struct {
 	// found after decoding.
 	at   map[string]*yaml.Node
 	mark []bool // scratch for duplicate checks, len Nodes once known
+	// slots is the partition check's scratch; see partitionScratch.
+	slots []int
+	// roles holds each node's roleByzantine and roleTwin, once the
+	// byzantine entries are checked.
+	roles []uint8
 }
 
 func (d *decoder) where(n *yaml.Node) string {
@@ -566,15 +571,50 @@ func (d *decoder) weights(n *yaml.Node, path string) ([]uint64, error) {
 	return out, d.err
 }
 
-func (d *decoder) groups(n *yaml.Node, path string) ([][]int, error) {
+// groups reads a partition: a list of groups, each a list of endpoints.
+func (d *decoder) groups(n *yaml.Node, path string) ([][]Endpoint, error) {
 	items, err := d.list(n, path, MaxNodes, "groups of node indices")
 	if err != nil || len(items) == 0 {
 		return nil, err
 	}
-	out := make([][]int, len(items))
+	out := make([][]Endpoint, len(items))
 	for i, it := range items {
-		if out[i], err = d.nodeList(d.deref(it), index(path, i)); err != nil {
+		if out[i], err = d.group(d.deref(it), index(path, i)); err != nil {
 			return nil, err
+		}
+	}
+	return out, d.err
+}
+
+// maxGroupSize bounds one partition group: every node, and every node's
+// twin.
+const maxGroupSize = 2 * MaxNodes
+
+// group reads one partition group: node indices and twin references
+// ({twin: 3}). Each member's node is recorded under its path, so that
+// validation can point at the member's line.
+func (d *decoder) group(n *yaml.Node, path string) ([]Endpoint, error) {
+	items, err := d.list(n, path, maxGroupSize, "node indices and twin references such as {twin: 0}")
+	if err != nil || len(items) == 0 {
+		return nil, err
+	}
+	out := make([]Endpoint, len(items))
+	for i, it := range items {
+		p := index(path, i)
+		it = d.deref(it)
+		d.at[p] = it
+		if it.Kind == yaml.MappingNode {
+			f := d.fields(it, p, twinRefFields)
+			if f.vals["twin"] == nil && d.err == nil {
+				return nil, d.errorf(it, "%s: a twin reference names the node whose twin it is, e.g. {twin: 0}", p)
+			}
+			field(d, f, "twin", &out[i].Node, d.integer)
+			out[i].Twin = true
+		} else if out[i].Node, err = d.integer(it, p); err != nil {
+			return nil, d.errorf(it, "%s: expected a node index (3) or a twin reference ({twin: 3}), got %s", p, describe(it))
+		}
+		if d.err != nil {
+			return nil, d.err
 		}
 	}
 	return out, d.err
@@ -591,6 +631,7 @@ var (
 	vmFields           = []string{"rate", "clients", "stale_reads", "lease", "vcpu", "memory_mib", "disk_gib", "image", "bounce", "late", "late_by", "replay", "underpay", "timeout", "from", "until"}
 	byzantineFields    = []string{"node", "behavior", "targets", "count", "size", "from", "until"}
 	faultFields        = []string{"at", "partition", "one_way", "heal", "crash", "restart", "lose_state", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash"}
+	twinRefFields      = []string{"twin"}
 	oneWayFields       = []string{"from", "to"}
 	skewFields         = []string{"node", "offset"}
 	slowFields         = []string{"node", "delay"}

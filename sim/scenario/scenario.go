@@ -62,7 +62,7 @@
 //	  - {node: 6, behavior: equivocate}
 //	  - {node: 5, behavior: withhold, targets: [0, 1], from: 10s, until: 30s}
 //	faults:                           # one action per entry
-//	  - {at: 10s, partition: [[0, 1, 2], [3, 4, 5, 6]]}
+//	  - {at: 10s, partition: [[0, 1, 2], [3, 4, 5, 6]]}   # unlisted nodes form one more group; see Twins
 //	  - {at: 12s, one_way: {from: [0], to: [1]}}
 //	  - {at: 14s, isolate: 3}
 //	  - {at: 15s, degrade: {from: [1], to: [2], drop: 0.2}}
@@ -86,9 +86,47 @@
 //
 // Overrides (the CLI's --set key=value) edit the YAML tree before it is
 // decoded, so an overridden value is checked exactly like one in the file.
+//
+// # Twins
+//
+// A twin (behavior: twin) is a second instance of a Byzantine node: the
+// same key, another network identity, started at its window's start. It
+// shares its node's links: isolate, one_way and degrade hold for both
+// instances (crash, restart, clock_skew and slow act on the original
+// alone), and so does a partition that lists the node but not its twin.
+// A partition may instead place the instances
+// apart, which is the attack of Bano et al., "Twins: BFT Systems Made
+// Robust": each instance of a Byzantine node talks to one side of a split
+// that the honest nodes cannot bridge. A group member is then either a
+// node index or a twin reference, {twin: N}, the twins of node N:
+//
+//	byzantine:
+//	  - {node: 0, behavior: twin, from: 2s}
+//	  - {node: 1, behavior: twin, from: 2s}
+//	faults:
+//	  - {at: 2s, partition: [[0, 1, 2], [{twin: 0}, {twin: 1}, 3]]}
+//
+// Every endpoint is in the groups that list it, and two endpoints reach
+// each other when they share a group; a node and its own twin are two
+// endpoints like any others. A node no group lists is in the group of the
+// unlisted, as before; a twin no group lists follows its node. {twin: N}
+// needs a twin entry for node N. An honest node (one without byzantine
+// entries) is in exactly one group; a Byzantine node or a twin may be in
+// several, talking to each while they cannot talk to one another:
+// partition: [[0, 1, 2], [0, 3, 4]] lets node 0 see both halves.
+//
+// The separation is written in the partition rather than on the twin
+// entry because a partition is already the timed fault that says who
+// hears whom: the split of the instances starts, changes and heals with
+// the timeline, and one line shows both sides. Group members are either
+// a plain index or a one-key mapping, so a typo ({twn: 0}, or a twin of a
+// node without one) is an error naming the line, and a scenario without
+// twin references reads, and runs, exactly as before.
 package scenario
 
 import (
+	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -440,9 +478,12 @@ type Byzantine struct {
 // Fault is one timed action; exactly one action field is set.
 type Fault struct {
 	At Duration `yaml:"at"`
-	// Partition splits the nodes into groups that cannot reach each other
-	// in either direction; nodes not listed form one more group.
-	Partition [][]int `yaml:"partition,omitempty,flow"`
+	// Partition splits the network into groups; two endpoints reach each
+	// other only if some group holds both. Nodes not listed form one more
+	// group; a twin not listed follows its node. An honest node is in at
+	// most one group, a Byzantine node or a twin may be in several (see
+	// Twins in the package documentation).
+	Partition [][]Endpoint `yaml:"partition,omitempty,flow"`
 	// OneWay blocks messages from OneWay.From to OneWay.To only.
 	OneWay *OneWay `yaml:"one_way,omitempty"`
 	// Heal removes every partition, one-way block, isolation and
@@ -475,6 +516,32 @@ type Fault struct {
 	// VMCrash: one VM running on the node, the one with the lowest id,
 	// crashes.
 	VMCrash *int `yaml:"vm_crash,omitempty"`
+}
+
+// Endpoint is one member of a partition group: node Node itself, or with
+// Twin the twins of Byzantine node Node. A file writes the first as the
+// node index (3) and the second as a twin reference ({twin: 3}).
+type Endpoint struct {
+	Node int
+	Twin bool
+}
+
+// String writes the endpoint as a file does, for traces and messages.
+func (e Endpoint) String() string {
+	if e.Twin {
+		return fmt.Sprintf("{twin: %d}", e.Node)
+	}
+	return strconv.Itoa(e.Node)
+}
+
+// MarshalYAML writes the form Parse reads.
+func (e Endpoint) MarshalYAML() (any, error) {
+	if e.Twin {
+		return struct {
+			Twin int `yaml:"twin"`
+		}{e.Node}, nil
+	}
+	return e.Node, nil
 }
 
 // OneWay is a directed block; an empty list means every node.

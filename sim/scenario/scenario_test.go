@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -36,6 +37,15 @@ func clusterDefaults(nodes int) Cluster {
 // vmDefaults is the VM workload a file gets when it leaves it out.
 var vmDefaults = VMWorkload{Clients: 4, Lease: sec(600), VCPU: 1, MemoryMiB: 1024, DiskGiB: 10, Image: "debian-12",
 	LateBy: sec(20), Timeout: sec(30)}
+
+// members is a partition group of nodes, without twins.
+func members(nodes ...int) []Endpoint {
+	out := make([]Endpoint, len(nodes))
+	for i, n := range nodes {
+		out[i] = Endpoint{Node: n}
+	}
+	return out
+}
 
 func mustParse(t *testing.T, doc string, sets ...string) *Scenario {
 	t.Helper()
@@ -89,7 +99,7 @@ func TestExampleParsesWithDefaults(t *testing.T) {
 			{Node: 5, Behavior: "withhold", Targets: []int{0, 1}, From: sec(10), Until: sec(30)},
 		}},
 		{"Faults", s.Faults, []Fault{
-			{At: sec(10), Partition: [][]int{{0, 1, 2}, {3, 4, 5, 6}}},
+			{At: sec(10), Partition: [][]Endpoint{members(0, 1, 2), members(3, 4, 5, 6)}},
 			{At: sec(20), Heal: true},
 			{At: sec(25), Crash: []int{2}},
 			{At: sec(35), Restart: []int{2}},
@@ -235,6 +245,32 @@ faults:
 			b := s.Byzantine
 			if b[0].Count != 8 || b[1].Count != 2 || !slices.Equal(b[2].Targets, []int{1, 3}) || b[3].Count != 8 || s.ByzantineCount() != 4 {
 				t.Errorf("byzantine %+v", b)
+			}
+		}},
+		{"twins on both sides of a split", base + `byzantine:
+  - {node: 0, behavior: twin, from: 2s}
+  - {node: 1, behavior: twin, from: 2s}
+faults:
+  - at: 2s
+    partition:
+      - [0, 1, 2]
+      - [{twin: 0}, {twin: 1}, 3]
+`, func(t *testing.T, s *Scenario) {
+			twin := func(n int) Endpoint { return Endpoint{Node: n, Twin: true} }
+			want := [][]Endpoint{members(0, 1, 2), {twin(0), twin(1), {Node: 3}}}
+			if !reflect.DeepEqual(s.Faults[0].Partition, want) {
+				t.Errorf("partition %v", s.Faults[0].Partition)
+			}
+		}},
+		{"a byzantine node and a twin in several groups", base + `byzantine:
+  - {node: 0, behavior: equivocate, until: 5s}
+  - {node: 0, behavior: twin, from: 5s}
+faults:
+  - {at: 1s, partition: [[0, 1], [0, 2], [3, {twin: 0}]]}
+  - {at: 6s, partition: [[{twin: 0}, 1, 2], [{twin: 0}, 0, 3]]}
+`, func(t *testing.T, s *Scenario) {
+			if got := fmt.Sprint(s.Faults[1].Partition); got != "[[{twin: 0} 1 2] [{twin: 0} 0 3]]" {
+				t.Errorf("partition %s", got)
 			}
 		}},
 		{"every fault action", base + `faults:
@@ -525,6 +561,17 @@ func invalidCases() []invalidCase {
 		{"partition overlap", base + "faults: [{at: 1s, partition: [[0, 1], [1, 2]]}]\n", "fault 0 at 1s: partition: node 1 is in more than one group"},
 		{"partition whole", base + "faults: [{at: 1s, partition: [[0, 1, 2, 3]]}]\n", "fault 0 at 1s: partition: one group with every node splits nothing"},
 		{"partition range", base + "faults: [{at: 1s, partition: [[0], [5]]}]\n", "fault 0 at 1s: partition: node 5 does not exist"},
+		{"partition node twice in a group", base + "byzantine: [{node: 1, behavior: mute}]\nfaults: [{at: 1s, partition: [[0, 1, 1]]}]\n", "fault 0 at 1s: partition: group 0 lists 1 twice"},
+		{"partition honest node in two groups", base + "byzantine: [{node: 0, behavior: twin}]\nfaults: [{at: 1s, partition: [[0, 1], [{twin: 0}, 1]]}]\n",
+			"line 5: fault 0 at 1s: partition: node 1 is in more than one group (0 and 1), but it is honest: an honest node is in exactly one group"},
+		{"partition twin without a twin entry", base + "byzantine: [{node: 0, behavior: equivocate}]\nfaults:\n  - at: 1s\n    partition:\n      - [0, 1]\n      - [{twin: 0}, 2]\n",
+			"line 9: fault 0 at 1s: partition: group 1 lists {twin: 0}, but node 0 has no twin; add {node: 0, behavior: twin} under byzantine, or list node 0 itself"},
+		{"partition twin twice in a group", base + "byzantine: [{node: 0, behavior: twin}]\nfaults: [{at: 1s, partition: [[{twin: 0}, {twin: 0}]]}]\n", "fault 0 at 1s: partition: group 0 lists {twin: 0} twice"},
+		{"partition twin range", base + "faults: [{at: 1s, partition: [[0], [{twin: 4}]]}]\n", "fault 0 at 1s: partition: node 4 does not exist"},
+		{"partition twin reference empty", base + "faults: [{at: 1s, partition: [[0], [{}]]}]\n", "faults[0].partition[1][0]: a twin reference names the node whose twin it is, e.g. {twin: 0}"},
+		{"partition twin reference unknown field", base + "faults: [{at: 1s, partition: [[0], [{node: 1}]]}]\n", `unknown field "node" in faults[0].partition[1][0] (known: twin)`},
+		{"partition twin reference not an integer", base + "faults: [{at: 1s, partition: [[0], [{twin: a}]]}]\n", "faults[0].partition[1][0].twin: "},
+		{"partition member a string", base + "faults: [{at: 1s, partition: [[0], [twin]]}]\n", "faults[0].partition[1][0]: expected a node index (3) or a twin reference ({twin: 3}), got"},
 		{"one_way empty", base + "faults: [{at: 1s, one_way: {}}]\n", "fault 0 at 1s: one_way: give from, to or both"},
 		{"one_way range", base + "faults: [{at: 1s, one_way: {from: [0], to: [8]}}]\n", "fault 0 at 1s: one_way.to: node 8 does not exist"},
 		{"isolate range", base + "faults: [{at: 1s, isolate: 4}]\n", "fault 0 at 1s: isolate: node 4 does not exist"},
@@ -1004,6 +1051,11 @@ faults:
   - {at: 6s, vm_crash: 5}
   - {at: 7s, host_up: 6}
 expect: {provisioning: {settle: 0s, disabled: true}}
+`, base+`byzantine:
+  - {node: 0, behavior: twin, from: 2s}
+  - {node: 1, behavior: twin}
+faults:
+  - {at: 2s, partition: [[0, 1, 2], [{twin: 0}, {twin: 1}, 3], [1, {twin: 1}]]}
 `)
 	for i, doc := range docs {
 		s := mustParse(t, doc)

@@ -428,6 +428,13 @@ func (d *decoder) checkByzantine(s *Scenario) error {
 			return err
 		}
 	}
+	d.roles = make([]uint8, s.Nodes)
+	for _, b := range s.Byzantine {
+		d.roles[b.Node] |= roleByzantine
+		if b.Behavior == BehaviorTwin {
+			d.roles[b.Node] |= roleTwin
+		}
+	}
 	// Sorted by node, then start, an overlap shows between neighbours:
 	// if a window overlaps a later one it overlaps the next one too.
 	order := make([]int, len(s.Byzantine))
@@ -448,6 +455,12 @@ func (d *decoder) checkByzantine(s *Scenario) error {
 	}
 	return nil
 }
+
+// Roles of a node, for checks that depend on its byzantine entries.
+const (
+	roleByzantine uint8 = 1 << iota // it has an entry
+	roleTwin                        // one of its entries is a twin
+)
 
 // validBehaviors is a private copy of Behaviors, which callers may change.
 func validBehaviors() []string {
@@ -647,7 +660,7 @@ func (d *decoder) checkFault(s *Scenario, f *Fault, p, what, action string) erro
 	label := what + ": " + action
 	switch action {
 	case "partition":
-		return d.checkPartition(field, label, f.Partition, s.Nodes)
+		return d.checkPartition(s, field, label, f.Partition)
 	case "one_way":
 		if len(f.OneWay.From) == 0 && len(f.OneWay.To) == 0 {
 			return d.errAt(field, "%s: give from, to or both (an empty list means every node)", label)
@@ -799,35 +812,62 @@ func (m *clusterReplay) apply(d *decoder, s *Scenario, i int) error {
 	return nil
 }
 
-func (d *decoder) checkPartition(path, label string, groups [][]int, nodes int) error {
+// checkPartition checks a partition's groups. An endpoint is in the groups
+// that list it; only a Byzantine node or a twin may be in more than one,
+// and {twin: N} needs a twin entry for node N.
+func (d *decoder) checkPartition(s *Scenario, path, label string, groups [][]Endpoint) error {
 	if len(groups) == 0 {
 		return d.errAt(path, "%s: no groups; write e.g. partition: [[0, 1], [2, 3]]", label)
 	}
+	// last holds, per endpoint (node i at i, its twin at Nodes+i), 1 + the
+	// last group that listed it; 0 if none has.
+	last := d.partitionScratch(s.Nodes)
+	defer clear(last)
 	listed := 0
 	for gi, g := range groups {
+		gp := index(path, gi)
 		if len(g) == 0 {
-			return d.errAt(path, "%s: group %d is empty", label, gi)
+			return d.errAt(gp, "%s: group %d is empty", label, gi)
 		}
-		for _, n := range g {
-			if err := d.nodeIndex(path, label, n, nodes); err != nil {
+		for mi, e := range g {
+			mp := index(gp, mi)
+			if err := d.nodeIndex(mp, label, e.Node, s.Nodes); err != nil {
 				return err
 			}
-			if d.mark[n] {
-				return d.errAt(path, "%s: node %d is in more than one group; groups must be disjoint", label, n)
+			slot := e.Node
+			if e.Twin {
+				slot += s.Nodes
+				if d.roles[e.Node]&roleTwin == 0 {
+					return d.errAt(mp, "%s: group %d lists %v, but node %d has no twin; add {node: %d, behavior: twin} under byzantine, or list node %d itself",
+						label, gi, e, e.Node, e.Node, e.Node)
+				}
 			}
-			d.mark[n] = true
+			switch prev := last[slot] - 1; {
+			case prev == gi:
+				return d.errAt(mp, "%s: group %d lists %v twice", label, gi, e)
+			case prev >= 0 && !e.Twin && d.roles[e.Node]&roleByzantine == 0:
+				return d.errAt(mp, "%s: node %d is in more than one group (%d and %d), but it is honest: an honest node is in exactly one group; only a byzantine node or a twin may be in several, to talk to each",
+					label, e.Node, prev, gi)
+			case prev < 0 && !e.Twin:
+				listed++
+			}
+			last[slot] = gi + 1
 		}
-		listed += len(g)
 	}
-	for _, g := range groups {
-		for _, n := range g {
-			d.mark[n] = false
-		}
-	}
-	if listed == nodes && len(groups) < 2 {
+	if listed == s.Nodes && len(groups) < 2 {
 		return d.errAt(path, "%s: one group with every node splits nothing; list at least two groups, or leave some nodes out to form the other", label)
 	}
 	return nil
+}
+
+// partitionScratch returns a zeroed slice with a place for every node and
+// every node's twin, allocated once per decode: a file may hold many
+// partitions.
+func (d *decoder) partitionScratch(nodes int) []int {
+	if len(d.slots) != 2*nodes {
+		d.slots = make([]int, 2*nodes)
+	}
+	return d.slots
 }
 
 func (d *decoder) checkExpect(s *Scenario) error {
