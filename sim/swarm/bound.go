@@ -179,21 +179,27 @@ func Audit(sc *scenario.Scenario) Bound {
 	return b
 }
 
-// partitionCut returns the nodes outside the heaviest group of a
-// partition (the unlisted nodes form one more group).
-func partitionCut(sc *scenario.Scenario, groups [][]int, weight func(int) uint64) []int {
+// partitionCut returns the honest nodes outside the heaviest group of a
+// partition, weighing honest nodes only (the unlisted nodes form one more
+// group; Byzantine nodes and twins, which may sit in several, are faulty
+// already and may not help either side).
+func partitionCut(sc *scenario.Scenario, groups [][]scenario.Endpoint, weight func(int) uint64) []int {
 	group := make([]int, sc.Nodes)
 	for i := range group {
 		group[i] = len(groups)
 	}
 	for g, members := range groups {
-		for _, n := range members {
-			group[n] = g
+		for _, e := range members {
+			if !e.Twin && sc.Honest(e.Node) {
+				group[e.Node] = g
+			}
 		}
 	}
 	w := make([]uint64, len(groups)+1)
 	for n, g := range group {
-		w[g] += weight(n)
+		if sc.Honest(n) {
+			w[g] += weight(n)
+		}
 	}
 	heaviest := 0
 	for g := range w {
@@ -203,7 +209,7 @@ func partitionCut(sc *scenario.Scenario, groups [][]int, weight func(int) uint64
 	}
 	var cut []int
 	for n, g := range group {
-		if g != heaviest {
+		if g != heaviest && sc.Honest(n) {
 			cut = append(cut, n)
 		}
 	}

@@ -503,18 +503,51 @@ func (g *gen) netFault(f scenario.Fault) []scenario.Fault {
 	return []scenario.Fault{f, {At: scenario.Duration(until), Heal: true}}
 }
 
+// partition splits the nodes in two. A Byzantine node with a twin may put
+// its twin on the other side (the Twins attack: each side sees one of its
+// versions), or sit on both sides itself.
 func (g *gen) partition() []scenario.Fault {
-	n := g.sc.Nodes
+	sc := g.sc
+	n := sc.Nodes
 	perm := g.r.Perm(n)
 	cut := 1 + g.r.IntN(max(1, (n-1)/3))
-	minority, majority := perm[:cut], perm[cut:]
-	slices.Sort(minority)
-	slices.Sort(majority)
-	groups := [][]int{majority, minority}
-	if g.r.IntN(2) == 0 {
-		groups = [][]int{minority} // the unlisted nodes form the other group
+	side := make([]int, n)
+	for _, i := range perm[:cut] {
+		side[i] = 1
+	}
+	groups := make([][]scenario.Endpoint, 2)
+	for i := range n {
+		groups[side[i]] = append(groups[side[i]], scenario.Endpoint{Node: i})
+	}
+	twins := false
+	for _, b := range sc.Byzantine {
+		switch {
+		case b.Behavior == scenario.BehaviorTwin && g.r.IntN(2) == 0:
+			groups[1-side[b.Node]] = append(groups[1-side[b.Node]], scenario.Endpoint{Node: b.Node, Twin: true})
+			twins = true
+		case g.r.IntN(4) == 0 && !slices.Contains(groups[1-side[b.Node]], scenario.Endpoint{Node: b.Node}):
+			groups[1-side[b.Node]] = append(groups[1-side[b.Node]], scenario.Endpoint{Node: b.Node})
+		}
+	}
+	if twins {
+		g.features = appendOnce(g.features, "twins-split")
+	}
+	if !twins && g.r.IntN(2) == 0 {
+		groups = groups[1:] // the unlisted nodes form the other group
+	}
+	for _, grp := range groups {
+		slices.SortFunc(grp, func(a, b scenario.Endpoint) int {
+			return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(btoi(a.Twin), btoi(b.Twin)))
+		})
 	}
 	return g.netFault(scenario.Fault{Partition: groups})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (g *gen) oneWay() []scenario.Fault {

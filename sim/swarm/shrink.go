@@ -440,10 +440,16 @@ func dropNode(sc *scenario.Scenario, k int) *scenario.Scenario {
 		keep := true
 		switch {
 		case len(f.Partition) > 0:
-			var groups [][]int
+			var groups [][]scenario.Endpoint
 			for _, g := range f.Partition {
-				if g = list(g); len(g) > 0 {
-					groups = append(groups, g)
+				var kept []scenario.Endpoint
+				for _, e := range g {
+					if m, ok := re(e.Node); ok {
+						kept = append(kept, scenario.Endpoint{Node: m, Twin: e.Twin})
+					}
+				}
+				if len(kept) > 0 {
+					groups = append(groups, kept)
 				}
 			}
 			f.Partition, keep = groups, len(groups) > 0
