@@ -14,11 +14,19 @@ import (
 const (
 	DefaultLeaderTimeout = time.Second
 	DefaultFetchRetry    = 200 * time.Millisecond
+	DefaultForwardRetry  = 3 * time.Second
 	DefaultMaxQueue      = 1 << 20
 	DefaultMaxQueueBytes = 256 << 20
 	// syncGap is how many rounds ahead of this node an event must be for
-	// the node to sync rather than fetch parents one round at a time.
+	// the node to sync rather than fetch parents one round at a time; and
+	// how far below its top round a missing parent must lie.
 	syncGap = 3
+	// fetchAttempts is how many retry ticks the same parent may stay
+	// missing before the node syncs from its round instead: peers may have
+	// collected it from their graphs, but their stores keep it.
+	fetchAttempts = 3
+	// maxSyncAsked bounds the peers one sync remembers asking.
+	maxSyncAsked = 16
 	// maxProposalsPerStep bounds the events one step makes: a node that
 	// catches up makes one per round it may advance to.
 	maxProposalsPerStep = 64
@@ -47,6 +55,11 @@ type LedgerConfig struct {
 	// FetchRetry is the period of retries for missing parents and stalled
 	// syncs; 0 means DefaultFetchRetry.
 	FetchRetry time.Duration
+	// ForwardRetry is how long a node that does not sign waits for a
+	// transaction it forwarded to commit before it hands it to another
+	// member: the first may have crashed, lost it or be Byzantine. 0
+	// means DefaultForwardRetry.
+	ForwardRetry time.Duration
 	// MinRoundInterval is the least time between two of this node's
 	// events while it is not behind and its queue holds less than a full
 	// event: an idle live cluster then makes a few rounds a second rather
@@ -136,13 +149,25 @@ type Ledger struct {
 	// mayPropose is false while a rejoining node has not yet learned its
 	// own events from a peer.
 	mayPropose bool
-	syncing    bool
-	syncPeer   transport.PeerID
-	syncNext   Position
-	syncFresh  bool // a sync answer arrived since the last retry tick
+	syncing  bool
+	syncPeer transport.PeerID
+	syncNext Position
+	// syncAsked are the peers this sync asked so far: an answer from any
+	// of them counts, since a slow one may answer after the node moved on
+	// to the next. syncIdle counts retry ticks without an answer.
+	syncAsked []transport.PeerID
+	syncIdle  int
+	// syncHold: the node does not sign until the sync ends, being behind
+	// (restarted, rejoining, far behind or in an ended epoch); a sync that
+	// only fills a hole below its rounds does not hold it.
+	syncHold bool
 
 	lastRound   uint64 // NextRound at the last retry tick, to notice a stall
 	stalledFor  time.Duration
+	// hole is the lowest missing parent at the last retry tick, and
+	// holeTicks how many ticks in a row it was.
+	hole      graph.EventRef
+	holeTicks int
 	replaying   bool
 	peerCursor  int
 	faulted     bool
@@ -158,6 +183,11 @@ type Ledger struct {
 	pastGraphs graph.Stats // the counters of earlier epochs' graphs
 	signed     Signed      // the stored last signed event
 	hasSigned  bool
+	// forwarded are the client transactions this node handed to a member
+	// and has not seen committed, by hash, with when they were handed on;
+	// fwdOrder holds their hashes oldest first (some already gone).
+	forwarded map[graph.Hash]forwardedTx
+	fwdOrder  []graph.Hash
 	// own are this node's events with transactions that no commit has
 	// delivered yet, oldest first. One that falls below the horizon, or
 	// is left in an ended epoch, will never commit: its transactions go
@@ -166,6 +196,11 @@ type Ledger struct {
 	own []*graph.Event
 
 	stats LedgerStats
+}
+
+type forwardedTx struct {
+	data []byte
+	at   int64
 }
 
 // LedgerStats counts a ledger's activity.
@@ -182,6 +217,7 @@ type LedgerStats struct {
 	CommittedEvents uint64
 	Epochs          uint64 // epochs this ledger moved to
 	TxsForwarded    uint64
+	TxsReforwarded  uint64 // forwarded again after ForwardRetry without a commit
 	TxsRequeued     uint64 // from own events that can no longer commit
 	// Graph sums the counters of every graph the ledger ran.
 	Graph graph.Stats
@@ -201,6 +237,9 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 	if cfg.FetchRetry <= 0 {
 		cfg.FetchRetry = DefaultFetchRetry
 	}
+	if cfg.ForwardRetry <= 0 {
+		cfg.ForwardRetry = DefaultForwardRetry
+	}
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = DefaultMaxQueue
 	}
@@ -213,7 +252,8 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 	if cfg.Graph.Committee == nil {
 		return nil, errors.New("ledger needs a committee")
 	}
-	l := &Ledger{cfg: cfg, tr: cfg.Transport, clock: cfg.Clock, store: cfg.Store, mayPropose: !cfg.Rejoin}
+	l := &Ledger{cfg: cfg, tr: cfg.Transport, clock: cfg.Clock, store: cfg.Store, mayPropose: !cfg.Rejoin,
+		forwarded: make(map[graph.Hash]forwardedTx)}
 	last, ok, err := cfg.Store.LastSigned()
 	if err != nil {
 		return nil, fmt.Errorf("read last signed event: %w", err)
@@ -351,7 +391,7 @@ func (l *Ledger) Start() {
 		if restarted {
 			from = l.syncFrom()
 		}
-		l.startSync(l.nextPeer(), from)
+		l.startSync(l.nextPeer(), from, true)
 	}
 	l.retryTimer = l.clock.AfterFunc(l.cfg.FetchRetry, l.onRetry)
 }
@@ -385,7 +425,7 @@ func (l *Ledger) Submit(tx []byte) error {
 	}
 	l.stats.TxsSubmitted++
 	if !l.Member() {
-		l.forward([][]byte{tx}, 0)
+		l.handOn([][]byte{tx})
 		return nil
 	}
 	l.queue = append(l.queue, tx)
@@ -416,8 +456,68 @@ func (l *Ledger) forward(txs [][]byte, hops uint8) {
 	}
 }
 
+// handOn forwards this node's own client transactions and keeps them
+// until a commit delivers them: one a member lost is handed on again.
+func (l *Ledger) handOn(txs [][]byte) {
+	now := l.clock.Now()
+	for _, tx := range txs {
+		h := graph.TxHash(tx)
+		if _, ok := l.forwarded[h]; !ok {
+			l.fwdOrder = append(l.fwdOrder, h)
+		}
+		l.forwarded[h] = forwardedTx{data: tx, at: now}
+	}
+	for len(l.forwarded) > l.cfg.MaxQueue {
+		delete(l.forwarded, l.fwdOrder[0])
+		l.fwdOrder = l.fwdOrder[1:]
+	}
+	l.forward(txs, 0)
+}
+
+// reforward hands on again the forwarded transactions no commit
+// delivered within ForwardRetry; a node that signs again queues them.
+func (l *Ledger) reforward() {
+	if len(l.forwarded) == 0 {
+		return
+	}
+	now := l.clock.Now()
+	var again [][]byte
+	keep := l.fwdOrder[:0]
+	for _, h := range l.fwdOrder {
+		f, ok := l.forwarded[h]
+		switch {
+		case !ok:
+		case l.Member():
+			delete(l.forwarded, h)
+			l.enqueue(f.data)
+		case now-f.at >= int64(l.cfg.ForwardRetry):
+			f.at = now
+			l.forwarded[h] = f
+			again = append(again, f.data)
+			keep = append(keep, h)
+		default:
+			keep = append(keep, h)
+		}
+	}
+	clear(l.fwdOrder[len(keep):])
+	l.fwdOrder = keep
+	if len(again) > 0 {
+		l.stats.TxsReforwarded += uint64(len(again))
+		l.forward(again, 0)
+	}
+}
+
+// enqueue queues a transaction for this node's next event if there is
+// room.
+func (l *Ledger) enqueue(tx []byte) {
+	if l.QueueLen() < l.cfg.MaxQueue && l.qbytes+len(tx) <= l.cfg.MaxQueueBytes {
+		l.queue = append(l.queue, tx)
+		l.qbytes += len(tx)
+	}
+}
+
 func (l *Ledger) forwardQueue() {
-	l.forward(l.queue[l.qhead:], 0)
+	l.handOn(l.queue[l.qhead:])
 	l.take(l.QueueLen())
 }
 
@@ -452,18 +552,22 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 			l.forward(m.Events, m.Hops+1)
 		}
 	case KindBatch:
+		if DebugSync != nil {
+			DebugSync(l, from, m)
+		}
 		for _, enc := range m.Events {
 			l.receiveEvent(from, enc)
 		}
-		if l.syncing && from == l.syncPeer {
-			l.syncFresh = true
-			if m.More && !m.Next.Less(l.syncNext) {
-				l.syncNext = m.Next
+		if l.syncing && m.Sync && slices.Contains(l.syncAsked, from) {
+			l.syncIdle = 0
+			switch {
+			case !m.More:
+				l.syncing, l.syncAsked = false, l.syncAsked[:0]
+				l.mayPropose = true
+			case !m.Next.Less(l.syncNext):
+				l.syncPeer, l.syncNext = from, m.Next
 				l.send(from, EncodeSync(m.Next))
 				l.stats.SyncsSent++
-			} else if !m.More {
-				l.syncing = false
-				l.mayPropose = true
 			}
 		}
 	}
@@ -487,9 +591,14 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 		return // an ended epoch's: nobody needs it from this node
 	case e.Epoch > l.epoch:
 		// A later epoch: this node has not committed the end of its own
-		// yet. A sync brings the rest of its epoch and what follows.
+		// yet. A sync brings the rest of its epoch and what follows, from
+		// the lowest undecided leader slot: the events that decide the
+		// epoch's last slots may be ones nothing this node holds refers
+		// to, and no new event of this epoch ever will.
 		if !l.syncing {
-			l.startSync(from, l.syncFrom())
+			pos := l.syncFrom()
+			pos.Round = min(pos.Round, l.g.NextSlot())
+			l.startSync(from, pos, true)
 		}
 		return
 	}
@@ -501,7 +610,7 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 		return
 	}
 	if st == graph.Buffered && !l.syncing && e.Round > l.g.Round()+syncGap {
-		l.startSync(from, l.syncFrom())
+		l.startSync(from, l.syncFrom(), true)
 	}
 }
 
@@ -526,7 +635,7 @@ func (l *Ledger) serveFetch(to transport.PeerID, hashes []graph.Hash) {
 		}
 	}
 	if len(out) > 0 {
-		l.send(to, EncodeBatch(out, false, Position{}))
+		l.send(to, EncodeBatch(out))
 	}
 }
 
@@ -549,7 +658,7 @@ func (l *Ledger) serveSync(to transport.PeerID, from Position) {
 		l.fail(fmt.Errorf("serve sync: %w", err))
 		return
 	}
-	l.send(to, EncodeBatch(out, more, next))
+	l.send(to, EncodeSyncBatch(out, more, next))
 }
 
 // syncFrom is where a sync starts: at the graph's top round, or lower if
@@ -564,11 +673,24 @@ func (l *Ledger) syncFrom() Position {
 	return Position{Epoch: l.epoch, Round: r}
 }
 
-func (l *Ledger) startSync(peer transport.PeerID, from Position) {
+// holding says whether a sync keeps the node from signing.
+func (l *Ledger) holding() bool { return l.syncing && l.syncHold }
+
+func (l *Ledger) startSync(peer transport.PeerID, from Position, hold bool) {
 	if peer == "" {
 		return
 	}
-	l.syncing, l.syncPeer, l.syncNext, l.syncFresh = true, peer, from, true
+	if !l.syncing {
+		l.syncAsked, l.syncHold = l.syncAsked[:0], false
+	}
+	l.syncHold = l.syncHold || hold
+	if !slices.Contains(l.syncAsked, peer) {
+		if len(l.syncAsked) >= maxSyncAsked {
+			l.syncAsked = slices.Delete(l.syncAsked, 0, 1)
+		}
+		l.syncAsked = append(l.syncAsked, peer)
+	}
+	l.syncing, l.syncPeer, l.syncNext, l.syncIdle = true, peer, from, 0
 	l.send(peer, EncodeSync(from))
 	l.stats.SyncsSent++
 }
@@ -600,14 +722,38 @@ func (l *Ledger) onRetry() {
 	}
 	if missing := l.g.Missing(); len(missing) > 0 {
 		l.stats.FetchRetries++
-		l.fetch(l.nextPeer(), missing)
-	}
-	if l.syncing {
-		if !l.syncFresh {
-			l.startSync(l.nextPeer(), l.syncNext)
+		low := missing[0]
+		for _, m := range missing[1:] {
+			if m.Round < low.Round || m.Round == low.Round && m.Hash.Less(low.Hash) {
+				low = m
+			}
 		}
-		l.syncFresh = false
+		if low == l.hole {
+			l.holeTicks++
+		} else {
+			l.hole, l.holeTicks = low, 1
+		}
+		// A hole deep below the top (a chain of events the node never
+		// saw, say a Byzantine node's that it withheld) would take a
+		// fetch per link, and one that fetches cannot fill (collected by
+		// the peers) would never close: a sync fills either from stores.
+		deep := l.g.Round() > low.Round+syncGap
+		if !l.syncing && (deep && l.holeTicks > 1 || l.holeTicks > fetchAttempts) {
+			l.startSync(l.nextPeer(), l.syncFrom(), false)
+		} else {
+			l.fetch(l.nextPeer(), missing)
+		}
+	} else {
+		l.holeTicks = 0
 	}
+	// A sync whose peer stays silent for a leader timeout (its answers may
+	// be large, the link slow) moves on to another peer.
+	if l.syncing {
+		if l.syncIdle++; time.Duration(l.syncIdle)*l.cfg.FetchRetry >= l.cfg.LeaderTimeout {
+			l.startSync(l.nextPeer(), l.syncNext, false)
+		}
+	}
+	l.reforward()
 	if next := l.g.NextRound(); next != l.lastRound {
 		l.lastRound, l.stalledFor = next, 0
 	} else if l.stalledFor += l.cfg.FetchRetry; l.stalledFor >= l.cfg.LeaderTimeout {
@@ -661,7 +807,7 @@ func (l *Ledger) step(from transport.PeerID) {
 	// others may have collected, and the transactions in them lost. The
 	// bound keeps a committee of one, which never waits for anybody, from
 	// spinning: it makes its next events on the next tick.
-	for made := 0; made < maxProposalsPerStep && !l.faulted && l.mayPropose && !l.syncing && !l.replaying; made++ {
+	for made := 0; made < maxProposalsPerStep && !l.faulted && l.mayPropose && !l.holding() && !l.replaying; made++ {
 		if l.pace() {
 			break
 		}
@@ -753,6 +899,11 @@ func (l *Ledger) drain(from transport.PeerID) {
 	}
 	for _, c := range rd.Commits {
 		l.settleOwn(c.Events)
+		if len(l.forwarded) > 0 {
+			for i := range c.Txs {
+				delete(l.forwarded, c.Txs[i].Hash)
+			}
+		}
 		l.applying = c.Index
 		c.Index += l.commitBase
 		l.stats.CommittedEvents += uint64(len(c.Events))
@@ -811,19 +962,16 @@ func (l *Ledger) requeueBelow(horizon uint64) {
 	l.own = slices.Delete(l.own, 0, n)
 	l.stats.TxsRequeued += uint64(len(txs))
 	if !l.Member() {
-		l.forward(txs, 0)
+		l.handOn(txs)
 		return
 	}
 	for _, tx := range txs {
-		if l.QueueLen() < l.cfg.MaxQueue && l.qbytes+len(tx) <= l.cfg.MaxQueueBytes {
-			l.queue = append(l.queue, tx)
-			l.qbytes += len(tx)
-		}
+		l.enqueue(tx)
 	}
 }
 
 func (l *Ledger) armLeaderTimer() {
-	if l.replaying || l.stopped || !l.mayPropose || l.syncing || l.g.Waiting() != graph.WaitLeader {
+	if l.replaying || l.stopped || !l.mayPropose || l.holding() || l.g.Waiting() != graph.WaitLeader {
 		return
 	}
 	r := l.g.NextRound() - 1
@@ -863,3 +1011,14 @@ func (l *Ledger) fail(err error) {
 		l.cfg.Hooks.Fault(err)
 	}
 }
+
+// Syncing says whether the ledger is catching up by a sync (debugging aid).
+func (l *Ledger) Syncing() bool { return l.syncing }
+
+// OwnLen is the number of own events whose transactions await a commit.
+func (l *Ledger) OwnLen() int { return len(l.own) }
+
+// DebugSync is a temporary debugging hook.
+var DebugSync func(l *Ledger, from transport.PeerID, m Message)
+
+func (l *Ledger) SyncState() (bool, transport.PeerID, Position, bool) { return l.syncing, l.syncPeer, l.syncNext, l.mayPropose }

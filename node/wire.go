@@ -14,7 +14,7 @@ import (
 //	event: 0x01 | encoded event
 //	fetch: 0x02 | count u16 | count × hash
 //	sync:  0x03 | from epoch u64 | from round u64
-//	batch: 0x04 | flags u8 (bit 0: more) | next epoch u64 | next round u64 | count u32 | count × (length u32 | encoded event)
+//	batch: 0x04 | flags u8 (bit 0: more, bit 1: answers a sync) | next epoch u64 | next round u64 | count u32 | count × (length u32 | encoded event)
 //	txs:   0x05 | hops u8 | count u32 | count × (length u32 | transaction)
 //
 // Events keep their own encoding inside a message, so an event read from
@@ -77,8 +77,11 @@ type Message struct {
 	From   Position     // KindSync
 	Events [][]byte     // KindBatch; the transactions of KindTxs
 	Hops   uint8        // KindTxs: how often they were handed on already
-	More   bool         // KindBatch answering a sync: events from Next on remain
-	Next   Position     // KindBatch
+	// Sync: the KindBatch answers a sync (otherwise a fetch); More: events
+	// from Next on remain.
+	Sync bool
+	More bool
+	Next Position
 }
 
 // EncodeEvent returns the event message carrying enc.
@@ -107,8 +110,18 @@ func EncodeSync(from Position) []byte {
 	return binary.BigEndian.AppendUint64(b, from.Round)
 }
 
-// EncodeBatch returns a batch of encoded events (at most MaxBatchEvents).
-func EncodeBatch(events [][]byte, more bool, next Position) []byte {
+// EncodeBatch returns the batch of encoded events (at most
+// MaxBatchEvents) that answers a fetch.
+func EncodeBatch(events [][]byte) []byte { return encodeBatch(events, false, false, Position{}) }
+
+// EncodeSyncBatch returns the batch of encoded events (at most
+// MaxBatchEvents) that answers a sync; with more, the events from next on
+// remain to be asked for.
+func EncodeSyncBatch(events [][]byte, more bool, next Position) []byte {
+	return encodeBatch(events, true, more, next)
+}
+
+func encodeBatch(events [][]byte, sync, more bool, next Position) []byte {
 	if len(events) > MaxBatchEvents {
 		panic(fmt.Sprintf("node: batch of %d events, at most %d", len(events), MaxBatchEvents))
 	}
@@ -119,7 +132,10 @@ func EncodeBatch(events [][]byte, more bool, next Position) []byte {
 	b := make([]byte, 0, n)
 	b = append(b, byte(KindBatch), 0)
 	if more {
-		b[1] = 1
+		b[1] |= 1
+	}
+	if sync {
+		b[1] |= 2
 	}
 	b = binary.BigEndian.AppendUint64(b, next.Epoch)
 	b = binary.BigEndian.AppendUint64(b, next.Round)
@@ -225,10 +241,13 @@ func DecodeMessage(b []byte) (Message, error) {
 		if len(body) < 21 {
 			return Message{}, badMessage("batch: truncated header")
 		}
-		if body[0] > 1 {
+		if body[0] > 3 {
 			return Message{}, badMessage("batch: unknown flags %#x", body[0])
 		}
-		m.More = body[0] == 1
+		m.More, m.Sync = body[0]&1 != 0, body[0]&2 != 0
+		if m.More && !m.Sync {
+			return Message{}, badMessage("batch: more events promised in answer to a fetch")
+		}
 		m.Next = Position{Epoch: binary.BigEndian.Uint64(body[1:]), Round: binary.BigEndian.Uint64(body[9:])}
 		if !m.More && m.Next != (Position{}) {
 			return Message{}, badMessage("batch: next position %v without more", m.Next)
@@ -268,7 +287,7 @@ func (m Message) Encode() []byte {
 	case KindSync:
 		return EncodeSync(m.From)
 	case KindBatch:
-		return EncodeBatch(m.Events, m.More, m.Next)
+		return encodeBatch(m.Events, m.Sync, m.More, m.Next)
 	case KindTxs:
 		return EncodeTxs(m.Events, m.Hops)
 	}

@@ -15,8 +15,9 @@ func sampleMessages() [][]byte {
 		node.EncodeEvent([]byte{1, 2, 3}),
 		node.EncodeFetch([]graph.Hash{h, {}}),
 		node.EncodeSync(node.Position{Epoch: 1, Round: 42}),
-		node.EncodeBatch([][]byte{{1}, {2, 3}}, true, node.Position{Epoch: 2, Round: 7}),
-		node.EncodeBatch(nil, false, node.Position{}),
+		node.EncodeSyncBatch([][]byte{{1}, {2, 3}}, true, node.Position{Epoch: 2, Round: 7}),
+		node.EncodeSyncBatch(nil, false, node.Position{}),
+		node.EncodeBatch([][]byte{{4}}),
 		node.EncodeTxs([][]byte{[]byte("tx one"), {7}}, 2),
 	}
 }
@@ -35,20 +36,21 @@ func TestMessagesRoundTrip(t *testing.T) {
 
 func TestDecodeMessageRejectsMalformedInput(t *testing.T) {
 	cases := map[string][]byte{
-		"empty":              nil,
-		"unknown kind":       {9},
-		"event without body": {1},
-		"fetch of zero":      {2, 0, 0},
-		"fetch short":        append([]byte{2, 0, 2}, make([]byte, 32)...),
-		"sync short":         {3, 0, 0},
-		"batch count lies":   {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff},
-		"batch bad flags":    {4, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-		"batch next no more": {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
-		"batch trailing":     append(node.EncodeBatch([][]byte{{1}}, false, node.Position{}), 0),
-		"txs none":           {5, 0, 0, 0, 0, 0},
-		"txs count lies":     {5, 0, 0, 0, 0, 9, 0, 0, 0, 1, 1},
-		"txs too many hops":  {5, 9, 0, 0, 0, 1, 0, 0, 0, 1, 1},
-		"batch empty event":  {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 9},
+		"empty":                 nil,
+		"unknown kind":          {9},
+		"event without body":    {1},
+		"fetch of zero":         {2, 0, 0},
+		"fetch short":           append([]byte{2, 0, 2}, make([]byte, 32)...),
+		"sync short":            {3, 0, 0},
+		"batch count lies":      {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff},
+		"batch bad flags":       {4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+		"batch next no more":    {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+		"batch trailing":        append(node.EncodeBatch([][]byte{{1}}), 0),
+		"fetch batch with more": {byte(node.KindBatch), 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+		"txs none":              {5, 0, 0, 0, 0, 0},
+		"txs count lies":        {5, 0, 0, 0, 0, 9, 0, 0, 0, 1, 1},
+		"txs too many hops":     {5, 9, 0, 0, 0, 1, 0, 0, 0, 1, 1},
+		"batch empty event":     {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 9},
 	}
 	for name, b := range cases {
 		if _, err := node.DecodeMessage(b); !errors.Is(err, node.ErrBadMessage) {

@@ -294,7 +294,7 @@ func (b *byzantine) incoming(from int, pkt *packet) bool {
 			}
 		}
 		if len(out) > 0 {
-			b.s.send(b.ep, from, newPacket(node.EncodeBatch(out, false, node.Position{})))
+			b.s.send(b.ep, from, newPacket(node.EncodeBatch(out)))
 		}
 	}
 	return false

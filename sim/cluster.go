@@ -208,7 +208,11 @@ func (c *simCluster) provisioningResult() check.Result {
 		hostOf[pubKey(ep.key)] = ep
 	}
 	live := func(ep *endpoint) bool { return ep.up && !ep.hv.Down() }
-	running := map[string][]int{}
+	// What runs where is judged on honest hosts: a Byzantine operator may
+	// run anything on its own machine (a mute one, say, never hears of a
+	// deletion it cannot fetch), and the cluster cannot stop it.
+	// Whether a placed VM runs on its host is judged on every live host.
+	running, placedRuns := map[string][]int{}, map[string][]int{}
 	for _, ep := range s.eps[:s.sc.Nodes] {
 		if !live(ep) {
 			continue
@@ -216,7 +220,10 @@ func (c *simCluster) provisioningResult() check.Result {
 		doms, _ := ep.hv.List()
 		for _, d := range doms {
 			if d.State == provision.StateRunning || d.State == provision.StateBooting {
-				running[d.ID] = append(running[d.ID], ep.node)
+				placedRuns[d.ID] = append(placedRuns[d.ID], ep.node)
+				if s.sc.Honest(ep.node) {
+					running[d.ID] = append(running[d.ID], ep.node)
+				}
 			}
 		}
 	}
@@ -233,7 +240,7 @@ func (c *simCluster) provisioningResult() check.Result {
 			continue
 		}
 		checked++
-		on := running[v.ID.String()]
+		on := placedRuns[v.ID.String()]
 		switch {
 		case host == nil || !live(host):
 			bad = append(bad, fmt.Sprintf("VM %s is placed on %s, which is not a live host", v.ID.Short(), v.Host.Short()))

@@ -60,6 +60,13 @@ const (
 	MaxFaultPhase    = 40 * time.Second
 	MinLivenessPhase = 20 * time.Second
 	MaxLivenessPhase = 30 * time.Second
+	// LivenessGrace is the generated scenarios' expect.liveness.within:
+	// a transaction submitted in the liveness phase must commit unless it
+	// was submitted in its last LivenessGrace. Generated networks can be
+	// slow (lossy links with a bandwidth limit, a flooder, a node that
+	// forwards to a member that lost the message and hands it on again),
+	// and the check is about commits that never come, not about latency.
+	LivenessGrace = 10 * time.Second
 )
 
 // gen is the state of drawing one scenario.
@@ -741,7 +748,7 @@ func (g *gen) liveness() {
 	}
 	sortFaults(sc.Faults)
 	sc.Expect.Liveness.After = end
-	sc.Expect.Liveness.Within = scenario.Duration(scenario.DefaultWithin)
+	sc.Expect.Liveness.Within = scenario.Duration(LivenessGrace)
 	c := &sc.Cluster
 	sc.Expect.Provisioning.Settle = min(sc.Duration, 2*c.StatusTimeout+c.BootTime)
 }
