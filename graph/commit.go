@@ -215,7 +215,7 @@ func (g *Graph) linearize(l *vertex) {
 	for i, v := range events {
 		for j, tx := range v.ev.Txs {
 			h := v.ev.txHashes[j]
-			if _, dup := g.delivered[h]; dup {
+			if _, dup := g.delivered[h]; dup && !injectedDedupBug {
 				g.stats.DuplicateTxs++
 				continue
 			}

@@ -21,10 +21,11 @@ func runSimShrink(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "where to write the minimal scenario (default: FILE with .min.yaml for .yaml)")
 	maxRuns := fs.Int("max-runs", swarm.DefaultShrinkRuns, "at most this many simulator runs")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "candidates run at a time (the result does not depend on it)")
+	check := fs.String("check", "", "the check that must keep failing (default: the first that fails)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a scenario setting before shrinking, key=value (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger sim shrink FILE [--seed N] [--set key=value ...] [--out PATH] [--max-runs N] [--jobs N]")
+		fmt.Fprintln(stderr, "usage: dagger sim shrink FILE [--check NAME] [--seed N] [--set key=value ...] [--out PATH] [--max-runs N] [--jobs N]")
 		fmt.Fprintln(stderr, "Reduces a failing scenario while the same check keeps failing: drops faults, Byzantine entries and nodes,")
 		fmt.Fprintln(stderr, "shortens the run, lowers rates, simplifies the network and parameters, tries smaller seeds; writes the result.")
 		fmt.Fprintln(stderr, "Exit status: 0 shrunk and written, 1 the scenario does not fail (nothing to shrink), 2 invalid scenario or arguments.")
@@ -53,7 +54,7 @@ func runSimShrink(args []string, stdout, stderr io.Writer) int {
 		*out = minPath(file)
 	}
 	start := time.Now()
-	res, err := swarm.Shrink(sc, swarm.ShrinkOptions{MaxRuns: *maxRuns, Jobs: *jobs,
+	res, err := swarm.Shrink(sc, swarm.ShrinkOptions{MaxRuns: *maxRuns, Jobs: *jobs, Check: *check,
 		Progress: func(step string) { fmt.Fprintf(stderr, "  %s\n", step) }})
 	if err != nil {
 		fmt.Fprintf(stderr, "dagger sim shrink: %v\n", err)

@@ -36,12 +36,15 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			return runSimFuzz(args[1:], stdout, stderr)
 		case "shrink":
 			return runSimShrink(args[1:], stdout, stderr)
+		case "merge":
+			return runSimMerge(args[1:], stdout, stderr)
 		}
 	}
 	fmt.Fprintln(stderr, "usage: dagger sim run FILE [flags]     run one scenario and check it")
 	fmt.Fprintln(stderr, "       dagger sim sweep FILE [flags]   run a grid of seeds and settings in parallel")
 	fmt.Fprintln(stderr, "       dagger sim fuzz [flags]         generate adversarial scenarios from seeds, run and shrink failures")
 	fmt.Fprintln(stderr, "       dagger sim shrink FILE [flags]  reduce a failing scenario to a minimal one")
+	fmt.Fprintln(stderr, "       dagger sim merge FILE...        combine the JSON lines of a campaign's shards")
 	fmt.Fprintln(stderr, "Run 'dagger sim <command> -h' for the flags.")
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		return 0

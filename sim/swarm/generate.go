@@ -298,6 +298,12 @@ func (g *gen) workload() {
 	vm.Rate = float64(1+g.r.IntN(16)) / 2
 	vm.Clients = 2 + g.r.IntN(7)
 	vm.Lease = scenario.Duration(time.Duration(1+g.r.IntN(10)) * time.Minute)
+	if g.r.IntN(3) == 0 {
+		// Short leases that end within the run, so that expiry (and the
+		// host tearing an expired VM down) happens.
+		vm.Lease = scenario.Duration(scenario.MinLease)
+		sc.Duration = max(sc.Duration, scenario.Duration(scenario.MinLease+20*time.Second))
+	}
 	vm.VCPU = 1 + g.r.IntN(2)
 	if g.on(FeatPayFaults, 0.5) {
 		vm.Bounce, vm.Late, vm.Replay, vm.Underpay = g.prob(0, 0.15), g.prob(0, 0.15), g.prob(0, 0.15), g.prob(0, 0.15)

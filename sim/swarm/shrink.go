@@ -21,6 +21,9 @@ type ShrinkOptions struct {
 	Jobs int
 	// Progress, if set, hears of every accepted step.
 	Progress func(step string)
+	// Check is the check that must keep failing; "" means the first one
+	// that fails in the original run, in the report's order.
+	Check string
 }
 
 // DefaultShrinkRuns bounds a shrink's runs when ShrinkOptions leaves it
@@ -116,9 +119,15 @@ func Shrink(sc *scenario.Scenario, opt ShrinkOptions) (*Shrunk, error) {
 		return nil, err
 	}
 	rep, runErr := RunCase(&Case{Scenario: sc})
-	t := target{check: firstFailed(rep, runErr), within: Audit(sc).Within()}
+	t := target{check: opt.Check, within: Audit(sc).Within()}
+	if t.check == "" {
+		t.check = firstFailed(rep, runErr)
+	}
 	if t.check == "" {
 		return nil, fmt.Errorf("%s passes every check with seed %d: nothing to shrink", sc.Name, sc.Seed)
+	}
+	if ok, _ := t.failsLike(sc); !ok {
+		return nil, fmt.Errorf("%s does not fail %s with seed %d: nothing to shrink", sc.Name, t.check, sc.Seed)
 	}
 	s := &shrinker{t: t, opt: opt, cur: sc, runs: 1}
 	s.detail = detailOf(rep, runErr, t.check)
@@ -354,15 +363,26 @@ func describeFault(f scenario.Fault) string {
 	return strings.Join(strings.Fields(string(b)), " ")
 }
 
-// dropNodes removes nodes, highest first and then in runs, renumbering
-// the others and every reference to them.
+// dropNodes removes runs of nodes, halves first, renumbering the others
+// and every reference to them.
 func (s *shrinker) dropNodes() bool {
 	return s.repeat(func() []candidate {
-		var cands []candidate
 		n := s.cur.Nodes
-		for k := n - 1; k >= 0; k-- {
-			k := k
-			cands = append(cands, candidate{fmt.Sprintf("dropped node %d", k), func(sc *scenario.Scenario) *scenario.Scenario { return dropNode(sc, k) }})
+		var cands []candidate
+		for size := n / 2; size >= 1; size /= 2 {
+			for hi := n; hi-size >= 0; hi -= size {
+				lo, hi := hi-size, hi
+				what := fmt.Sprintf("dropped node %d", lo)
+				if size > 1 {
+					what = fmt.Sprintf("dropped nodes %d to %d", lo, hi-1)
+				}
+				cands = append(cands, candidate{what, func(sc *scenario.Scenario) *scenario.Scenario {
+					for k := hi - 1; k >= lo && sc != nil; k-- {
+						sc = dropNode(sc, k)
+					}
+					return sc
+				}})
+			}
 		}
 		return cands
 	})
