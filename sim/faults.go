@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"strings"
+
+	"dagger/sim/scenario"
 )
 
 // applyFault puts one fault of the scenario's timeline into effect.
@@ -23,22 +25,32 @@ func (s *Sim) applyFault(i int) {
 		nw.heal()
 		s.traceFault("heal")
 	case len(f.Crash) > 0:
+		s.traceFault(fmt.Sprintf("crash %v lose_unsynced=%v", f.Crash, f.LoseUnsynced))
 		for _, n := range f.Crash {
-			s.crash(s.eps[n])
+			ep := s.eps[n]
+			s.crash(ep)
+			// A machine crash also takes what a node stopped by its store
+			// had not synced: its process was gone, its page cache not.
+			if f.LoseUnsynced && ep.store != nil {
+				lost := ep.store.loseUnsynced()
+				s.stats.store.LostEvents += uint64(lost)
+				s.traceFault(fmt.Sprintf("%s lost %d unsynced events", ep.name, lost))
+			}
 		}
-		s.traceFault(fmt.Sprintf("crash %v", f.Crash))
 	case len(f.Restart) > 0:
+		s.traceFault(fmt.Sprintf("restart %v lose_state=%v", f.Restart, f.LoseState))
 		for _, n := range f.Restart {
 			ep := s.eps[n]
 			if ep.up {
-				continue
+				continue // a store fault that has not stopped it yet
 			}
 			if f.LoseState {
 				ep.store = nil
 			}
 			s.start(ep, f.LoseState)
 		}
-		s.traceFault(fmt.Sprintf("restart %v lose_state=%v", f.Restart, f.LoseState))
+	case f.StoreFault != nil:
+		s.storeFault(f.StoreFault)
 	case f.Isolate != nil:
 		nw.isolated[*f.Isolate] = true
 		s.traceFault(fmt.Sprintf("isolate %d", *f.Isolate))
@@ -51,6 +63,31 @@ func (s *Sim) applyFault(i int) {
 	case f.Slow != nil:
 		s.eps[f.Slow.Node].slow = int64(f.Slow.Delay)
 		s.traceFault(fmt.Sprintf("slow %d %s", f.Slow.Node, f.Slow.Delay.D()))
+	}
+}
+
+// storeFault damages a node's store.
+func (s *Sim) storeFault(sf *scenario.StoreFault) {
+	ep := s.eps[sf.Node]
+	switch sf.Kind {
+	case scenario.StoreWriteError:
+		ep.store.failNext(writeOf(sf.Write))
+		s.traceFault(fmt.Sprintf("store-fault %s: its next write (%s) fails", ep.name, sf.Write))
+	case scenario.StoreCorrupt:
+		what, ok := ep.store.corrupt(recordOf(sf.Record), false)
+		s.countDamage(ok)
+		s.traceFault(fmt.Sprintf("store-fault %s: %s", ep.name, what))
+	case scenario.StoreTorn:
+		s.crash(ep)
+		what, ok := ep.store.tear()
+		s.countDamage(ok)
+		s.traceFault(fmt.Sprintf("store-fault %s: crashed in a write: %s", ep.name, what))
+	}
+}
+
+func (s *Sim) countDamage(damaged bool) {
+	if damaged {
+		s.stats.store.Damaged++
 	}
 }
 
