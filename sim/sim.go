@@ -302,15 +302,16 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 	if !ep.twin {
 		s.checker.Restart(ep.node, n.FirstCommit())
 	}
+	first, epoch := n.FirstCommit(), n.Ledger().Epoch()
 	ep.starting = true
 	n.Start()
 	ep.starting = false
 	if !ep.up {
 		return // its store failed the replay: it refused to start
 	}
-	if n.FirstCommit() > 0 {
+	if first > 0 {
 		s.stats.snapshotStarts++
-		s.traceEvent(fmt.Sprintf("start from the snapshot at commit %d (epoch %d):", n.FirstCommit(), n.Ledger().Epoch()), ep.id)
+		s.traceEvent(fmt.Sprintf("start from the snapshot at commit %d (epoch %d):", first, epoch), ep.id)
 	}
 }
 

@@ -24,7 +24,7 @@ func TestStoreFaultScenarios(t *testing.T) {
 		what string
 	}{
 		{"store-write-error.yaml", func(s sim.StoreStats) bool { return s.Stops == 2 && s.RefusedStarts == 0 },
-			"both nodes stopped by their failed writes, and both came back"},
+			"both nodes stopped by their failed writes, and both came back on their stores"},
 		{"store-corrupt.yaml", func(s sim.StoreStats) bool { return s.Damaged == 3 && s.RefusedStarts == 3 && s.Stops == 0 },
 			"an event, a snapshot and a last-signed record damaged, and each restart on them refused"},
 		{"store-torn.yaml", func(s sim.StoreStats) bool { return s.Damaged == 2 && s.RefusedStarts == 1 },
