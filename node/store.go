@@ -124,6 +124,24 @@ func (s *MemStore) Scan(from Position, fn func(Position, []byte) bool) error {
 // Len returns the number of stored events.
 func (s *MemStore) Len() int { return s.events }
 
+// DropNewest removes the newest event stored at pos and reports whether
+// there was one. The simulator loses writes a crash caught before they
+// were synced with it: those are the newest puts, so at each position they
+// are the newest events, and dropping them newest first undoes them.
+func (s *MemStore) DropNewest(pos Position) bool {
+	if pos.Epoch >= uint64(len(s.epochs)) || pos.Round >= uint64(len(s.epochs[pos.Epoch])) {
+		return false
+	}
+	r := &s.epochs[pos.Epoch][pos.Round]
+	if len(*r) == 0 {
+		return false
+	}
+	(*r)[len(*r)-1] = nil
+	*r = (*r)[:len(*r)-1]
+	s.events--
+	return true
+}
+
 // PutSnapshot implements Store. It keeps the data as given.
 func (s *MemStore) PutSnapshot(sn Snapshot) error {
 	if n := len(s.snaps); n > 0 {

@@ -33,6 +33,24 @@ type AsyncConfig struct {
 	// reconcile on the node's loop instead of waiting for its next tick.
 	// It must return quickly: the next operation waits for it.
 	OnRefresh func()
+	// Executor runs Async's work off its caller's loop: applying accepted
+	// operations to the inner host and refreshing the view. Nil runs it on
+	// a goroutine of Async's own on the wall clock, as the live node does;
+	// the simulator passes one that runs the same work on virtual time, on
+	// its one goroutine.
+	Executor Executor
+}
+
+// Executor runs Async's work later, off the stack of the call that hands
+// it over: it must not run fn before Go or AfterFunc returns, as Async may
+// hold its lock when it calls them. It runs one fn at a time.
+type Executor interface {
+	// Go runs fn after the fns handed to Go before it, in order. The time
+	// it lets pass before is the executor's to decide: it stands for the
+	// inner host's call.
+	Go(fn func())
+	// AfterFunc runs fn once d has passed.
+	AfterFunc(d time.Duration, fn func())
 }
 
 // Async wraps a Provisioner whose calls may take long (libvirt takes
@@ -51,6 +69,10 @@ type AsyncConfig struct {
 // has operations still to apply, so the view never steps back behind what
 // the caller did; the host's own changes (a boot that ends, a guest that
 // crashes) show at the next refresh.
+//
+// Where that work runs is AsyncConfig.Executor's: by default one goroutine
+// of Async's own on the wall clock, in the simulator its agenda on virtual
+// time; what the work does is the same either way.
 //
 // Operations are checked against the view as the inner host would check
 // them (invalid specs, existing or absent VMs, capacity, the host being
@@ -141,7 +163,8 @@ const refreshSlot = opKinds
 // NewAsync reads the inner host once, waiting for it, so that the first
 // List answers from the host rather than from nothing (a node would
 // otherwise report every VM lost on its first reconcile), and starts the
-// goroutine that applies operations. Close stops it.
+// goroutine that applies operations, or hands its periodic refresh to the
+// executor. Close stops it.
 func NewAsync(inner Provisioner, cfg AsyncConfig) (*Async, error) {
 	if cfg.RefreshEvery == 0 {
 		cfg.RefreshEvery = DefaultAsyncRefreshEvery
@@ -167,7 +190,12 @@ func NewAsync(inner Provisioner, cfg AsyncConfig) (*Async, error) {
 		stopped: make(chan struct{}),
 	}
 	a.refresh()
-	go a.run()
+	if cfg.Executor == nil {
+		go a.run()
+	} else {
+		close(a.stopped) // no goroutine to wait for
+		cfg.Executor.AfterFunc(cfg.RefreshEvery, a.tick)
+	}
 	return a, nil
 }
 
@@ -196,16 +224,49 @@ func (a *Async) run() {
 		case <-a.done:
 			return
 		case o := <-a.queue:
-			a.apply(o)
-			// Refreshing after every operation of a burst would read the
-			// whole host once per VM; once the queue is empty suffices.
-			if len(a.queue) == 0 {
-				a.refresh()
-			}
+			a.step(o)
 		case <-tick.C:
 			a.refresh()
 		}
 	}
+}
+
+// step applies o, then refreshes the view if no operation waits:
+// refreshing after every operation of a burst would read the whole host
+// once per VM; once the queue is empty suffices.
+func (a *Async) step(o op) {
+	a.apply(o)
+	if len(a.queue) == 0 {
+		a.refresh()
+	}
+}
+
+// next is the executor's turn to apply the oldest queued operation: each
+// accepted operation hands it one. After Close the queue is dropped.
+func (a *Async) next() {
+	if a.isClosed() {
+		return
+	}
+	select {
+	case o := <-a.queue:
+		a.step(o)
+	default:
+	}
+}
+
+// tick is the executor's periodic refresh.
+func (a *Async) tick() {
+	if a.isClosed() {
+		return
+	}
+	a.refresh()
+	a.cfg.Executor.AfterFunc(a.cfg.RefreshEvery, a.tick)
+}
+
+func (a *Async) isClosed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.closed
 }
 
 // refresh reads the inner host and installs what it says in the view,
@@ -325,6 +386,9 @@ func (a *Async) accept(o op, roomAfter bool) error {
 	// Sends happen under mu and the room was checked, so this never
 	// blocks: the goroutine only takes from the queue.
 	a.queue <- o
+	if a.cfg.Executor != nil {
+		a.cfg.Executor.Go(a.next)
+	}
 	return nil
 }
 

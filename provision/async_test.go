@@ -558,3 +558,101 @@ func ExampleAsync() {
 	// Output:
 	// booting - 2 vCPU, 4096 MiB memory, 60 GiB disk
 }
+
+// stepper is an Executor that runs Async's work only when the test says,
+// on the test's goroutine, the way the simulator runs it on virtual time.
+type stepper struct {
+	now    time.Duration
+	queued []func()
+	timers []stepTimer
+}
+
+type stepTimer struct {
+	at time.Duration
+	fn func()
+}
+
+func (x *stepper) Go(fn func()) { x.queued = append(x.queued, fn) }
+
+func (x *stepper) AfterFunc(d time.Duration, fn func()) {
+	x.timers = append(x.timers, stepTimer{x.now + d, fn})
+}
+
+// drain runs the queued work, in order, and reports how much it ran.
+func (x *stepper) drain() int {
+	n := 0
+	for len(x.queued) > 0 {
+		fn := x.queued[0]
+		x.queued = x.queued[1:]
+		fn()
+		n++
+	}
+	return n
+}
+
+// advance moves the executor's clock by d and runs the timers due.
+func (x *stepper) advance(d time.Duration) {
+	x.now += d
+	for i := 0; i < len(x.timers); {
+		if t := x.timers[i]; t.at <= x.now {
+			x.timers = slices.Delete(x.timers, i, i+1)
+			t.fn()
+			continue
+		}
+		i++
+	}
+}
+
+// TestAsyncOnAnExecutor: with an executor Async starts no goroutine; an
+// accepted operation shows in the view at once and reaches the host only
+// when the executor runs it, in order; the periodic refresh is a timer on
+// the executor; Close drops what is queued.
+func TestAsyncOnAnExecutor(t *testing.T) {
+	clk := &atomicClock{}
+	hv, err := provision.NewSim(provision.SimConfig{Capacity: testHost, BootTime: 2 * time.Second, Now: clk.now})
+	mustDo(t, "host", err)
+	x := &stepper{}
+	a, err := provision.NewAsync(hv, provision.AsyncConfig{RefreshEvery: time.Second, Executor: x})
+	mustDo(t, "new", err)
+	if len(x.queued) != 0 || len(x.timers) != 1 || a.Stats().Refresh.Calls != 1 {
+		t.Fatalf("after NewAsync: %d queued, %d timers, %+v", len(x.queued), len(x.timers), a.Stats())
+	}
+
+	mustDo(t, "define", a.Define(spec("a", 2, 2048, 20)))
+	mustDo(t, "start", a.Start("a"))
+	wantState(t, a, "a", provision.StateBooting)
+	if doms, _ := hv.List(); len(doms) != 0 {
+		t.Fatalf("the host was called before the executor ran: %v", doms)
+	}
+	if n := x.drain(); n != 2 {
+		t.Fatalf("ran %d, want the define and the start", n)
+	}
+	if d, _ := hv.State("a"); d.State != provision.StateBooting {
+		t.Fatalf("the host has a %s", d.State)
+	}
+
+	// The host finishes the boot; the view shows it at the next refresh.
+	clk.advance(2 * time.Second)
+	wantState(t, a, "a", provision.StateBooting)
+	x.advance(time.Second)
+	wantState(t, a, "a", provision.StateRunning)
+	if len(x.timers) != 1 {
+		t.Fatalf("%d timers after a refresh, want the next one", len(x.timers))
+	}
+
+	mustDo(t, "destroy", a.Destroy("a"))
+	a.Close()
+	if n := x.drain(); n != 1 {
+		t.Fatalf("ran %d, want the destroy's turn", n)
+	}
+	if d, _ := hv.State("a"); d.State != provision.StateRunning {
+		t.Fatalf("an operation queued before Close reached the host: %s", d.State)
+	}
+	x.advance(time.Second)
+	if len(x.timers) != 0 {
+		t.Fatal("a closed Async keeps refreshing")
+	}
+	if got := a.Stats(); got.Define.Calls != 1 || got.Start.Calls != 1 || got.Destroy.Calls != 0 || got.Refresh.Calls != 3 {
+		t.Fatalf("stats %+v", got)
+	}
+}

@@ -34,11 +34,77 @@ type simCluster struct {
 	// firstHonest is the lowest honest node: it alone counts coverage
 	// read off commits, which every honest node applies.
 	firstHonest int
+	// async counts the work of the wrappers closed so far.
+	async AsyncStats
 }
 
 // paymentFinality is how long a simulated Solana payment takes to be
 // finalized when nothing delays it.
 const paymentFinality = time.Second
+
+// How long the calls the live node makes off its loop take in the
+// simulator: a libvirt operation on the host (one at a time, in order, as
+// provision.Async applies them) and a Solana JSON-RPC status query (run
+// side by side, as payment.AsyncChain's workers run them).
+const (
+	provisionCallTime = 50 * time.Millisecond
+	paymentQueryTime  = 100 * time.Millisecond
+)
+
+// executor runs an async wrapper's work on the agenda, on virtual time:
+// what the live node runs on the wrapper's goroutines. A serial one runs
+// one call at a time, so a burst of calls queues as it would in front of
+// libvirt.
+type executor struct {
+	s      *Sim
+	call   int64
+	serial bool
+	busy   int64 // when a serial one is done with what it has
+}
+
+// Go implements provision.Executor and payment.Executor.
+func (x *executor) Go(fn func()) {
+	at := x.s.now + x.call
+	if x.serial {
+		at = max(x.s.now, x.busy) + x.call
+		x.busy = at
+	}
+	x.s.agenda.push(item{at: at, kind: itemCall, call: fn})
+}
+
+// AfterFunc implements provision.Executor.
+func (x *executor) AfterFunc(d time.Duration, fn func()) {
+	x.s.agenda.push(item{at: x.s.now + int64(d), kind: itemCall, call: fn})
+}
+
+// AsyncStats counts the work of the nodes' asynchronous wrappers, which
+// the simulator runs on virtual time where the live node runs them on
+// goroutines: calls to the hosts through provision.Async, and payment
+// status queries through payment.AsyncChain.
+type AsyncStats struct {
+	ProvisionCalls    uint64 `json:"provision_calls"`
+	ProvisionFailures uint64 `json:"provision_failures"`
+	Refreshes         uint64 `json:"refreshes"`
+	Busy              uint64 `json:"busy"`
+	PaymentQueries    uint64 `json:"payment_queries"`
+	PaymentErrors     uint64 `json:"payment_errors"`
+	PaymentDropped    uint64 `json:"payment_dropped"`
+}
+
+func (a *AsyncStats) addProvision(st provision.AsyncStats) {
+	for _, o := range []provision.OpStats{st.Define, st.Start, st.Stop, st.Destroy} {
+		a.ProvisionCalls += o.Calls
+		a.ProvisionFailures += o.Failures
+	}
+	a.Refreshes += st.Refresh.Calls
+	a.Busy += st.Busy
+}
+
+func (a *AsyncStats) addPayments(st payment.AsyncStats) {
+	a.PaymentQueries += st.Queries
+	a.PaymentErrors += st.Errors
+	a.PaymentDropped += st.Dropped
+}
 
 func newSimCluster(s *Sim, keys []ed25519.PrivateKey) (*simCluster, error) {
 	sc := s.sc
@@ -96,12 +162,23 @@ func (c *simCluster) newHost(ep *endpoint) *provision.Sim {
 	return hv
 }
 
-// nodeConfig completes a node's configuration around its ledger's.
+// nodeConfig completes a node's configuration around its ledger's. Like
+// the live node, it reaches its host through a provision.Async and the
+// Solana ledger through a payment.AsyncChain, new in every incarnation
+// and closed when it goes down (closeWrappers).
 func (c *simCluster) nodeConfig(ep *endpoint, lcfg node.LedgerConfig) node.Config {
-	cfg := node.Config{Key: ep.key, Genesis: c.genesis, Ledger: lcfg, Chain: c.chain,
+	now := func() int64 { return StartTime + c.s.now }
+	ep.chain = payment.NewAsyncChain(c.chain, payment.AsyncConfig{Now: now,
+		Executor: &executor{s: c.s, call: int64(paymentQueryTime)}})
+	cfg := node.Config{Key: ep.key, Genesis: c.genesis, Ledger: lcfg, Chain: ep.chain,
 		AutoApprove: c.s.sc.Cluster.AutoApprove}
 	if ep.hv != nil {
-		cfg.Provisioner = ep.hv
+		prov, err := provision.NewAsync(ep.hv, provision.AsyncConfig{
+			Executor: &executor{s: c.s, call: int64(provisionCallTime), serial: true}})
+		if err != nil {
+			panic(fmt.Sprintf("sim: host of %s: %v", ep.name, err)) // a valid configuration; this is a bug
+		}
+		ep.prov, cfg.Provisioner = prov, prov
 	}
 	if ep.twin || !c.s.sc.Honest(ep.node) {
 		return cfg
@@ -126,6 +203,35 @@ func (c *simCluster) nodeConfig(ep *endpoint, lcfg node.LedgerConfig) node.Confi
 		Done: func(id tx.ID, st node.TxStatus) { c.vm.done(id, st) },
 	}
 	return cfg
+}
+
+// closeWrappers closes an incarnation's async wrappers, as the end of its
+// process does, and keeps their counts.
+func (c *simCluster) closeWrappers(ep *endpoint) {
+	if ep.prov != nil {
+		ep.prov.Close()
+		c.async.addProvision(ep.prov.Stats())
+		ep.prov = nil
+	}
+	if ep.chain != nil {
+		ep.chain.Close()
+		c.async.addPayments(ep.chain.Stats())
+		ep.chain = nil
+	}
+}
+
+// asyncStats are the wrappers' counts over the run so far.
+func (c *simCluster) asyncStats() AsyncStats {
+	st := c.async
+	for _, ep := range c.s.eps {
+		if ep.prov != nil {
+			st.addProvision(ep.prov.Stats())
+		}
+		if ep.chain != nil {
+			st.addPayments(ep.chain.Stats())
+		}
+	}
+	return st
 }
 
 // action applies a cluster fault of the timeline; it reports whether f

@@ -24,6 +24,10 @@ var Coverage = []CoveragePoint{
 	{"fault:degrade", "a link was degraded"},
 	{"fault:heal", "the network healed"},
 	{"fault:crash", "a node crashed"},
+	{"fault:crash-lose-unsynced", "a node's machine crashed and lost its unsynced writes"},
+	{"fault:store-write-error", "a write to a node's store failed"},
+	{"fault:store-corrupt", "a record in a node's store was corrupted"},
+	{"fault:store-torn", "a node crashed in the middle of a write"},
 	{"fault:restart", "a crashed node restarted with its store"},
 	{"fault:restart-lose-state", "a crashed node restarted with an empty store and rejoined"},
 	{"fault:clock_skew", "a node's clock was skewed"},
@@ -61,6 +65,11 @@ var Coverage = []CoveragePoint{
 	{"invalid-rejected", "an honest node rejected a message or event as invalid"},
 	{"evidence-applied", "equivocation evidence flagged an operator"},
 	{"restart-from-snapshot", "a node restarted from its snapshot of an epoch start"},
+	{"store-stop", "a node stopped because its store failed"},
+	{"store-refused-start", "a node refused to start on a damaged store"},
+	{"store-lost-events", "a machine crash lost events not yet synced"},
+	{"async-provision", "a host call ran through the asynchronous provisioner"},
+	{"async-payment", "a payment query ran through the asynchronous chain"},
 	{"vm-moved", "a VM failed on a host and moved to another"},
 	{"vm-expired", "a VM's lease ended"},
 	{"vm-waited", "a paid VM waited for a host with room"},
@@ -114,6 +123,12 @@ func (s *Sim) coverage() map[string]uint64 {
 	}
 	out["invalid-rejected"] += s.stats.invalid
 	out["restart-from-snapshot"] += s.stats.snapshotStarts
+	out["store-stop"] += s.stats.store.Stops
+	out["store-refused-start"] += s.stats.store.RefusedStarts
+	out["store-lost-events"] += s.stats.store.LostEvents
+	async := s.cluster.asyncStats()
+	out["async-provision"] += async.ProvisionCalls
+	out["async-payment"] += async.PaymentQueries
 	out["payment-fault"] += uint64(s.cluster.vm.stats.PaymentFlaw)
 	if ref := s.cluster.reference(); ref != nil {
 		st := ref.nd.State()

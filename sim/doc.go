@@ -7,7 +7,15 @@
 // simulated hypervisor (package provision) as its host and a simulated
 // Solana ledger (payment.MemChain) confirming its customers' payments;
 // simulated customers create, delete and read VMs, and their history is
-// checked for linearizability (package sim/linear). The
+// checked for linearizability (package sim/linear). What the live node runs
+// off its loop runs here too, on virtual time: the node reaches its host
+// through provision.Async and the ledger through payment.AsyncChain, whose
+// work the simulator's executor runs on the agenda where the live node
+// runs it on goroutines; it paces its events by
+// consensus.min_round_interval; and it stores everything in a node.MemStore
+// wrapped with the storage faults a scenario injects (failed writes,
+// damaged or torn records, unsynced writes lost in a machine crash), which
+// stop the node, or make it refuse to start, as they stop a live one. The
 // simulator provides only what the seam between simulator and live node
 // leaves to a runtime: a transport (the modelled network: per-link latency
 // distributions, loss, duplication, reordering, per-node uplink bandwidth

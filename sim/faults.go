@@ -26,22 +26,32 @@ func (s *Sim) applyFault(i int) {
 		nw.heal()
 		s.traceFault("heal")
 	case len(f.Crash) > 0:
+		s.traceFault(fmt.Sprintf("crash %v lose_unsynced=%v", f.Crash, f.LoseUnsynced))
 		for _, n := range f.Crash {
-			s.crash(s.eps[n])
+			ep := s.eps[n]
+			s.crash(ep)
+			// A machine crash also takes what a node stopped by its store
+			// had not synced: its process was gone, its page cache not.
+			if f.LoseUnsynced && ep.store != nil {
+				lost := ep.store.loseUnsynced()
+				s.stats.store.LostEvents += uint64(lost)
+				s.traceFault(fmt.Sprintf("%s lost %d unsynced events", ep.name, lost))
+			}
 		}
-		s.traceFault(fmt.Sprintf("crash %v", f.Crash))
 	case len(f.Restart) > 0:
+		s.traceFault(fmt.Sprintf("restart %v lose_state=%v", f.Restart, f.LoseState))
 		for _, n := range f.Restart {
 			ep := s.eps[n]
 			if ep.up {
-				continue
+				continue // a store fault that has not stopped it yet
 			}
 			if f.LoseState {
 				ep.store = nil
 			}
 			s.start(ep, f.LoseState)
 		}
-		s.traceFault(fmt.Sprintf("restart %v lose_state=%v", f.Restart, f.LoseState))
+	case f.StoreFault != nil:
+		s.storeFault(f.StoreFault)
 	case f.Isolate != nil:
 		nw.isolated[*f.Isolate] = true
 		s.traceFault(fmt.Sprintf("isolate %d", *f.Isolate))
@@ -66,6 +76,8 @@ func faultPoint(f *scenario.Fault) string {
 		return "fault:one_way"
 	case f.Heal:
 		return "fault:heal"
+	case len(f.Crash) > 0 && f.LoseUnsynced:
+		return "fault:crash-lose-unsynced"
 	case len(f.Crash) > 0:
 		return "fault:crash"
 	case len(f.Restart) > 0 && f.LoseState:
@@ -92,8 +104,35 @@ func faultPoint(f *scenario.Fault) string {
 		return "fault:host_up"
 	case f.VMCrash != nil:
 		return "fault:vm_crash"
+	case f.StoreFault != nil:
+		return "fault:store-" + f.StoreFault.Kind
 	}
 	return "fault:other"
+}
+
+// storeFault damages a node's store.
+func (s *Sim) storeFault(sf *scenario.StoreFault) {
+	ep := s.eps[sf.Node]
+	switch sf.Kind {
+	case scenario.StoreWriteError:
+		ep.store.failNext(writeOf(sf.Write))
+		s.traceFault(fmt.Sprintf("store-fault %s: its next write (%s) fails", ep.name, sf.Write))
+	case scenario.StoreCorrupt:
+		what, ok := ep.store.corrupt(recordOf(sf.Record), false)
+		s.countDamage(ok)
+		s.traceFault(fmt.Sprintf("store-fault %s: %s", ep.name, what))
+	case scenario.StoreTorn:
+		s.crash(ep)
+		what, ok := ep.store.tear()
+		s.countDamage(ok)
+		s.traceFault(fmt.Sprintf("store-fault %s: crashed in a write: %s", ep.name, what))
+	}
+}
+
+func (s *Sim) countDamage(damaged bool) {
+	if damaged {
+		s.stats.store.Damaged++
+	}
 }
 
 func (s *Sim) traceFault(what string) {

@@ -48,6 +48,10 @@ type Report struct {
 	// SnapshotStarts counts node restarts from a stored snapshot of the
 	// state at an epoch start (replaying only that epoch's events).
 	SnapshotStarts uint64 `json:"snapshot_starts"`
+	// Store counts what the storage faults did; Async the work of the
+	// nodes' asynchronous wrappers.
+	Store StoreStats `json:"store"`
+	Async AsyncStats `json:"async"`
 	// Flagged counts the operators proven to equivocate.
 	Flagged int     `json:"flagged_operators"`
 	VM      VMStats `json:"vm"`
@@ -83,6 +87,18 @@ func (r *Report) LinearizableFailed() bool {
 	return false
 }
 
+// StoreStats counts what the scenario's storage faults did.
+type StoreStats struct {
+	// Stops counts nodes stopped by a store error, RefusedStarts the
+	// restarts a damaged store refused.
+	Stops         uint64 `json:"stops"`
+	RefusedStarts uint64 `json:"refused_starts"`
+	// Damaged counts records corrupted or torn, LostEvents the events
+	// machine crashes lost before they were synced.
+	Damaged    uint64 `json:"damaged"`
+	LostEvents uint64 `json:"lost_events"`
+}
+
 // Check is one checker's verdict.
 type Check struct {
 	Name   string `json:"name"`
@@ -111,8 +127,9 @@ func (s *Sim) report(wall time.Duration) *Report {
 		Commits: s.checker.Commits(), SubmittedTxs: s.workload.sent,
 	}
 	for _, ep := range s.eps {
-		if ep.ledger != nil {
-			r.Events += ep.created + ep.ledger.Stats().EventsCreated
+		r.Events += ep.created
+		if ep.up {
+			r.Events += ep.ledger.Stats().EventsCreated // a node that went down counted its own
 		}
 	}
 	r.CommittedTxs = uint64(len(s.workload.lat))
@@ -126,6 +143,8 @@ func (s *Sim) report(wall time.Duration) *Report {
 	r.VM = s.cluster.vm.stats
 	r.Epochs = uint64(len(s.cluster.epochs) - 1)
 	r.SnapshotStarts = s.stats.snapshotStarts
+	r.Store = s.stats.store
+	r.Async = s.cluster.asyncStats()
 	if ref := s.cluster.reference(); ref != nil {
 		st := ref.nd.State()
 		r.Operators = st.Committee().Size()

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"dagger/graph"
 	"dagger/graph/graphtest"
 	"dagger/node"
+	"dagger/node/payment"
 	"dagger/provision"
 	"dagger/sim/check"
 	"dagger/sim/scenario"
@@ -61,6 +63,7 @@ type runStats struct {
 	messages, bytes, dropped uint64
 	invalid                  uint64 // messages honest nodes rejected
 	snapshotStarts           uint64 // restarts from a stored snapshot
+	store                    StoreStats
 }
 
 // endpoint is one network identity running a ledger: a scenario node, or
@@ -74,11 +77,20 @@ type endpoint struct {
 	twin   bool
 	signer graph.Signer
 	key    ed25519.PrivateKey // operator identity
-	store  *node.MemStore
-	nd     *node.Node // the node running on it
-	ledger *node.Ledger
-	hv     *provision.Sim // the operator's host; it survives the node's crashes
-	downAt int64          // when the node last crashed
+	store  *simStore
+	// lossy says a crash of the scenario loses this node's unsynced writes.
+	lossy bool
+	// starting is set while the node replays its store: a store fault
+	// then is a refusal to start.
+	starting bool
+	nd       *node.Node // the node running on it
+	ledger   *node.Ledger
+	hv       *provision.Sim // the operator's host; it survives the node's crashes
+	// prov and chain are this incarnation's async wrappers of the host
+	// and of the simulated Solana ledger; nil while it is down.
+	prov   *provision.Async
+	chain  *payment.AsyncChain
+	downAt int64 // when the node last went down
 	up     bool
 	gen    uint64
 	skew   int64
@@ -148,15 +160,24 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 		}
 	}
 	honest := make([]bool, sc.Nodes)
+	signing := make([]graph.PublicKey, sc.Nodes)
 	for i := range honest {
 		honest[i] = sc.Honest(i)
+		signing[i] = signers[i].PublicKey()
 	}
 	live := sc.Expect.Liveness
 	s.checker = check.New(check.Config{
 		Committee: committee, Verifier: s.verifier, Limits: s.limits, GCDepth: sc.Consensus.GCDepth,
 		Honest: honest, LivenessAfter: int64(live.After), LivenessDeadline: s.end - int64(live.Within),
-		LivenessDisabled: live.Disabled,
+		LivenessDisabled: live.Disabled, Keys: signing,
 	})
+	for _, f := range sc.Faults {
+		if f.LoseUnsynced {
+			for _, n := range f.Crash {
+				s.eps[n].lossy = true
+			}
+		}
+	}
 	s.workload = newWorkload(s)
 	if opt.Trace != nil {
 		s.trace = newTracer(opt.Trace)
@@ -247,44 +268,69 @@ func (s *Sim) dispatch(it *item) {
 	}
 }
 
-// start boots an endpoint's ledger on its store.
+// start boots an endpoint's ledger on its store. A store whose damage
+// shows as the node reads it makes the node refuse to start, as the live
+// node does: it stays down.
 func (s *Sim) start(ep *endpoint, rejoin bool) {
 	if ep.store == nil {
-		ep.store = node.NewMemStore()
+		ep.store = newSimStore(newRand(s.sc.Seed, "store/"+string(ep.name), ep.id), ep.lossy)
 	}
 	ep.gen++
-	ep.up = true
 	ep.busy = 0
 	lcfg := node.LedgerConfig{
 		Graph: graph.Config{Verifier: s.verifier, Limits: s.limits, Signer: ep.signer,
 			GCDepth: s.sc.Consensus.GCDepth},
-		Transport:     (*simTransport)(ep),
-		Clock:         (*simClock)(ep),
-		Store:         ep.store,
-		LeaderTimeout: time.Duration(s.sc.Consensus.LeaderTimeout),
-		FetchRetry:    time.Duration(s.sc.Consensus.FetchRetry),
-		Rejoin:        rejoin,
-		Decode:        s.decoder.decode,
-		Hooks:         s.hooks(ep),
+		Transport:        (*simTransport)(ep),
+		Clock:            (*simClock)(ep),
+		Store:            ep.store,
+		LeaderTimeout:    time.Duration(s.sc.Consensus.LeaderTimeout),
+		FetchRetry:       time.Duration(s.sc.Consensus.FetchRetry),
+		MinRoundInterval: time.Duration(s.sc.Consensus.MinRoundInterval),
+		Rejoin:           rejoin,
+		Decode:           s.decoder.decode,
+		Hooks:            s.hooks(ep),
 	}
 	n, err := node.NewNode(s.cluster.nodeConfig(ep, lcfg))
 	if err != nil {
-		panic(fmt.Sprintf("sim: node %s: %v", ep.name, err)) // the scenario was validated; this is a bug
+		s.cluster.closeWrappers(ep)
+		if !errors.Is(err, errStore) {
+			panic(fmt.Sprintf("sim: node %s: %v", ep.name, err)) // the scenario was validated; this is a bug
+		}
+		s.stats.store.RefusedStarts++
+		s.traceFault(fmt.Sprintf("%s refuses to start: %v", ep.name, err))
+		return
 	}
+	ep.up = true
 	ep.nd, ep.ledger = n, n.Ledger()
 	if !ep.twin {
 		s.checker.Restart(ep.node, n.FirstCommit())
 	}
-	if n.FirstCommit() > 0 {
-		s.stats.snapshotStarts++
-		s.traceEvent(fmt.Sprintf("start from the snapshot at commit %d (epoch %d):", n.FirstCommit(), n.Ledger().Epoch()), ep.id)
-	}
+	first, epoch := n.FirstCommit(), n.Ledger().Epoch()
+	ep.starting = true
 	n.Start()
+	ep.starting = false
+	if !ep.up {
+		return // its store failed the replay: it refused to start
+	}
+	if first > 0 {
+		s.stats.snapshotStarts++
+		s.traceEvent(fmt.Sprintf("start from the snapshot at commit %d (epoch %d):", first, epoch), ep.id)
+	}
 }
 
 func (s *Sim) crash(ep *endpoint) {
+	if s.down(ep) {
+		s.traceEvent("crash", ep.id)
+	}
+}
+
+// down takes a running endpoint down, crashed or stopped by a fault, and
+// reports whether it was running: nothing reaches it until a restart,
+// and the transactions it was asked to commit are no longer required of
+// it.
+func (s *Sim) down(ep *endpoint) bool {
 	if !ep.up {
-		return
+		return false
 	}
 	ep.up = false
 	ep.gen++
@@ -292,13 +338,39 @@ func (s *Sim) crash(ep *endpoint) {
 	ep.nd.Stop()
 	ep.created += ep.ledger.Stats().EventsCreated
 	coverNode(s.cov, ep.ledger.Stats(), ep.nd.Stats())
-	s.traceEvent("crash", ep.id)
+	s.cluster.closeWrappers(ep)
+	if !ep.twin {
+		s.checker.Down(ep.node)
+	}
+	return true
+}
+
+// fault is the ledger's Fault hook: the node stops, as the live runtime
+// stops it. A store that failed is an operating error, which the run
+// counts; any other fault of an honest node (a safety fault, a broken
+// invariant) fails the agreement check.
+func (s *Sim) fault(ep *endpoint, err error) {
+	switch {
+	case errors.Is(err, errStore) && ep.starting:
+		s.stats.store.RefusedStarts++
+		s.traceFault(fmt.Sprintf("%s refuses to start: %v", ep.name, err))
+	case errors.Is(err, errStore):
+		s.stats.store.Stops++
+		s.traceFault(fmt.Sprintf("%s stopped by its store: %v", ep.name, err))
+	case s.sc.Honest(ep.node):
+		s.checker.Fault(ep.node, err)
+	}
+	s.down(ep)
 }
 
 func (s *Sim) hooks(ep *endpoint) node.Hooks {
 	i := ep.node
-	if ep.twin || !s.sc.Honest(i) {
+	if ep.twin {
 		return node.Hooks{}
+	}
+	fault := func(err error) { s.fault(ep, err) }
+	if !s.sc.Honest(i) {
+		return node.Hooks{Fault: fault}
 	}
 	return node.Hooks{
 		Commit: func(c graph.Commit) {
@@ -314,7 +386,7 @@ func (s *Sim) hooks(ep *endpoint) node.Hooks {
 				s.checker.Equivocation(i, e.Creator, check.Round(e.Epoch, e.Round))
 			}
 		},
-		Fault:   func(err error) { s.checker.Fault(i, err) },
+		Fault:   fault,
 		Invalid: func(transport.PeerID, error) { s.stats.invalid++ },
 	}
 }

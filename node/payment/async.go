@@ -45,6 +45,20 @@ type AsyncConfig struct {
 	MaxEntries int
 	// Now is the clock, in Unix nanoseconds; time.Now if nil.
 	Now func() int64
+	// Executor runs the queries off the caller's loop. Nil runs them on
+	// Workers goroutines of the AsyncChain's own, as the live node does;
+	// the simulator passes one that runs the same queries on virtual time,
+	// on its one goroutine (Workers is then unused).
+	Executor Executor
+}
+
+// Executor runs a query for AsyncChain later, off the stack of the call
+// that hands it over: it must not run fn before Go returns, as AsyncChain
+// holds its lock when it calls Go. It runs one fn at a time; the time it
+// lets pass before is the executor's to decide: it stands for the round
+// trip to the chain.
+type Executor interface {
+	Go(fn func())
 }
 
 // AsyncStats counts what an AsyncChain did, for metrics.
@@ -67,6 +81,7 @@ type AsyncChain struct {
 	refresh int64
 	max     int
 	now     func() int64
+	exec    Executor
 	queue   chan *entry
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -91,7 +106,8 @@ type entry struct {
 
 var _ Chain = (*AsyncChain)(nil)
 
-// NewAsyncChain wraps chain and starts its workers; Close stops them.
+// NewAsyncChain wraps chain and starts its workers (unless an executor
+// runs the queries); Close stops them.
 func NewAsyncChain(chain Chain, cfg AsyncConfig) *AsyncChain {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultAsyncWorkers
@@ -113,10 +129,14 @@ func NewAsyncChain(chain Chain, cfg AsyncConfig) *AsyncChain {
 		refresh: int64(cfg.Refresh),
 		max:     cfg.MaxEntries,
 		now:     cfg.Now,
+		exec:    cfg.Executor,
 		queue:   make(chan *entry, cfg.Queue),
 		done:    make(chan struct{}),
 		entries: make(map[Signature]*entry),
 		lru:     list.New(),
+	}
+	if a.exec != nil {
+		return a
 	}
 	a.wg.Add(cfg.Workers)
 	for range cfg.Workers {
@@ -173,6 +193,9 @@ func (a *AsyncChain) schedule(e *entry) {
 	select {
 	case a.queue <- e:
 		e.inflight = true
+		if a.exec != nil {
+			a.exec.Go(a.next)
+		}
 	default:
 		a.stats.Dropped++
 	}
@@ -185,19 +208,41 @@ func (a *AsyncChain) work() {
 		case <-a.done:
 			return
 		case e := <-a.queue:
-			st, err := a.chain.Status(e.sig)
-			a.mu.Lock()
-			a.stats.Queries++
-			if err != nil {
-				a.stats.Errors++
-			}
-			// An entry evicted meanwhile has been replaced or forgotten;
-			// either way its answer belongs to no one.
-			if a.entries[e.sig] == e {
-				e.known, e.st, e.err, e.at, e.inflight = true, st, err, a.now(), false
-			}
-			a.mu.Unlock()
+			a.query(e)
 		}
+	}
+}
+
+// next is the executor's turn to run the oldest queued query: each query
+// queued hands it one. After Close the queue is dropped, as the workers
+// drop it.
+func (a *AsyncChain) next() {
+	a.mu.Lock()
+	closed := a.closed
+	a.mu.Unlock()
+	if closed {
+		return
+	}
+	select {
+	case e := <-a.queue:
+		a.query(e)
+	default:
+	}
+}
+
+// query asks the chain about e and records the answer.
+func (a *AsyncChain) query(e *entry) {
+	st, err := a.chain.Status(e.sig)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stats.Queries++
+	if err != nil {
+		a.stats.Errors++
+	}
+	// An entry evicted meanwhile has been replaced or forgotten; either
+	// way its answer belongs to no one.
+	if a.entries[e.sig] == e {
+		e.known, e.st, e.err, e.at, e.inflight = true, st, err, a.now(), false
 	}
 }
 

@@ -288,3 +288,80 @@ func TestAsyncChainConcurrently(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// stepper is an Executor that runs queries only when the test says, on the
+// test's goroutine, the way the simulator runs them on virtual time.
+type stepper struct{ queued []func() }
+
+func (x *stepper) Go(fn func()) { x.queued = append(x.queued, fn) }
+
+func (x *stepper) drain() int {
+	n := 0
+	for len(x.queued) > 0 {
+		fn := x.queued[0]
+		x.queued = x.queued[1:]
+		fn()
+		n++
+	}
+	return n
+}
+
+// TestAsyncChainOnAnExecutor: with an executor the queries run when it runs
+// them, on its goroutine, and answer what the chain says then; the cache,
+// refresh and queue bound work as with workers; Close drops what is queued.
+func TestAsyncChainOnAnExecutor(t *testing.T) {
+	now := int64(0)
+	mem := NewMemChain(func() int64 { return now })
+	x := &stepper{}
+	a := newAsync(t, mem, AsyncConfig{Queue: 2, Refresh: time.Second, Now: func() int64 { return now }, Executor: x})
+	paid, bounced, late := Signature{1}, Signature{2}, Signature{3}
+	mem.Record(paid, 0)
+	mem.RecordFailed(bounced)
+	mem.Record(late, int64(5*time.Second))
+	for _, sig := range []Signature{paid, bounced, late} {
+		if _, err := a.Status(sig); !errors.Is(err, ErrNotYetKnown) {
+			t.Fatalf("%s before any query: %v", sig, err)
+		}
+	}
+	if s := a.Stats(); s.Queued != 2 || s.Dropped != 1 || len(x.queued) != 2 {
+		t.Fatalf("stats %+v, %d handed to the executor", s, len(x.queued))
+	}
+	if n := x.drain(); n != 2 {
+		t.Fatalf("ran %d queries", n)
+	}
+	if st, err := a.Status(paid); err != nil || st != StatusFinalized {
+		t.Fatalf("paid: %v %v", st, err)
+	}
+	if st, err := a.Status(bounced); err != nil || st != StatusFailed {
+		t.Fatalf("bounced: %v %v", st, err)
+	}
+	// The dropped one is queued by its next Status; it is pending, and
+	// asked again once its answer is older than the refresh period.
+	if _, err := a.Status(late); !errors.Is(err, ErrNotYetKnown) || len(x.queued) != 1 {
+		t.Fatalf("late, asked again: %v, %d queued", err, len(x.queued))
+	}
+	x.drain()
+	if st, err := a.Status(late); err != nil || st != StatusPending {
+		t.Fatalf("late: %v %v", st, err)
+	}
+	now += int64(6 * time.Second)
+	if st, _ := a.Status(late); st != StatusPending {
+		t.Fatalf("late before the new query ran: %v", st)
+	}
+	x.drain()
+	if st, err := a.Status(late); err != nil || st != StatusFinalized {
+		t.Fatalf("late after it: %v %v", st, err)
+	}
+	if s := a.Stats(); s.Queries != 4 || s.Errors != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+
+	fresh := Signature{4}
+	mem.Record(fresh, 0)
+	a.Status(fresh)
+	a.Close()
+	x.drain()
+	if _, err := a.Status(fresh); !errors.Is(err, ErrNotYetKnown) {
+		t.Fatalf("a query queued before Close was answered: %v", err)
+	}
+}

@@ -145,7 +145,9 @@ func (c *Checker) agree(node int, n *nodeState, cm *graph.Commit, d digest, now 
 // Fault tells the checker that node stopped with a fault. An honest node's
 // fault fails agreement: a safety fault (graph.ErrSafety) means its graph
 // proved more than f of the weight Byzantine, which the run's assumptions
-// rule out.
+// rule out, and any other fault is a broken invariant. A store that failed
+// is an operating error, not a fault: the simulator reports that node as
+// Down instead.
 func (c *Checker) Fault(node int, err error) {
 	n := c.node(node)
 	if !n.honest {

@@ -29,6 +29,9 @@ import (
 // that keeps going up.
 func Round(epoch, round uint64) uint64 { return epoch<<40 | round }
 
+// epochOf is the epoch of a round on that axis.
+func epochOf(round uint64) uint64 { return round >> 40 }
+
 // Config describes the run being checked.
 type Config struct {
 	// Committee is epoch 0's; AddEpoch adds later ones.
@@ -48,6 +51,11 @@ type Config struct {
 	// node before Finish, unless LivenessDisabled.
 	LivenessAfter, LivenessDeadline int64
 	LivenessDisabled                bool
+	// Keys, if set, holds each node's signing key, so that the evidence
+	// check also fails when an equivocation's creator is an honest node:
+	// an honest node never signs two events for one slot, whatever
+	// happened to it (a crash, a lost or damaged store).
+	Keys []graph.PublicKey
 }
 
 // Result is one checker's verdict.
@@ -91,6 +99,12 @@ type Checker struct {
 	evidence  violations
 	sightings uint64
 	eqSlots   map[slot]struct{}
+	// byKey maps Config.Keys to node indices; honestEq holds the slots
+	// in which an honest node was seen to equivocate.
+	byKey    map[graph.PublicKey]int
+	honestEq map[slot]struct{}
+	// excused counts required transactions dropped by Down.
+	excused uint64
 
 	buf    []byte
 	leaves [][]graph.Hash
@@ -160,6 +174,12 @@ func New(cfg Config) *Checker {
 	}
 	if c.verifier == nil {
 		c.verifier = graph.Ed25519{}
+	}
+	if cfg.Keys != nil {
+		c.byKey, c.honestEq = make(map[graph.PublicKey]int, len(cfg.Keys)), make(map[slot]struct{})
+		for i, k := range cfg.Keys {
+			c.byKey[k] = i
+		}
 	}
 	if c.depth == 0 {
 		c.depth = graph.DefaultGCDepth

@@ -453,6 +453,13 @@ func TestLivenessRequiresWindowSubmissionsToCommitAtTheirNode(t *testing.T) {
 			detail: "1 of 1"},
 		{name: "disabled liveness requires nothing", disabled: true, before: []func(*Checker){submit(1, ghost, 50*second)},
 			detail: "disabled"},
+		{name: "a node that went down owes nothing it was asked before", before: []func(*Checker){
+			submit(1, ghost, 50*second), submit(2, ghost, 50*second), submit(0, committed, 50*second), func(c *Checker) { c.Down(1) }},
+			fail: map[string]string{"liveness": "1 of 2 transactions submitted to honest nodes in [40s, 1m40s] not committed (1 more excused: their node went down before committing them): node 2 tx"}},
+		{name: "excused transactions are counted apart", before: []func(*Checker){submit(1, ghost, 50*second), func(c *Checker) { c.Down(1) }, func(c *Checker) { c.Down(1) }},
+			detail: "0 of 0 transactions submitted to honest nodes in [40s, 1m40s] committed (1 more excused"},
+		{name: "a node asked again after it came back owes it", before: []func(*Checker){submit(1, ghost, 50*second), func(c *Checker) { c.Down(1) }, submit(1, ghost, 60*second)},
+			fail: map[string]string{"liveness": "node 1 tx " + ghost.String() + " submitted at 1m0s"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -514,6 +521,33 @@ func TestEvidenceMustMatchEveryEquivocation(t *testing.T) {
 			expect(t, check(f.config(), s), tc.fail)
 		})
 	}
+}
+
+// TestAnHonestNodeMustNeverEquivocate: given the nodes' keys, the evidence
+// check fails when the creator of an equivocation is a node it judges.
+func TestAnHonestNodeMustNeverEquivocate(t *testing.T) {
+	f := load(t, equivocatorRun)
+	if len(f.evidence[0]) == 0 {
+		t.Fatal("the equivocator run gave node 0 no evidence")
+	}
+	first := f.evidence[0][0]
+	keys := make([]graph.PublicKey, f.committee.Size())
+	for i := range keys {
+		m, _ := f.committee.Member(graph.MemberID(i))
+		keys[i] = m.Key
+	}
+	cfg := f.config()
+	cfg.Keys = keys
+	expect(t, check(cfg, f.stream()), nil)
+
+	// Node 0's key in the equivocator's place: node 0 is judged, and its
+	// key signed two events in one slot.
+	swapped := slices.Clone(keys)
+	eq := int(first.Creator())
+	swapped[0], swapped[eq] = keys[eq], keys[0]
+	cfg.Keys = swapped
+	expect(t, check(cfg, f.stream()), map[string]string{
+		"evidence": fmt.Sprintf("honest node 0 equivocated: two events in slot r%d/c%d (seen by node 0)", first.Round(), eq)})
 }
 
 func TestRestartedNodeIsComparedWithTheAgreedSequence(t *testing.T) {

@@ -35,6 +35,32 @@ func (c *Checker) Equivocation(node int, creator graph.MemberID, round uint64) {
 		c.eqSlots[s] = struct{}{}
 	}
 	n.slots[s] |= seen
+	c.checkCreator(node, s)
+}
+
+// checkCreator fails the evidence check if the creator of an
+// equivocation is an honest node.
+func (c *Checker) checkCreator(node int, s slot) {
+	if c.byKey == nil {
+		return
+	}
+	if _, done := c.honestEq[s]; done {
+		return
+	}
+	com := c.committee(epochOf(s.round))
+	if com == nil {
+		return
+	}
+	m, ok := com.Member(s.creator)
+	if !ok {
+		return
+	}
+	if by, ok := c.byKey[m.Key]; ok && c.nodes[by].honest {
+		c.honestEq[s] = struct{}{}
+		c.evidence.add(s.round, by, uint64(s.creator), func() string {
+			return fmt.Sprintf("honest node %d equivocated: two events in slot r%d/c%d (seen by node %d)", by, s.round, s.creator, node)
+		})
+	}
 }
 
 // Evidence records evidence node reported; an honest node's must be valid.

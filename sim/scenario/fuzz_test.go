@@ -71,7 +71,7 @@ func FuzzParse(f *testing.F) {
 }
 
 // clusterSeed sets every field of the cluster, the VM workload and
-// provisioning, and every cluster fault.
+// provisioning, every cluster fault and every storage fault.
 const clusterSeed = `name: churn
 duration: 90s
 nodes: 7
@@ -101,6 +101,11 @@ faults:
   - {at: 35s, host_down: 3}
   - {at: 40s, vm_crash: 4}
   - {at: 45s, host_up: 3}
+  - {at: 46s, store_fault: {node: 1, kind: write-error, write: snapshot}}
+  - {at: 47s, store_fault: {node: 2, kind: corrupt, record: last-signed}}
+  - {at: 48s, restart: [1, 2], lose_state: true}
+  - {at: 49s, store_fault: {node: 3, kind: torn}}
+  - {at: 50s, crash: [4], lose_unsynced: true}
 expect: {provisioning: {settle: 15s}}
 `
 
@@ -277,6 +282,7 @@ func checkInvariants(t *testing.T, s *Scenario) {
 			f.Partition != nil, f.OneWay != nil, f.Heal, f.Crash != nil, f.Restart != nil,
 			f.Isolate != nil, f.Degrade != nil, f.ClockSkew != nil, f.Slow != nil,
 			f.Join != nil, f.Leave != nil, f.Remove != nil, f.HostDown != nil, f.HostUp != nil, f.VMCrash != nil,
+			f.StoreFault != nil,
 		} {
 			if set {
 				actions++
@@ -324,6 +330,24 @@ func checkInvariants(t *testing.T, s *Scenario) {
 		}
 		if f.Slow != nil {
 			inRange("slow", f.Slow.Node)
+		}
+		if f.LoseState && f.Restart == nil || f.LoseUnsynced && f.Crash == nil {
+			fail("fault %d: a modifier without its action", i)
+		}
+		if sf := f.StoreFault; sf != nil {
+			inRange("store_fault", sf.Node)
+			ok := false
+			switch sf.Kind {
+			case StoreWriteError:
+				ok = sf.Record == "" && slices.Contains([]string{WriteAny, WriteEvent, WriteLastSigned, WriteSnapshot, WritePrune}, sf.Write)
+			case StoreCorrupt:
+				ok = sf.Write == "" && slices.Contains([]string{RecordEvent, RecordLastSigned, RecordSnapshot}, sf.Record)
+			case StoreTorn:
+				ok = sf.Write == "" && sf.Record == ""
+			}
+			if !ok {
+				fail("fault %d: store fault %+v", i, *sf)
+			}
 		}
 	}
 	if l := s.Expect.Liveness; !l.Disabled && !(l.After >= 0 && l.Within >= 0 && l.After < s.Duration-l.Within) {

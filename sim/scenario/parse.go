@@ -622,7 +622,7 @@ func (d *decoder) group(n *yaml.Node, path string) ([]Endpoint, error) {
 
 var (
 	topFields          = []string{"name", "description", "seed", "duration", "nodes", "weights", "crypto", "consensus", "cluster", "network", "workload", "byzantine", "faults", "expect"}
-	consensusFields    = []string{"leader_timeout", "max_event_txs", "max_tx_bytes", "gc_depth", "fetch_retry"}
+	consensusFields    = []string{"leader_timeout", "max_event_txs", "max_tx_bytes", "gc_depth", "fetch_retry", "min_round_interval"}
 	clusterFields      = []string{"genesis", "regions", "vcpu", "memory_mib", "disk_gib", "boot_time", "boot_failure", "epoch_length", "status_timeout", "auto_approve", "price_vcpu_hour", "price_memory_gib_hour", "price_disk_gib_hour"}
 	networkFields      = []string{"latency", "bandwidth", "drop", "duplicate", "reorder", "links"}
 	latencyFields      = []string{"dist", "value", "min", "max", "mean", "stddev", "median", "sigma"}
@@ -630,11 +630,12 @@ var (
 	workloadFields     = []string{"rate", "tx_size", "nodes", "from", "until", "vm"}
 	vmFields           = []string{"rate", "clients", "stale_reads", "lease", "vcpu", "memory_mib", "disk_gib", "image", "bounce", "late", "late_by", "replay", "underpay", "timeout", "from", "until"}
 	byzantineFields    = []string{"node", "behavior", "targets", "count", "size", "from", "until"}
-	faultFields        = []string{"at", "partition", "one_way", "heal", "crash", "restart", "lose_state", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash"}
+	faultFields        = []string{"at", "partition", "one_way", "heal", "crash", "lose_unsynced", "restart", "lose_state", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash", "store_fault"}
 	twinRefFields      = []string{"twin"}
 	oneWayFields       = []string{"from", "to"}
 	skewFields         = []string{"node", "offset"}
 	slowFields         = []string{"node", "delay"}
+	storeFaultFields   = []string{"node", "kind", "write", "record"}
 	expectFields       = []string{"liveness", "min_commit_tps", "max_latency_p99", "max_latency_p50", "provisioning"}
 	livenessFields     = []string{"after", "within", "disabled"}
 	provisioningFields = []string{"settle", "disabled"}
@@ -668,6 +669,7 @@ func (d *decoder) consensus(n *yaml.Node, path string) (Consensus, error) {
 	field(d, f, "max_tx_bytes", &c.MaxTxBytes, d.integer)
 	field(d, f, "gc_depth", &c.GCDepth, d.uinteger)
 	field(d, f, "fetch_retry", &c.FetchRetry, d.duration)
+	field(d, f, "min_round_interval", &c.MinRoundInterval, d.duration)
 	return c, d.err
 }
 
@@ -830,6 +832,7 @@ func (d *decoder) faults(n *yaml.Node, path string) ([]Fault, error) {
 		})
 		field(d, f, "heal", &x.Heal, d.boolean)
 		field(d, f, "crash", &x.Crash, d.nodeList)
+		field(d, f, "lose_unsynced", &x.LoseUnsynced, d.boolean)
 		field(d, f, "restart", &x.Restart, d.nodeList)
 		field(d, f, "lose_state", &x.LoseState, d.boolean)
 		fieldPtr(d, f, "isolate", &x.Isolate, d.integer)
@@ -854,6 +857,15 @@ func (d *decoder) faults(n *yaml.Node, path string) ([]Fault, error) {
 		fieldPtr(d, f, "host_down", &x.HostDown, d.integer)
 		fieldPtr(d, f, "host_up", &x.HostUp, d.integer)
 		fieldPtr(d, f, "vm_crash", &x.VMCrash, d.integer)
+		fieldPtr(d, f, "store_fault", &x.StoreFault, func(n *yaml.Node, path string) (StoreFault, error) {
+			var s StoreFault
+			f := d.fields(n, path, storeFaultFields)
+			field(d, f, "node", &s.Node, d.integer)
+			field(d, f, "kind", &s.Kind, d.str)
+			field(d, f, "write", &s.Write, d.str)
+			field(d, f, "record", &s.Record, d.str)
+			return s, d.err
+		})
 		return x, d.err
 	})
 }

@@ -20,7 +20,8 @@
 //	nodes: 7                          # or weights: [1, 1, 2, ...], not both
 //	crypto: ed25519                   # ed25519 | fast
 //	consensus: {leader_timeout: 1s, max_event_txs: 10000, max_tx_bytes: 65536,
-//	            gc_depth: 50, fetch_retry: 200ms}
+//	            gc_depth: 50, fetch_retry: 200ms,
+//	            min_round_interval: 0s}   # least time between a node's events while idle; 0 to 1h
 //	network:
 //	  latency: {dist: uniform, min: 20ms, max: 80ms}   # default: constant 50ms
 //	  bandwidth: 1Gbps                # per-node uplink; omit for unlimited
@@ -68,6 +69,7 @@
 //	  - {at: 15s, degrade: {from: [1], to: [2], drop: 0.2}}
 //	  - {at: 20s, heal: true}
 //	  - {at: 25s, crash: [2]}
+//	  - {at: 26s, crash: [1], lose_unsynced: true}   # a machine crash: the store loses what it had not synced
 //	  - {at: 35s, restart: [2], lose_state: true}
 //	  - {at: 40s, clock_skew: {node: 3, offset: -2s}}
 //	  - {at: 45s, slow: {node: 2, delay: 5ms}}
@@ -77,12 +79,38 @@
 //	  - {at: 65s, host_down: 3}       # the node's hypervisor dies with every VM on it
 //	  - {at: 70s, host_up: 3}         # and comes back empty
 //	  - {at: 75s, vm_crash: 4}        # the VM with the lowest id on the node crashes
+//	  - {at: 80s, store_fault: {node: 1, kind: write-error, write: any}}   # write: any | event | last-signed | snapshot | prune
+//	  - {at: 85s, store_fault: {node: 2, kind: corrupt, record: event}}    # record: event | last-signed | snapshot
+//	  - {at: 90s, store_fault: {node: 3, kind: torn}}  # the node crashes in the middle of a write
 //	expect:
 //	  liveness: {after: 40s, within: 5s}   # or {disabled: true}
 //	  provisioning: {settle: 22s}     # or {disabled: true}; default 2*status_timeout + boot_time, at most duration
 //	  min_commit_tps: 1500
 //	  max_latency_p99: 3s
 //	  max_latency_p50: 1s
+//
+// Storage faults act on a node's store as the live on-disk one can fail;
+// the node runs the live node's code against them. A write-error makes
+// the node's next store write fail (write: any, the default, or only an
+// event, last-signed, snapshot or prune write), whenever that comes, also
+// after a crash and restart; the node stops, as a live node stops on a
+// write error. A corrupt fault flips bytes of one stored
+// record (record: event, the default, the newest event stored; last-signed;
+// or snapshot, the newest); the store finds the damage by its checksum the
+// next time the record is read (a restart reads them all; a peer's sync
+// reads events) and the node stops or refuses to start. A torn fault
+// crashes the node in the middle of a write: the record it wrote last is
+// left truncated, and a restart on that store is refused. A crash with
+// lose_unsynced: true is a machine crash rather than a process crash: the
+// store loses the events written since its last synced write (its
+// last-signed record and its snapshots are synced, so they are never
+// lost). A node stopped by its store counts as down, like a crashed one,
+// until a restart brings it back: on its store as it is (which a damaged
+// store refuses) or, with lose_state: true, with an empty store, from
+// which it rejoins as an operator restoring the node would. A restart must
+// follow a crash, a torn fault, a write-error or corrupt fault that may
+// have stopped the node, or a restart that a damaged store may have
+// refused; a restart of a node that is running does nothing.
 //
 // Overrides (the CLI's --set key=value) edit the YAML tree before it is
 // decoded, so an overridden value is checked exactly like one in the file.
@@ -264,6 +292,29 @@ var Behaviors = []string{
 	BehaviorWithhold,
 }
 
+// Storage fault kinds.
+const (
+	StoreWriteError = "write-error"
+	StoreCorrupt    = "corrupt"
+	StoreTorn       = "torn"
+)
+
+// Writes a write-error fault may fail.
+const (
+	WriteAny        = "any"
+	WriteEvent      = "event"
+	WriteLastSigned = "last-signed"
+	WriteSnapshot   = "snapshot"
+	WritePrune      = "prune"
+)
+
+// Records a corrupt fault may damage.
+const (
+	RecordEvent      = "event"
+	RecordLastSigned = "last-signed"
+	RecordSnapshot   = "snapshot"
+)
+
 // Scenario is one simulator run, with defaults filled in and validated.
 type Scenario struct {
 	Name        string `yaml:"name"`
@@ -293,6 +344,11 @@ type Consensus struct {
 	MaxTxBytes    int      `yaml:"max_tx_bytes"`
 	GCDepth       uint64   `yaml:"gc_depth"`
 	FetchRetry    Duration `yaml:"fetch_retry"`
+	// MinRoundInterval is the least time between two of a node's events
+	// while it is not behind and has less than a full event queued (the
+	// live node's pacing, node.LedgerConfig.MinRoundInterval); 0, the
+	// default, proposes as soon as the graph allows.
+	MinRoundInterval Duration `yaml:"min_round_interval"`
 }
 
 // Cluster configures the cluster above consensus: which nodes found it,
@@ -488,9 +544,12 @@ type Fault struct {
 	OneWay *OneWay `yaml:"one_way,omitempty"`
 	// Heal removes every partition, one-way block, isolation and
 	// degradation.
-	Heal    bool  `yaml:"heal,omitempty"`
-	Crash   []int `yaml:"crash,omitempty,flow"`
-	Restart []int `yaml:"restart,omitempty,flow"`
+	Heal  bool  `yaml:"heal,omitempty"`
+	Crash []int `yaml:"crash,omitempty,flow"`
+	// LoseUnsynced modifies Crash: the machine crashed, and each node's
+	// store loses the events written since its last synced write.
+	LoseUnsynced bool  `yaml:"lose_unsynced,omitempty"`
+	Restart      []int `yaml:"restart,omitempty,flow"`
 	// LoseState modifies Restart: the nodes come back with an empty store.
 	LoseState bool `yaml:"lose_state,omitempty"`
 	// Isolate cuts one node off in both directions until the next heal.
@@ -516,6 +575,21 @@ type Fault struct {
 	// VMCrash: one VM running on the node, the one with the lowest id,
 	// crashes.
 	VMCrash *int `yaml:"vm_crash,omitempty"`
+	// StoreFault damages the node's store.
+	StoreFault *StoreFault `yaml:"store_fault,omitempty"`
+}
+
+// StoreFault is a storage fault of one node; see the package comment.
+type StoreFault struct {
+	Node int `yaml:"node"`
+	// Kind is StoreWriteError, StoreCorrupt or StoreTorn.
+	Kind string `yaml:"kind"`
+	// Write is, for a write-error, the write that fails (WriteAny and the
+	// other Write constants); default any. Other kinds have none.
+	Write string `yaml:"write,omitempty"`
+	// Record is, for corrupt, the record damaged (RecordEvent and the
+	// other Record constants); default event. Other kinds have none.
+	Record string `yaml:"record,omitempty"`
 }
 
 // Endpoint is one member of a partition group: node Node itself, or with
@@ -589,7 +663,10 @@ type Provisioning struct {
 }
 
 // Liveness says which transactions must commit: those submitted at or
-// after After and no later than Within before the end of the run.
+// after After and no later than Within before the end of the run. One
+// submitted to a node that goes down (crashes, or is stopped by its store)
+// before it commits there is no longer required of it: its client got no
+// answer, and while the node is down nothing is submitted to it.
 type Liveness struct {
 	// After defaults to the later of the last fault's At (a fault of any
 	// kind) and the end of the latest Byzantine window that has an Until:

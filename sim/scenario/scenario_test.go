@@ -289,6 +289,45 @@ faults:
 				t.Errorf("faults %+v", f)
 			}
 		}},
+		{"storage faults with their defaults", base + `consensus: {min_round_interval: 50ms}
+faults:
+  - {at: 1s, store_fault: {node: 0, kind: write-error}}
+  - {at: 2s, store_fault: {node: 1, kind: write-error, write: last-signed}}
+  - {at: 3s, store_fault: {node: 2, kind: corrupt}}
+  - {at: 4s, store_fault: {node: 3, kind: corrupt, record: snapshot}}
+  - {at: 5s, store_fault: {node: 2, kind: corrupt, record: last-signed}}
+  - {at: 6s, restart: [0, 2]}
+  - {at: 7s, store_fault: {node: 0, kind: torn}}
+  - {at: 8s, crash: [1, 3], lose_unsynced: true}
+  - {at: 9s, restart: [0, 1, 3], lose_state: true}
+`, func(t *testing.T, s *Scenario) {
+			f := s.Faults
+			want := []StoreFault{{0, "write-error", "any", ""}, {1, "write-error", "last-signed", ""}, {2, "corrupt", "", "event"},
+				{3, "corrupt", "", "snapshot"}, {2, "corrupt", "", "last-signed"}}
+			for i, w := range want {
+				if *f[i].StoreFault != w {
+					t.Errorf("fault %d: %+v, want %+v", i, *f[i].StoreFault, w)
+				}
+			}
+			if f[6].StoreFault.Kind != "torn" || !f[7].LoseUnsynced || s.Consensus.MinRoundInterval != ms(50) {
+				t.Errorf("faults %+v, consensus %+v", f, s.Consensus)
+			}
+		}},
+		{"a node stopped by its store may crash, losing what it had not synced; a damaged store may refuse restarts", base + `faults:
+  - {at: 1s, store_fault: {node: 1, kind: write-error, write: event}}
+  - {at: 2s, crash: [1], lose_unsynced: true}
+  - {at: 3s, restart: [1]}
+  - {at: 4s, store_fault: {node: 1, kind: corrupt}}
+  - {at: 5s, store_fault: {node: 1, kind: torn}}
+  - {at: 6s, store_fault: {node: 1, kind: corrupt}}
+  - {at: 7s, restart: [1]}
+  - {at: 8s, restart: [1]}
+  - {at: 9s, restart: [1], lose_state: true}
+`, func(t *testing.T, s *Scenario) {
+			if len(s.Faults) != 9 || s.Expect.Liveness.After != sec(9) {
+				t.Errorf("faults %+v", s.Faults)
+			}
+		}},
 		{"cluster fields", "name: t\nduration: 60s\nnodes: 7\n" + `cluster:
   genesis: 5
   regions: [eu-west, us-1]
@@ -482,6 +521,9 @@ func invalidCases() []invalidCase {
 		{"max_tx_bytes huge", base + "consensus: {max_tx_bytes: 1048577}\n", "consensus.max_tx_bytes: 1048577; use 1 to 1048576"},
 		{"gc_depth small", base + "consensus: {gc_depth: 2}\n", "consensus.gc_depth: 2; use 3 to 100000"},
 		{"gc_depth huge", base + "consensus: {gc_depth: 100001}\n", "consensus.gc_depth: 100001"},
+		{"min_round_interval negative", base + "consensus:\n  min_round_interval: -1ms\n", "line 5: consensus.min_round_interval: -1ms is negative; use 0 to 1h0m0s"},
+		{"min_round_interval huge", base + "consensus: {min_round_interval: 2h}\n", "consensus.min_round_interval: 2h0m0s is more than 1h0m0s"},
+		{"min_round_interval without unit", base + "consensus: {min_round_interval: 50}\n", `consensus.min_round_interval: "50" has no unit`},
 
 		// Latency.
 		{"dist unknown", base + "network: {latency: {dist: pareto}}\n", `network.latency.dist: unknown distribution "pareto"; use constant, uniform, normal or lognormal`},
@@ -582,6 +624,24 @@ func invalidCases() []invalidCase {
 		{"skew huge", base + "faults: [{at: 1s, clock_skew: {node: 1, offset: -25h}}]\n", "fault 0 at 1s: clock_skew.offset: -25h0m0s"},
 		{"slow delay missing", base + "faults: [{at: 1s, slow: {node: 1}}]\n", "fault 0 at 1s: slow: delay is required"},
 		{"slow delay negative", base + "faults: [{at: 1s, slow: {node: 1, delay: -1ms}}]\n", "faults[0].slow.delay: -1ms is negative"},
+		{"lose_unsynced alone", base + "faults: [{at: 1s, lose_unsynced: true, restart: [1]}]\n", "fault 0 at 1s: lose_unsynced only modifies crash; add crash: [nodes] or remove it"},
+		{"lose_unsynced garbage", base + "faults: [{at: 1s, crash: [1], lose_unsynced: 1}]\n", `faults[0].lose_unsynced: "1" is not true or false`},
+		{"store_fault not a mapping", base + "faults: [{at: 1s, store_fault: 2}]\n", `faults[0].store_fault: expected a mapping (node: ...), got "2"`},
+		{"store_fault unknown field", base + "faults:\n  - at: 1s\n    store_fault: {node: 1, kind: torn, what: x}\n", `line 6: unknown field "what" in faults[0].store_fault (known: node, kind, write, record)`},
+		{"store_fault node missing", base + "faults: [{at: 1s, store_fault: {kind: torn}}]\n", "fault 0 at 1s: store_fault: node is required"},
+		{"store_fault node range", base + "faults: [{at: 1s, store_fault: {node: 4, kind: torn}}]\n", "fault 0 at 1s: store_fault.node: node 4 does not exist; nodes are numbered 0 to 3"},
+		{"store_fault kind missing", base + "faults:\n  - {at: 1s, store_fault: {node: 1}}\n", "line 5: fault 0 at 1s: store_fault: kind is required; one of write-error, corrupt, torn"},
+		{"store_fault kind unknown", base + "faults: [{at: 1s, store_fault: {node: 1, kind: bitrot}}]\n", `fault 0 at 1s: store_fault.kind: unknown kind "bitrot"; use one of write-error, corrupt, torn`},
+		{"store_fault write unknown", base + "faults: [{at: 1s, store_fault: {node: 1, kind: write-error, write: header}}]\n", `store_fault.write: unknown write "header"; use one of any, event, last-signed, snapshot, prune`},
+		{"store_fault record unknown", base + "faults: [{at: 1s, store_fault: {node: 1, kind: corrupt, record: index}}]\n", `store_fault.record: unknown record "index"; use one of event, last-signed, snapshot`},
+		{"store_fault write on corrupt", base + "faults: [{at: 1s, store_fault: {node: 1, kind: corrupt, write: event}}]\n", "fault 0 at 1s: store_fault.write: only a write-error takes a write, not corrupt"},
+		{"store_fault record on torn", base + "faults: [{at: 1s, store_fault: {node: 1, kind: torn, record: event}}]\n", "store_fault.record: only corrupt takes a record, not torn"},
+		{"store_fault and crash in one entry", base + "faults: [{at: 1s, crash: [1], store_fault: {node: 1, kind: torn}}]\n", "fault 0 at 1s: crash and store_fault in one entry"},
+		{"torn on a crashed node", base + "faults:\n  - {at: 1s, crash: [1]}\n  - {at: 2s, store_fault: {node: 1, kind: torn}}\n", "line 6: fault 1 at 2s: a torn write crashes node 1, which is already crashed (by fault 0 at 1s)"},
+		{"crash after torn", base + "faults: [{at: 1s, store_fault: {node: 1, kind: torn}}, {at: 2s, crash: [1]}]\n", "fault 1 at 2s: crash of node 1, which is already crashed (by fault 0 at 1s)"},
+		{"restart before the store fault", base + "faults: [{at: 2s, store_fault: {node: 1, kind: write-error}}, {at: 1s, restart: [1]}]\n", "fault 1 at 1s: restart of node 1, which is not crashed, has had no store fault since it started"},
+		{"restart twice after a write error", base + "faults: [{at: 1s, store_fault: {node: 1, kind: write-error}}, {at: 2s, restart: [1]}, {at: 3s, restart: [1]}]\n", "fault 2 at 3s: restart of node 1, which is not crashed"},
+		{"restart after a restored store", base + "faults: [{at: 1s, store_fault: {node: 1, kind: torn}}, {at: 2s, restart: [1], lose_state: true}, {at: 3s, restart: [1]}]\n", "fault 2 at 3s: restart of node 1, which is not crashed, has had no store fault since it started and has no damaged store"},
 		{"faults limit", many(base+"faults: ", "&f {at: 1s, heal: true}", "*f", MaxFaults+1), "faults: 100001 entries, at most 100000"},
 
 		// Cluster.
@@ -861,6 +921,9 @@ func TestOverrides(t *testing.T) {
 			return s.Nodes == 4 && slices.Equal(s.Weights, []uint64{1, 1, 1, 1})
 		}},
 		{"leader_timeout", string(example), []string{"consensus.leader_timeout=2s"}, func(s *Scenario) bool { return s.Consensus.LeaderTimeout == sec(2) }},
+		{"min_round_interval", string(example), []string{"consensus.min_round_interval=50ms"}, func(s *Scenario) bool {
+			return s.Consensus.MinRoundInterval == ms(50) && s.Consensus.LeaderTimeout == sec(1)
+		}},
 		{"latency max", string(example), []string{"network.latency.max=120ms"}, func(s *Scenario) bool {
 			return s.Network.Latency == Latency{Dist: "uniform", Min: ms(20), Max: ms(120)}
 		}},
@@ -931,6 +994,7 @@ func TestOverrideErrors(t *testing.T) {
 	}{
 		{"bad value", base, Override{"nodes", "abc"}, `x.yaml: --set nodes=abc: nodes: "abc" is not an integer`},
 		{"bad duration", base, Override{"consensus.leader_timeout", "2"}, `--set consensus.leader_timeout=2: consensus.leader_timeout: "2" has no unit`},
+		{"min_round_interval out of range", base, Override{"consensus.min_round_interval", "-5ms"}, "--set consensus.min_round_interval=-5ms: consensus.min_round_interval: -5ms is negative"},
 		{"out of range", base, Override{"network.drop", "1.5"}, "--set network.drop=1.5: network.drop: 1.5 is not a probability"},
 		{"unknown field", base, Override{"network.dorp", "0.1"}, `--set network.dorp=0.1: unknown field "dorp" in network`},
 		{"unknown section", base, Override{"netwrok.drop", "0.1"}, `--set netwrok.drop=0.1: unknown field "netwrok" at the top level`},
@@ -1009,6 +1073,12 @@ faults:
   - {at: 6s, slow: {node: 1, delay: 0s}}
   - {at: 7s, clock_skew: {node: 0, offset: 0s}}
   - {at: 8s, isolate: 0}
+  - {at: 9s, store_fault: {node: 2, kind: write-error, write: snapshot}}
+  - {at: 10s, store_fault: {node: 2, kind: corrupt}}
+  - {at: 11s, restart: [2]}
+  - {at: 12s, store_fault: {node: 2, kind: torn}}
+  - {at: 13s, crash: [1], lose_unsynced: true}
+consensus: {min_round_interval: 1h}
 expect: {liveness: {after: 0s, within: 0s}, max_latency_p50: 1s}
 `, "name: t\nduration: 60s\nnodes: 7\n"+`cluster:
   genesis: 3

@@ -137,7 +137,7 @@ func (d *decoder) checkConsensus(s *Scenario) error {
 	if c.GCDepth < MinGCDepth || c.GCDepth > MaxGCDepth {
 		return d.errAt("consensus.gc_depth", "consensus.gc_depth: %d; use %d to %d rounds", c.GCDepth, MinGCDepth, MaxGCDepth)
 	}
-	return nil
+	return d.nonNegative("consensus.min_round_interval", c.MinRoundInterval, MaxDelay)
 }
 
 func (d *decoder) checkCluster(s *Scenario) error {
@@ -580,7 +580,7 @@ func (d *decoder) checkVMWorkload(s *Scenario) error {
 }
 
 // faultActions are the fields of which a fault entry sets exactly one.
-var faultActions = []string{"partition", "one_way", "heal", "crash", "restart", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash"}
+var faultActions = []string{"partition", "one_way", "heal", "crash", "restart", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash", "store_fault"}
 
 func (d *decoder) checkFaults(s *Scenario) error {
 	for i := range s.Faults {
@@ -609,21 +609,27 @@ func (d *decoder) checkFaults(s *Scenario) error {
 		if f.LoseState && len(f.Restart) == 0 {
 			return d.errAt(p+".lose_state", "%s: lose_state only modifies restart; add restart: [nodes] or remove it", what)
 		}
+		if f.LoseUnsynced && len(f.Crash) == 0 {
+			return d.errAt(p+".lose_unsynced", "%s: lose_unsynced only modifies crash; add crash: [nodes] or remove it", what)
+		}
 		if err := d.checkFault(s, f, p, what, actions[0]); err != nil {
 			return err
 		}
 	}
 	// Crashes and restarts, hosts going down and up, and membership are
 	// replayed in time order: the order in which the simulator applies
-	// them.
+	// them. A torn store fault crashes its node; a write-error or corrupt
+	// one may stop it, so a restart may follow it; and a node whose store
+	// may be damaged (torn or corrupt) may refuse a restart on it, so
+	// another restart may follow until one with lose_state.
 	order := make([]int, len(s.Faults))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(s.Faults[a].At, s.Faults[b].At) })
-	crashedBy := make([]int, s.Nodes)
+	crashedBy, storeFaultBy, damagedBy := make([]int, s.Nodes), make([]int, s.Nodes), make([]int, s.Nodes)
 	for i := range crashedBy {
-		crashedBy[i] = -1
+		crashedBy[i], storeFaultBy[i], damagedBy[i] = -1, -1, -1
 	}
 	m := newClusterReplay(s.Nodes, s.Cluster.Genesis)
 	for _, i := range order {
@@ -638,11 +644,29 @@ func (d *decoder) checkFaults(s *Scenario) error {
 			}
 			crashedBy[n] = i
 		}
-		for _, n := range f.Restart {
-			if crashedBy[n] < 0 {
-				return d.errAt(index("faults", i), "fault %d at %v: restart of node %d, which is not crashed; crash it in an earlier fault", i, f.At, n)
+		if sf := f.StoreFault; sf != nil {
+			n := sf.Node
+			if sf.Kind != StoreWriteError {
+				damagedBy[n] = i
 			}
-			crashedBy[n] = -1
+			switch by := crashedBy[n]; {
+			case sf.Kind != StoreTorn:
+				storeFaultBy[n] = i
+			case by >= 0:
+				return d.errAt(index("faults", i), "fault %d at %v: a torn write crashes node %d, which is already crashed (by fault %d at %v); restart it first, or use kind: corrupt to damage a stopped node's store",
+					i, f.At, n, by, s.Faults[by].At)
+			default:
+				crashedBy[n] = i
+			}
+		}
+		for _, n := range f.Restart {
+			if crashedBy[n] < 0 && storeFaultBy[n] < 0 && damagedBy[n] < 0 {
+				return d.errAt(index("faults", i), "fault %d at %v: restart of node %d, which is not crashed, has had no store fault since it started and has no damaged store; crash it in an earlier fault", i, f.At, n)
+			}
+			crashedBy[n], storeFaultBy[n] = -1, -1
+			if f.LoseState {
+				damagedBy[n] = -1
+			}
 		}
 	}
 	sorted := make([]Fault, len(s.Faults))
@@ -707,6 +731,50 @@ func (d *decoder) checkFault(s *Scenario, f *Fault, p, what, action string) erro
 			return d.errAt(field, "%s: delay is required (0 makes the node normal again)", label)
 		}
 		return d.nonNegative(field+".delay", f.Slow.Delay, MaxDelay)
+	case "store_fault":
+		return d.checkStoreFault(field, label, f.StoreFault, s.Nodes)
+	}
+	return nil
+}
+
+// checkStoreFault validates a store_fault and writes its default in.
+func (d *decoder) checkStoreFault(path, label string, sf *StoreFault, nodes int) error {
+	if !d.has(path + ".node") {
+		return d.errAt(path, "%s: node is required", label)
+	}
+	if err := d.nodeIndex(path+".node", label+".node", sf.Node, nodes); err != nil {
+		return err
+	}
+	kinds := []string{StoreWriteError, StoreCorrupt, StoreTorn}
+	if !d.has(path + ".kind") {
+		return d.errAt(path, "%s: kind is required; one of %s", label, strings.Join(kinds, ", "))
+	}
+	if !slices.Contains(kinds, sf.Kind) {
+		return d.errAt(path+".kind", "%s.kind: unknown kind %q; use one of %s", label, clip(sf.Kind), strings.Join(kinds, ", "))
+	}
+	writes := []string{WriteAny, WriteEvent, WriteLastSigned, WriteSnapshot, WritePrune}
+	records := []string{RecordEvent, RecordLastSigned, RecordSnapshot}
+	switch {
+	case d.has(path+".write") && sf.Kind != StoreWriteError:
+		return d.errAt(path+".write", "%s.write: only a write-error takes a write, not %s", label, sf.Kind)
+	case d.has(path+".record") && sf.Kind != StoreCorrupt:
+		return d.errAt(path+".record", "%s.record: only corrupt takes a record, not %s (a torn write damages the record written last)", label, sf.Kind)
+	}
+	switch sf.Kind {
+	case StoreWriteError:
+		if !d.has(path + ".write") {
+			sf.Write = WriteAny
+		}
+		if !slices.Contains(writes, sf.Write) {
+			return d.errAt(path+".write", "%s.write: unknown write %q; use one of %s", label, clip(sf.Write), strings.Join(writes, ", "))
+		}
+	case StoreCorrupt:
+		if !d.has(path + ".record") {
+			sf.Record = RecordEvent
+		}
+		if !slices.Contains(records, sf.Record) {
+			return d.errAt(path+".record", "%s.record: unknown record %q; use one of %s", label, clip(sf.Record), strings.Join(records, ", "))
+		}
 	}
 	return nil
 }
