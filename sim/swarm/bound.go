@@ -46,7 +46,9 @@ type span struct {
 //
 //   - a Byzantine node is faulty for the whole run, whatever its windows;
 //   - a crashed node from its crash until RecoveryGrace after its restart;
-//   - a node whose store failed until RecoveryGrace after its restart;
+//   - a node with a store fault from the fault until RecoveryGrace after
+//     its restart, which for a damaged (corrupt or torn) store must be
+//     with lose_state: a restart on it is refused;
 //   - a node cut off until RecoveryGrace after the heal: isolated, on the
 //     muted side of a one-way block (the lighter of its two sides), or
 //     outside the heaviest group of a partition (a twin placed in a group
@@ -70,7 +72,16 @@ func Audit(sc *scenario.Scenario) Bound {
 		spans = append(spans, span{bz.Node, 0, end})
 	}
 	grace := func(t time.Duration) time.Duration { return min(end, t+RecoveryGrace) }
+	// crashed holds the nodes down (crashed, or stopped or damaged by a
+	// store fault) since when; damaged those whose store refuses a restart
+	// that keeps it.
 	crashed := map[int]time.Duration{}
+	damaged := map[int]bool{}
+	goDown := func(n int, t time.Duration) {
+		if _, ok := crashed[n]; !ok {
+			crashed[n] = t
+		}
+	}
 	slow := map[int]time.Duration{}
 	var cut []int // nodes cut off by the current network episode
 	var cutSince []time.Duration
@@ -109,14 +120,21 @@ func Audit(sc *scenario.Scenario) Bound {
 		switch {
 		case len(f.Crash) > 0:
 			for _, n := range f.Crash {
-				crashed[n] = t
+				goDown(n, t)
 			}
+		case f.StoreFault != nil:
+			n := f.StoreFault.Node
+			goDown(n, t) // a write-error stops it at its next write; corrupt data stops it at its next start
+			damaged[n] = damaged[n] || f.StoreFault.Kind != scenario.StoreWriteError
 		case len(f.Restart) > 0:
 			for _, n := range f.Restart {
-				if from, ok := crashed[n]; ok {
-					spans = append(spans, span{n, from, grace(t)})
-					delete(crashed, n)
+				from, ok := crashed[n]
+				if !ok || damaged[n] && !f.LoseState {
+					continue // a damaged store refuses the restart: still down
 				}
+				spans = append(spans, span{n, from, grace(t)})
+				delete(crashed, n)
+				delete(damaged, n)
 			}
 		case f.Heal:
 			heal(t)

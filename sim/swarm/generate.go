@@ -38,6 +38,9 @@ const (
 	FeatPayFaults   = "payment-faults"
 	FeatCrash       = "crash"
 	FeatLoseState   = "lose-state"
+	FeatUnsynced    = "lose-unsynced"
+	FeatStore       = "store-faults"
+	FeatPacing      = "min-round-interval"
 	FeatPartition   = "partition"
 	FeatOneWay      = "one-way"
 	FeatIsolate     = "isolate"
@@ -221,6 +224,9 @@ func (g *gen) consensus() {
 		c.MaxEventTxs = 20 + g.r.IntN(1000)
 	}
 	c.FetchRetry = scenario.Duration(g.dur(100*time.Millisecond, 500*time.Millisecond))
+	if g.on(FeatPacing, 0.3) {
+		c.MinRoundInterval = scenario.Duration(g.dur(10*time.Millisecond, 200*time.Millisecond))
+	}
 }
 
 func (g *gen) latency() scenario.Latency {
@@ -399,6 +405,7 @@ func (g *gen) faults() {
 		{FeatRemove, 0.2, g.remove},
 		{FeatHostDown, 0.25, g.hostDown},
 		{FeatVMCrash, 0.25, g.vmCrash},
+		{FeatStore, 0.25, g.storeFault},
 	}
 	var enabled []kind
 	for _, k := range kinds {
@@ -453,6 +460,12 @@ func (g *gen) busy(n int, from, until time.Duration) {
 func (g *gen) undo(fs []scenario.Fault) {
 	for _, f := range fs {
 		for _, n := range f.Crash {
+			if f.StoreFault == nil && !g.busyHeld(fs, n) {
+				g.nodeBusy[n] = g.nodeBusy[n][:len(g.nodeBusy[n])-1]
+			}
+		}
+		if f.StoreFault != nil {
+			n := f.StoreFault.Node
 			g.nodeBusy[n] = g.nodeBusy[n][:len(g.nodeBusy[n])-1]
 		}
 		if f.Slow != nil && f.Slow.Delay > 0 {
@@ -474,6 +487,17 @@ func (g *gen) undo(fs []scenario.Fault) {
 	}
 }
 
+// busyHeld says whether a store fault among fs holds node n's busy
+// interval (its crash does not hold one of its own).
+func (g *gen) busyHeld(fs []scenario.Fault, n int) bool {
+	for _, f := range fs {
+		if f.StoreFault != nil && f.StoreFault.Node == n {
+			return true
+		}
+	}
+	return false
+}
+
 func (g *gen) crash() []scenario.Fault {
 	n := g.r.IntN(g.sc.Nodes)
 	t := g.at(time.Second)
@@ -487,7 +511,40 @@ func (g *gen) crash() []scenario.Fault {
 		restart.LoseState = true
 		g.features = appendOnce(g.features, FeatLoseState)
 	}
-	return []scenario.Fault{{At: scenario.Duration(t), Crash: []int{n}}, restart}
+	crash := scenario.Fault{At: scenario.Duration(t), Crash: []int{n}}
+	if g.r.IntN(3) == 0 {
+		crash.LoseUnsynced = true
+		g.features = appendOnce(g.features, FeatUnsynced)
+	}
+	return []scenario.Fault{crash, restart}
+}
+
+// storeFault damages a node's store: a write that fails (the node stops;
+// it restarts on its store or an empty one), a corrupted record (found
+// when the node next starts: it crashes, and the operator restores it
+// empty) or a write torn by a crash (restored empty as well).
+func (g *gen) storeFault() []scenario.Fault {
+	n := g.r.IntN(g.sc.Nodes)
+	t := g.at(2 * time.Second)
+	back := min(g.phase, t+g.dur(time.Second, 15*time.Second)).Truncate(100 * time.Millisecond)
+	if back <= t+500*time.Millisecond || !g.free(n, t, back) {
+		return nil
+	}
+	g.busy(n, t, back)
+	restart := scenario.Fault{At: scenario.Duration(back), Restart: []int{n}, LoseState: true}
+	switch g.r.IntN(3) {
+	case 0:
+		restart.LoseState = g.r.IntN(2) == 0
+		return []scenario.Fault{{At: scenario.Duration(t), StoreFault: &scenario.StoreFault{Node: n, Kind: scenario.StoreWriteError,
+			Write: []string{scenario.WriteAny, scenario.WriteEvent, scenario.WriteLastSigned, scenario.WriteSnapshot}[g.r.IntN(4)]}}, restart}
+	case 1:
+		crash := (t + back) / 2
+		return []scenario.Fault{{At: scenario.Duration(t), StoreFault: &scenario.StoreFault{Node: n, Kind: scenario.StoreCorrupt,
+			Record: []string{scenario.RecordEvent, scenario.RecordLastSigned, scenario.RecordSnapshot}[g.r.IntN(3)]}},
+			{At: scenario.Duration(crash), Crash: []int{n}}, restart}
+	default:
+		return []scenario.Fault{{At: scenario.Duration(t), StoreFault: &scenario.StoreFault{Node: n, Kind: scenario.StoreTorn}}, restart}
+	}
 }
 
 // episode reserves a network episode (one network fault, then a heal)
