@@ -7,12 +7,15 @@ CHECKS      ?= 2000
 # package:FuzzTarget for every fuzz target in the tree
 FUZZ_TARGETS = $(shell grep -o '^func Fuzz[A-Za-z0-9_]*' $$(git ls-files '*_test.go') | sed 's|/[^/]*_test.go:func |:|')
 
-.PHONY: help build demo test e2e race bench fuzz soak scenarios lint clean
+FUZZ_SIM_TIME ?= 10m
+
+.PHONY: help build demo test e2e race bench fuzz fuzz-sim soak scenarios lint clean
 
 help:
 	@echo "make demo    run the quick-start scenario in the simulator and print its summary"
 	@echo "make test    run every test (unit, property, fuzz seeds, a selection of scenarios)"
-	@echo "make scenarios  run every scenario in scenarios/ with its default seed"
+	@echo "make scenarios  run every scenario in scenarios/ and scenarios/regressions/ with its default seed"
+	@echo "make fuzz-sim   a generated simulation campaign for FUZZ_SIM_TIME=$(FUZZ_SIM_TIME), and an injected bug found and shrunk"
 	@echo "make e2e     the end-to-end tests: real node processes (VM test: DAGGER_LIBVIRT_TEST=1, see .ci/libvirtd.sh)"
 	@echo "make race    the tests under the race detector"
 	@echo "make bench   the benchmarks (BENCHTIME=$(BENCHTIME))"
@@ -28,7 +31,7 @@ demo:
 	$(GO) run ./cmd/dagger sim run scenarios/quickstart.yaml
 
 scenarios: build
-	@fail=0; for f in scenarios/*.yaml; do \
+	@fail=0; for f in scenarios/*.yaml scenarios/regressions/*.yaml; do \
 		./bin/dagger sim run $$f > bin/last-run.txt 2>&1; code=$$?; \
 		printf '%-40s %s\n' "$$f" "$$(head -n 1 bin/last-run.txt | sed 's/.*simulated in/wall/') exit $$code"; \
 		if [ $$code != 0 ]; then cat bin/last-run.txt; fail=1; fi; \
@@ -51,6 +54,10 @@ fuzz:
 		echo "== $$t"; \
 		$(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x || exit 1; \
 	done
+
+fuzz-sim: build
+	./bin/dagger sim fuzz --time $(FUZZ_SIM_TIME) --out bin/fuzz-sim --require-coverage
+	$(GO) test -tags daggerbug ./sim/swarm -run TestInjectedBugIsFoundAndShrunk -count=1 -v -timeout 30m
 
 soak:
 	$(GO) test ./graph -run '^Test(Determinism|Agreement|Validity|Evidence)_' -rapid.checks=$(CHECKS) -timeout 2h -v

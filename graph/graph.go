@@ -328,6 +328,24 @@ func (g *Graph) Missing() []EventRef {
 	return out
 }
 
+// LatestOf returns the inserted event of creator at the highest round the
+// graph holds (the first of its slot if it equivocated there).
+func (g *Graph) LatestOf(creator MemberID) (*Event, bool) {
+	if int(creator) >= g.c.Size() {
+		return nil, false
+	}
+	for r := g.top; ; r-- {
+		if ri := g.rounds[r]; ri != nil && len(ri.slots[creator]) > 0 {
+			if v := ri.slots[creator][0]; v.ev != nil {
+				return v.ev, true
+			}
+		}
+		if r == g.horizon || r == 0 {
+			return nil, false
+		}
+	}
+}
+
 // LastSigned returns the latest event of this node known to the graph: the
 // last one it signed, or one of its own learned from peers after a restart.
 func (g *Graph) LastSigned() (EventRef, bool) { return g.ownLast, g.hasOwn }

@@ -89,6 +89,10 @@ type LedgerConfig struct {
 	// node that does not sign forwards client transactions to them rather
 	// than to any peer.
 	Signers func() []transport.PeerID
+	// PeerWeight, if set, is a peer's weight in the current committee (0
+	// for a peer that is not in it): a rejoining node counts the answers
+	// about its own latest event by weight. Nil counts each peer as 1.
+	PeerWeight func(transport.PeerID) uint64
 	Hooks   Hooks
 }
 
@@ -146,9 +150,23 @@ type Ledger struct {
 	paceTimer    Timer
 	lastProposal int64
 
-	// mayPropose is false while a rejoining node has not yet learned its
-	// own events from a peer.
+	// mayPropose is false while a rejoining node has not yet caught up
+	// and learned its own latest event (learning).
 	mayPropose bool
+	// learning is set while a node that lost its store (Rejoin) has not
+	// yet learned its own latest event of its epoch from a quorum: peers
+	// whose weight, with its own, is a quorum answered what they hold of
+	// it (learned, learnWeight), and the latest of those (learnRound, if
+	// learnHas) is in its graph. Only then does it sign again, so that it
+	// does not sign a second event for a round it signed before it lost
+	// its store. learnEpoch is the epoch asked about, learnAsked when.
+	learning    bool
+	learnEpoch  uint64
+	learned     map[transport.PeerID]bool
+	learnWeight uint64
+	learnRound  uint64
+	learnHas    bool
+	learnAsked  int64
 	syncing  bool
 	syncPeer transport.PeerID
 	syncNext Position
@@ -252,7 +270,7 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 	if cfg.Graph.Committee == nil {
 		return nil, errors.New("ledger needs a committee")
 	}
-	l := &Ledger{cfg: cfg, tr: cfg.Transport, clock: cfg.Clock, store: cfg.Store, mayPropose: !cfg.Rejoin,
+	l := &Ledger{cfg: cfg, tr: cfg.Transport, clock: cfg.Clock, store: cfg.Store, mayPropose: !cfg.Rejoin, learning: cfg.Rejoin,
 		forwarded: make(map[graph.Hash]forwardedTx)}
 	last, ok, err := cfg.Store.LastSigned()
 	if err != nil {
@@ -327,6 +345,9 @@ func (l *Ledger) switchEpoch(base uint64) {
 	}
 	l.lastRound, l.stalledFor = 0, 0
 	l.stats.Epochs++
+	if l.learning && !l.syncing && !l.replaying {
+		l.askOwn()
+	}
 	if !l.Member() {
 		l.forwardQueue()
 	}
@@ -551,6 +572,16 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 		case m.Hops < MaxHops:
 			l.forward(m.Events, m.Hops+1)
 		}
+	case KindOwn:
+		var latest []byte
+		if m.Epoch == l.epoch {
+			if e, ok := l.g.LatestOf(m.Creator); ok {
+				latest = e.Encode()
+			}
+		}
+		l.send(from, EncodeOwned(l.epoch, latest))
+	case KindOwned:
+		l.owned(from, m)
 	case KindBatch:
 		if DebugSync != nil {
 			DebugSync(l, from, m)
@@ -563,7 +594,11 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 			switch {
 			case !m.More:
 				l.syncing, l.syncAsked = false, l.syncAsked[:0]
-				l.mayPropose = true
+				if l.learning {
+					l.askOwn()
+				} else {
+					l.mayPropose = true
+				}
 			case !m.Next.Less(l.syncNext):
 				l.syncPeer, l.syncNext = from, m.Next
 				l.send(from, EncodeSync(m.Next))
@@ -673,6 +708,74 @@ func (l *Ledger) syncFrom() Position {
 	return Position{Epoch: l.epoch, Round: r}
 }
 
+// askOwn asks every peer for this node's latest event of its current
+// epoch. A node that does not sign in the epoch cannot have signed in it
+// and has nothing to learn.
+func (l *Ledger) askOwn() {
+	if !l.Member() {
+		l.learning, l.mayPropose = false, true
+		return
+	}
+	self, _ := l.g.Committee().MemberByKey(l.cfg.Graph.Signer.PublicKey())
+	if l.learned == nil || l.learnEpoch != l.epoch {
+		l.learned, l.learnEpoch = make(map[transport.PeerID]bool), l.epoch
+		l.learnWeight, l.learnRound, l.learnHas = l.g.Committee().Weight(self), 0, false
+	}
+	l.learnAsked = l.clock.Now()
+	l.tr.Broadcast(EncodeOwn(l.epoch, self))
+	l.checkLearned()
+}
+
+// owned takes a peer's answer about this node's latest event.
+func (l *Ledger) owned(from transport.PeerID, m Message) {
+	switch {
+	case !l.learning || l.learned == nil:
+		return
+	case m.Epoch > l.epoch && !l.syncing:
+		l.startSync(from, l.syncFrom(), true) // the peer is ahead: catch up first
+		return
+	case m.Epoch != l.learnEpoch || l.learned[from]:
+		return
+	}
+	self, _ := l.g.Committee().MemberByKey(l.cfg.Graph.Signer.PublicKey())
+	for _, enc := range m.Events {
+		e, err := l.cfg.Decode(enc, l.lim)
+		if err == nil && (e.Epoch != l.learnEpoch || e.Creator != self) {
+			err = fmt.Errorf("not one of this node's events of epoch %d", l.learnEpoch)
+		}
+		if err == nil {
+			err = l.g.Committee().Verify(e, l.g.Verifier(), l.lim)
+		}
+		if err != nil {
+			l.invalid(from, fmt.Errorf("answer about this node's latest event: %w", err))
+			return
+		}
+		if !l.learnHas || e.Round > l.learnRound {
+			l.learnRound, l.learnHas = e.Round, true
+		}
+		l.receiveEvent(from, enc)
+	}
+	l.learned[from] = true
+	if l.cfg.PeerWeight != nil {
+		l.learnWeight += l.cfg.PeerWeight(from)
+	} else {
+		l.learnWeight++
+	}
+	l.checkLearned()
+}
+
+// checkLearned ends learning once a quorum answered and the latest own
+// event they returned is in the graph.
+func (l *Ledger) checkLearned() {
+	if l.learned == nil || !l.g.Committee().IsQuorum(l.learnWeight) {
+		return
+	}
+	if own, ok := l.g.LastSigned(); l.learnHas && (!ok || own.Round < l.learnRound) {
+		return
+	}
+	l.learning, l.mayPropose = false, true
+}
+
 // holding says whether a sync keeps the node from signing.
 func (l *Ledger) holding() bool { return l.syncing && l.syncHold }
 
@@ -754,6 +857,9 @@ func (l *Ledger) onRetry() {
 		}
 	}
 	l.reforward()
+	if l.learning && !l.syncing && l.clock.Now()-l.learnAsked >= int64(l.cfg.LeaderTimeout) {
+		l.askOwn() // answers may have been lost, or peers were down
+	}
 	if next := l.g.NextRound(); next != l.lastRound {
 		l.lastRound, l.stalledFor = next, 0
 	} else if l.stalledFor += l.cfg.FetchRetry; l.stalledFor >= l.cfg.LeaderTimeout {
@@ -916,6 +1022,9 @@ func (l *Ledger) drain(from transport.PeerID) {
 		}
 	}
 	l.requeueBelow(l.g.Horizon())
+	if l.learning {
+		l.checkLearned()
+	}
 	if err := l.g.Fault(); err != nil {
 		l.fail(err)
 	}

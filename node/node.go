@@ -232,6 +232,7 @@ func NewNode(cfg Config) (*Node, error) {
 	n.userHooks = lc.Hooks
 	lc.Hooks.Commit = n.onCommit
 	lc.Signers = n.signers
+	lc.PeerWeight = n.peerWeight
 	lc.Hooks.Evidence = n.onEvidence
 	l, err := NewLedger(lc)
 	if err != nil {
@@ -285,6 +286,19 @@ func (n *Node) signers() []transport.PeerID {
 		}
 	}
 	return out
+}
+
+// peerWeight is the committee weight of the active operator whose node is
+// peer, 0 if none is.
+func (n *Node) peerWeight(peer transport.PeerID) uint64 {
+	for _, op := range n.state.Operators() {
+		if op.Status == cluster.OperatorActive && op.PeerID == string(peer) {
+			if id, ok := n.state.Committee().MemberByKey(graph.PublicKey(op.Key)); ok {
+				return n.state.Committee().Weight(id)
+			}
+		}
+	}
+	return 0
 }
 
 // Start starts the ledger (replaying a stored history through the

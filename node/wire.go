@@ -16,6 +16,8 @@ import (
 //	sync:  0x03 | from epoch u64 | from round u64
 //	batch: 0x04 | flags u8 (bit 0: more, bit 1: answers a sync) | next epoch u64 | next round u64 | count u32 | count × (length u32 | encoded event)
 //	txs:   0x05 | hops u8 | count u32 | count × (length u32 | transaction)
+//	own:   0x06 | epoch u64 | creator u32
+//	owned: 0x07 | epoch u64 | count u32 (0 or 1) | count × (length u32 | encoded event)
 //
 // Events keep their own encoding inside a message, so an event read from
 // the network is stored and relayed as the same bytes.
@@ -38,6 +40,14 @@ const (
 	// KindTxs hands client transactions to a peer that signs in this
 	// epoch, from a node that does not.
 	KindTxs Kind = 5
+	// KindOwn asks a peer for the latest event it holds of one creator in
+	// an epoch: a node that lost its store learns its own latest event
+	// from a quorum before it signs again.
+	KindOwn Kind = 6
+	// KindOwned answers KindOwn with the peer's current epoch and, if that
+	// is the epoch asked about and it holds one, the creator's latest
+	// event.
+	KindOwned Kind = 7
 )
 
 func (k Kind) String() string {
@@ -52,6 +62,10 @@ func (k Kind) String() string {
 		return "batch"
 	case KindTxs:
 		return "txs"
+	case KindOwn:
+		return "own"
+	case KindOwned:
+		return "owned"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -82,6 +96,11 @@ type Message struct {
 	Sync bool
 	More bool
 	Next Position
+	// Epoch and Creator: KindOwn asks about Creator's events of Epoch;
+	// KindOwned says the sender is in Epoch and carries the event, if any,
+	// in Events.
+	Epoch   uint64
+	Creator graph.MemberID
 }
 
 // EncodeEvent returns the event message carrying enc.
@@ -140,6 +159,22 @@ func encodeBatch(events [][]byte, sync, more bool, next Position) []byte {
 	b = binary.BigEndian.AppendUint64(b, next.Epoch)
 	b = binary.BigEndian.AppendUint64(b, next.Round)
 	return appendItems(b, events)
+}
+
+// EncodeOwn asks for the latest event of creator in epoch.
+func EncodeOwn(epoch uint64, creator graph.MemberID) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{byte(KindOwn)}, epoch)
+	return binary.BigEndian.AppendUint32(b, uint32(creator))
+}
+
+// EncodeOwned answers EncodeOwn: the sender is in epoch; latest is the
+// creator's latest event there, or nil.
+func EncodeOwned(epoch uint64, latest []byte) []byte {
+	var items [][]byte
+	if latest != nil {
+		items = [][]byte{latest}
+	}
+	return appendItems(binary.BigEndian.AppendUint64([]byte{byte(KindOwned)}, epoch), items)
 }
 
 // MaxHops bounds how often forwarded transactions are handed on by nodes
@@ -270,6 +305,24 @@ func DecodeMessage(b []byte) (Message, error) {
 			return Message{}, badMessage("txs: no transactions")
 		}
 		m.Events = txs
+	case KindOwn:
+		if len(body) != 12 {
+			return Message{}, badMessage("own of %d bytes, want 12", len(body))
+		}
+		m.Epoch, m.Creator = binary.BigEndian.Uint64(body), graph.MemberID(binary.BigEndian.Uint32(body[8:]))
+	case KindOwned:
+		if len(body) < 8 {
+			return Message{}, badMessage("owned: truncated epoch")
+		}
+		m.Epoch = binary.BigEndian.Uint64(body)
+		events, err := decodeItems(body[8:], "owned")
+		if err != nil {
+			return Message{}, err
+		}
+		if len(events) > 1 {
+			return Message{}, badMessage("owned: %d events, at most 1", len(events))
+		}
+		m.Events = events
 	default:
 		return Message{}, badMessage("unknown kind %d", b[0])
 	}
@@ -290,6 +343,14 @@ func (m Message) Encode() []byte {
 		return encodeBatch(m.Events, m.Sync, m.More, m.Next)
 	case KindTxs:
 		return EncodeTxs(m.Events, m.Hops)
+	case KindOwn:
+		return EncodeOwn(m.Epoch, m.Creator)
+	case KindOwned:
+		var latest []byte
+		if len(m.Events) > 0 {
+			latest = m.Events[0]
+		}
+		return EncodeOwned(m.Epoch, latest)
 	}
 	panic(fmt.Sprintf("node: encode of unknown message kind %d", m.Kind))
 }
