@@ -93,7 +93,7 @@ type LedgerConfig struct {
 	// for a peer that is not in it): a rejoining node counts the answers
 	// about its own latest event by weight. Nil counts each peer as 1.
 	PeerWeight func(transport.PeerID) uint64
-	Hooks   Hooks
+	Hooks      Hooks
 }
 
 // Epoch is a committee that takes over the graph after a commit.
@@ -167,9 +167,9 @@ type Ledger struct {
 	learnRound  uint64
 	learnHas    bool
 	learnAsked  int64
-	syncing  bool
-	syncPeer transport.PeerID
-	syncNext Position
+	syncing     bool
+	syncPeer    transport.PeerID
+	syncNext    Position
 	// syncAsked are the peers this sync asked so far: an answer from any
 	// of them counts, since a slow one may answer after the node moved on
 	// to the next. syncIdle counts retry ticks without an answer.
@@ -180,17 +180,18 @@ type Ledger struct {
 	// only fills a hole below its rounds does not hold it.
 	syncHold bool
 
-	lastRound   uint64 // NextRound at the last retry tick, to notice a stall
-	stalledFor  time.Duration
+	lastRound  uint64 // NextRound at the last retry tick, to notice a stall
+	stalledFor time.Duration
 	// hole is the lowest missing parent at the last retry tick, and
 	// holeTicks how many ticks in a row it was.
 	hole      graph.EventRef
 	holeTicks int
-	replaying   bool
-	peerCursor  int
-	faulted     bool
-	stopped     bool
-	unprocessed []*graph.Event // proposed in this step, sent once persisted
+	replaying bool
+	// Cursors over the peers, one per purpose (see nextPeer).
+	syncCursor, fetchCursor, fwdCursor int
+	faulted                            bool
+	stopped                            bool
+	unprocessed                        []*graph.Event // proposed in this step, sent once persisted
 
 	epoch      uint64
 	commitBase uint64 // commits of earlier epochs
@@ -412,7 +413,7 @@ func (l *Ledger) Start() {
 		if restarted {
 			from = l.syncFrom()
 		}
-		l.startSync(l.nextPeer(), from, true)
+		l.startSync(l.nextPeer(&l.syncCursor), from, true)
 	}
 	l.retryTimer = l.clock.AfterFunc(l.cfg.FetchRetry, l.onRetry)
 }
@@ -458,11 +459,11 @@ func (l *Ledger) Submit(tx []byte) error {
 // this epoch must; a peer that does not sign either drops them, and the
 // submitter's retry finds another.
 func (l *Ledger) forward(txs [][]byte, hops uint8) {
-	peer := l.nextPeer()
+	peer := l.nextPeer(&l.fwdCursor)
 	if l.cfg.Signers != nil {
 		if s := l.cfg.Signers(); len(s) > 0 {
-			l.peerCursor++
-			peer = s[l.peerCursor%len(s)]
+			l.fwdCursor++
+			peer = s[l.fwdCursor%len(s)]
 		}
 	}
 	for len(txs) > 0 && peer != "" {
@@ -558,6 +559,9 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 	case KindFetch:
 		l.serveFetch(from, m.Hashes)
 	case KindSync:
+		if DebugSync != nil {
+			DebugSync(l, from, m)
+		}
 		l.serveSync(from, m.From)
 	case KindTxs:
 		// A node that does not sign either hands them on, a bounded number
@@ -804,15 +808,17 @@ func (l *Ledger) send(to transport.PeerID, msg []byte) {
 	}
 }
 
-// nextPeer picks peers in turn for retries, so an unresponsive one is
-// passed over on the next try.
-func (l *Ledger) nextPeer() transport.PeerID {
+// nextPeer picks peers in turn for one purpose (cursor), so an
+// unresponsive one is passed over on the next try. Each purpose keeps its
+// own cursor: sharing one, a sync retried once per n other picks would
+// ask the same silent peer forever.
+func (l *Ledger) nextPeer(cursor *int) transport.PeerID {
 	peers := l.tr.Peers()
 	if len(peers) == 0 {
 		return ""
 	}
-	l.peerCursor++
-	return peers[l.peerCursor%len(peers)]
+	*cursor++
+	return peers[*cursor%len(peers)]
 }
 
 // onRetry re-asks for missing parents, moves a stalled sync to another
@@ -842,9 +848,9 @@ func (l *Ledger) onRetry() {
 		// the peers) would never close: a sync fills either from stores.
 		deep := l.g.Round() > low.Round+syncGap
 		if !l.syncing && (deep && l.holeTicks > 1 || l.holeTicks > fetchAttempts) {
-			l.startSync(l.nextPeer(), l.syncFrom(), false)
+			l.startSync(l.nextPeer(&l.syncCursor), l.syncFrom(), false)
 		} else {
-			l.fetch(l.nextPeer(), missing)
+			l.fetch(l.nextPeer(&l.fetchCursor), missing)
 		}
 	} else {
 		l.holeTicks = 0
@@ -853,7 +859,7 @@ func (l *Ledger) onRetry() {
 	// be large, the link slow) moves on to another peer.
 	if l.syncing {
 		if l.syncIdle++; time.Duration(l.syncIdle)*l.cfg.FetchRetry >= l.cfg.LeaderTimeout {
-			l.startSync(l.nextPeer(), l.syncNext, false)
+			l.startSync(l.nextPeer(&l.syncCursor), l.syncNext, false)
 		}
 	}
 	l.reforward()
@@ -991,7 +997,7 @@ func (l *Ledger) drain(from transport.PeerID) {
 	// the retry tick asks for any still missing afterwards.
 	if len(rd.Missing) > 0 && !l.syncing {
 		if from == "" {
-			from = l.nextPeer()
+			from = l.nextPeer(&l.fetchCursor)
 		}
 		l.fetch(from, rd.Missing)
 	}
@@ -1130,4 +1136,6 @@ func (l *Ledger) OwnLen() int { return len(l.own) }
 // DebugSync is a temporary debugging hook.
 var DebugSync func(l *Ledger, from transport.PeerID, m Message)
 
-func (l *Ledger) SyncState() (bool, transport.PeerID, Position, bool) { return l.syncing, l.syncPeer, l.syncNext, l.mayPropose }
+func (l *Ledger) SyncState() (bool, transport.PeerID, Position, bool) {
+	return l.syncing, l.syncPeer, l.syncNext, l.mayPropose
+}

@@ -76,7 +76,10 @@ func TestZZDebug(t *testing.T) {
 	if name := os.Getenv("DBG_SYNC"); name != "" {
 		node.DebugSync = func(l *node.Ledger, from transport.PeerID, m node.Message) {
 			for _, ep := range s.eps {
-				if ep.ledger == l && string(ep.name) == name && s.now > int64(from2) {
+				if m.Kind == node.KindSync && string(from) == name && s.now > int64(from2) {
+					fmt.Printf("%v %s asks %s for a sync from %v\n", time.Duration(s.now), from, ep2name(s, l), m.From)
+				}
+				if ep.ledger == l && string(ep.name) == name && s.now > int64(from2) && m.Kind == node.KindBatch {
 					syncing, peer, next, may := l.SyncState()
 					fmt.Printf("%v %s batch from %s: %d events more=%v next=%v | syncing=%v peer=%s next=%v may=%v\n", time.Duration(s.now), name, from, len(m.Events), m.More, m.Next, syncing, peer, next, may)
 				}
@@ -94,4 +97,13 @@ func TestZZDebug(t *testing.T) {
 		}
 	}
 	_ = strconv.Itoa
+}
+
+func ep2name(s *Sim, l *node.Ledger) string {
+	for _, ep := range s.eps {
+		if ep.ledger == l {
+			return string(ep.name)
+		}
+	}
+	return "?"
 }

@@ -295,6 +295,13 @@ func (g *gen) workload() {
 	maxRate := max(100, min(1500, 6000/sc.Nodes))
 	w.Rate = float64(50 + g.r.IntN(maxRate-49))
 	w.TxSize = 16 + g.r.IntN(497)
+	// The offered load stays within what the committee can order: with a
+	// third of it faulty and a round as slow as a leader timeout, the
+	// others' events must still hold the rate. Liveness promises commits
+	// for a load the system can carry, not for an unbounded backlog.
+	if c := &sc.Consensus; c.MaxEventTxs < 4*int(w.Rate)/sc.Cluster.Genesis+1 {
+		c.MaxEventTxs = 4*int(w.Rate)/sc.Cluster.Genesis + 1
+	}
 	vm := &w.VM
 	vm.Clients, vm.Lease, vm.VCPU, vm.MemoryMiB, vm.DiskGiB, vm.Image = 4, scenario.Duration(10*time.Minute), 1, 1024, 10, "debian-12"
 	vm.LateBy, vm.Timeout = scenario.Duration(scenario.DefaultLateBy), scenario.Duration(scenario.DefaultVMTimeout)
