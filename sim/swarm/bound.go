@@ -23,6 +23,10 @@ type Bound struct {
 	Peak  uint64
 	At    time.Duration
 	Nodes []int
+	// Unhealed are the nodes still crashed, cut off, slowed or stopped by
+	// their store at expect.liveness.after: the liveness check cannot
+	// fairly ask them to commit.
+	Unhealed []int
 }
 
 // Within says whether the faulty weight stays below a third of the total.
@@ -36,10 +40,15 @@ func (b Bound) String() string {
 	return fmt.Sprintf("faulty weight at most %d of %d (%s a third), nodes %v at %v", b.Peak, b.Total, rel, b.Nodes, b.At)
 }
 
-// span is a node counted faulty over [from, until).
+// span is a node counted faulty over [from, until). A transient fault
+// (crashed, cut off, slowed, stopped by its store) ends at back, before
+// the recovery grace; Byzantine nodes and nodes that left are not
+// transient.
 type span struct {
 	node        int
 	from, until time.Duration
+	back        time.Duration
+	transient   bool
 }
 
 // Audit computes a scenario's faulty weight over time, conservatively:
@@ -69,7 +78,7 @@ func Audit(sc *scenario.Scenario) Bound {
 	end := sc.Duration.D()
 	var spans []span
 	for _, bz := range sc.Byzantine {
-		spans = append(spans, span{bz.Node, 0, end})
+		spans = append(spans, span{node: bz.Node, until: end})
 	}
 	grace := func(t time.Duration) time.Duration { return min(end, t+RecoveryGrace) }
 	// crashed holds the nodes down (crashed, or stopped or damaged by a
@@ -92,7 +101,7 @@ func Audit(sc *scenario.Scenario) Bound {
 	}
 	heal := func(t time.Duration) {
 		for i, n := range cut {
-			spans = append(spans, span{n, cutSince[i], grace(t)})
+			spans = append(spans, span{n, cutSince[i], grace(t), t, true})
 		}
 		cut, cutSince = nil, nil
 	}
@@ -132,7 +141,7 @@ func Audit(sc *scenario.Scenario) Bound {
 				if !ok || damaged[n] && !f.LoseState {
 					continue // a damaged store refuses the restart: still down
 				}
-				spans = append(spans, span{n, from, grace(t)})
+				spans = append(spans, span{n, from, grace(t), t, true})
 				delete(crashed, n)
 				delete(damaged, n)
 			}
@@ -157,24 +166,32 @@ func Audit(sc *scenario.Scenario) Bound {
 		case f.Slow != nil:
 			n := f.Slow.Node
 			if from, ok := slow[n]; ok {
-				spans = append(spans, span{n, from, grace(t)})
+				spans = append(spans, span{n, from, grace(t), t, true})
 				delete(slow, n)
 			}
 			if f.Slow.Delay > 0 {
 				slow[n] = t
 			}
 		case f.Leave != nil:
-			spans = append(spans, span{*f.Leave, t, end})
+			spans = append(spans, span{node: *f.Leave, from: t, until: end})
 		case f.Remove != nil:
-			spans = append(spans, span{*f.Remove, t, end})
+			spans = append(spans, span{node: *f.Remove, from: t, until: end})
 		}
 	}
 	heal(end)
 	for n, from := range crashed {
-		spans = append(spans, span{n, from, end})
+		spans = append(spans, span{n, from, end, end, true})
 	}
 	for n, from := range slow {
-		spans = append(spans, span{n, from, end})
+		spans = append(spans, span{n, from, end, end, true})
+	}
+	if lv := sc.Expect.Liveness; !lv.Disabled {
+		for _, s := range spans {
+			if s.transient && s.from <= lv.After.D() && s.back > lv.After.D() && !slices.Contains(b.Unhealed, s.node) {
+				b.Unhealed = append(b.Unhealed, s.node)
+			}
+		}
+		slices.Sort(b.Unhealed)
 	}
 	// The faulty weight changes only where a span starts.
 	for _, s := range spans {

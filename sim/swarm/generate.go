@@ -144,8 +144,8 @@ func Generate(seed uint64, opt Options) (*Case, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seed %d generated an invalid scenario (a generator bug): %w", seed, err)
 	}
-	if b := Audit(out); b.Within() == opt.BeyondBound {
-		return nil, fmt.Errorf("seed %d: generated scenario has %s (a generator bug)", seed, b)
+	if b := Audit(out); b.Within() == opt.BeyondBound || len(b.Unhealed) > 0 {
+		return nil, fmt.Errorf("seed %d: generated scenario has %s, nodes %v not back at the liveness point (a generator bug)", seed, b, b.Unhealed)
 	}
 	return &Case{Seed: seed, Scenario: out, Features: g.features, File: enc}, nil
 }

@@ -67,11 +67,15 @@ func sizeOf(sc *scenario.Scenario, file []byte) Size {
 type target struct {
 	check  string // a check name, or "error"
 	within bool   // the original kept the fault bound; so must the candidate
+	// healed: everything the original's faults took down was back by its
+	// liveness point; so must it be in the candidate (dropping a heal or a
+	// restart would make the liveness check ask a node cut off for good).
+	healed bool
 }
 
 // failsLike runs a candidate and says whether it fails the target check.
 func (t target) failsLike(sc *scenario.Scenario) (bool, string) {
-	if Audit(sc).Within() != t.within {
+	if b := Audit(sc); b.Within() != t.within || t.healed && len(b.Unhealed) > 0 {
 		return false, ""
 	}
 	rep, err := RunCase(&Case{Scenario: sc})
@@ -119,7 +123,8 @@ func Shrink(sc *scenario.Scenario, opt ShrinkOptions) (*Shrunk, error) {
 		return nil, err
 	}
 	rep, runErr := RunCase(&Case{Scenario: sc})
-	t := target{check: opt.Check, within: Audit(sc).Within()}
+	b := Audit(sc)
+	t := target{check: opt.Check, within: b.Within(), healed: len(b.Unhealed) == 0}
 	if t.check == "" {
 		t.check = firstFailed(rep, runErr)
 	}
