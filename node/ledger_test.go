@@ -31,6 +31,7 @@ type mesh struct {
 type member struct {
 	c        *mesh
 	id       int
+	observer bool // signs nothing
 	ledger   *node.Ledger
 	store    *node.MemStore
 	commits  []graph.Commit
@@ -73,8 +74,12 @@ func newCluster(t *testing.T, n int) *mesh {
 func (m *member) start(rejoin bool) {
 	m.gen++
 	m.commits = nil
+	var signer graph.Signer
+	if !m.observer {
+		signer = m.c.signers[m.id]
+	}
 	l, err := node.NewLedger(node.LedgerConfig{
-		Graph:     graph.Config{Committee: m.c.committee, Signer: m.c.signers[m.id]},
+		Graph:     graph.Config{Committee: m.c.committee, Signer: signer},
 		Transport: m, Clock: (*clock)(m), Store: m.store, Rejoin: rejoin,
 		LeaderTimeout: 50 * time.Millisecond, FetchRetry: 20 * time.Millisecond,
 		Hooks: node.Hooks{
@@ -260,6 +265,61 @@ func TestNodeThatLostItsStateLearnsItsEventsBeforeSigning(t *testing.T) {
 	if down.ledger.Stats().EventsCreated == 0 || len(down.commits) < len(c.nodes[0].commits)-5 {
 		t.Fatalf("rejoined node created %d events and has %d commits (node 0: %d)",
 			down.ledger.Stats().EventsCreated, len(down.commits), len(c.nodes[0].commits))
+	}
+}
+
+// TestRejoinLearnsItsLatestEventFromAQuorumNotFromOnePeer: a node that
+// lost its store while the peer it syncs from lost its store too does not
+// take that peer's empty answer for the truth; it signs again only after
+// peers holding, with itself, a quorum told it its latest event, so it
+// never signs a round twice.
+func TestRejoinLearnsItsLatestEventFromAQuorumNotFromOnePeer(t *testing.T) {
+	c := newCluster(t, 4)
+	c.run(500 * time.Millisecond)
+	for _, i := range []int{2, 1} { // node 1's first sync peer is node 2
+		m := c.nodes[i]
+		m.ledger.Stop()
+		m.store = node.NewMemStore()
+		m.start(true)
+	}
+	c.run(3 * time.Second)
+	c.checkAgreement()
+	for _, m := range c.nodes {
+		if len(m.evidence) > 0 {
+			t.Fatalf("node %d holds evidence against node %d: an honest node signed a round twice", m.id, m.evidence[0].Creator())
+		}
+	}
+	for _, i := range []int{1, 2} {
+		if m := c.nodes[i]; m.ledger.Stats().EventsCreated == 0 {
+			t.Fatalf("node %d never signed again after rejoining", i)
+		}
+	}
+}
+
+// TestForwardedTransactionsAreHandedOnUntilCommitted: a node that does
+// not sign hands its clients' transactions to a member; when that member
+// loses them they are handed to another after ForwardRetry.
+func TestForwardedTransactionsAreHandedOnUntilCommitted(t *testing.T) {
+	c := newCluster(t, 5)
+	obs := c.nodes[4]
+	obs.ledger.Stop()
+	obs.observer = true
+	obs.start(false)
+	c.run(300 * time.Millisecond)
+	c.cut[1] = true // the observer's first forward goes to node 1, which is cut off for a moment
+	if err := obs.ledger.Submit([]byte("forwarded transaction")); err != nil {
+		t.Fatal(err)
+	}
+	c.run(400 * time.Millisecond)
+	c.cut[1] = false
+	c.run(5 * time.Second)
+	if st := obs.ledger.Stats(); st.TxsReforwarded == 0 {
+		t.Fatalf("nothing handed on again: %+v", st)
+	}
+	for _, m := range c.nodes {
+		if !committed(m)["forwarded transaction"] {
+			t.Fatalf("node %d never committed the forwarded transaction", m.id)
+		}
 	}
 }
 
