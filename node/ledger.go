@@ -220,6 +220,7 @@ type Ledger struct {
 type forwardedTx struct {
 	data []byte
 	at   int64
+	peer transport.PeerID // the member it was last handed to
 }
 
 // LedgerStats counts a ledger's activity.
@@ -458,15 +459,26 @@ func (l *Ledger) Submit(tx []byte) error {
 // forward hands transactions to a peer, as a node that does not sign in
 // this epoch must; a peer that does not sign either drops them, and the
 // submitter's retry finds another.
-func (l *Ledger) forward(txs [][]byte, hops uint8) {
-	peer := l.nextPeer(&l.fwdCursor)
+//
+// It takes the members in turn, passing over avoid (the member that last
+// failed to commit them) if it can, and returns the peer it chose.
+func (l *Ledger) forward(txs [][]byte, hops uint8, avoid transport.PeerID) transport.PeerID {
+	to := l.tr.Peers()
 	if l.cfg.Signers != nil {
 		if s := l.cfg.Signers(); len(s) > 0 {
-			l.fwdCursor++
-			peer = s[l.fwdCursor%len(s)]
+			to = s
 		}
 	}
-	for len(txs) > 0 && peer != "" {
+	if len(to) == 0 {
+		return ""
+	}
+	l.fwdCursor++
+	peer := to[l.fwdCursor%len(to)]
+	if peer == avoid && len(to) > 1 {
+		l.fwdCursor++
+		peer = to[l.fwdCursor%len(to)]
+	}
+	for len(txs) > 0 {
 		n, size := 0, 0
 		for n < len(txs) && n < MaxBatchEvents && (n == 0 || size+len(txs[n]) <= SyncBatchBytes) {
 			size += len(txs[n])
@@ -476,34 +488,40 @@ func (l *Ledger) forward(txs [][]byte, hops uint8) {
 		l.stats.TxsForwarded += uint64(n)
 		txs = txs[n:]
 	}
+	return peer
 }
 
 // handOn forwards this node's own client transactions and keeps them
 // until a commit delivers them: one a member lost is handed on again.
 func (l *Ledger) handOn(txs [][]byte) {
 	now := l.clock.Now()
+	peer := l.forward(txs, 0, "")
 	for _, tx := range txs {
 		h := graph.TxHash(tx)
 		if _, ok := l.forwarded[h]; !ok {
 			l.fwdOrder = append(l.fwdOrder, h)
 		}
-		l.forwarded[h] = forwardedTx{data: tx, at: now}
+		l.forwarded[h] = forwardedTx{data: tx, at: now, peer: peer}
 	}
 	for len(l.forwarded) > l.cfg.MaxQueue {
 		delete(l.forwarded, l.fwdOrder[0])
 		l.fwdOrder = l.fwdOrder[1:]
 	}
-	l.forward(txs, 0)
 }
 
 // reforward hands on again the forwarded transactions no commit
 // delivered within ForwardRetry; a node that signs again queues them.
 func (l *Ledger) reforward() {
 	if len(l.forwarded) == 0 {
+		clear(l.fwdOrder)
+		l.fwdOrder = l.fwdOrder[:0]
 		return
 	}
 	now := l.clock.Now()
-	var again [][]byte
+	// The ones due go to another member than the one that lost them,
+	// grouped by that member in the order they were first handed on.
+	var lost []transport.PeerID
+	again := map[transport.PeerID][]graph.Hash{}
 	keep := l.fwdOrder[:0]
 	for _, h := range l.fwdOrder {
 		f, ok := l.forwarded[h]
@@ -513,9 +531,10 @@ func (l *Ledger) reforward() {
 			delete(l.forwarded, h)
 			l.enqueue(f.data)
 		case now-f.at >= int64(l.cfg.ForwardRetry):
-			f.at = now
-			l.forwarded[h] = f
-			again = append(again, f.data)
+			if _, seen := again[f.peer]; !seen {
+				lost = append(lost, f.peer)
+			}
+			again[f.peer] = append(again[f.peer], h)
 			keep = append(keep, h)
 		default:
 			keep = append(keep, h)
@@ -523,9 +542,17 @@ func (l *Ledger) reforward() {
 	}
 	clear(l.fwdOrder[len(keep):])
 	l.fwdOrder = keep
-	if len(again) > 0 {
-		l.stats.TxsReforwarded += uint64(len(again))
-		l.forward(again, 0)
+	for _, from := range lost {
+		hs := again[from]
+		txs := make([][]byte, len(hs))
+		for i, h := range hs {
+			txs[i] = l.forwarded[h].data
+		}
+		peer := l.forward(txs, 0, from)
+		for _, h := range hs {
+			l.forwarded[h] = forwardedTx{data: l.forwarded[h].data, at: now, peer: peer}
+		}
+		l.stats.TxsReforwarded += uint64(len(hs))
 	}
 }
 
@@ -574,7 +601,7 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 				}
 			}
 		case m.Hops < MaxHops:
-			l.forward(m.Events, m.Hops+1)
+			l.forward(m.Events, m.Hops+1, "")
 		}
 	case KindOwn:
 		var latest []byte

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"dagger/graph"
 	"dagger/node"
 	"dagger/sim/scenario"
 	"dagger/transport"
@@ -82,6 +83,15 @@ func TestZZDebug(t *testing.T) {
 				if ep.ledger == l && string(ep.name) == name && s.now > int64(from2) && m.Kind == node.KindBatch {
 					syncing, peer, next, may := l.SyncState()
 					fmt.Printf("%v %s batch from %s: %d events more=%v next=%v | syncing=%v peer=%s next=%v may=%v\n", time.Duration(s.now), name, from, len(m.Events), m.More, m.Next, syncing, peer, next, may)
+				}
+			}
+		}
+	}
+	if want := os.Getenv("DBG_TX"); want != "" {
+		node.DebugForward = func(l *node.Ledger, to transport.PeerID, txs [][]byte) {
+			for _, tx := range txs {
+				if h := graph.TxHash(tx); h.String()[:len(want)] == want {
+					fmt.Printf("%v %s forwards %s to %s (member=%v)\n", time.Duration(s.now), ep2name(s, l), want, to, l.Member())
 				}
 			}
 		}
