@@ -185,6 +185,7 @@ type Graph struct {
 	ownLast     EventRef
 	hasOwn      bool
 	timedOut    uint64 // highest round whose leader timer fired, +1 (0: none)
+	floor       uint64 // the lowest round Propose may sign (SetFloor)
 	leaderCache map[uint64]MemberID
 
 	// commit sequence
@@ -372,7 +373,17 @@ func (g *Graph) round(r uint64) *roundIndex {
 // Insert verifies e (unless Committee.Verify already did) and inserts it, or
 // buffers it until its parents arrive. An invalid event is rejected with an
 // error wrapping one of the Err values of this package and changes nothing.
-func (g *Graph) Insert(e *Event) (Status, error) {
+func (g *Graph) Insert(e *Event) (Status, error) { return g.insertChecked(e, false) }
+
+// Restore re-inserts an event this node stored when it first inserted it,
+// after a restart. The event is checked like any other, but for the bound
+// on events per slot: an equivocating event beyond it was let in because a
+// buffered descendant waited for it, and on a replay in store order that
+// descendant comes later. What Restore takes is bounded by what Insert
+// took before.
+func (g *Graph) Restore(e *Event) (Status, error) { return g.insertChecked(e, true) }
+
+func (g *Graph) insertChecked(e *Event, stored bool) (Status, error) {
 	if err := g.c.Verify(e, g.v, g.lim); err != nil {
 		return 0, err
 	}
@@ -384,7 +395,7 @@ func (g *Graph) Insert(e *Event) (Status, error) {
 		return 0, fmt.Errorf("%w: event %s, horizon %d", ErrBelowHorizon, e.Ref(), g.horizon)
 	}
 	_, wanted := g.waiters[h]
-	if ri := g.rounds[e.Round]; ri != nil && len(ri.slots[e.Creator]) >= g.maxSlot && !wanted {
+	if ri := g.rounds[e.Round]; ri != nil && len(ri.slots[e.Creator]) >= g.maxSlot && !wanted && !stored {
 		return 0, fmt.Errorf("%w: slot r%d/c%d holds %d events", ErrSlotFull, e.Round, e.Creator, g.maxSlot)
 	}
 	parents, missing, err := g.resolve(e)

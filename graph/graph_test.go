@@ -1,9 +1,11 @@
 package graph_test
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"dagger/graph"
@@ -254,5 +256,63 @@ func TestEventVerifiedUnderLooserLimitsIsCheckedAgainstTheGraphs(t *testing.T) {
 	g := b.Graph(graph.Config{Limits: graph.Limits{MaxEventTxs: 1}})
 	if _, err := g.Insert(e); !errors.Is(err, graph.ErrMalformed) {
 		t.Fatalf("got %v, want the graph's limit to hold", err)
+	}
+}
+
+// TestRestoreTakesBackAnEquivocationThatABufferedChildLetIn: the slot bound
+// lets an extra equivocating event in when a buffered event waits for it;
+// replaying the stored events in their order, that child comes later, so
+// Restore (unlike Insert) does not apply the bound again.
+func TestRestoreTakesBackAnEquivocationThatABufferedChildLetIn(t *testing.T) {
+	b := graphtest.NewBuilder(4, 3)
+	r0 := b.Layer(0, nil, []int{0, 1, 2, 3}, 0, 0)
+	a := b.Event(0, 1, r0, []byte("a"))
+	second := b.Event(0, 1, r0, []byte("b")) // the same slot: an equivocation
+	c1, c2 := b.Event(1, 1, r0), b.Event(2, 1, r0)
+	child := b.Event(1, 2, []*graph.Event{second, c1, c2})
+	g := b.Graph(graph.Config{MaxSlotEvents: 1})
+	var stored []*graph.Event
+	insert := func(e *graph.Event) {
+		if _, err := g.Insert(e); err != nil {
+			t.Fatalf("insert %s: %v", e.Ref(), err)
+		}
+		stored = append(stored, g.Ready().Inserted...)
+	}
+	for _, e := range r0 {
+		insert(e)
+	}
+	insert(a)
+	insert(c1)
+	insert(c2)
+	insert(child) // buffered: it waits for the second version
+	if _, err := g.Insert(b.Event(0, 1, r0, []byte("c"))); !errors.Is(err, graph.ErrSlotFull) {
+		t.Fatalf("a third version nobody waits for: %v", err)
+	}
+	insert(second) // let in: the child waits for it
+	slices.SortStableFunc(stored, func(x, y *graph.Event) int { return cmp.Compare(x.Round, y.Round) })
+
+	replay := func(restore bool) error {
+		h := b.Graph(graph.Config{MaxSlotEvents: 1})
+		for _, e := range stored {
+			var err error
+			if restore {
+				_, err = h.Restore(e)
+			} else {
+				_, err = h.Insert(e)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if !h.Has(child.Hash()) || !h.Has(second.Hash()) {
+			return errors.New("the replay lost events")
+		}
+		return nil
+	}
+	if err := replay(false); !errors.Is(err, graph.ErrSlotFull) {
+		t.Fatalf("Insert in store order: %v, want the slot bound", err)
+	}
+	if err := replay(true); err != nil {
+		t.Fatalf("Restore in store order: %v", err)
 	}
 }

@@ -50,6 +50,15 @@ func (g *Graph) LeaderTimeout(r uint64) {
 	}
 }
 
+// SetFloor tells the graph never to sign an event below round r: a node
+// that lost its store and learned from its peers how far it may have
+// gone sets it above every round it may have signed. The next event is
+// then made at the highest round holding a quorum, once that is r-1 or
+// above, referencing the node's latest own event; a node that knows none
+// of its own events in the epoch cannot make one and signs again in the
+// next epoch.
+func (g *Graph) SetFloor(r uint64) { g.floor = max(g.floor, r) }
+
 // NextRound returns the round of the next event this node would create.
 func (g *Graph) NextRound() uint64 {
 	if !g.hasOwn {
@@ -117,6 +126,16 @@ func (g *Graph) Propose(now int64, txs [][]byte) (*Event, int, Wait) {
 
 // nextProposalRound applies the round rule.
 func (g *Graph) nextProposalRound() (uint64, Wait) {
+	if g.floor > 0 && (!g.hasOwn || g.ownLast.Round+1 < g.floor) {
+		if !g.hasOwn {
+			return 0, WaitOwn
+		}
+		p, ok := g.highestQuorumRound()
+		if !ok || p+1 < g.floor {
+			return 0, WaitQuorum
+		}
+		return p + 1, WaitNone
+	}
 	if !g.hasOwn {
 		if g.horizon > 0 {
 			return 0, WaitOwn // round 0 is gone; only a restored own event lets us in

@@ -154,19 +154,14 @@ type Ledger struct {
 	// and learned its own latest event (learning).
 	mayPropose bool
 	// learning is set while a node that lost its store (Rejoin) has not
-	// yet learned its own latest event of its epoch from a quorum: peers
-	// whose weight, with its own, is a quorum answered what they hold of
-	// it (learned, learnWeight), and the latest of those (learnRound, if
-	// learnHas) is in its graph. Only then does it sign again, so that it
-	// does not sign a second event for a round it signed before it lost
-	// its store. learnEpoch is the epoch asked about, learnAsked when.
-	learning    bool
-	learnEpoch  uint64
-	learned     map[transport.PeerID]bool
-	learnWeight uint64
-	learnRound  uint64
-	learnHas    bool
-	learnAsked  int64
+	// yet learned from its peers how far it may have signed in its epoch,
+	// and so may not sign: see askOwn. learnEpoch is the epoch asked
+	// about, learnAsked when; answers holds each peer's answer, kept until
+	// the events it carried are in the graph.
+	learning   bool
+	learnEpoch uint64
+	learnAsked int64
+	answers    map[transport.PeerID]*ownAnswer
 	syncing     bool
 	syncPeer    transport.PeerID
 	syncNext    Position
@@ -215,6 +210,14 @@ type Ledger struct {
 	own []*graph.Event
 
 	stats LedgerStats
+}
+
+// ownAnswer is a peer's answer about a rejoining node's latest event: the
+// events it carried (the node's latest the peer holds, and the peer's own
+// latest), complete once the graph holds them all.
+type ownAnswer struct {
+	weight uint64
+	events []graph.EventRef
 }
 
 type forwardedTx struct {
@@ -393,7 +396,7 @@ func (l *Ledger) Start() {
 		}
 		e, err := l.cfg.Decode(enc, l.lim)
 		if err == nil {
-			_, err = l.g.Insert(e)
+			_, err = l.g.Restore(e)
 		}
 		if err != nil {
 			l.fail(fmt.Errorf("stored event does not insert: %w", err))
@@ -604,13 +607,18 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 			l.forward(m.Events, m.Hops+1, "")
 		}
 	case KindOwn:
-		var latest []byte
+		var events [][]byte
 		if m.Epoch == l.epoch {
 			if e, ok := l.g.LatestOf(m.Creator); ok {
-				latest = e.Encode()
+				events = append(events, e.Encode())
+			}
+			if own, ok := l.g.LastSigned(); ok && own.Creator != m.Creator {
+				if e, ok := l.g.Get(own.Hash); ok {
+					events = append(events, e.Encode())
+				}
 			}
 		}
-		l.send(from, EncodeOwned(l.epoch, latest))
+		l.send(from, EncodeOwned(l.epoch, events))
 	case KindOwned:
 		l.owned(from, m)
 	case KindBatch:
@@ -739,19 +747,27 @@ func (l *Ledger) syncFrom() Position {
 	return Position{Epoch: l.epoch, Round: r}
 }
 
-// askOwn asks every peer for this node's latest event of its current
-// epoch. A node that does not sign in the epoch cannot have signed in it
-// and has nothing to learn.
+// askOwn asks every peer, for the node's current epoch, for the latest
+// event of this node it holds and for its own latest event. A node that
+// lost its store signs again only when peers holding a quorum of the
+// weight have answered with events that are in its graph (valid, with
+// their ancestry), and then never below the round after the latest own
+// event they returned, nor below two rounds above the highest round of
+// the others' events. That rules out signing a round twice, with at most
+// a third of the weight faulty counting this node: if it signed round R
+// before, a quorum made events at R-1, and the answering quorum shares an
+// honest member with it, whose latest event is at R-1 or above.
+// A node that does not sign in the epoch cannot have signed in it and
+// has nothing to learn.
 func (l *Ledger) askOwn() {
 	if !l.Member() {
 		l.learning, l.mayPropose = false, true
 		return
 	}
-	self, _ := l.g.Committee().MemberByKey(l.cfg.Graph.Signer.PublicKey())
-	if l.learned == nil || l.learnEpoch != l.epoch {
-		l.learned, l.learnEpoch = make(map[transport.PeerID]bool), l.epoch
-		l.learnWeight, l.learnRound, l.learnHas = l.g.Committee().Weight(self), 0, false
+	if l.answers == nil || l.learnEpoch != l.epoch {
+		l.answers, l.learnEpoch = make(map[transport.PeerID]*ownAnswer), l.epoch
 	}
+	self, _ := l.g.Committee().MemberByKey(l.cfg.Graph.Signer.PublicKey())
 	l.learnAsked = l.clock.Now()
 	l.tr.Broadcast(EncodeOwn(l.epoch, self))
 	l.checkLearned()
@@ -760,19 +776,22 @@ func (l *Ledger) askOwn() {
 // owned takes a peer's answer about this node's latest event.
 func (l *Ledger) owned(from transport.PeerID, m Message) {
 	switch {
-	case !l.learning || l.learned == nil:
+	case !l.learning || l.answers == nil:
 		return
 	case m.Epoch > l.epoch && !l.syncing:
 		l.startSync(from, l.syncFrom(), true) // the peer is ahead: catch up first
 		return
-	case m.Epoch != l.learnEpoch || l.learned[from]:
+	case m.Epoch != l.learnEpoch || l.answers[from] != nil:
 		return
 	}
-	self, _ := l.g.Committee().MemberByKey(l.cfg.Graph.Signer.PublicKey())
+	a := &ownAnswer{weight: 1}
+	if l.cfg.PeerWeight != nil {
+		a.weight = l.cfg.PeerWeight(from)
+	}
 	for _, enc := range m.Events {
 		e, err := l.cfg.Decode(enc, l.lim)
-		if err == nil && (e.Epoch != l.learnEpoch || e.Creator != self) {
-			err = fmt.Errorf("not one of this node's events of epoch %d", l.learnEpoch)
+		if err == nil && e.Epoch != l.learnEpoch {
+			err = fmt.Errorf("an event of epoch %d, not %d", e.Epoch, l.learnEpoch)
 		}
 		if err == nil {
 			err = l.g.Committee().Verify(e, l.g.Verifier(), l.lim)
@@ -781,30 +800,47 @@ func (l *Ledger) owned(from transport.PeerID, m Message) {
 			l.invalid(from, fmt.Errorf("answer about this node's latest event: %w", err))
 			return
 		}
-		if !l.learnHas || e.Round > l.learnRound {
-			l.learnRound, l.learnHas = e.Round, true
-		}
+		a.events = append(a.events, e.Ref())
 		l.receiveEvent(from, enc)
 	}
-	l.learned[from] = true
-	if l.cfg.PeerWeight != nil {
-		l.learnWeight += l.cfg.PeerWeight(from)
-	} else {
-		l.learnWeight++
-	}
+	l.answers[from] = a
 	l.checkLearned()
 }
 
-// checkLearned ends learning once a quorum answered and the latest own
-// event they returned is in the graph.
+// checkLearned ends learning once answers from a quorum are complete, and
+// sets the graph's floor from them (see askOwn).
 func (l *Ledger) checkLearned() {
-	if l.learned == nil || !l.g.Committee().IsQuorum(l.learnWeight) {
+	if l.answers == nil {
 		return
 	}
-	if own, ok := l.g.LastSigned(); l.learnHas && (!ok || own.Round < l.learnRound) {
+	com := l.g.Committee()
+	self, _ := com.MemberByKey(l.cfg.Graph.Signer.PublicKey())
+	var weight, floor uint64
+	for _, a := range l.answers {
+		complete := true
+		for _, ref := range a.events {
+			if _, ok := l.g.Get(ref.Hash); !ok && ref.Round >= l.g.Horizon() {
+				complete = false // below the horizon it can no longer matter
+			}
+		}
+		if !complete {
+			continue
+		}
+		weight += a.weight
+		for _, ref := range a.events {
+			if ref.Creator == self {
+				floor = max(floor, ref.Round+1)
+			} else {
+				floor = max(floor, ref.Round+2)
+			}
+		}
+	}
+	alone := com.Weight(self) == com.TotalWeight()
+	if !alone && !com.IsQuorum(weight) {
 		return
 	}
-	l.learning, l.mayPropose = false, true
+	l.g.SetFloor(floor)
+	l.learning, l.mayPropose, l.answers = false, true, nil
 }
 
 // holding says whether a sync keeps the node from signing.
@@ -890,7 +926,7 @@ func (l *Ledger) onRetry() {
 		}
 	}
 	l.reforward()
-	if l.learning && !l.syncing && l.clock.Now()-l.learnAsked >= int64(l.cfg.LeaderTimeout) {
+	if l.learning && !l.syncing && l.answers != nil && l.clock.Now()-l.learnAsked >= int64(l.cfg.LeaderTimeout) {
 		l.askOwn() // answers may have been lost, or peers were down
 	}
 	if next := l.g.NextRound(); next != l.lastRound {

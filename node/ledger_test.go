@@ -24,6 +24,7 @@ type mesh struct {
 	now       int64
 	queue     []pending
 	cut       []bool
+	blocked   map[[2]int]bool // from, to
 	// epochs: after the commit with this index, the committee takes over
 	epochs map[uint64]*graph.Committee
 }
@@ -50,7 +51,7 @@ type pending struct {
 const delay = int64(10 * time.Millisecond)
 
 func newCluster(t *testing.T, n int) *mesh {
-	c := &mesh{t: t, cut: make([]bool, n), epochs: map[uint64]*graph.Committee{}}
+	c := &mesh{t: t, cut: make([]bool, n), epochs: map[uint64]*graph.Committee{}, blocked: map[[2]int]bool{}}
 	members := make([]graph.Member, n)
 	for i := range n {
 		s := graph.Ed25519SignerFromSeed(graphtest.KeySeed(1, i))
@@ -165,7 +166,7 @@ func (c *mesh) run(until time.Duration) {
 			if p.gen == c.nodes[p.from].gen {
 				p.fn()
 			}
-		case c.cut[p.from] || c.cut[p.to]:
+		case c.cut[p.from] || c.cut[p.to] || c.blocked[[2]int{p.from, p.to}]:
 		default:
 			c.nodes[p.to].ledger.Receive(transport.PeerID(fmt.Sprintf("n%d", p.from)), p.msg)
 		}
@@ -274,7 +275,7 @@ func TestNodeThatLostItsStateLearnsItsEventsBeforeSigning(t *testing.T) {
 // peers holding, with itself, a quorum told it its latest event, so it
 // never signs a round twice.
 func TestRejoinLearnsItsLatestEventFromAQuorumNotFromOnePeer(t *testing.T) {
-	c := newCluster(t, 4)
+	c := newCluster(t, 7) // two of seven lose their stores: within the bound
 	c.run(500 * time.Millisecond)
 	for _, i := range []int{2, 1} { // node 1's first sync peer is node 2
 		m := c.nodes[i]
@@ -293,6 +294,40 @@ func TestRejoinLearnsItsLatestEventFromAQuorumNotFromOnePeer(t *testing.T) {
 		if m := c.nodes[i]; m.ledger.Stats().EventsCreated == 0 {
 			t.Fatalf("node %d never signed again after rejoining", i)
 		}
+	}
+}
+
+// TestRejoinNeverSignsARoundTwiceWhenOnlyAMinorityHeldItsLatestEvents:
+// a node's latest events reached one peer only; it loses its store and
+// cannot hear that peer. The other peers, with it, would be a quorum, but
+// what they hold of it is older: it must wait for an answer from peers
+// holding a quorum of the weight without it, and then sign above every
+// round it may have signed.
+func TestRejoinNeverSignsARoundTwiceWhenOnlyAMinorityHeldItsLatestEvents(t *testing.T) {
+	c := newCluster(t, 4)
+	c.run(300 * time.Millisecond)
+	x := c.nodes[3]
+	c.blocked[[2]int{3, 0}], c.blocked[[2]int{3, 1}] = true, true // its events reach node 2 only
+	c.run(400 * time.Millisecond)
+	x.ledger.Stop()
+	x.store = node.NewMemStore()
+	c.blocked[[2]int{3, 0}], c.blocked[[2]int{3, 1}] = false, false
+	c.blocked[[2]int{2, 3}], c.blocked[[2]int{3, 2}] = true, true
+	x.start(true)
+	c.run(1500 * time.Millisecond)
+	if n := x.ledger.Stats().EventsCreated; n != 0 {
+		t.Fatalf("node 3 signed %d events before it heard from peers holding a quorum", n)
+	}
+	c.blocked[[2]int{2, 3}], c.blocked[[2]int{3, 2}] = false, false
+	c.run(4 * time.Second)
+	c.checkAgreement()
+	for _, m := range c.nodes {
+		if len(m.evidence) > 0 {
+			t.Fatalf("node %d holds evidence against node %d: an honest node signed a round twice", m.id, m.evidence[0].Creator())
+		}
+	}
+	if x.ledger.Stats().EventsCreated == 0 {
+		t.Fatal("node 3 never signed again")
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 //	batch: 0x04 | flags u8 (bit 0: more, bit 1: answers a sync) | next epoch u64 | next round u64 | count u32 | count × (length u32 | encoded event)
 //	txs:   0x05 | hops u8 | count u32 | count × (length u32 | transaction)
 //	own:   0x06 | epoch u64 | creator u32
-//	owned: 0x07 | epoch u64 | count u32 (0 or 1) | count × (length u32 | encoded event)
+//	owned: 0x07 | epoch u64 | count u32 (at most 2) | count × (length u32 | encoded event)
 //
 // Events keep their own encoding inside a message, so an event read from
 // the network is stored and relayed as the same bytes.
@@ -45,8 +45,8 @@ const (
 	// from a quorum before it signs again.
 	KindOwn Kind = 6
 	// KindOwned answers KindOwn with the peer's current epoch and, if that
-	// is the epoch asked about and it holds one, the creator's latest
-	// event.
+	// is the epoch asked about, the creator's latest event it holds and
+	// its own latest event (each if it has one).
 	KindOwned Kind = 7
 )
 
@@ -167,15 +167,18 @@ func EncodeOwn(epoch uint64, creator graph.MemberID) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(creator))
 }
 
-// EncodeOwned answers EncodeOwn: the sender is in epoch; latest is the
-// creator's latest event there, or nil.
-func EncodeOwned(epoch uint64, latest []byte) []byte {
-	var items [][]byte
-	if latest != nil {
-		items = [][]byte{latest}
+// EncodeOwned answers EncodeOwn: the sender is in epoch; events (at most
+// MaxOwnedEvents) are the asked creator's latest event there and the
+// sender's own latest.
+func EncodeOwned(epoch uint64, events [][]byte) []byte {
+	if len(events) > MaxOwnedEvents {
+		panic(fmt.Sprintf("node: owned answer of %d events, at most %d", len(events), MaxOwnedEvents))
 	}
-	return appendItems(binary.BigEndian.AppendUint64([]byte{byte(KindOwned)}, epoch), items)
+	return appendItems(binary.BigEndian.AppendUint64([]byte{byte(KindOwned)}, epoch), events)
 }
+
+// MaxOwnedEvents bounds the events of an owned answer.
+const MaxOwnedEvents = 2
 
 // MaxHops bounds how often forwarded transactions are handed on by nodes
 // that do not sign either.
@@ -319,8 +322,8 @@ func DecodeMessage(b []byte) (Message, error) {
 		if err != nil {
 			return Message{}, err
 		}
-		if len(events) > 1 {
-			return Message{}, badMessage("owned: %d events, at most 1", len(events))
+		if len(events) > MaxOwnedEvents {
+			return Message{}, badMessage("owned: %d events, at most %d", len(events), MaxOwnedEvents)
 		}
 		m.Events = events
 	default:
@@ -346,11 +349,7 @@ func (m Message) Encode() []byte {
 	case KindOwn:
 		return EncodeOwn(m.Epoch, m.Creator)
 	case KindOwned:
-		var latest []byte
-		if len(m.Events) > 0 {
-			latest = m.Events[0]
-		}
-		return EncodeOwned(m.Epoch, latest)
+		return EncodeOwned(m.Epoch, m.Events)
 	}
 	panic(fmt.Sprintf("node: encode of unknown message kind %d", m.Kind))
 }

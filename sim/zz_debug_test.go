@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"dagger/graph"
 	"dagger/node"
 	"dagger/sim/scenario"
 	"dagger/transport"
@@ -87,14 +86,8 @@ func TestZZDebug(t *testing.T) {
 			}
 		}
 	}
-	if want := os.Getenv("DBG_TX"); want != "" {
-		node.DebugForward = func(l *node.Ledger, to transport.PeerID, txs [][]byte) {
-			for _, tx := range txs {
-				if h := graph.TxHash(tx); h.String()[:len(want)] == want {
-					fmt.Printf("%v %s forwards %s to %s (member=%v)\n", time.Duration(s.now), ep2name(s, l), want, to, l.Member())
-				}
-			}
-		}
+	node.DebugLearn = func(l *node.Ledger, what string, epoch, weight, round uint64, has bool) {
+		fmt.Printf("%v %s learn %s epoch=%d weight=%d round=%d has=%v graphEpoch=%d\n", time.Duration(s.now), ep2name(s, l), what, epoch, weight, round, has, l.Epoch())
 	}
 	r := s.Run()
 	for _, c := range r.Checks {
