@@ -162,9 +162,9 @@ type Ledger struct {
 	learnEpoch uint64
 	learnAsked int64
 	answers    map[transport.PeerID]*ownAnswer
-	syncing     bool
-	syncPeer    transport.PeerID
-	syncNext    Position
+	syncing    bool
+	syncPeer   transport.PeerID
+	syncNext   Position
 	// syncAsked are the peers this sync asked so far: an answer from any
 	// of them counts, since a slow one may answer after the node moved on
 	// to the next. syncIdle counts retry ticks without an answer.
