@@ -589,9 +589,6 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 	case KindFetch:
 		l.serveFetch(from, m.Hashes)
 	case KindSync:
-		if DebugSync != nil {
-			DebugSync(l, from, m)
-		}
 		l.serveSync(from, m.From)
 	case KindTxs:
 		// A node that does not sign either hands them on, a bounded number
@@ -622,9 +619,6 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 	case KindOwned:
 		l.owned(from, m)
 	case KindBatch:
-		if DebugSync != nil {
-			DebugSync(l, from, m)
-		}
 		for _, enc := range m.Events {
 			l.receiveEvent(from, enc)
 		}
@@ -1188,17 +1182,4 @@ func (l *Ledger) fail(err error) {
 	if l.cfg.Hooks.Fault != nil {
 		l.cfg.Hooks.Fault(err)
 	}
-}
-
-// Syncing says whether the ledger is catching up by a sync (debugging aid).
-func (l *Ledger) Syncing() bool { return l.syncing }
-
-// OwnLen is the number of own events whose transactions await a commit.
-func (l *Ledger) OwnLen() int { return len(l.own) }
-
-// DebugSync is a temporary debugging hook.
-var DebugSync func(l *Ledger, from transport.PeerID, m Message)
-
-func (l *Ledger) SyncState() (bool, transport.PeerID, Position, bool) {
-	return l.syncing, l.syncPeer, l.syncNext, l.mayPropose
 }
