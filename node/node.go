@@ -158,6 +158,9 @@ type Node struct {
 	snapCommit uint64
 	store      Store
 	stats      NodeStats
+	// signersList caches signers() as of signersAt.
+	signersAt   signersKey
+	signersList []transport.PeerID
 }
 
 // NodeStats counts what the processor and controller did.
@@ -278,15 +281,44 @@ func (n *Node) SnapshotCommit() uint64 { return n.snapCommit }
 
 // signers returns the peers of the current committee's operators other
 // than this node, as the cluster state records them.
+//
+// Those whose events the graph holds from its last few rounds come first
+// and alone: a member that is down, cut off or Byzantine and silent would
+// lose what is forwarded to it. If none is heard from, all are named.
 func (n *Node) signers() []transport.PeerID {
-	var out []transport.PeerID
+	g := n.ledger.Graph()
+	key := signersKey{epoch: n.ledger.Epoch(), round: g.Round(), commits: n.state.Commits()}
+	if n.signersAt == key && n.signersList != nil {
+		return n.signersList
+	}
+	var all, heard []transport.PeerID
+	com := n.state.Committee()
 	for _, op := range n.state.Operators() {
-		if op.Status == cluster.OperatorActive && op.Key != n.self && op.PeerID != "" {
-			out = append(out, transport.PeerID(op.PeerID))
+		if op.Status != cluster.OperatorActive || op.Key == n.self || op.PeerID == "" {
+			continue
+		}
+		peer := transport.PeerID(op.PeerID)
+		all = append(all, peer)
+		if id, ok := com.MemberByKey(graph.PublicKey(op.Key)); ok {
+			if e, ok := g.LatestOf(id); ok && e.Round+heardRounds >= g.Round() {
+				heard = append(heard, peer)
+			}
 		}
 	}
-	return out
+	if len(heard) == 0 {
+		heard = all
+	}
+	n.signersAt, n.signersList = key, heard
+	return heard
 }
+
+// signersKey is what the forwarding targets depend on: the committee (the
+// commits applied) and what the graph has heard.
+type signersKey struct{ epoch, round, commits uint64 }
+
+// heardRounds is how many rounds below the graph's top a member's latest
+// event may lie for forwarding to count it as heard from.
+const heardRounds = 4
 
 // peerWeight is the committee weight of the active operator whose node is
 // peer, 0 if none is.
