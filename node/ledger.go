@@ -76,8 +76,9 @@ type LedgerConfig struct {
 	// at the start of a later epoch.
 	CommitBase uint64
 	// Rejoin says this node may have signed events it no longer stores
-	// (its state was lost): it learns its own events from its peers by a
-	// full sync before it signs again.
+	// (its state was lost): it catches up by a full sync and learns how far
+	// it may have signed from peers holding a quorum before it signs again
+	// (askOwn).
 	Rejoin bool
 	// Decode decodes events; nil means graph.Decode. A runtime that runs
 	// many nodes in one process (the simulator) may hand every receiver of

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
 
@@ -19,6 +20,9 @@ func sampleMessages() [][]byte {
 		node.EncodeSyncBatch(nil, false, node.Position{}),
 		node.EncodeBatch([][]byte{{4}}),
 		node.EncodeTxs([][]byte{[]byte("tx one"), {7}}, 2),
+		node.EncodeOwn(3, 5),
+		node.EncodeOwned(3, nil),
+		node.EncodeOwned(3, [][]byte{{1, 2}, {3}}),
 	}
 }
 
@@ -46,6 +50,8 @@ func TestDecodeMessageRejectsMalformedInput(t *testing.T) {
 		"batch bad flags":       {4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 		"batch next no more":    {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
 		"batch trailing":        append(node.EncodeBatch([][]byte{{1}}), 0),
+		"own truncated":         node.EncodeOwn(1, 2)[:10],
+		"owned three events":    append(binary.BigEndian.AppendUint64([]byte{byte(node.KindOwned)}, 1), 0, 0, 0, 3, 0, 0, 0, 1, 1, 0, 0, 0, 1, 2, 0, 0, 0, 1, 3),
 		"fetch batch with more": {byte(node.KindBatch), 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
 		"txs none":              {5, 0, 0, 0, 0, 0},
 		"txs count lies":        {5, 0, 0, 0, 0, 9, 0, 0, 0, 1, 1},
