@@ -25,6 +25,12 @@ const (
 	// missing before the node syncs from its round instead: peers may have
 	// collected it from their graphs, but their stores keep it.
 	fetchAttempts = 3
+	// rejoinClockSlack bounds how far honest clocks, and so consensus
+	// time, run ahead of a node's own: an epoch whose consensus start time
+	// is more than this after a node restarted without its store began
+	// after the restart (a node signs in an epoch only after applying the
+	// commit that starts it, whose time is a median of creation times).
+	rejoinClockSlack = 5 * time.Second
 	// maxSyncAsked bounds the peers one sync remembers asking.
 	maxSyncAsked = 16
 	// maxProposalsPerStep bounds the events one step makes: a node that
@@ -160,6 +166,7 @@ type Ledger struct {
 	// about, learnAsked when; answers holds each peer's answer, kept until
 	// the events it carried are in the graph.
 	learning   bool
+	rejoinedAt int64 // when the node started without its store (clock)
 	learnEpoch uint64
 	learnAsked int64
 	answers    map[transport.PeerID]*ownAnswer
@@ -277,6 +284,7 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 		return nil, errors.New("ledger needs a committee")
 	}
 	l := &Ledger{cfg: cfg, tr: cfg.Transport, clock: cfg.Clock, store: cfg.Store, mayPropose: !cfg.Rejoin, learning: cfg.Rejoin,
+		rejoinedAt: cfg.Clock.Now(),
 		forwarded: make(map[graph.Hash]forwardedTx)}
 	last, ok, err := cfg.Store.LastSigned()
 	if err != nil {
@@ -329,6 +337,11 @@ func (l *Ledger) Epoch() uint64 { return l.epoch }
 // Member says whether this node signs in the current epoch.
 func (l *Ledger) Member() bool { return l.g.Waiting() != graph.WaitObserver }
 
+// signing says whether this node may sign now: a member that lost its
+// store signs only once it learned how far it had signed (askOwn), and
+// until then hands its clients' transactions on as a non-member does.
+func (l *Ledger) signing() bool { return l.Member() && !l.learning }
+
 // switchEpoch starts the next epoch's graph; base is the global index of
 // its first commit.
 func (l *Ledger) switchEpoch(base uint64) {
@@ -351,10 +364,16 @@ func (l *Ledger) switchEpoch(base uint64) {
 	}
 	l.lastRound, l.stalledFor = 0, 0
 	l.stats.Epochs++
-	if l.learning && !l.syncing && !l.replaying {
+	switch {
+	case !l.learning:
+	case e.Time > l.rejoinedAt+int64(rejoinClockSlack):
+		// The epoch began after this node lost its store: it cannot have
+		// signed in it, and starts it like any member.
+		l.learning, l.answers, l.mayPropose = false, nil, true
+	case !l.syncing && !l.replaying:
 		l.askOwn()
 	}
-	if !l.Member() {
+	if !l.signing() {
 		l.forwardQueue()
 	}
 }
@@ -451,7 +470,7 @@ func (l *Ledger) Submit(tx []byte) error {
 		return ErrQueueFull
 	}
 	l.stats.TxsSubmitted++
-	if !l.Member() {
+	if !l.signing() {
 		l.handOn([][]byte{tx})
 		return nil
 	}
@@ -531,7 +550,7 @@ func (l *Ledger) reforward() {
 		f, ok := l.forwarded[h]
 		switch {
 		case !ok:
-		case l.Member():
+		case l.signing():
 			delete(l.forwarded, h)
 			l.enqueue(f.data)
 		case now-f.at >= int64(l.cfg.ForwardRetry):
@@ -595,7 +614,7 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 		// A node that does not sign either hands them on, a bounded number
 		// of times: around an epoch change a peer may be a step behind.
 		switch {
-		case l.Member():
+		case l.signing():
 			for _, tx := range m.Events {
 				if l.Submit(tx) != nil {
 					break
@@ -926,7 +945,15 @@ func (l *Ledger) onRetry() {
 	}
 	if next := l.g.NextRound(); next != l.lastRound {
 		l.lastRound, l.stalledFor = next, 0
-	} else if l.stalledFor += l.cfg.FetchRetry; l.stalledFor >= l.cfg.LeaderTimeout {
+	} else if l.stalledFor += l.cfg.FetchRetry; l.stalledFor == 2*l.cfg.FetchRetry && next > 0 && !l.syncing &&
+		l.stalledFor < l.cfg.LeaderTimeout && (l.g.Waiting() == graph.WaitQuorum || l.g.Waiting() == graph.WaitLeader) {
+		// Short of a quorum or of the leader for two ticks: an event of
+		// the round may have been lost on its way here, and nothing refers
+		// to it yet, so no fetch asks for it. A sync from the round brings
+		// it from a peer's store, where waiting would cost a leader timeout
+		// or a peer's rebroadcast.
+		l.startSync(l.nextPeer(&l.syncCursor), Position{Epoch: l.epoch, Round: next - 1}, false)
+	} else if l.stalledFor >= l.cfg.LeaderTimeout {
 		l.stalledFor = 0
 		if own, ok := l.g.LastSigned(); ok {
 			if e, ok := l.g.Get(own.Hash); ok {
@@ -1134,7 +1161,7 @@ func (l *Ledger) requeueBelow(horizon uint64) {
 	}
 	l.own = slices.Delete(l.own, 0, n)
 	l.stats.TxsRequeued += uint64(len(txs))
-	if !l.Member() {
+	if !l.signing() {
 		l.handOn(txs)
 		return
 	}

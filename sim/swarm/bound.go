@@ -8,6 +8,11 @@ import (
 	"dagger/sim/scenario"
 )
 
+// RejoinSlack is the ledger's bound on clock skew for a node restored
+// without its store: it signs again at the latest in the first epoch whose
+// consensus start time is this long after its restart.
+const RejoinSlack = 5 * time.Second
+
 // RecoveryGrace is how long a node that comes back (restarted, healed,
 // back to normal speed) still counts as faulty: it is catching up and
 // does not yet vote with the others.
@@ -54,7 +59,9 @@ type span struct {
 // Audit computes a scenario's faulty weight over time, conservatively:
 //
 //   - a Byzantine node is faulty for the whole run, whatever its windows;
-//   - a crashed node from its crash until RecoveryGrace after its restart;
+//   - a crashed node from its crash until RecoveryGrace after its restart,
+//     and one restored without its store (lose_state) for another epoch
+//     length and RejoinSlack: it may sit out until the next epoch;
 //   - a node with a store fault from the fault until RecoveryGrace after
 //     its restart, which for a damaged (corrupt or torn) store must be
 //     with lose_state: a restart on it is refused;
@@ -141,7 +148,13 @@ func Audit(sc *scenario.Scenario) Bound {
 				if !ok || damaged[n] && !f.LoseState {
 					continue // a damaged store refuses the restart: still down
 				}
-				spans = append(spans, span{n, from, grace(t), t, true})
+				until := grace(t)
+				if f.LoseState {
+					// Restored empty, it may not sign again before the first
+					// epoch that begins after its restart (node.Ledger).
+					until = min(end, until+sc.Cluster.EpochLength.D()+RejoinSlack)
+				}
+				spans = append(spans, span{n, from, until, t, true})
 				delete(crashed, n)
 				delete(damaged, n)
 			}

@@ -61,8 +61,8 @@ const (
 const (
 	MinFaultPhase    = 10 * time.Second
 	MaxFaultPhase    = 40 * time.Second
-	MinLivenessPhase = 20 * time.Second
-	MaxLivenessPhase = 30 * time.Second
+	MinLivenessPhase = 25 * time.Second
+	MaxLivenessPhase = 35 * time.Second
 	// LivenessGrace is the generated scenarios' expect.liveness.within:
 	// a transaction submitted in the liveness phase must commit unless it
 	// was submitted in its last LivenessGrace. Generated networks can be
@@ -70,6 +70,11 @@ const (
 	// forwards to a member that lost the message and hands it on again),
 	// and the check is about commits that never come, not about latency.
 	LivenessGrace = 10 * time.Second
+	// HarshLivenessGrace is the grace of a harsh scenario (see capLoad):
+	// when every honest member is needed for a quorum and messages are
+	// lost, a lost leader costs a leader timeout and commits come seconds
+	// apart.
+	HarshLivenessGrace = 15 * time.Second
 )
 
 // gen is the state of drawing one scenario.
@@ -130,6 +135,7 @@ func Generate(seed uint64, opt Options) (*Case, error) {
 	g.network()
 	g.workload()
 	g.byzantine()
+	g.capLoad()
 	g.faults()
 	if opt.BeyondBound {
 		g.crossBound()
@@ -322,6 +328,29 @@ func (g *gen) workload() {
 		vm.Bounce, vm.Late, vm.Replay, vm.Underpay = g.prob(0, 0.15), g.prob(0, 0.15), g.prob(0, 0.15), g.prob(0, 0.15)
 		vm.LateBy = scenario.Duration(g.dur(2*time.Second, 30*time.Second).Truncate(time.Second))
 	}
+}
+
+// HarshRate is the highest transaction rate a generated scenario offers
+// when its network loses messages, limits bandwidth or overrides links, or
+// when it has Byzantine members: a committee that needs every honest
+// member for a quorum, on a lossy link, with a silent leader every few
+// rounds, orders a few hundred transactions a second, and a backlog that
+// grows without end is a load the system cannot carry, not a liveness
+// failure. Clean networks get loads up to 1500 tx/s.
+const HarshRate = 400
+
+// capLoad keeps the offered load of a harsh scenario at HarshRate.
+func (g *gen) capLoad() {
+	if g.harsh() {
+		g.sc.Workload.Rate = min(g.sc.Workload.Rate, HarshRate)
+	}
+}
+
+// harsh says whether the network loses messages, limits bandwidth or
+// overrides links, or members are Byzantine.
+func (g *gen) harsh() bool {
+	nw := &g.sc.Network
+	return nw.Drop > 0 || nw.Bandwidth > 0 || len(nw.Links) > 0 || len(g.sc.Byzantine) > 0
 }
 
 // byzantine makes a random set of nodes Byzantine, within the bound.
@@ -546,12 +575,24 @@ func (g *gen) storeFault() []scenario.Fault {
 			Write: []string{scenario.WriteAny, scenario.WriteEvent, scenario.WriteLastSigned, scenario.WriteSnapshot}[g.r.IntN(4)]}}, restart}
 	case 1:
 		crash := (t + back) / 2
-		return []scenario.Fault{{At: scenario.Duration(t), StoreFault: &scenario.StoreFault{Node: n, Kind: scenario.StoreCorrupt,
+		return append([]scenario.Fault{{At: scenario.Duration(t), StoreFault: &scenario.StoreFault{Node: n, Kind: scenario.StoreCorrupt,
 			Record: []string{scenario.RecordEvent, scenario.RecordLastSigned, scenario.RecordSnapshot}[g.r.IntN(3)]}},
-			{At: scenario.Duration(crash), Crash: []int{n}}, restart}
+			{At: scenario.Duration(crash), Crash: []int{n}}}, g.refused(n, crash, back, restart)...)
 	default:
-		return []scenario.Fault{{At: scenario.Duration(t), StoreFault: &scenario.StoreFault{Node: n, Kind: scenario.StoreTorn}}, restart}
+		return append([]scenario.Fault{{At: scenario.Duration(t), StoreFault: &scenario.StoreFault{Node: n, Kind: scenario.StoreTorn}}},
+			g.refused(n, t, back, restart)...)
 	}
+}
+
+// refused is the restart of a node whose store is damaged: sometimes an
+// attempt on the damaged store first, which the node refuses, then the
+// operator's restore.
+func (g *gen) refused(n int, down, back time.Duration, restore scenario.Fault) []scenario.Fault {
+	if g.r.IntN(2) == 0 || back-down < time.Second {
+		return []scenario.Fault{restore}
+	}
+	try := ((down + back) / 2).Truncate(100 * time.Millisecond)
+	return []scenario.Fault{{At: scenario.Duration(try), Restart: []int{n}}, restore}
 }
 
 // episode reserves a network episode (one network fault, then a heal)
@@ -819,6 +860,9 @@ func (g *gen) liveness() {
 	sortFaults(sc.Faults)
 	sc.Expect.Liveness.After = end
 	sc.Expect.Liveness.Within = scenario.Duration(LivenessGrace)
+	if g.harsh() {
+		sc.Expect.Liveness.Within = scenario.Duration(HarshLivenessGrace)
+	}
 	c := &sc.Cluster
 	sc.Expect.Provisioning.Settle = min(sc.Duration, 2*c.StatusTimeout+c.BootTime)
 }
