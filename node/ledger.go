@@ -285,7 +285,7 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 	}
 	l := &Ledger{cfg: cfg, tr: cfg.Transport, clock: cfg.Clock, store: cfg.Store, mayPropose: !cfg.Rejoin, learning: cfg.Rejoin,
 		rejoinedAt: cfg.Clock.Now(),
-		forwarded: make(map[graph.Hash]forwardedTx)}
+		forwarded:  make(map[graph.Hash]forwardedTx)}
 	last, ok, err := cfg.Store.LastSigned()
 	if err != nil {
 		return nil, fmt.Errorf("read last signed event: %w", err)
