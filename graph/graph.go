@@ -721,11 +721,5 @@ func cmpVertex(a, b *vertex) int {
 	if c := cmp.Compare(a.ev.Creator, b.ev.Creator); c != 0 {
 		return c
 	}
-	if a.hash == b.hash {
-		return 0
-	}
-	if a.hash.Less(b.hash) {
-		return -1
-	}
-	return 1
+	return a.hash.Compare(b.hash)
 }

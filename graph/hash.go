@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 )
@@ -34,6 +35,9 @@ func (h Hash) Less(o Hash) bool {
 	}
 	return false
 }
+
+// Compare orders hashes as Less does: -1, 0 or +1.
+func (h Hash) Compare(o Hash) int { return bytes.Compare(h[:], o[:]) }
 
 // Domain-separation prefixes: a leaf can never be mistaken for an inner
 // node (RFC 6962 style) and an event digest never collides with either.

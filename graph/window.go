@@ -135,16 +135,7 @@ func DecodeTxWindow(b []byte, maxExpiry uint64) (TxWindow, error) {
 }
 
 func cmpWindowTx(a, b WindowTx) int {
-	if c := cmp.Compare(a.Expires, b.Expires); c != 0 {
-		return c
-	}
-	if a.Hash == b.Hash {
-		return 0
-	}
-	if a.Hash.Less(b.Hash) {
-		return -1
-	}
-	return 1
+	return cmp.Or(cmp.Compare(a.Expires, b.Expires), a.Hash.Compare(b.Hash))
 }
 
 // commitLog is what one commit of the batch Ready hands out did to the
