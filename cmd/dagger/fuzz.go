@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -56,6 +57,11 @@ func runSimFuzz(args []string, stdout, stderr io.Writer) int {
 	if *jobs < 1 {
 		return fail(fmt.Errorf("--jobs must be at least 1"))
 	}
+	// A campaign runs for long and holds its runs' state at once: the
+	// collector works to keep it near 3 GiB a job (a soft limit) instead
+	// of the single run's generous setting.
+	debug.SetGCPercent(100)
+	debug.SetMemoryLimit(int64(*jobs) * 3 << 30)
 	rng := swarm.Seeds{From: 1, To: 100}
 	if *seeds != "" {
 		lo, hi, err := parseSeeds(*seeds)
