@@ -31,7 +31,7 @@ func runSimFuzz(args []string, stdout, stderr io.Writer) int {
 	shards := fs.Uint64("shards", 0, "N, with the shard index taken from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
 	beyond := fs.Bool("beyond-bound", false, "cross the fault bound on purpose: the checkers must report what breaks")
 	noShrink := fs.Bool("no-shrink", false, "do not shrink the failures")
-	shrinkMax := fs.Int("shrink-max", 10, "shrink at most this many failures (the first ones found)")
+	shrinkMax := fs.Int("shrink-max", 0, "shrink at most this many failures, the first ones found (0: every failure)")
 	requireCoverage := fs.Bool("require-coverage", false, "fail (exit 1) if a coverage point was never reached")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dagger sim fuzz [--seeds A-B | --time D] [--jobs N] [--out DIR] [--shard I/N] [--beyond-bound] [--no-shrink]")

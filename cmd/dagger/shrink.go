@@ -94,7 +94,7 @@ func reportShrunk(w io.Writer, res *swarm.Shrunk, path string, took time.Duratio
 func shrinkFailures(stdout, stderr io.Writer, failures []swarm.Result, dir string, max int) {
 	n := 0
 	for _, r := range failures {
-		if r.Case == nil || n >= max {
+		if r.Case == nil || max > 0 && n >= max {
 			continue
 		}
 		n++
@@ -112,7 +112,7 @@ func shrinkFailures(stdout, stderr io.Writer, failures []swarm.Result, dir strin
 		}
 		reportShrunk(stdout, res, path, time.Since(start))
 	}
-	if skipped := len(failures) - n; skipped > 0 {
+	if skipped := len(failures) - n; skipped > 0 && max > 0 {
 		fmt.Fprintf(stdout, "%d more failures not shrunk (--shrink-max %d); dagger sim shrink FILE shrinks one\n", skipped, max)
 	}
 }
