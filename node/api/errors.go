@@ -16,6 +16,8 @@ type Error struct {
 	Code string `json:"error"`
 	// Reason says what went wrong and, where it helps, what to do.
 	Reason string `json:"reason"`
+	// retryAfter, if set, is sent as Retry-After, in seconds.
+	retryAfter int
 }
 
 func (e *Error) Error() string {

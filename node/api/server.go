@@ -34,6 +34,17 @@ const (
 	DefaultWait = 10 * time.Second
 	// DefaultMaxWait bounds ?timeout: a waiting request holds a connection.
 	DefaultMaxWait = time.Minute
+	// DefaultMaxSnapshotDownloads bounds the snapshot downloads served at
+	// once: each holds the snapshot's bytes until its client has read
+	// them, so a few clients that never read could otherwise pin the
+	// node's memory.
+	DefaultMaxSnapshotDownloads = 2
+	// DefaultSnapshotWriteTime is the least time a snapshot download is
+	// given; it gets a second more for every SnapshotMinRate bytes.
+	DefaultSnapshotWriteTime = 30 * time.Second
+	// DefaultSnapshotMinRate is the slowest download rate a snapshot
+	// client is allowed, in bytes per second: a slower one is cut off.
+	DefaultSnapshotMinRate = 1 << 20
 	// DefaultMaxBatchTxs bounds the transactions of one batch.
 	DefaultMaxBatchTxs = 4096
 	// DefaultCommitsLimit and MaxCommitsLimit bound GET /v1/commits.
@@ -67,6 +78,14 @@ type Options struct {
 	MaxWait time.Duration
 	// MaxBatchTxs bounds the transactions of one batch (DefaultMaxBatchTxs).
 	MaxBatchTxs int
+	// MaxSnapshotDownloads bounds concurrent GET /v1/snapshot responses
+	// (DefaultMaxSnapshotDownloads); more are refused with 503 and
+	// Retry-After. SnapshotWriteTime is the least time one may take
+	// (DefaultSnapshotWriteTime), plus a second per SnapshotMinRate bytes
+	// (DefaultSnapshotMinRate).
+	MaxSnapshotDownloads int
+	SnapshotWriteTime    time.Duration
+	SnapshotMinRate      int
 	// Version is reported by GET /v1/status when the Backend reports none.
 	Version string
 	// Metrics, if set, is served at GET /metrics (Prometheus' handler).
@@ -85,6 +104,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxWait <= 0 {
 		o.MaxWait = DefaultMaxWait
+	}
+	if o.MaxSnapshotDownloads <= 0 {
+		o.MaxSnapshotDownloads = DefaultMaxSnapshotDownloads
+	}
+	if o.SnapshotWriteTime <= 0 {
+		o.SnapshotWriteTime = DefaultSnapshotWriteTime
+	}
+	if o.SnapshotMinRate <= 0 {
+		o.SnapshotMinRate = DefaultSnapshotMinRate
 	}
 	if o.MaxBatchTxs <= 0 {
 		o.MaxBatchTxs = DefaultMaxBatchTxs
@@ -108,11 +136,14 @@ type server struct {
 	b   Backend
 	opt Options
 	mux *http.ServeMux
+	// downloads holds a token per snapshot download in progress.
+	downloads chan struct{}
 }
 
 // NewServer returns the API's handler, serving from b.
 func NewServer(b Backend, opt Options) http.Handler {
 	s := &server{b: b, opt: opt.withDefaults(), mux: http.NewServeMux()}
+	s.downloads = make(chan struct{}, s.opt.MaxSnapshotDownloads)
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.endpoint(rt.h))
 	}
@@ -210,7 +241,10 @@ func (s *server) classify(r *http.Request, err error) *Error {
 }
 
 func writeError(w http.ResponseWriter, e *Error) {
-	if e.Code == CodeBusy {
+	switch {
+	case e.retryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	case e.Code == CodeBusy:
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, e.Status, e)
@@ -731,9 +765,21 @@ type binaryBody struct {
 	contentType string
 	header      http.Header
 	data        []byte
+	// writeTime, if set, bounds the time the write may take; done, if
+	// set, runs once it is over.
+	writeTime time.Duration
+	done      func()
 }
 
 func (b binaryBody) write(w http.ResponseWriter, status int) {
+	if b.done != nil {
+		defer b.done()
+	}
+	if b.writeTime > 0 {
+		// A ResponseWriter that cannot take a deadline (a test recorder)
+		// has no connection to hold.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(b.writeTime))
+	}
 	h := w.Header()
 	for k, v := range b.header {
 		h[k] = v
@@ -751,9 +797,21 @@ func (s *server) snapshot(w http.ResponseWriter, r *http.Request) (int, any, err
 	if _, err := query(r); err != nil {
 		return 0, nil, err
 	}
+	select {
+	case s.downloads <- struct{}{}:
+	default:
+		e := errorf(http.StatusServiceUnavailable, CodeBusy, "%d snapshot downloads are in progress, the most this node serves at once; retry in a few seconds, or ask another node",
+			s.opt.MaxSnapshotDownloads)
+		e.retryAfter = 5
+		return 0, nil, e
+	}
+	release := func() { <-s.downloads }
 	ctx, cancel := s.call(r)
 	defer cancel()
 	sn, ok, err := s.b.Snapshot(ctx)
+	if err != nil || !ok {
+		release()
+	}
 	if err != nil {
 		return 0, nil, err
 	}
@@ -764,7 +822,12 @@ func (s *server) snapshot(w http.ResponseWriter, r *http.Request) (int, any, err
 	h := http.Header{}
 	h.Set(HeaderSnapshotEpoch, strconv.FormatUint(sn.Epoch, 10))
 	h.Set(HeaderSnapshotCommit, strconv.FormatUint(sn.Commit, 10))
-	return http.StatusOK, binaryBody{contentType: "application/octet-stream", header: h, data: sn.Data}, nil
+	// The download holds the snapshot's bytes and its token until it is
+	// written or its time is up, whichever comes first: a client that
+	// stops reading is cut off.
+	write := s.opt.SnapshotWriteTime + time.Duration(len(sn.Data)/s.opt.SnapshotMinRate)*time.Second
+	return http.StatusOK, binaryBody{contentType: "application/octet-stream", header: h, data: sn.Data,
+		writeTime: write, done: release}, nil
 }
 
 func (s *server) status(w http.ResponseWriter, r *http.Request) (int, any, error) {

@@ -56,6 +56,11 @@ type P2PSection struct {
 type APISection struct {
 	Listen       string `toml:"listen"`
 	MaxBodyBytes int64  `toml:"max_body_bytes"`
+	// MaxConnections bounds the API's open connections; further clients
+	// wait in the listen queue. 0 means a quarter of the process's file
+	// descriptor limit, at most DefaultMaxAPIConnections, so that clients
+	// can never take the descriptors the store and the peers need.
+	MaxConnections int `toml:"max_connections"`
 }
 
 // StoreSection configures persistence.
@@ -116,6 +121,8 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 const (
 	DefaultP2PPort   = 7700
 	DefaultAPIListen = "127.0.0.1:8700"
+	// DefaultMaxAPIConnections caps api.max_connections when it is 0.
+	DefaultMaxAPIConnections = 1024
 	DefaultBackend   = "goleveldb"
 	DefaultLibvirt   = "qemu:///system"
 	// DefaultMinRoundInterval keeps an idle cluster at about 20 rounds a
@@ -234,6 +241,9 @@ func (c *Config) check() error {
 	if c.API.MaxBodyBytes < 0 {
 		return errors.New("api.max_body_bytes must not be negative")
 	}
+	if c.API.MaxConnections < 0 {
+		return errors.New("api.max_connections must not be negative (0 picks a quarter of the descriptor limit)")
+	}
 	if c.Store.KeepEpochs < -1 {
 		return fmt.Errorf("store.keep_epochs %d: want a number of epochs, or -1 to keep everything", c.Store.KeepEpochs)
 	}
@@ -277,8 +287,13 @@ peers = []
 [api]
 # The HTTP API and Prometheus /metrics.
 listen = "{{.APIListen}}"
-# Largest request body accepted, in bytes.
-max_body_bytes = 1048576
+# Largest request body accepted, in bytes (a batch of 4096 transactions
+# needs up to 8 MiB).
+max_body_bytes = 8388608
+# Most API connections open at once; 0 picks a quarter of the process's
+# file descriptor limit (at most 1024), so that clients can never take
+# the descriptors the store and the peers need.
+max_connections = 0
 
 [store]
 # "goleveldb" or "pebble".

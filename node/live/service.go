@@ -10,7 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
+
+	"golang.org/x/net/netutil"
 
 	"dagger/node"
 	"dagger/node/api"
@@ -156,11 +159,30 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 	if s.ln, err = net.Listen("tcp", cfg.API.Listen); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
+	maxConns := apiConnections(cfg.API.MaxConnections)
+	s.ln = netutil.LimitListener(s.ln, maxConns)
 	handler := api.NewServer(s.rt, api.Options{Logger: log, MaxBodyBytes: cfg.API.MaxBodyBytes, Version: o.Version, Metrics: m.Handler()})
-	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	// Every response is bounded in time: a waiting submission takes at
+	// most api.DefaultMaxWait, a snapshot download sets its own deadline.
+	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: api.DefaultMaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() { s.httpErr <- s.srv.Serve(s.ln) }()
 	log.Info("serving", "api", "http://"+s.ln.Addr().String(), "metrics", "http://"+s.ln.Addr().String()+"/metrics", "p2p", s.host.Addrs())
 	return s, nil
+}
+
+// apiConnections is the API's connection cap: the configured one, or a
+// quarter of the process's descriptor limit, at most
+// DefaultMaxAPIConnections, at least 16.
+func apiConnections(configured int) int {
+	if configured > 0 {
+		return configured
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return DefaultMaxAPIConnections
+	}
+	return int(max(16, min(DefaultMaxAPIConnections, lim.Cur/4)))
 }
 
 // hostCapacity is what this operator's host offers: its entry in the

@@ -2,9 +2,12 @@ package live
 
 import (
 	"crypto/ed25519"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,5 +97,62 @@ func TestOpenFailsCleanly(t *testing.T) {
 	svc, err := Open(cfg, OpenOptions{})
 	if err == nil || svc != nil {
 		t.Fatalf("Open with the store in use: %v, %v", svc, err)
+	}
+}
+
+// TestAPIConnectionsAreCapped: clients that open connections and send
+// nothing hold at most api.max_connections of them; the next client waits
+// in the listen queue (it is not served, and the node does not run out of
+// descriptors) until one closes.
+func TestAPIConnectionsAreCapped(t *testing.T) {
+	cfg, _, _ := newNodeDir(t, false)
+	cfg.API.MaxConnections = 3
+	svc, err := Open(cfg, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	url := "http://" + svc.APIAddr() + "/v1/health"
+	client := &http.Client{Timeout: 500 * time.Millisecond}
+	if resp, err := client.Get(url); err != nil {
+		t.Fatalf("before the idle connections: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	client.CloseIdleConnections()
+	var idle []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", svc.APIAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if resp, err := client.Get(url); err == nil {
+		resp.Body.Close()
+		t.Fatal("a fourth connection was served beside three idle ones, with max_connections = 3")
+	}
+	idle[0].Close()
+	client.Timeout = 5 * time.Second
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("after an idle connection closed: %v", err)
+	}
+	resp.Body.Close()
+}
+
+func TestAPIConnectionCapDefaultsToAQuarterOfTheDescriptors(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skip(err)
+	}
+	want := int(max(16, min(DefaultMaxAPIConnections, lim.Cur/4)))
+	if got := apiConnections(0); got != want {
+		t.Fatalf("apiConnections(0) = %d with a descriptor limit of %d, want %d", got, lim.Cur, want)
+	}
+	if got := apiConnections(7); got != 7 {
+		t.Fatalf("a configured cap: %d", got)
 	}
 }
