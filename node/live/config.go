@@ -123,8 +123,8 @@ const (
 	DefaultAPIListen = "127.0.0.1:8700"
 	// DefaultMaxAPIConnections caps api.max_connections when it is 0.
 	DefaultMaxAPIConnections = 1024
-	DefaultBackend   = "goleveldb"
-	DefaultLibvirt   = "qemu:///system"
+	DefaultBackend           = "goleveldb"
+	DefaultLibvirt           = "qemu:///system"
 	// DefaultMinRoundInterval keeps an idle cluster at about 20 rounds a
 	// second; a full queue does not wait for it.
 	DefaultMinRoundInterval = 50 * time.Millisecond
