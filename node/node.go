@@ -394,11 +394,19 @@ func (n *Node) Submit(data []byte) (tx.ID, error) {
 		return tx.ID{}, fmt.Errorf("%w: %v", ErrRejected, err)
 	}
 	id := t.ID()
-	if _, dup := n.pending[id]; dup {
-		return id, nil
+	// Cheap checks first: a transaction already committed is refused
+	// before its signature costs anything.
+	if n.state.Committed(id) {
+		return id, fmt.Errorf("%w: duplicate: this transaction already committed", ErrRejected)
 	}
+	// The signature is checked before a pending copy answers for it: the
+	// id does not cover the signature, and a copy with a bad one must be
+	// refused, not reported admitted.
 	if err := t.VerifySignature(); err != nil {
 		return id, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	if _, dup := n.pending[id]; dup {
+		return id, nil
 	}
 	if why := n.state.CheckWindow(t); why != "" {
 		return id, fmt.Errorf("%w: %s", ErrRejected, why)

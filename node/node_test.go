@@ -169,6 +169,33 @@ func TestProcessorRejectsWithAReason(t *testing.T) {
 	}
 }
 
+// TestAdmissionChecksTheSignatureOfACopyAndRefusesWhatCommitted: a copy
+// of a pending transaction with a broken signature is refused, not reported
+// admitted; a transaction that committed is refused as a duplicate.
+func TestAdmissionChecksTheSignatureOfACopyAndRefusesWhatCommitted(t *testing.T) {
+	s := newSolo(t)
+	good := s.create(0, false, -1)
+	id, err := s.n.Submit(good.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := good.Encode()
+	bad[len(bad)-1] ^= 1 // the signature's last byte: the same id, a broken signature
+	if _, err := s.n.Submit(bad); !errors.Is(err, node.ErrRejected) || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("a copy with a broken signature while the original is pending: %v", err)
+	}
+	if again, err := s.n.Submit(good.Encode()); err != nil || again != id {
+		t.Fatalf("the same transaction again while pending: %v", err)
+	}
+	s.run(30 * time.Second)
+	if st := s.n.TxStatus(id); st.State != node.TxCommitted {
+		t.Fatalf("the transaction did not commit: %+v", st)
+	}
+	if _, err := s.n.Submit(good.Encode()); !errors.Is(err, node.ErrRejected) || !strings.Contains(err.Error(), "already committed") {
+		t.Fatalf("a committed transaction sent again: %v", err)
+	}
+}
+
 func TestVMIsPaidOrderedProvisionedAndReportedRunning(t *testing.T) {
 	s := newSolo(t)
 	c := s.create(0, false, -1)

@@ -181,6 +181,10 @@ func (s *State) check(t *tx.Tx) (checked, string) {
 		}
 	case tx.KindOperatorApprove, tx.KindOperatorRemove:
 		if !s.member(t.Author) {
+			// A key the cluster never saw would have to ask to join and be
+			// admitted before its vote could count: refused at admission.
+			_, known := s.operators[t.Author]
+			c.final = !known
 			return c, fmt.Sprintf("only committee members vote; %s is not one", t.Author.Short())
 		}
 		target, ok := s.operators[t.Operator]

@@ -507,4 +507,16 @@ func TestCheckRefusesOnlyForFinalReasons(t *testing.T) {
 	if why, final := h.st.Check(decode(h.sign(customer(0), &tx.Tx{Kind: tx.KindVMDelete, VM: c.ID()}))); !final || why == "" {
 		t.Fatalf("delete of a deleted VM: %q final=%v", why, final)
 	}
+	// A vote by a key the cluster never saw is refused at admission; one by
+	// a pending operator may count once it is admitted.
+	stranger := decode(h.sign(customer(2), &tx.Tx{Kind: tx.KindOperatorApprove, Operator: pub(operatorKey(1))}))
+	if why, final := h.st.Check(stranger); !final || !strings.Contains(why, "only committee members vote") {
+		t.Fatalf("a stranger's vote: %q final=%v", why, final)
+	}
+	joiner := operatorKey(9)
+	h.mustOK(h.sign(joiner, &tx.Tx{Kind: tx.KindOperatorJoin, PeerID: "p9", Region: "eu", Capacity: tx.Capacity{VCPU: 1, MemoryMiB: 1, DiskGiB: 1}}))
+	pending := decode(h.sign(joiner, &tx.Tx{Kind: tx.KindOperatorRemove, Operator: pub(operatorKey(1))}))
+	if why, final := h.st.Check(pending); final || why == "" {
+		t.Fatalf("a pending operator's vote: %q final=%v; want a rejection that is not final", why, final)
+	}
 }

@@ -64,13 +64,22 @@ func Decode(data []byte) (ed25519.PrivateKey, error) {
 	return k, nil
 }
 
-// Load reads a key file.
+// Load reads a key file. It refuses one that others than its owner may
+// read or write, as ssh does: a key others can read is no longer secret.
 func Load(path string) (ed25519.PrivateKey, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read key: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read key %s: %w", path, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("key file %s has mode %04o: others than its owner may read or change it, so it may no longer be secret; "+
+			"run chmod 600 %s (and make a new key if others did read it)", path, perm, path)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read key %s: %w", path, err)

@@ -76,3 +76,30 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadRefusesAKeyOthersMayRead: a key file readable or writable by the
+// group or others is refused, with the chmod that fixes it.
+func TestLoadRefusesAKeyOthersMayRead(t *testing.T) {
+	k, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "node.key")
+	if err := Save(p, k); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o602} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "chmod 600 "+p) {
+			t.Fatalf("mode %04o: %v", mode, err)
+		}
+	}
+	if err := os.Chmod(p, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Load(p); err != nil || !got.Equal(k) {
+		t.Fatalf("mode 0400: %v", err)
+	}
+}
