@@ -86,6 +86,18 @@ type Options struct {
 	MaxSnapshotDownloads int
 	SnapshotWriteTime    time.Duration
 	SnapshotMinRate      int
+	// ClientRate is how many transactions a second one client (IP
+	// address) may submit on average, ClientBurst how many at once
+	// (DefaultClientRate, DefaultClientBurst); negative means unlimited.
+	// Loopback clients are not limited. Over it a client gets 429 with
+	// Retry-After.
+	ClientRate  float64
+	ClientBurst int
+	// LoopbackOnly: the API listens on loopback addresses only, so a
+	// request whose Host header names anything else came through a
+	// rebound DNS name (a web page in the operator's browser) and is
+	// refused.
+	LoopbackOnly bool
 	// Version is reported by GET /v1/status when the Backend reports none.
 	Version string
 	// Metrics, if set, is served at GET /metrics (Prometheus' handler).
@@ -114,6 +126,12 @@ func (o Options) withDefaults() Options {
 	if o.SnapshotMinRate <= 0 {
 		o.SnapshotMinRate = DefaultSnapshotMinRate
 	}
+	if o.ClientRate == 0 {
+		o.ClientRate = DefaultClientRate
+	}
+	if o.ClientBurst <= 0 {
+		o.ClientBurst = DefaultClientBurst
+	}
 	if o.MaxBatchTxs <= 0 {
 		o.MaxBatchTxs = DefaultMaxBatchTxs
 	}
@@ -138,12 +156,14 @@ type server struct {
 	mux *http.ServeMux
 	// downloads holds a token per snapshot download in progress.
 	downloads chan struct{}
+	clients   *limiter
 }
 
 // NewServer returns the API's handler, serving from b.
 func NewServer(b Backend, opt Options) http.Handler {
 	s := &server{b: b, opt: opt.withDefaults(), mux: http.NewServeMux()}
 	s.downloads = make(chan struct{}, s.opt.MaxSnapshotDownloads)
+	s.clients = newLimiter(s.opt.ClientRate, s.opt.ClientBurst)
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.endpoint(rt.h))
 	}
@@ -177,7 +197,10 @@ func (s *server) routes() []route {
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	if s.opt.LoopbackOnly && !hostAllowed(r) {
+		writeError(rec, errorf(http.StatusMisdirectedRequest, CodeBadRequest,
+			"the Host header %q does not name this node, which serves loopback only: address it as 127.0.0.1 or localhost", clip(r.Host)))
+	} else if _, pattern := s.mux.Handler(r); pattern == "" {
 		s.unmatched(rec, r)
 	} else {
 		s.mux.ServeHTTP(rec, r)
@@ -414,6 +437,9 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, check func(*tx.T
 	if err != nil {
 		return 0, SubmitResult{}, err
 	}
+	if ok, retry := s.clients.take(r, 1); !ok {
+		return 0, SubmitResult{}, tooMany(retry)
+	}
 	data, err := s.readTx(w, r)
 	if err != nil {
 		return 0, SubmitResult{}, err
@@ -494,6 +520,11 @@ func (s *server) submitBatch(w http.ResponseWriter, r *http.Request) (int, any, 
 		return 0, nil, err
 	}
 	b, err := decodeBatch(body, s.opt.MaxBatchTxs)
+	if err == nil {
+		if ok, retry := s.clients.take(r, max(1, len(b.Txs))); !ok {
+			err = tooMany(retry)
+		}
+	}
 	if err != nil {
 		return 0, nil, err
 	}

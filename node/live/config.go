@@ -61,6 +61,10 @@ type APISection struct {
 	// descriptor limit, at most DefaultMaxAPIConnections, so that clients
 	// can never take the descriptors the store and the peers need.
 	MaxConnections int `toml:"max_connections"`
+	// ClientRate is how many transactions a second one client IP may
+	// submit (0: api.DefaultClientRate; -1: unlimited); loopback clients
+	// are not limited.
+	ClientRate float64 `toml:"client_rate"`
 }
 
 // StoreSection configures persistence.
@@ -241,6 +245,9 @@ func (c *Config) check() error {
 	if c.API.MaxBodyBytes < 0 {
 		return errors.New("api.max_body_bytes must not be negative")
 	}
+	if c.API.ClientRate < 0 && c.API.ClientRate != -1 {
+		return errors.New("api.client_rate must be a rate, 0 for the default or -1 for unlimited")
+	}
 	if c.API.MaxConnections < 0 {
 		return errors.New("api.max_connections must not be negative (0 picks a quarter of the descriptor limit)")
 	}
@@ -294,6 +301,9 @@ max_body_bytes = 8388608
 # file descriptor limit (at most 1024), so that clients can never take
 # the descriptors the store and the peers need.
 max_connections = 0
+# Transactions a second one client IP may submit on average (0 picks 1000,
+# -1 is unlimited); loopback clients are not limited.
+client_rate = 0
 
 [store]
 # "goleveldb" or "pebble".

@@ -161,7 +161,8 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 	}
 	maxConns := apiConnections(cfg.API.MaxConnections)
 	s.ln = netutil.LimitListener(s.ln, maxConns)
-	handler := api.NewServer(s.rt, api.Options{Logger: log, MaxBodyBytes: cfg.API.MaxBodyBytes, Version: o.Version, Metrics: m.Handler()})
+	handler := api.NewServer(s.rt, api.Options{Logger: log, MaxBodyBytes: cfg.API.MaxBodyBytes, Version: o.Version, Metrics: m.Handler(),
+		ClientRate: cfg.API.ClientRate, LoopbackOnly: loopbackOnly(s.ln.Addr())})
 	// Every response is bounded in time: a waiting submission takes at
 	// most api.DefaultMaxWait, a snapshot download sets its own deadline.
 	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
@@ -169,6 +170,12 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 	go func() { s.httpErr <- s.srv.Serve(s.ln) }()
 	log.Info("serving", "api", "http://"+s.ln.Addr().String(), "metrics", "http://"+s.ln.Addr().String()+"/metrics", "p2p", s.host.Addrs())
 	return s, nil
+}
+
+// loopbackOnly says whether the API listens on a loopback address only.
+func loopbackOnly(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // apiConnections is the API's connection cap: the configured one, or a
