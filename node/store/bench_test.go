@@ -6,6 +6,7 @@ import (
 
 	"dagger/graph"
 	"dagger/graph/graphtest"
+	"dagger/node"
 )
 
 // BenchmarkPutEvent stores signed events of a 4-member committee, each
@@ -30,6 +31,69 @@ func BenchmarkPutEvent(b *testing.B) {
 				if err := d.PutEvent(es[i%len(es)]); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkSetLastSigned records a new signed event, as the ledger does
+// once a round before sending its own event: a synced batch and the
+// mark's update.
+func BenchmarkSetLastSigned(b *testing.B) {
+	for _, backend := range allBackends {
+		b.Run(backend, func(b *testing.B) {
+			var es []*graph.Event
+			for _, layer := range graphtest.NewBuilder(4, 1).Layered(64, 0, 0) {
+				es = append(es, layer[0])
+			}
+			d, err := Open(b.TempDir(), Options{Backend: backend, Key: testKey(1)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			for _, e := range es {
+				if err := d.PutEvent(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := 0; b.Loop(); i++ {
+				e := es[i%len(es)]
+				if err := d.SetLastSigned(node.Signed{Epoch: e.Epoch, Ref: e.Ref()}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkOpen opens a store of 20,000 events of 100 transactions, which
+// reads every record once (verify), and the same without the check.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	d, err := Open(dir, Options{Backend: GoLevelDB, Key: testKey(1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for _, layer := range graphtest.NewBuilder(4, 1).Layered(5000, 100, 256) {
+		for _, e := range layer {
+			if err := d.PutEvent(e); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+	}
+	if err := d.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for _, skip := range []bool{false, true} {
+		b.Run(fmt.Sprintf("events=%d/verify=%v", n, !skip), func(b *testing.B) {
+			for b.Loop() {
+				d, err := Open(dir, Options{Backend: GoLevelDB, Key: testKey(1), SkipVerify: skip})
+				if err != nil {
+					b.Fatal(err)
+				}
+				d.Close()
 			}
 		})
 	}

@@ -15,6 +15,7 @@
 //	"s"                                  last signed: epoch(8) round(8) creator(4) hash(32)
 //	"c"                                  commit position: index(8) epoch(8) round(8)
 //	"p" index(8)                         a state snapshot at commit index: epoch(8) state
+//	"m"                                  the store has a mark file (empty payload)
 //
 // seq is one counter for the whole store, incremented by every PutEvent, so
 // within a round the events sort in insertion order and Scan returns them
@@ -32,6 +33,20 @@
 // another node key, of an unknown format version, of the other backend, or
 // holding records but no header: the node never starts fresh silently.
 //
+// Open also refuses damage that the backend would otherwise repair by
+// dropping data (damage.go): goleveldb runs with strict checks, and a log
+// record that fails its checksum is refused unless it is the torn tail of
+// the newest log, which is what a crash leaves; pebble's write-ahead logs
+// are scanned the same way before pebble replays them. Then Open reads
+// every record once, so that a flipped byte in a table file stops the
+// node at start with the remedy, not at the first read that meets it.
+//
+// The mark (mark.go), a small file beside the database, says that the
+// store exists and the last event the node signed. A database missing,
+// emptied, cut short or replaced by an older copy is refused, because
+// signing from it could sign a second event for a round. The remedy for
+// every such store is to start with --rejoin.
+//
 // # Durability
 //
 // Prune deletes the events of old epochs with their index entries, in
@@ -45,7 +60,8 @@
 // node never signs a second event for a round): it rewrites the signed
 // event and its index together with the last-signed record in one batch
 // written with sync, so both are on disk when it returns, whatever happened
-// to the unsynced writes before it. PutSnapshot is synced too, being rare
+// to the unsynced writes before it, and then records the same in the mark,
+// synced too. PutSnapshot is synced too, being rare
 // and large.
 //
 // # Concurrency

@@ -95,7 +95,9 @@ func (d *DB) SetLastSigned(s node.Signed) error {
 	if err != nil {
 		return fmt.Errorf("write last signed %s: %w", s.Ref, err)
 	}
-	return nil
+	// The mark follows the store: a crash between the two leaves the store
+	// ahead, which the next Open accepts (checkMark).
+	return d.mark.setSigned(s)
 }
 
 // LastSigned implements node.Store.
@@ -104,6 +106,10 @@ func (d *DB) LastSigned() (node.Signed, bool, error) {
 		return node.Signed{}, false, err
 	}
 	defer d.leave()
+	return d.lastSigned()
+}
+
+func (d *DB) lastSigned() (node.Signed, bool, error) {
 	v, err := d.kv.Get(keyLastSigned)
 	if err != nil {
 		return node.Signed{}, false, d.damaged(fmt.Errorf("read %s: %w", describeKey(keyLastSigned), err))

@@ -20,6 +20,7 @@ const (
 	kindLastSigned = 's'
 	kindCommitted  = 'c'
 	kindSnapshot   = 'p'
+	kindMarked     = 'm'
 )
 
 // Sizes of keys and fixed-size payloads.
@@ -50,6 +51,7 @@ var (
 	keySeq        = []byte{kindSeq}
 	keyLastSigned = []byte{kindLastSigned}
 	keyCommitted  = []byte{kindCommitted}
+	keyMarked     = []byte{kindMarked}
 )
 
 // appendRecord frames payload as stored under key. The checksum covers the
@@ -109,6 +111,8 @@ func describeKey(k []byte) string {
 		return "last-signed record"
 	case len(k) == 1 && k[0] == kindCommitted:
 		return "commit position"
+	case len(k) == 1 && k[0] == kindMarked:
+		return "mark flag"
 	case len(k) == eventKeySize && k[0] == kindEvent:
 		pos, seq := parseEventKey(k)
 		return fmt.Sprintf("event (epoch %d, round %d, seq %d)", pos.Epoch, pos.Round, seq)

@@ -49,6 +49,10 @@ type Options struct {
 	// Logger receives a line when a store is created or opened; nil
 	// discards.
 	Logger *slog.Logger
+	// SkipVerify skips reading the whole store at Open to check every
+	// table's checksums (see verify). Damage is then found by the first
+	// read that meets it, which stops the node.
+	SkipVerify bool
 }
 
 // DB is a node.Store on disk. See the package comment for which methods
@@ -57,6 +61,9 @@ type DB struct {
 	kv      dbm.DB
 	closeKV func() error
 	path    string
+	// mark is the store's witness of itself (mark.go); markPath its file.
+	mark     *markFile
+	markPath string
 
 	// nextSeq and scratch belong to the writing goroutine.
 	nextSeq uint64
@@ -71,7 +78,9 @@ type DB struct {
 // Open opens the store in dir, an existing directory, creating it on the
 // first open. It fails, and never starts an empty store in its place, when
 // the store is locked by another process, unreadable, of another format or
-// backend, or bound to another node key.
+// backend, bound to another node key, damaged anywhere (a log, a table, a
+// record), or emptier or older than its mark says it was (lost, cut short,
+// or restored from an older copy): see damage.go and mark.go.
 func Open(dir string, opt Options) (*DB, error) {
 	if opt.Backend == "" {
 		opt.Backend = DefaultBackend
@@ -101,22 +110,35 @@ func Open(dir string, opt Options) (*DB, error) {
 				dir, b, opt.Backend, b)
 		}
 	}
-	d := &DB{path: filepath.Join(dir, dbName(opt.Backend)+".db")}
+	d := &DB{path: filepath.Join(dir, dbName(opt.Backend)+".db"), markPath: filepath.Join(dir, dbName(opt.Backend)+".mark")}
 	d.idle.L = &d.mu
-	var err error
+	m, marked, err := readMark(d.markPath)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w; %s", err, d.remedy())
+	}
+	if marked && !bytes.Equal(m.key, opt.Key) {
+		return nil, fmt.Errorf("store mark %s belongs to node key %s, not to this node's key %s; point this node at its own data directory",
+			d.markPath, hex.EncodeToString(m.key), hex.EncodeToString(opt.Key))
+	}
 	if opt.Backend == Pebble {
-		var p *dbm.PebbleDB
-		p, err = dbm.NewPebbleDBWithOpts(dbName(Pebble), dir, &pebble.Options{Logger: pebbleLogger{log}})
+		err = checkPebbleWALs(d.path)
 		if err == nil {
-			// The wrapper's Close drops pebble's error; close pebble itself.
-			d.kv, d.closeKV = p, p.DB().Close
+			var p *dbm.PebbleDB
+			p, err = dbm.NewPebbleDBWithOpts(dbName(Pebble), dir, &pebble.Options{Logger: pebbleLogger{log}})
+			if err == nil {
+				// The wrapper's Close drops pebble's error; close pebble itself.
+				d.kv, d.closeKV = p, p.DB().Close
+			}
 		}
 	} else {
 		var g *dbm.GoLevelDB
-		g, err = dbm.NewGoLevelDBWithOpts(dbName(GoLevelDB), dir, goLevelDBOptions())
+		g, err = openGoLevelDB(dir, log)
 		if err == nil {
 			d.kv, d.closeKV = g, g.Close
 		}
+	}
+	if errors.As(err, new(logDamage)) {
+		return nil, fmt.Errorf("%w; %s", err, d.remedy())
 	}
 	if err != nil {
 		// Both backends take an advisory lock (flock, fcntl) that fails
@@ -125,14 +147,20 @@ func Open(dir string, opt Options) (*DB, error) {
 			return nil, fmt.Errorf("open store %s: it is locked, most likely by another node process using this directory; stop that process first: %w", d.path, err)
 		}
 		return nil, fmt.Errorf("open store %s: %w; if another node process uses this directory, stop it first; if the store is damaged, %s",
-			d.path, err, remedy(d.path))
+			d.path, err, d.remedy())
 	}
-	created, err := d.checkHeader(opt.Key)
+	created, err := d.checkHeader(opt.Key, m, marked)
 	if err == nil {
 		err = d.loadSeq()
 	}
+	if err == nil {
+		err = d.checkMark()
+	}
+	if err == nil && !opt.SkipVerify && !created {
+		err = d.verify(log)
+	}
 	if err != nil {
-		return nil, errors.Join(err, d.closeKV())
+		return nil, errors.Join(err, d.mark.close(), d.closeKV())
 	}
 	if created {
 		log.Info("store created", "path", d.path, "backend", opt.Backend, "format_version", FormatVersion)
@@ -170,17 +198,22 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 
 func dbName(backend string) string { return "store-" + backend }
 
-// remedy tells the operator what to do about a store that cannot be read.
-func remedy(path string) string {
-	return fmt.Sprintf("restore %s from a backup, or move it aside and start the node with --rejoin so that it learns its own events from its peers before signing again", path)
+// remedy tells the operator what to do about a store that cannot be
+// trusted. A store restored from a backup may be older than what the key
+// has signed, so the remedy is always --rejoin, which learns the node's
+// latest events from its peers before it signs again.
+func (d *DB) remedy() string {
+	return fmt.Sprintf("move %s and %s aside (or put a backup of both in their place) and start the node with --rejoin, so that it learns its own latest events from its peers before it signs again",
+		d.path, d.markPath)
 }
 
 // damaged adds the remedy to a read error.
-func (d *DB) damaged(err error) error { return fmt.Errorf("%w; %s", err, remedy(d.path)) }
+func (d *DB) damaged(err error) error { return fmt.Errorf("%w; %s", err, d.remedy()) }
 
 // checkHeader writes the header of an empty store, or checks the stored
-// one against key. It reports whether it created the store.
-func (d *DB) checkHeader(key ed25519.PublicKey) (bool, error) {
+// one against key; m is the mark read from the mark file, if marked. It
+// opens or creates the mark and reports whether it created the store.
+func (d *DB) checkHeader(key ed25519.PublicKey, m mark, marked bool) (bool, error) {
 	v, err := d.kv.Get(keyHeader)
 	if err != nil {
 		return false, d.damaged(fmt.Errorf("read store header: %w", err))
@@ -192,15 +225,13 @@ func (d *DB) checkHeader(key ed25519.PublicKey) (bool, error) {
 		}
 		if !empty {
 			return false, fmt.Errorf("store %s holds records but no header: it was not written by this program, or its header is lost; %s",
-				d.path, remedy(d.path))
+				d.path, d.remedy())
 		}
-		h := make([]byte, 0, headerSize)
-		h = binary.BigEndian.AppendUint32(h, FormatVersion)
-		h = append(h, key...)
-		if err := d.kv.SetSync(keyHeader, appendRecord(nil, keyHeader, h)); err != nil {
-			return false, fmt.Errorf("write store header: %w", err)
+		if marked && m.state == markCreated {
+			return false, fmt.Errorf("store %s is empty, but its mark %s says it was created and that this node signed %s: the database was lost or cut short; %s",
+				d.path, d.markPath, describeSigned(m.signed, m.last), d.remedy())
 		}
-		return true, nil
+		return true, d.create(key, m, marked)
 	}
 	h, err := decodeRecord(keyHeader, v)
 	if err != nil {
@@ -220,7 +251,90 @@ func (d *DB) checkHeader(key ed25519.PublicKey) (bool, error) {
 		return false, fmt.Errorf("store %s belongs to node key %s, not to this node's key %s; point this node at its own data directory",
 			d.path, hex.EncodeToString(stored), hex.EncodeToString(key))
 	}
-	return false, nil
+	return false, d.openMark(key, m, marked)
+}
+
+// create writes the header of a new store between the two states of its
+// mark (see markCreating).
+func (d *DB) create(key ed25519.PublicKey, m mark, marked bool) error {
+	var err error
+	if marked {
+		d.mark, err = openMark(d.markPath, m)
+	} else {
+		d.mark, err = createMark(d.markPath, mark{state: markCreating, key: key})
+	}
+	if err != nil {
+		return err
+	}
+	h := make([]byte, 0, headerSize)
+	h = binary.BigEndian.AppendUint32(h, FormatVersion)
+	h = append(h, key...)
+	b := d.kv.NewBatch()
+	defer b.Close()
+	err = errors.Join(
+		b.Set(keyHeader, appendRecord(nil, keyHeader, h)),
+		b.Set(keyMarked, appendRecord(nil, keyMarked, nil)),
+	)
+	if err == nil {
+		err = b.WriteSync()
+	}
+	if err != nil {
+		return fmt.Errorf("write store header: %w", err)
+	}
+	return d.mark.write(mark{state: markCreated})
+}
+
+// openMark opens the mark of a store that has a header. A store written
+// before marks existed gets one; a store that had one must still have it.
+func (d *DB) openMark(key ed25519.PublicKey, m mark, marked bool) error {
+	v, err := d.kv.Get(keyMarked)
+	if err != nil {
+		return d.damaged(fmt.Errorf("read %s: %w", describeKey(keyMarked), err))
+	}
+	if v != nil {
+		if _, err := decodeFixed(keyMarked, v, 0); err != nil {
+			return d.damaged(err)
+		}
+	}
+	switch {
+	case v != nil && !marked:
+		return fmt.Errorf("store %s has a mark, but its file %s is missing: without it the store cannot show that it is not older than what this node signed; %s",
+			d.path, d.markPath, d.remedy())
+	case marked:
+		d.mark, err = openMark(d.markPath, m)
+	default:
+		d.mark, err = createMark(d.markPath, mark{state: markCreating, key: key})
+	}
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		if err := d.kv.SetSync(keyMarked, appendRecord(nil, keyMarked, nil)); err != nil {
+			return fmt.Errorf("write %s: %w", describeKey(keyMarked), err)
+		}
+	}
+	return nil
+}
+
+// checkMark compares the store's last-signed record with the mark's, once
+// the store is open: a store behind its mark lost the record or was
+// replaced by an older copy. A store ahead of it (a crash between the
+// store's write and the mark's) brings the mark up to date.
+func (d *DB) checkMark() error {
+	last, signed, err := d.lastSigned()
+	if err != nil {
+		return err
+	}
+	m := d.mark.cur
+	if m.signed && (!signed || before(last, m.last)) {
+		return fmt.Errorf("store %s says this node last signed %s, but its mark %s says %s: the store lost writes or was restored from an older copy, and signing from it could sign a second event for a round; %s",
+			d.path, describeSigned(signed, last), d.markPath, describeSigned(m.signed, m.last), d.remedy())
+	}
+	if m.state != markCreated || signed != m.signed || last != m.last {
+		m.state, m.signed, m.last = markCreated, signed, last
+		return d.mark.write(m)
+	}
+	return nil
 }
 
 // loadSeq reads the sequence counter. It is written with every event, so
@@ -295,5 +409,5 @@ func (d *DB) Close() error {
 		d.idle.Wait()
 	}
 	d.mu.Unlock()
-	return d.closeKV()
+	return errors.Join(d.mark.close(), d.closeKV())
 }

@@ -330,8 +330,10 @@ func wantCorrupt(t *testing.T, err error, names string) {
 	}
 }
 
-// TestCorruptRecordIsAnError: a damaged record stops the read that meets
-// it with an error naming it and the remedy; nothing is skipped.
+// TestCorruptRecordIsAnError: a damaged record stops the start, naming
+// the first damaged record and the remedy; a store opened without that
+// check stops the read that meets one with the same error. Nothing is
+// skipped.
 func TestCorruptRecordIsAnError(t *testing.T) {
 	for _, backend := range allBackends {
 		t.Run(backend, func(t *testing.T) {
@@ -349,18 +351,26 @@ func TestCorruptRecordIsAnError(t *testing.T) {
 				t.Fatal(err)
 			}
 			flip(t, d, []byte{kindEvent}, []byte{kindEvent + 1}, 20)
-			flip(t, d, keyLastSigned, []byte{kindLastSigned + 1}, -1)
 			flip(t, d, keyCommitted, []byte{kindCommitted + 1}, 0)
 			flip(t, d, []byte{kindSnapshot}, []byte{kindSnapshot + 1}, 5)
 			flip(t, d, indexKey(b.Hash()), []byte{kindIndex + 1}, 6)
 
-			// The damage persists across a reopen: it is on disk.
+			// The damage persists across a reopen: it is on disk. The
+			// start refuses it, naming the first damaged key.
 			if err := d.Close(); err != nil {
 				t.Fatal(err)
 			}
-			d = open(t, dir, backend)
+			_, err := Open(dir, Options{Backend: backend, Key: testKey(1)})
+			wantCorrupt(t, err, "commit position")
+
+			d, err = Open(dir, Options{Backend: backend, Key: testKey(1), SkipVerify: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = d.Close() })
+			flip(t, d, keyLastSigned, []byte{kindLastSigned + 1}, -1)
 			n := 0
-			err := d.Scan(node.Position{}, func(node.Position, []byte) bool { n++; return true })
+			err = d.Scan(node.Position{}, func(node.Position, []byte) bool { n++; return true })
 			wantCorrupt(t, err, "event (epoch 0, round 1, seq 0)")
 			if n != 0 {
 				t.Fatalf("scan passed %d events before the corrupt one, want 0", n)
@@ -379,8 +389,6 @@ func TestCorruptRecordIsAnError(t *testing.T) {
 	}
 }
 
-// TestTruncatedRecordIsAnError: the length check catches a value cut short
-// or extended, before the checksum is consulted.
 func TestTruncatedRecordIsAnError(t *testing.T) {
 	d := open(t, t.TempDir(), GoLevelDB)
 	e := event(0, 1, 0, "a")
