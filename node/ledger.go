@@ -86,6 +86,10 @@ type LedgerConfig struct {
 	// it may have signed from peers holding a quorum before it signs again
 	// (askOwn).
 	Rejoin bool
+	// SignAtOnce skips asking peers how far this node signed before it
+	// signs (askOwn). Only the simulator's twins set it: they are the
+	// attack of a key signing twice, not an honest node.
+	SignAtOnce bool
 	// Decode decodes events; nil means graph.Decode. A runtime that runs
 	// many nodes in one process (the simulator) may hand every receiver of
 	// one message the same decoded event, which the graph allows: events
@@ -130,6 +134,27 @@ type Hooks struct {
 	// Fault receives the error that stopped the node: a safety fault of the
 	// graph or a store failure.
 	Fault func(error)
+	// Learn receives what a starting member learned from its peers about
+	// how far it signed (see askOwn): once when they show that its store is
+	// older than what its key signed, and once when it may sign again.
+	Learn func(LearnReport)
+}
+
+// LearnReport is what a starting member learned from its peers about how
+// far it signed in epoch Epoch (see askOwn).
+type LearnReport struct {
+	Epoch uint64
+	// Behind says that peers hold an event this node signed, of round
+	// Round, newer than what its store says it signed last (Stored, if
+	// HasStored): the store was lost or restored from an older copy.
+	Behind    bool
+	Round     uint64
+	Stored    Signed
+	HasStored bool
+	// Done says that the node may sign again, from round Floor on, having
+	// heard from peers of weight Weight.
+	Done          bool
+	Floor, Weight uint64
 }
 
 // Ledger is the layer between the graph and the network: it gossips the
@@ -157,16 +182,21 @@ type Ledger struct {
 	paceTimer    Timer
 	lastProposal int64
 
-	// mayPropose is false while a rejoining node has not yet caught up
+	// mayPropose is false while a starting node has not yet caught up
 	// and learned its own latest event (learning).
 	mayPropose bool
-	// learning is set while a node that lost its store (Rejoin) has not
-	// yet learned from its peers how far it may have signed in its epoch,
-	// and so may not sign: see askOwn. learnEpoch is the epoch asked
-	// about, learnAsked when; answers holds each peer's answer, kept until
-	// the events it carried are in the graph.
-	learning   bool
-	rejoinedAt int64 // when the node started without its store (clock)
+	// learning is set from the start until the node learned from its
+	// peers how far it may have signed in its epoch, and so may not sign:
+	// see askOwn. Its store says how far it signed, unless the store was
+	// lost (Rejoin) or restored from a copy older than what the key signed,
+	// which no node can tell from its store alone. learnEpoch is the epoch
+	// asked about, learnAsked when; answers holds each peer's answer, kept
+	// until the events it carried are in the graph.
+	learning  bool
+	startedAt int64 // when the node started (clock)
+	// restored is set once peers showed that the store is older than what
+	// the key signed; the node then learns as one that lost its store.
+	restored   bool
 	learnEpoch uint64
 	learnAsked int64
 	answers    map[transport.PeerID]*ownAnswer
@@ -283,9 +313,9 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 	if cfg.Graph.Committee == nil {
 		return nil, errors.New("ledger needs a committee")
 	}
-	l := &Ledger{cfg: cfg, tr: cfg.Transport, clock: cfg.Clock, store: cfg.Store, mayPropose: !cfg.Rejoin, learning: cfg.Rejoin,
-		rejoinedAt: cfg.Clock.Now(),
-		forwarded:  make(map[graph.Hash]forwardedTx)}
+	l := &Ledger{cfg: cfg, tr: cfg.Transport, clock: cfg.Clock, store: cfg.Store, learning: !cfg.SignAtOnce, mayPropose: cfg.SignAtOnce,
+		startedAt: cfg.Clock.Now(),
+		forwarded: make(map[graph.Hash]forwardedTx)}
 	last, ok, err := cfg.Store.LastSigned()
 	if err != nil {
 		return nil, fmt.Errorf("read last signed event: %w", err)
@@ -337,6 +367,10 @@ func (l *Ledger) Epoch() uint64 { return l.epoch }
 // Member says whether this node signs in the current epoch.
 func (l *Ledger) Member() bool { return l.g.Waiting() != graph.WaitObserver }
 
+// Learning says whether this member waits to learn from its peers how far
+// it signed before it signs (see askOwn).
+func (l *Ledger) Learning() bool { return l.learning && l.Member() }
+
 // signing says whether this node may sign now: a member that lost its
 // store signs only once it learned how far it had signed (askOwn), and
 // until then hands its clients' transactions on as a non-member does.
@@ -366,9 +400,9 @@ func (l *Ledger) switchEpoch(base uint64) {
 	l.stats.Epochs++
 	switch {
 	case !l.learning:
-	case e.Time > l.rejoinedAt+int64(rejoinClockSlack):
-		// The epoch began after this node lost its store: it cannot have
-		// signed in it, and starts it like any member.
+	case e.Time > l.startedAt+int64(rejoinClockSlack):
+		// The epoch began after this node started: it cannot have signed
+		// in it before, and starts it like any member.
 		l.learning, l.answers, l.mayPropose = false, nil, true
 	case !l.syncing && !l.replaying:
 		l.askOwn()
@@ -397,9 +431,9 @@ func (l *Ledger) Stats() LedgerStats {
 func (l *Ledger) QueueLen() int { return len(l.queue) - l.qhead }
 
 // Start re-inserts the stored events of its epoch and the later ones (a
-// restart), starts the timers and makes the first event it may. A
-// restarted or rejoining node also starts a sync to catch up with its
-// peers.
+// restart), starts the timers and asks its peers how far it signed
+// (askOwn) before it makes an event. A restarted or rejoining node first
+// catches up with its peers by a sync, and asks then.
 func (l *Ledger) Start() {
 	restarted := l.cfg.CommitBase > 0 // from a snapshot, maybe with no events after it
 	l.replaying = true
@@ -438,6 +472,9 @@ func (l *Ledger) Start() {
 			from = l.syncFrom()
 		}
 		l.startSync(l.nextPeer(&l.syncCursor), from, true)
+	}
+	if l.learning && !l.syncing {
+		l.askOwn() // a sync asks once it is done
 	}
 	l.retryTimer = l.clock.AfterFunc(l.cfg.FetchRetry, l.onRetry)
 }
@@ -762,17 +799,29 @@ func (l *Ledger) syncFrom() Position {
 }
 
 // askOwn asks every peer, for the node's current epoch, for the latest
-// event of this node it holds and for its own latest event. A node that
-// lost its store signs again only when peers holding a quorum of the
-// weight have answered with events that are in its graph (valid, with
-// their ancestry), and then never below the round after the latest own
-// event they returned, nor below two rounds above the highest round of
-// the others' events. That rules out signing a round twice, with at most
-// a third of the weight faulty counting this node: if it signed round R
-// before, a quorum made events at R-1, and the answering quorum shares an
-// honest member with it, whose latest event is at R-1 or above.
-// A node that does not sign in the epoch cannot have signed in it and
-// has nothing to learn.
+// event of this node it holds and for its own latest event. A starting
+// member signs only once peers have answered with events that are in its
+// graph (valid, with their ancestry), and then never below the round after
+// the latest own event they returned.
+//
+// A node whose store is current learns nothing new from them: it waits
+// for peers that with it hold a quorum of the weight, which keeps a
+// cluster live when it restarts while another member is down, and signs
+// on from its store.
+//
+// A node whose operator says it lost its store (Rejoin), or whose peers
+// hold an event it signed that its store does not know (the store was
+// restored from an older copy: restored), waits for peers holding a quorum
+// without it and signs no lower than two rounds above the highest round
+// of the others' events. That rules out signing a round twice with a
+// third of the weight faulty besides it: if it signed round R before, a
+// quorum made events at R-1, and the answering quorum shares an honest
+// member with it, whose latest event is at R-1 or above.
+//
+// A store restored from a copy taken after the latest own event any
+// answering peer holds cannot be told from a current one: a restore must
+// be followed by --rejoin. A node that does not sign in the epoch cannot
+// have signed in it and has nothing to learn.
 func (l *Ledger) askOwn() {
 	if !l.Member() {
 		l.learning, l.mayPropose = false, true
@@ -829,7 +878,8 @@ func (l *Ledger) checkLearned() {
 	}
 	com := l.g.Committee()
 	self, _ := com.MemberByKey(l.cfg.Graph.Signer.PublicKey())
-	var weight, floor uint64
+	var weight, floor, above uint64
+	var newer *graph.EventRef
 	for _, a := range l.answers {
 		complete := true
 		for _, ref := range a.events {
@@ -842,19 +892,48 @@ func (l *Ledger) checkLearned() {
 		}
 		weight += a.weight
 		for _, ref := range a.events {
-			if ref.Creator == self {
-				floor = max(floor, ref.Round+1)
-			} else {
-				floor = max(floor, ref.Round+2)
+			if ref.Creator != self {
+				above = max(above, ref.Round+2)
+				continue
+			}
+			floor = max(floor, ref.Round+1)
+			if l.storeBehind(ref) && (newer == nil || ref.Round > newer.Round) {
+				newer = &ref
 			}
 		}
 	}
-	alone := com.Weight(self) == com.TotalWeight()
-	if !alone && !com.IsQuorum(weight) {
+	if newer != nil && !l.restored {
+		l.restored = true
+		if h := l.cfg.Hooks.Learn; h != nil {
+			h(LearnReport{Epoch: l.learnEpoch, Behind: true, Round: newer.Round, Stored: l.signed, HasStored: l.hasSigned})
+		}
+	}
+	if l.cfg.Rejoin || l.restored {
+		// The store was lost or is older than what the key signed: peers
+		// must be a quorum without this node, which then needs no fault
+		// budget of its own, and it signs above every round it may have
+		// signed.
+		if com.Weight(self) != com.TotalWeight() && !com.IsQuorum(weight) {
+			return
+		}
+		floor = max(floor, above)
+	} else if !com.IsQuorum(weight + com.Weight(self)) {
 		return
 	}
 	l.g.SetFloor(floor)
 	l.learning, l.mayPropose, l.answers = false, true, nil
+	if h := l.cfg.Hooks.Learn; h != nil {
+		h(LearnReport{Epoch: l.learnEpoch, Behind: l.restored, Stored: l.signed, HasStored: l.hasSigned,
+			Done: true, Floor: max(floor, l.g.NextRound()), Weight: weight})
+	}
+}
+
+// storeBehind says whether an event this node signed, which a peer holds,
+// is newer than the last one its store says it signed: the store is older
+// than what the key signed.
+func (l *Ledger) storeBehind(ref graph.EventRef) bool {
+	return !l.hasSigned || l.signed.Epoch < l.learnEpoch ||
+		l.signed.Epoch == l.learnEpoch && ref.Round > l.signed.Ref.Round
 }
 
 // holding says whether a sync keeps the node from signing.

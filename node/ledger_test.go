@@ -269,6 +269,75 @@ func TestNodeThatLostItsStateLearnsItsEventsBeforeSigning(t *testing.T) {
 	}
 }
 
+// TestRestoredStoreNeverSignsARoundTwice: a node restarted, without
+// --rejoin, on a copy of its store taken before it signed its latest
+// events cannot tell from the store that it signed them. Its peers hold
+// some of them, so it learns them before it signs, as a node that lost
+// its store does, and never signs a round twice: not when its newest
+// events reached one peer only, nor when that peer is down as it starts
+// (it then waits for it: its peers without it must be a quorum). Without
+// the learning, the last two cases sign rounds twice.
+func TestRestoredStoreNeverSignsARoundTwice(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		newestToOne  bool // its events of the last 200 ms reached node 2 only
+		downAtReturn bool // node 2 is cut off for a second as it starts
+	}{
+		{"plain", false, false},
+		{"newest-to-one-peer", true, false},
+		{"newest-to-one-peer-that-is-down", true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := newCluster(t, 4)
+			m.run(300 * time.Millisecond)
+			x := m.nodes[3]
+			backup := x.store.Clone()
+			m.run(400 * time.Millisecond)
+			m.blocked[[2]int{3, 0}], m.blocked[[2]int{3, 1}] = c.newestToOne, c.newestToOne
+			m.run(200 * time.Millisecond)
+			before := x.ledger.Graph().NextRound()
+			x.ledger.Stop()
+			x.store = backup
+			m.blocked[[2]int{3, 0}], m.blocked[[2]int{3, 1}] = false, false
+			m.cut[2] = c.downAtReturn
+			x.start(false)
+			m.run(time.Second)
+			m.cut[2] = false
+			m.run(2 * time.Second)
+			m.checkAgreement()
+			for _, n := range m.nodes {
+				if len(n.evidence) > 0 {
+					t.Fatalf("node %d holds evidence against node %d: the restored node signed a round twice", n.id, n.evidence[0].Creator())
+				}
+			}
+			if next := x.ledger.Graph().NextRound(); next <= before+2 {
+				t.Fatalf("the restored node's next round is %d, about the %d it had reached before the restore: it did not sign again", next, before)
+			}
+		})
+	}
+}
+
+// TestRestartWithAMemberDownSignsAgain: a node restarted on its own store
+// while another member is down learns from the two others that its store
+// is current, signs again, and the cluster commits without the member
+// that is down.
+func TestRestartWithAMemberDownSignsAgain(t *testing.T) {
+	c := newCluster(t, 4)
+	c.run(500 * time.Millisecond)
+	c.cut[0] = true
+	x := c.nodes[3]
+	x.ledger.Stop()
+	x.start(false)
+	stalled := len(c.nodes[1].commits)
+	c.run(time.Second)
+	if n := len(c.nodes[1].commits); n < stalled+10 {
+		t.Fatalf("node 1 has %d commits a second after node 3 restarted with node 0 down, %d before", n, stalled)
+	}
+	c.cut[0] = false
+	c.run(time.Second)
+	c.checkAgreement()
+}
+
 // TestRejoinLearnsItsLatestEventFromAQuorumNotFromOnePeer: a node that
 // lost its store while the peer it syncs from lost its store too does not
 // take that peer's empty answer for the truth; it signs again only after
@@ -387,11 +456,16 @@ func TestSubmitRefusesWhatItCannotCarry(t *testing.T) {
 	if err := l.Submit(make([]byte, graph.DefaultMaxTxBytes+1)); !errors.Is(err, node.ErrTxSize) {
 		t.Fatalf("oversized transaction: %v", err)
 	}
-	small, err := node.NewLedger(node.LedgerConfig{Graph: graph.Config{Committee: c.committee, Signer: c.signers[0]}, Transport: c.nodes[0],
-		Clock: (*clock)(c.nodes[0]), MaxQueue: 2})
+	// A member of a committee of one: it learns at once that it has
+	// signed nothing, and signs, so it queues what it is given.
+	one := newCluster(t, 1)
+	one.nodes[0].ledger.Stop()
+	small, err := node.NewLedger(node.LedgerConfig{Graph: graph.Config{Committee: one.committee, Signer: one.signers[0]}, Transport: one.nodes[0],
+		Clock: (*clock)(one.nodes[0]), Store: node.NewMemStore(), MaxQueue: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
+	small.Start()
 	for i := range 3 {
 		err := small.Submit([]byte{byte(i)})
 		if (i < 2) != (err == nil) || (i == 2 && !errors.Is(err, node.ErrQueueFull)) {

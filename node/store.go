@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"slices"
 
 	"dagger/graph"
 )
@@ -119,6 +120,21 @@ func (s *MemStore) Scan(from Position, fn func(Position, []byte) bool) error {
 		}
 	}
 	return nil
+}
+
+// Clone returns a copy of the store as it is now, as a backup would be:
+// later writes to either do not reach the other. The copy shares the
+// event encodings, which neither modifies.
+func (s *MemStore) Clone() *MemStore {
+	c := &MemStore{last: s.last, signed: s.signed, events: s.events, snaps: slices.Clone(s.snaps)}
+	c.epochs = make([][][][]byte, len(s.epochs))
+	for ep, rounds := range s.epochs {
+		c.epochs[ep] = make([][][]byte, len(rounds))
+		for r, encs := range rounds {
+			c.epochs[ep][r] = slices.Clone(encs)
+		}
+	}
+	return c
 }
 
 // Len returns the number of stored events.

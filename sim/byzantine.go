@@ -306,7 +306,7 @@ func (s *Sim) toggleTwin(tw *endpoint, entry int) {
 		s.crash(tw)
 		return
 	}
-	s.start(tw, false) // a twin signs at once: it is the attack, not an honest node that lost its store
+	s.start(tw, false) // a twin signs at once (SignAtOnce): it is the attack, not an honest node that lost its store
 	s.hit("byz:twin", 1)
 	s.traceEvent("twin-start", tw.id)
 	if u := int64(s.sc.Byzantine[entry].Until); u > 0 {

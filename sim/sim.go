@@ -287,6 +287,7 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 		FetchRetry:       time.Duration(s.sc.Consensus.FetchRetry),
 		MinRoundInterval: time.Duration(s.sc.Consensus.MinRoundInterval),
 		Rejoin:           rejoin,
+		SignAtOnce:       ep.twin, // the attack signs at once, as it pleases
 		Decode:           s.decoder.decode,
 		Hooks:            s.hooks(ep),
 	}

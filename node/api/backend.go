@@ -42,7 +42,9 @@ type Backend interface {
 	// Snapshot returns the newest state snapshot this node stored (at the
 	// start of an epoch), and false if it stored none yet. A node that
 	// joins a running cluster, or one that fell behind further than its
-	// peers keep events, starts from one (dagger node bootstrap).
+	// peers keep events, starts from one (dagger node bootstrap). Its Data
+	// may be shared with other calls and must not be modified: every
+	// download is served from one copy.
 	Snapshot(ctx context.Context) (node.Snapshot, bool, error)
 }
 

@@ -109,6 +109,12 @@ type Runtime struct {
 	nd   *node.Node
 	self tx.Key
 
+	// snap is the newest snapshot as the API last read it from the store,
+	// shared by every download (see Snapshot); snapMu orders the reads.
+	snapMu  sync.Mutex
+	snap    node.Snapshot
+	hasSnap bool
+
 	in       chan inbound
 	inBytes  atomic.Int64
 	inDrops  atomic.Uint64
@@ -197,6 +203,12 @@ func (r *Runtime) Start(tr Transport) error {
 			userLedger.Invalid(from, err)
 		}
 	}
+	cfg.Ledger.Hooks.Learn = func(lr node.LearnReport) {
+		r.learned(lr, cfg.Ledger.Rejoin)
+		if userLedger.Learn != nil {
+			userLedger.Learn(lr)
+		}
+	}
 	userNode := cfg.Hooks
 	cfg.Hooks.Applied = func(c graph.Commit, res cluster.Result, hash [32]byte) {
 		r.applied(c, res, hash)
@@ -235,6 +247,9 @@ func (r *Runtime) Start(tr Transport) error {
 	}
 	r.log.Info("node started", "node_id", r.opt.NodeID, "key", r.self.Short(), "snapshot_commit", nd.FirstCommit(), "epoch", nd.Ledger().Epoch(),
 		"round", nd.Ledger().Graph().Round(), "commits", nd.State().Commits(), "replay", time.Since(replayed).Round(time.Millisecond))
+	if nd.Ledger().Learning() {
+		r.log.Info("not signing until peers confirm how far this node signed (a store restored from an older copy cannot tell)")
+	}
 	r.allow()
 	r.publish()
 	go r.loop()
@@ -475,13 +490,26 @@ func (r *Runtime) Event(ctx context.Context, h graph.Hash) ([]byte, bool, error)
 	return r.opt.Store.Get(h)
 }
 
-// Snapshot implements api.Backend; it reads the store, not the loop, so
-// that reading a large snapshot does not hold up the node.
+// Snapshot implements api.Backend. It reads the store, not the loop, so
+// that reading a large snapshot does not hold up the node, and only when
+// the node stored a newer one: every download shares one copy, so the
+// memory the API holds for snapshots does not grow with its clients.
 func (r *Runtime) Snapshot(ctx context.Context) (node.Snapshot, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return node.Snapshot{}, false, err
+	var newest uint64
+	if err := r.do(ctx, func() { newest = r.nd.SnapshotCommit() }); err != nil && !errors.Is(err, api.ErrUnavailable) {
+		return node.Snapshot{}, false, err // a stopped node still serves its store
 	}
-	return r.opt.Store.LatestSnapshot()
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
+	if r.hasSnap && r.snap.Commit >= newest {
+		return r.snap, true, nil
+	}
+	sn, ok, err := r.opt.Store.LatestSnapshot()
+	if err != nil || !ok {
+		return sn, ok, err
+	}
+	r.snap, r.hasSnap = sn, true
+	return sn, true, nil
 }
 
 // Commits implements api.Backend.
@@ -549,4 +577,25 @@ func (t *timer) Stop() bool {
 	t.stopped = true
 	t.t.Stop()
 	return pending
+}
+
+// learned logs what the node learned from its peers about how far it
+// signed (node.Ledger's askOwn): a store older than what the key signed is
+// a warning, with what to do.
+func (r *Runtime) learned(lr node.LearnReport, rejoin bool) {
+	stored := "nothing in this epoch"
+	if lr.HasStored && lr.Stored.Epoch == lr.Epoch {
+		stored = fmt.Sprintf("round %d", lr.Stored.Ref.Round)
+	}
+	switch {
+	case lr.Behind && !lr.Done && !rejoin:
+		r.log.Warn("this node's store is older than what its key signed: peers hold its event of round "+
+			fmt.Sprint(lr.Round)+" while the store says it signed "+stored+"; it was restored from an older copy or lost writes. "+
+			"The node signs again only once peers holding more than two thirds of the weight without it have answered, above every round it may have signed, as with --rejoin; "+
+			"after a restore, always start with --rejoin",
+			"epoch", lr.Epoch, "peers_hold_round", lr.Round)
+	case lr.Done:
+		r.log.Info("confirmed with peers how far this node signed; signing again",
+			"epoch", lr.Epoch, "from_round", lr.Floor, "store_signed", stored, "store_behind", lr.Behind, "peer_weight", lr.Weight)
+	}
 }
