@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
 
 	"dagger/node"
@@ -153,6 +154,7 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 	if s.host, err = p2p.New(p2p.Config{Key: key, Listen: cfg.P2P.Listen, Peers: peers, Logger: log}, s.rt.Deliver); err != nil {
 		return nil, fmt.Errorf("p2p: %w", err)
 	}
+	m.Registry().MustRegister(refusalCounters(s.host)...)
 	if err := s.rt.Start(hostTransport{s.host}); err != nil {
 		return nil, err
 	}
@@ -281,6 +283,22 @@ func (h hostTransport) SetAllowed(members, pending []transport.PeerID) {
 func (h hostTransport) Counters() (received, sent, dropped uint64) {
 	st := h.Host.Stats()
 	return st.BytesIn, st.BytesOut, st.Dropped
+}
+
+// refusalCounters export the host's counts of connections closed before
+// they became an allowed peer's, read at each scrape.
+func refusalCounters(h *p2p.Host) []prometheus.Collector {
+	counter := func(name, help string, v func(p2p.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(h.Stats())) })
+	}
+	return []prometheus.Collector{
+		counter("dagger_network_handshakes_refused_total", "Inbound connections closed on arrival because their source, or all sources, had too many unfinished handshakes.",
+			func(s p2p.Stats) uint64 { return s.HandshakesRefused }),
+		counter("dagger_network_handshakes_timed_out_total", "Inbound connections closed because their handshake took too long.",
+			func(s p2p.Stats) uint64 { return s.HandshakesTimedOut }),
+		counter("dagger_network_peers_refused_total", "Connections closed after the handshake because the peer is not allowed.",
+			func(s p2p.Stats) uint64 { return s.PeersRefused }),
+	}
 }
 
 // asyncCounters reads the provisioner's counts for metrics.

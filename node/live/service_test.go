@@ -1,7 +1,11 @@
 package live
 
 import (
+	"bytes"
+	"context"
 	"crypto/ed25519"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"dagger/node"
 	"dagger/node/keyfile"
 	"dagger/node/payment"
 	"dagger/node/store"
 	"dagger/node/tx"
+	"dagger/transport/p2p"
 )
 
 // newNodeDir makes a node directory with a one-operator genesis: the node
@@ -154,5 +160,92 @@ func TestAPIConnectionCapDefaultsToAQuarterOfTheDescriptors(t *testing.T) {
 	}
 	if got := apiConnections(7); got != 7 {
 		t.Fatalf("a configured cap: %d", got)
+	}
+}
+
+// TestMetricsCountRefusedHandshakes: connections to the p2p port that
+// never start a handshake, past the per-address bound, show in /metrics.
+func TestMetricsCountRefusedHandshakes(t *testing.T) {
+	cfg, _, _ := newNodeDir(t, false)
+	cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+	svc, err := Open(cfg, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	var p2pAddr string
+	for _, a := range svc.host.Addrs() {
+		if rest, ok := strings.CutPrefix(a, "/ip4/127.0.0.1/tcp/"); ok {
+			p2pAddr = "127.0.0.1:" + rest[:strings.Index(rest, "/")]
+		}
+	}
+	const extra = 3
+	for range p2p.DefaultMaxHandshakesPerIP + extra {
+		c, err := net.Dial("tcp", p2pAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	want := fmt.Sprintf("dagger_network_handshakes_refused_total %d", extra)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get("http://" + svc.APIAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(body), want+"\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q:\n%s", want, grepLines(string(body), "dagger_network_"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestSnapshotDownloadsShareOneCopy: every download of the same snapshot
+// is served from one copy of its bytes, so the memory the API holds for
+// downloads does not grow with its clients (a per-request copy of a 7 MB
+// snapshot pinned 14 MB per stalled client).
+func TestSnapshotDownloadsShareOneCopy(t *testing.T) {
+	cfg, _, _ := newNodeDir(t, false)
+	svc, err := Open(cfg, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("state"), 1<<16)
+	var putErr error
+	if err := svc.rt.do(ctx, func() { putErr = svc.db.PutSnapshot(node.Snapshot{Epoch: 7, Commit: 1 << 40, Data: data}) }); err != nil || putErr != nil {
+		t.Fatal(err, putErr)
+	}
+	var first []byte
+	for i := range 3 {
+		sn, ok, err := svc.rt.Snapshot(ctx)
+		if err != nil || !ok || sn.Commit != 1<<40 || !bytes.Equal(sn.Data, data) {
+			t.Fatalf("download %d: commit %d, %d bytes, %v, %v", i, sn.Commit, len(sn.Data), ok, err)
+		}
+		if i == 0 {
+			first = sn.Data
+		} else if &sn.Data[0] != &first[0] {
+			t.Fatalf("download %d got its own copy of the snapshot", i)
+		}
 	}
 }

@@ -43,6 +43,16 @@ const (
 	// DefaultFrameTimeout bounds how long writing or reading one frame may
 	// take: a 33 MiB frame at 1 MiB/s still passes.
 	DefaultFrameTimeout = 60 * time.Second
+	// DefaultHandshakeTimeout bounds an inbound connection's secure
+	// handshake: a few round trips, under a second across the world even on
+	// a busy host. libp2p's own bound, 15 s, let a few dozen connections
+	// that never spoke hold the handshake budget for good.
+	DefaultHandshakeTimeout = 4 * time.Second
+	// DefaultMaxHandshakesPerIP bounds the unfinished inbound handshakes of
+	// one source: a peer needs one, a few restarting peers behind one
+	// address a few more. Strangers' connections that never finish then
+	// cost a source at most 2 a second (8 per 4 s).
+	DefaultMaxHandshakesPerIP = 8
 )
 
 // DefaultPending is the rate a peer awaiting approval may send at: enough
@@ -93,6 +103,18 @@ type Config struct {
 	DialTimeout  time.Duration
 	FrameTimeout time.Duration
 
+	// HandshakeTimeout bounds how long an inbound connection may take to
+	// finish its secure handshake; MaxHandshakesPerIP and MaxHandshakes
+	// bound how many may be unfinished at once from one source (an IPv4
+	// address, an IPv6 /56) and in all. Connections from a known TCP
+	// address of an allowed peer are not counted. MaxHandshakes defaults to
+	// MaxConns/8, half the resource manager's budget for connections not
+	// yet attributed to a peer, so strangers leave the other half to the
+	// host's dials and its peers' handshakes.
+	HandshakeTimeout   time.Duration
+	MaxHandshakesPerIP int
+	MaxHandshakes      int
+
 	// Logger receives connection and protocol events; nil discards them.
 	Logger *slog.Logger
 }
@@ -118,6 +140,9 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.RedialMax, DefaultRedialMax)
 	setDefault(&c.DialTimeout, DefaultDialTimeout)
 	setDefault(&c.FrameTimeout, DefaultFrameTimeout)
+	setDefault(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	setDefault(&c.MaxHandshakesPerIP, DefaultMaxHandshakesPerIP)
+	setDefault(&c.MaxHandshakes, max(c.MaxConns/8, 1))
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -141,7 +166,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RedialMin > c.RedialMax {
 		errs = append(errs, fmt.Errorf("RedialMin %v above RedialMax %v", c.RedialMin, c.RedialMax))
 	}
-	if c.MaxQueueMessages < 0 || c.MaxConns < 0 || c.MaxStreams < 0 || c.RedialMin < 0 || c.DialTimeout < 0 || c.FrameTimeout < 0 {
+	if c.MaxQueueMessages < 0 || c.MaxConns < 0 || c.MaxStreams < 0 || c.RedialMin < 0 || c.DialTimeout < 0 || c.FrameTimeout < 0 ||
+		c.HandshakeTimeout < 0 || c.MaxHandshakesPerIP < 0 || c.MaxHandshakes < 0 {
 		errs = append(errs, errors.New("negative limit or duration"))
 	}
 	return c, errors.Join(errs...)

@@ -48,6 +48,16 @@
 // incoming messages pass a token bucket (Config.Pending) and what exceeds
 // it is dropped and counted in Stats.Limited.
 //
+// Before the handshake nobody knows whose a connection is, so strangers'
+// connections that never finish it are bounded instead: a few per source
+// (MaxHandshakesPerIP), half the resource manager's budget for
+// unattributed connections in all (MaxHandshakes), each for at most
+// HandshakeTimeout. A connection from a known TCP address of an allowed
+// peer is not counted, and those addresses are on the resource manager's
+// allowlist, so a flood of strangers leaves members room to reconnect.
+// Refusals and timeouts are counted in Stats and logged at info level, one
+// line per ten seconds at most.
+//
 // # Connections
 //
 // The host keeps dialing every allowed peer it knows an address for

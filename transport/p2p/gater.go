@@ -1,12 +1,14 @@
 package p2p
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"dagger/transport"
 )
@@ -74,6 +76,11 @@ func (h *Host) updateLocked() {
 			go h.dialLoop(r)
 		}
 		r.setLimit(h.pending[id] && !h.members[id] && !h.trusted[id], h.cfg.Pending, now)
+		if h.members[id] || h.trusted[id] {
+			h.host.ConnManager().Protect(id, protectTag)
+		} else {
+			h.host.ConnManager().Unprotect(id, protectTag)
+		}
 	}
 	for id, r := range h.remotes {
 		if allowed[id] {
@@ -82,10 +89,62 @@ func (h *Host) updateLocked() {
 		delete(h.remotes, id)
 		delete(h.byName, r.name)
 		r.stop(&h.n)
+		h.host.ConnManager().Unprotect(id, protectTag)
 		h.log.Info("peer no longer allowed, disconnecting", "peer", r.name)
 		h.disconnectLocked(id)
 	}
 	h.sortConnectedLocked()
+	h.trustAddrsLocked()
+}
+
+// trustAddrsLocked keeps the known addresses of allowed peers out of the
+// budgets strangers can fill: their TCP addresses are exempt from the
+// handshake counts, and their IPs, tied to their ids, are on the resource
+// manager's allowlist, whose own transient budget takes a peer's dials and
+// handshakes when strangers have used up the common one. An address seen
+// only from identify joins at the next change of the allowed sets.
+func (h *Host) trustAddrsLocked() {
+	known := map[netip.AddrPort]bool{}
+	entries := map[string]ma.Multiaddr{}
+	for id := range h.remotes {
+		for _, a := range h.host.Peerstore().Addrs(id) {
+			if ap, ok := tcpAddrPort(a); ok {
+				known[ap] = true
+			}
+			ip, err := manet.ToIP(a)
+			if err != nil || ip.IsUnspecified() {
+				continue
+			}
+			ipPart, err := manet.FromIP(ip)
+			if err != nil {
+				continue
+			}
+			e, err := ma.NewMultiaddr(ipPart.String() + "/p2p/" + id.String())
+			if err != nil {
+				continue
+			}
+			entries[e.String()] = e
+		}
+	}
+	h.handshakes.setKnown(known)
+	if h.allowlist == nil {
+		return
+	}
+	for k, e := range h.allowlisted {
+		if _, ok := entries[k]; !ok {
+			if err := h.allowlist.Remove(e); err != nil {
+				h.log.Warn("allowlist entry not removed", "addr", e, "err", err)
+			}
+		}
+	}
+	for k, e := range entries {
+		if _, ok := h.allowlisted[k]; !ok {
+			if err := h.allowlist.Add(e); err != nil {
+				h.log.Warn("allowlist entry not added", "addr", e, "err", err)
+			}
+		}
+	}
+	h.allowlisted = entries
 }
 
 // disconnectLocked closes the connections of a peer that is not allowed.
@@ -117,13 +176,21 @@ func (g *gater) InterceptPeerDial(id peer.ID) bool { return (*Host)(g).allowed(i
 
 func (g *gater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
 
-func (g *gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+// InterceptAccept bounds the inbound connections whose handshake has not
+// finished; see handshakes.
+func (g *gater) InterceptAccept(addrs network.ConnMultiaddrs) bool {
+	return (*Host)(g).handshakes.accept(addrs)
+}
 
 func (g *gater) InterceptSecured(dir network.Direction, id peer.ID, addrs network.ConnMultiaddrs) bool {
 	h := (*Host)(g)
+	if dir == network.DirInbound {
+		h.handshakes.secured(addrs)
+	}
 	if h.allowed(id) {
 		return true
 	}
+	h.n.peersRefused.Add(1)
 	h.log.Debug("refused connection of unknown peer", "peer", id, "direction", dir, "addr", addrs.RemoteMultiaddr())
 	return false
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -19,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -28,6 +30,14 @@ import (
 
 // ProtocolID names the wire format described in the package comment.
 const ProtocolID protocol.ID = "/dagger/1.0.0"
+
+// refusalReportInterval spaces the log lines counting refused connections,
+// so a flood of strangers shows at info level without a line each.
+const refusalReportInterval = 10 * time.Second
+
+// protectTag marks members' and trusted peers' connections in libp2p's
+// connection manager, which then never trims them.
+const protectTag = "dagger-peer"
 
 var _ transport.Transport = (*Host)(nil)
 
@@ -53,14 +63,19 @@ type Host struct {
 	byName  map[transport.PeerID]*remote
 	// connected lists the connected remotes, sorted.
 	connected []transport.PeerID
+	// allowlisted are the resource manager's allowlist entries of allowed
+	// peers' addresses, by string.
+	allowlisted map[string]ma.Multiaddr
 	// wg counts every goroutine the host started, so Close can wait.
 	wg sync.WaitGroup
 
-	n counters
+	handshakes *handshakes
+	allowlist  *rcmgr.Allowlist
+	n          counters
 }
 
 type counters struct {
-	bytesIn, bytesOut, msgsIn, msgsOut, dropped, limited, invalid atomic.Uint64
+	bytesIn, bytesOut, msgsIn, msgsOut, dropped, limited, invalid, peersRefused atomic.Uint64
 }
 
 // Stats are the host's counters since New.
@@ -80,6 +95,16 @@ type Stats struct {
 	Limited uint64
 	// Invalid counts incoming frames that broke the wire format.
 	Invalid uint64
+	// HandshakesRefused counts inbound connections closed on arrival
+	// because their source, or all sources together, had too many
+	// unfinished handshakes (Config.MaxHandshakesPerIP, MaxHandshakes).
+	HandshakesRefused uint64
+	// HandshakesTimedOut counts inbound connections closed because their
+	// handshake outlived Config.HandshakeTimeout.
+	HandshakesTimedOut uint64
+	// PeersRefused counts connections closed after the handshake because
+	// the peer is not allowed.
+	PeersRefused uint64
 	// Peers is the number of connected allowed peers.
 	Peers int
 }
@@ -138,6 +163,10 @@ func New(cfg Config, deliver func(from transport.PeerID, msg []byte)) (*Host, er
 		trusted: trusted,
 		remotes: map[peer.ID]*remote{},
 		byName:  map[transport.PeerID]*remote{},
+
+		allowlisted: map[string]ma.Multiaddr{},
+		handshakes:  newHandshakes(cfg.HandshakeTimeout, cfg.MaxHandshakesPerIP, cfg.MaxHandshakes),
+		allowlist:   rcmgr.GetAllowlist(rm),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	lh, err := libp2p.New(
@@ -175,8 +204,9 @@ func New(cfg Config, deliver func(from transport.PeerID, msg []byte)) (*Host, er
 	}
 	lh.Network().Notify(&network.NotifyBundle{ConnectedF: h.checkConn})
 	lh.SetStreamHandler(ProtocolID, h.handleStream)
-	h.wg.Add(1)
+	h.wg.Add(2)
 	go h.watch()
+	go h.reportRefusals()
 	h.mu.Lock()
 	h.updateLocked()
 	h.mu.Unlock()
@@ -244,15 +274,19 @@ func (h *Host) Stats() Stats {
 	h.mu.RLock()
 	peers := len(h.connected)
 	h.mu.RUnlock()
+	refused, timedOut, _ := h.handshakes.counts()
 	return Stats{
-		BytesIn:     h.n.bytesIn.Load(),
-		BytesOut:    h.n.bytesOut.Load(),
-		MessagesIn:  h.n.msgsIn.Load(),
-		MessagesOut: h.n.msgsOut.Load(),
-		Dropped:     h.n.dropped.Load(),
-		Limited:     h.n.limited.Load(),
-		Invalid:     h.n.invalid.Load(),
-		Peers:       peers,
+		BytesIn:            h.n.bytesIn.Load(),
+		BytesOut:           h.n.bytesOut.Load(),
+		MessagesIn:         h.n.msgsIn.Load(),
+		MessagesOut:        h.n.msgsOut.Load(),
+		Dropped:            h.n.dropped.Load(),
+		Limited:            h.n.limited.Load(),
+		Invalid:            h.n.invalid.Load(),
+		HandshakesRefused:  refused,
+		HandshakesTimedOut: timedOut,
+		PeersRefused:       h.n.peersRefused.Load(),
+		Peers:              peers,
 	}
 }
 
@@ -279,11 +313,12 @@ func (h *Host) AddPeerAddr(id transport.PeerID, addrs []string) error {
 		mas = append(mas, transportAddr)
 	}
 	h.host.Peerstore().AddAddrs(pid, mas, peerstore.PermanentAddrTTL)
-	h.mu.RLock()
+	h.mu.Lock()
 	if r := h.remotes[pid]; r != nil {
+		h.trustAddrsLocked()
 		r.kickDialer()
 	}
-	h.mu.RUnlock()
+	h.mu.Unlock()
 	return nil
 }
 
@@ -301,6 +336,7 @@ func (h *Host) Close() error {
 	h.remotes, h.byName, h.connected = nil, nil, nil
 	h.mu.Unlock()
 	h.cancel()
+	h.handshakes.close()
 	h.host.RemoveStreamHandler(ProtocolID)
 	h.sub.Close()
 	// Closing the host resets every stream, which ends the readers and
@@ -352,6 +388,34 @@ func (h *Host) checkConn(_ network.Network, c network.Conn) {
 		defer h.wg.Done()
 		c.Close()
 	}()
+}
+
+// reportRefusals logs, once per refusalReportInterval at most, what the
+// connections refused since the last line add up to.
+func (h *Host) reportRefusals() {
+	defer h.wg.Done()
+	t := time.NewTicker(refusalReportInterval)
+	defer t.Stop()
+	var last Stats
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := h.Stats()
+		if st.HandshakesRefused == last.HandshakesRefused && st.HandshakesTimedOut == last.HandshakesTimedOut && st.PeersRefused == last.PeersRefused {
+			continue
+		}
+		_, _, pending := h.handshakes.counts()
+		h.log.Info("connections refused before joining",
+			"period", refusalReportInterval,
+			"handshakes_refused", st.HandshakesRefused-last.HandshakesRefused,
+			"handshakes_timed_out", st.HandshakesTimedOut-last.HandshakesTimedOut,
+			"unknown_peers", st.PeersRefused-last.PeersRefused,
+			"handshakes_pending", pending)
+		last = st
+	}
 }
 
 func (h *Host) sortConnectedLocked() {

@@ -473,6 +473,7 @@ func TestConfigRejected(t *testing.T) {
 		{"queue smaller than a message", Config{Key: key, MaxMessageBytes: 2 << 20, MaxQueueBytes: 1 << 20}},
 		{"memory for too few messages", Config{Key: key, MaxMemoryBytes: 64 << 20}},
 		{"redial bounds reversed", Config{Key: key, RedialMin: time.Minute, RedialMax: time.Second}},
+		{"negative handshake bound", Config{Key: key, MaxHandshakesPerIP: -1}},
 		{"partial pending limit", Config{Key: key, Pending: RateLimit{MessagesPerSecond: 1}}},
 		{"peer without id", Config{Key: key, Peers: []string{"/ip4/127.0.0.1/tcp/1"}}},
 		{"bad listen address", Config{Key: key, Listen: []string{"/ip4/nowhere"}}},
