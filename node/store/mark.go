@@ -62,9 +62,7 @@ type markFile struct {
 }
 
 func (m mark) encode() []byte {
-	b := make([]byte, markSlotSize)
-	copy(b, markMagic)
-	p := b[12:12]
+	p := make([]byte, 0, markSlotSize-12)
 	p = binary.BigEndian.AppendUint64(p, m.gen)
 	p = append(p, m.state)
 	p = append(p, m.key...)
@@ -74,6 +72,9 @@ func (m mark) encode() []byte {
 	} else {
 		p = append(p, 0)
 	}
+	b := make([]byte, markSlotSize)
+	copy(b, markMagic)
+	copy(b[12:], p)
 	binary.BigEndian.PutUint32(b[8:], crc32.Checksum(b[12:], castagnoli))
 	return b
 }
