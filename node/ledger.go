@@ -672,7 +672,7 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 				}
 			}
 		}
-		l.send(from, EncodeOwned(l.epoch, events))
+		l.send(from, EncodeOwned(l.epoch, m.Epoch, events))
 	case KindOwned:
 		l.owned(from, m)
 	case KindBatch:
@@ -844,7 +844,9 @@ func (l *Ledger) owned(from transport.PeerID, m Message) {
 	case m.Epoch > l.epoch && !l.syncing:
 		l.startSync(from, l.syncFrom(), true) // the peer is ahead: catch up first
 		return
-	case m.Epoch != l.learnEpoch || l.answers[from] != nil:
+	case m.Epoch != l.learnEpoch || m.Asked != l.learnEpoch || l.answers[from] != nil:
+		// Not an answer about the epoch it learns: a late answer to an
+		// earlier question says nothing about this one.
 		return
 	}
 	a := &ownAnswer{weight: 1}

@@ -44,9 +44,11 @@ const (
 	// an epoch: a node that lost its store learns its own latest event
 	// from a quorum before it signs again.
 	KindOwn Kind = 6
-	// KindOwned answers KindOwn with the peer's current epoch and, if that
-	// is the epoch asked about, the creator's latest event it holds and
-	// its own latest event (each if it has one).
+	// KindOwned answers KindOwn with the peer's current epoch, the epoch
+	// asked about (so that a late answer to an earlier question is never
+	// taken for an answer to a later one) and, if the two are the same,
+	// the creator's latest event it holds and its own latest event (each
+	// if it has one).
 	KindOwned Kind = 7
 )
 
@@ -97,9 +99,10 @@ type Message struct {
 	More bool
 	Next Position
 	// Epoch and Creator: KindOwn asks about Creator's events of Epoch;
-	// KindOwned says the sender is in Epoch and carries the event, if any,
-	// in Events.
+	// KindOwned says the sender is in Epoch, answers a question about
+	// epoch Asked, and carries the events, if any, in Events.
 	Epoch   uint64
+	Asked   uint64
 	Creator graph.MemberID
 }
 
@@ -167,14 +170,15 @@ func EncodeOwn(epoch uint64, creator graph.MemberID) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(creator))
 }
 
-// EncodeOwned answers EncodeOwn: the sender is in epoch; events (at most
-// MaxOwnedEvents) are the asked creator's latest event there and the
-// sender's own latest.
-func EncodeOwned(epoch uint64, events [][]byte) []byte {
+// EncodeOwned answers EncodeOwn about epoch asked: the sender is in
+// epoch; events (at most MaxOwnedEvents) are the asked creator's latest
+// event there and the sender's own latest.
+func EncodeOwned(epoch, asked uint64, events [][]byte) []byte {
 	if len(events) > MaxOwnedEvents {
 		panic(fmt.Sprintf("node: owned answer of %d events, at most %d", len(events), MaxOwnedEvents))
 	}
-	return appendItems(binary.BigEndian.AppendUint64([]byte{byte(KindOwned)}, epoch), events)
+	b := binary.BigEndian.AppendUint64([]byte{byte(KindOwned)}, epoch)
+	return appendItems(binary.BigEndian.AppendUint64(b, asked), events)
 }
 
 // MaxOwnedEvents bounds the events of an owned answer.
@@ -314,11 +318,11 @@ func DecodeMessage(b []byte) (Message, error) {
 		}
 		m.Epoch, m.Creator = binary.BigEndian.Uint64(body), graph.MemberID(binary.BigEndian.Uint32(body[8:]))
 	case KindOwned:
-		if len(body) < 8 {
-			return Message{}, badMessage("owned: truncated epoch")
+		if len(body) < 16 {
+			return Message{}, badMessage("owned: truncated epochs")
 		}
-		m.Epoch = binary.BigEndian.Uint64(body)
-		events, err := decodeItems(body[8:], "owned")
+		m.Epoch, m.Asked = binary.BigEndian.Uint64(body), binary.BigEndian.Uint64(body[8:])
+		events, err := decodeItems(body[16:], "owned")
 		if err != nil {
 			return Message{}, err
 		}
@@ -349,7 +353,7 @@ func (m Message) Encode() []byte {
 	case KindOwn:
 		return EncodeOwn(m.Epoch, m.Creator)
 	case KindOwned:
-		return EncodeOwned(m.Epoch, m.Events)
+		return EncodeOwned(m.Epoch, m.Asked, m.Events)
 	}
 	panic(fmt.Sprintf("node: encode of unknown message kind %d", m.Kind))
 }

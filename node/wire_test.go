@@ -21,8 +21,8 @@ func sampleMessages() [][]byte {
 		node.EncodeBatch([][]byte{{4}}),
 		node.EncodeTxs([][]byte{[]byte("tx one"), {7}}, 2),
 		node.EncodeOwn(3, 5),
-		node.EncodeOwned(3, nil),
-		node.EncodeOwned(3, [][]byte{{1, 2}, {3}}),
+		node.EncodeOwned(3, 2, nil),
+		node.EncodeOwned(3, 3, [][]byte{{1, 2}, {3}}),
 	}
 }
 
