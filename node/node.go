@@ -102,7 +102,11 @@ func (s TxState) String() string {
 type TxStatus struct {
 	State  TxState
 	Reason string
-	// Commit, Event and Position say where it committed.
+	// Commit, Event and Position say where it committed. Commit is known
+	// for every committed transaction, from the cluster state; Event and
+	// Position only while this node keeps the outcome (it applied the
+	// commit since it started, among its last MaxResults), and are zero
+	// otherwise.
 	Commit   uint64
 	Event    graph.Hash
 	Position int
@@ -373,8 +377,8 @@ func (n *Node) TxStatus(id tx.ID) TxStatus {
 	if st, ok := n.results[id]; ok {
 		return st
 	}
-	if n.state.Committed(id) {
-		return TxStatus{State: TxCommitted, Reason: "committed before this node kept its outcome"}
+	if commit, ok := n.state.CommittedAt(id); ok {
+		return TxStatus{State: TxCommitted, Commit: commit, Reason: "committed before this node kept its outcome"}
 	}
 	return TxStatus{}
 }

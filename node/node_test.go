@@ -302,11 +302,12 @@ func TestRestartFromTheSnapshotAtTheEpochStart(t *testing.T) {
 	s.n.Stop() // it has not run yet
 	s.gen.Params.EpochLength = 5 * time.Second
 	s.start()
+	s.run(2 * time.Second) // so that the transaction is not in commit 0
 	id, err := s.n.Submit(s.create(0, false, -1).Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.run(17 * time.Second) // three boundaries
+	s.run(15 * time.Second) // three boundaries
 	if st := s.n.State(); st.Epoch() != 3 {
 		t.Fatalf("epoch %d after 17 s, want 3", st.Epoch())
 	}
@@ -327,6 +328,10 @@ func TestRestartFromTheSnapshotAtTheEpochStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	commits, h := s.n.State().Commits(), s.n.State().Hash()
+	before := s.n.TxStatus(id)
+	if before.State != node.TxCommitted || before.Commit == 0 || before.Commit >= sn.Commit || before.Event.IsZero() {
+		t.Fatalf("before the restart, at snapshot commit %d: %+v, want committed at a commit in 1..%d", sn.Commit, before, sn.Commit-1)
+	}
 	s.n.Stop()
 	s.start()
 	if s.n.FirstCommit() != sn.Commit || s.n.Ledger().Epoch() != 3 {
@@ -342,8 +347,9 @@ func TestRestartFromTheSnapshotAtTheEpochStart(t *testing.T) {
 	if v, _ := s.n.State().VM(id); v.State != cluster.VMRunning {
 		t.Fatalf("after the restart the VM is %s", v.State)
 	}
-	if st := s.n.TxStatus(id); st.State != node.TxCommitted {
-		t.Fatalf("a transaction of an epoch before the snapshot: %+v", st)
+	if st := s.n.TxStatus(id); st.State != node.TxCommitted || st.Commit != before.Commit || !st.Event.IsZero() {
+		t.Fatalf("a transaction of an epoch before the snapshot: %+v, want committed at commit %d, in no event this node kept",
+			st, before.Commit)
 	}
 }
 

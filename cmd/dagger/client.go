@@ -641,8 +641,12 @@ func runTxStatus(args []string, stdout, stderr io.Writer) int {
 		if st.Reason != "" {
 			fmt.Fprintf(w, "reason   %s\n", st.Reason)
 		}
-		if st.Event != "" {
-			fmt.Fprintf(w, "commit   %d (event %s, position %d)\n", st.CommitIndex, st.Event, st.Position)
+		if st.State == "committed" {
+			fmt.Fprintf(w, "commit   %d", st.CommitIndex)
+			if st.Event != "" {
+				fmt.Fprintf(w, " (event %s, position %d)", st.Event, st.Position)
+			}
+			fmt.Fprintln(w)
 		}
 		if o := st.Outcome; o != nil {
 			effect := "took effect"

@@ -322,13 +322,45 @@ func TestTxStatusOfAnOldCommit(t *testing.T) {
 	f := newFake()
 	data, id := vmCreate(t, 1)
 	f.decide = func(*tx.Tx) node.TxStatus {
-		return node.TxStatus{State: node.TxCommitted, Reason: "committed before this node kept its outcome"}
+		return node.TxStatus{State: node.TxCommitted, Commit: 12, Reason: "committed before this node kept its outcome"}
 	}
 	h := serve(f, Options{})
 	request(h, "POST", "/v1/txs", "application/octet-stream", data)
 	st := decode[TxStatus](t, request(h, "GET", "/v1/txs/"+id.String(), "", nil))
-	if st.State != "committed" || st.Event != "" || st.Outcome != nil || st.Reason == "" {
-		t.Fatalf("status %+v, want committed with no place and no outcome", st)
+	if st.State != "committed" || st.CommitIndex != 12 || st.Event != "" || st.Outcome != nil || st.Reason == "" {
+		t.Fatalf("status %+v, want committed at commit 12 with no event and no outcome", st)
+	}
+}
+
+// TestTxStatusShowsTheCommitIndexWhenKnown: commit_index is in the JSON
+// exactly when the node knows it, whether or not it kept the event, and 0
+// is an index like any other.
+func TestTxStatusShowsTheCommitIndexWhenKnown(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		polls int
+		st    node.TxStatus
+		want  any // commit_index as JSON decodes it; nil: absent
+	}{
+		{"committed before the snapshot", 0, node.TxStatus{State: node.TxCommitted, Commit: 12, Reason: "committed before this node kept its outcome"}, 12.0},
+		{"committed in commit 0", 0, node.TxStatus{State: node.TxCommitted, Commit: 0, Event: graph.Hash{1}, Position: 2}, 0.0},
+		{"pending", 1 << 30, node.TxStatus{}, nil},
+		{"rejected", 0, node.TxStatus{State: node.TxRejected, Reason: "payment failed on chain"}, nil},
+	} {
+		t.Run(strings.ReplaceAll(c.name, " ", "-"), func(t *testing.T) {
+			f := newFake()
+			f.pendingPolls = c.polls
+			f.decide = func(*tx.Tx) node.TxStatus { return c.st }
+			h := serve(f, Options{})
+			data, id := vmCreate(t, 1)
+			request(h, "POST", "/v1/txs", "application/octet-stream", data)
+			rec := request(h, "GET", "/v1/txs/"+id.String(), "", nil)
+			body := rec.Body.String()
+			got, present := decode[map[string]any](t, rec)["commit_index"]
+			if rec.Code != 200 || present != (c.want != nil) || present && got != c.want {
+				t.Fatalf("status %d %s: want commit_index %v", rec.Code, body, c.want)
+			}
+		})
 	}
 }
 

@@ -7,6 +7,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -58,13 +59,31 @@ type TxStatus struct {
 	// State is pending, committed or rejected.
 	State  string `json:"state"`
 	Reason string `json:"reason,omitempty"`
-	// CommitIndex, Event and Position say where it committed: meaningful
-	// when Event is set.
-	CommitIndex uint64 `json:"commit_index"`
+	// CommitIndex is the commit it is in, when State is committed; the
+	// JSON has commit_index then and only then (MarshalJSON). Event and
+	// Position say where in that commit: meaningful when Event is set,
+	// which it is not when the node no longer keeps the outcome, as after
+	// a restart from a snapshot taken after the commit.
+	CommitIndex uint64 `json:"commit_index,omitempty"`
 	Event       string `json:"event,omitempty"`
 	Position    int    `json:"position"`
 	// Outcome is what it did, once committed, if this node kept it.
 	Outcome *Outcome `json:"outcome,omitempty"`
+}
+
+// MarshalJSON encodes commit_index exactly when the transaction is
+// committed: the commits count from 0, so omitempty alone would drop the
+// first and a zero value would claim a commit where there is none.
+func (s TxStatus) MarshalJSON() ([]byte, error) {
+	type plain TxStatus // without this method
+	v := struct {
+		plain
+		CommitIndex *uint64 `json:"commit_index,omitempty"` // shadows plain's
+	}{plain: plain(s)}
+	if s.State == node.TxCommitted.String() {
+		v.CommitIndex = &s.CommitIndex
+	}
+	return json.Marshal(v)
 }
 
 // Decided says the transaction's fate is known: committed or rejected.
@@ -223,8 +242,9 @@ func txStatusView(id tx.ID, st node.TxStatus) TxStatus {
 	if st.State != node.TxCommitted {
 		return v
 	}
+	v.CommitIndex = st.Commit
 	if st.Event != (graph.Hash{}) {
-		v.CommitIndex, v.Event, v.Position = st.Commit, st.Event.Hex(), st.Position
+		v.Event, v.Position = st.Event.Hex(), st.Position
 	}
 	if o := st.Outcome; o.ID != (tx.ID{}) {
 		v.Outcome = &Outcome{Kind: o.Kind.String(), OK: o.OK, Reason: o.Reason, Found: o.Found}

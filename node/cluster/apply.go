@@ -13,6 +13,8 @@ import (
 
 // Commit is what the state machine takes from one commit.
 type Commit struct {
+	// Index is the commit's place in the commit sequence, counted from 0
+	// at genesis: the Commits of the state it applies to.
 	Index uint64
 	// Time is the commit's consensus time (Unix ns).
 	Time int64
@@ -37,7 +39,8 @@ type TxOutcome struct {
 
 // Apply applies one commit: its transactions in order, then what the
 // passing of consensus time does (leases end, silent hosts lose their VMs,
-// an epoch boundary admits and removes operators).
+// an epoch boundary admits and removes operators). Commits come in order,
+// each once, so the commit's index is Commits().
 func (s *State) Apply(c Commit) Result {
 	var res Result
 	s.time = max(s.time, c.Time)
@@ -46,7 +49,7 @@ func (s *State) Apply(c Commit) Result {
 		if !tx.IsCluster(data) {
 			continue
 		}
-		res.Outcomes = append(res.Outcomes, TxOutcome{Index: i, Outcome: s.applyTx(data)})
+		res.Outcomes = append(res.Outcomes, TxOutcome{Index: i, Outcome: s.applyTx(data, s.commits)})
 	}
 	s.sweep()
 	res.Epoch = s.epochBoundary()
@@ -61,10 +64,11 @@ func reject(o Outcome, format string, args ...any) Outcome {
 	return o
 }
 
-// applyTx applies one cluster transaction. Every check here runs on every
-// node at the same point of the order; the processor ran the same checks
-// earlier (Check), but a Byzantine node can put anything in its events.
-func (s *State) applyTx(data []byte) Outcome {
+// applyTx applies one cluster transaction of the commit at index. Every
+// check here runs on every node at the same point of the order; the
+// processor ran the same checks earlier (Check), but a Byzantine node can
+// put anything in its events.
+func (s *State) applyTx(data []byte, index uint64) Outcome {
 	t, err := tx.Decode(data)
 	if err != nil {
 		return Outcome{Reason: err.Error()}
@@ -79,7 +83,7 @@ func (s *State) applyTx(data []byte) Outcome {
 	if r := s.CheckWindow(t); r != "" {
 		return reject(o, "%s", r)
 	}
-	s.remember(o.ID, t.Expiry)
+	s.remember(o.ID, t.Expiry, index)
 	if t.Kind == tx.KindVMGet {
 		v, ok := s.vms[t.VM]
 		o.OK, o.Found = true, ok && !v.State.Final()
@@ -116,10 +120,10 @@ func (s *State) CheckWindow(t *tx.Tx) string {
 	return ""
 }
 
-func (s *State) remember(id tx.ID, expiry int64) {
-	s.seen[id] = expiry
+func (s *State) remember(id tx.ID, expiry int64, commit uint64) {
+	s.seen[id] = seenTx{expiry: expiry, commit: commit}
 	heap.Push(&s.seenByExp, seenEntry{expiry: expiry, id: id})
-	xorInto(&s.seenHash, id[:])
+	xorSeen(&s.seenHash, id, commit)
 }
 
 // pruneSeen forgets ids whose expiry passed: they can no longer commit, so
@@ -127,8 +131,8 @@ func (s *State) remember(id tx.ID, expiry int64) {
 func (s *State) pruneSeen() {
 	for s.seenByExp.Len() > 0 && s.seenByExp[0].expiry < s.time {
 		e := heap.Pop(&s.seenByExp).(seenEntry)
+		xorSeen(&s.seenHash, e.id, s.seen[e.id].commit)
 		delete(s.seen, e.id)
-		xorInto(&s.seenHash, e.id[:])
 	}
 }
 
@@ -542,6 +546,15 @@ func subCap(c tx.Capacity, s tx.Spec) tx.Capacity {
 	return tx.Capacity{VCPU: c.VCPU - s.VCPU, MemoryMiB: c.MemoryMiB - s.MemoryMiB, DiskGiB: c.DiskGiB - s.DiskGiB}
 }
 
+// seenTx is what the state keeps of a committed id until its expiry
+// passes: the expiry, for replay protection, and the commit it is in, for
+// those who ask where it committed.
+type seenTx struct {
+	expiry int64
+	commit uint64
+}
+
+// seenEntry orders the seen ids by expiry, to prune them.
 type seenEntry struct {
 	expiry int64
 	id     tx.ID

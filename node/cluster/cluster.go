@@ -221,9 +221,9 @@ type State struct {
 
 	payments  map[payment.Signature]struct{}
 	payHash   [32]byte // XOR of the consumed signatures' hashes
-	seen      map[tx.ID]int64
+	seen      map[tx.ID]seenTx
 	seenByExp expiryHeap
-	seenHash  [32]byte
+	seenHash  [32]byte // XOR of the hashes of the seen ids with their commits
 	evidence  map[evidenceKey]struct{}
 
 	hash  [32]byte
@@ -260,7 +260,7 @@ func New(g Genesis, verifier graph.Verifier) (*State, error) {
 	s := &State{params: *p, verifier: verifier, committees: map[uint64]*graph.Committee{},
 		boundary: g.Time + int64(p.EpochLength), time: g.Time, epochStart: g.Time,
 		operators: map[tx.Key]*Operator{}, vms: map[tx.ID]*VM{}, byOwner: map[tx.Key][]tx.ID{},
-		payments: map[payment.Signature]struct{}{}, seen: map[tx.ID]int64{}, evidence: map[evidenceKey]struct{}{},
+		payments: map[payment.Signature]struct{}{}, seen: map[tx.ID]seenTx{}, evidence: map[evidenceKey]struct{}{},
 		dirty: true}
 	for i, o := range g.Operators {
 		if _, dup := s.operators[o.Key]; dup {
@@ -411,6 +411,15 @@ func (s *State) Committed(id tx.ID) bool {
 	return ok
 }
 
+// CommittedAt returns the index of the commit a transaction id is in, and
+// whether it committed (and has not expired from the replay window). It is
+// part of the replicated state, so a node restarted from a snapshot knows
+// it for transactions it never saw commit.
+func (s *State) CommittedAt(id tx.ID) (index uint64, ok bool) {
+	t, ok := s.seen[id]
+	return t.commit, ok
+}
+
 // PriceOf returns what spec costs for lease, in lamports, or an error if
 // the price does not fit in 64 bits.
 func (p Params) PriceOf(spec tx.Spec, lease time.Duration) (uint64, error) {
@@ -546,6 +555,15 @@ func cmpID(a, b tx.ID) int {
 }
 
 func cmpKey(a, b tx.Key) int { return cmpID(tx.ID(a), tx.ID(b)) }
+
+// xorSeen adds a seen id, committed at commit, to the seen ids' hash, or
+// takes it out.
+func xorSeen(acc *[32]byte, id tx.ID, commit uint64) {
+	var b [len(id) + 8]byte
+	copy(b[:], id[:])
+	binary.BigEndian.PutUint64(b[len(id):], commit)
+	xorInto(acc, b[:])
+}
 
 func xorInto(acc *[32]byte, data []byte) {
 	h := sha256.Sum256(data)

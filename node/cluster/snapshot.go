@@ -19,7 +19,7 @@ import (
 // can restart from it instead of replaying every commit before it. Its
 // layout, in order:
 //
-//	magic       "dagger/cluster-snapshot/v1\x00"
+//	magic       "dagger/cluster-snapshot/v2\x00"
 //	params      treasury [32]; price per vCPU, GiB of memory, GiB of disk
 //	            u64; epoch length, status timeout (ns) i64; max attempts i64
 //	clock       epoch u64, epoch start i64, next boundary i64, time i64,
@@ -37,7 +37,8 @@ import (
 //	owners      n u32, then by key: owner [32], n u32, VM ids [32] in
 //	            creation order
 //	payments    n u32, then signatures [64], sorted
-//	seen        n u32, then id [32], expiry i64, sorted by expiry then id
+//	seen        n u32, then id [32], expiry i64, commit u64, sorted by
+//	            expiry then id
 //	evidence    n u32, then epoch u64, member u32, sorted
 //	state hash  [32]: State.Hash
 //	checksum    [32]: SHA-256 of everything before it
@@ -46,12 +47,19 @@ import (
 // vcpu u32, memory u64, disk u64, keys are a u32 count and 32-byte keys, a
 // flag is 0 or 1. What the state derives is not stored: the current
 // committee (the recent one of the current epoch), the live VMs, the
-// payment and seen-id hashes (XORs over the payments and seen ids) and the
-// expiry heap. The state hash does not cover every field (params, epoch
-// start, committees, owners' lists, expiries, evidence keys), so the
-// checksum is what catches corruption there; the state hash ties the
-// snapshot to the hash the cluster agreed on.
-const snapshotMagic = "dagger/cluster-snapshot/v1\x00"
+// payment and seen-id hashes (XORs over the payments, and over the seen
+// ids with their commits) and the expiry heap. The state hash does not
+// cover every field (params, epoch start, committees, owners' lists,
+// expiries, evidence keys), so the checksum is what catches corruption
+// there; the state hash ties the snapshot to the hash the cluster agreed
+// on.
+//
+// Version 2 added each seen id's commit. Version 1 cannot be read: the
+// commits it lacks are part of the state and of its hash.
+const (
+	snapshotMagic   = "dagger/cluster-snapshot/v2\x00"
+	snapshotMagicV1 = "dagger/cluster-snapshot/v1\x00"
+)
 
 // Limits of a snapshot. Restore refuses a snapshot beyond them, and it
 // checks every count against them and against the bytes left before it
@@ -68,7 +76,8 @@ const (
 	MaxSnapshotVMs = 1 << 22
 	// MaxSnapshotPayments bounds the consumed payment signatures.
 	MaxSnapshotPayments = 1 << 24
-	// MaxSnapshotSeen bounds the transaction ids in the replay window.
+	// MaxSnapshotSeen bounds the transaction ids in the replay window: at
+	// minSeenBytes each, 768 MiB, within MaxSnapshotBytes.
 	MaxSnapshotSeen = 1 << 24
 	// MaxSnapshotEvidence bounds the proven equivocations.
 	MaxSnapshotEvidence = 1 << 20
@@ -93,7 +102,7 @@ const (
 	minOperatorBytes  = 32 + 4 + 4 + 20 + 32 + 8 + 1 + 20 + 2 + 4 + 4 + 8 + 8
 	minVMBytes        = 32 + 32 + 20 + 3*4 + 1 + 4 + 32 + 4*8 + 8 + 4
 	minOwnerBytes     = 32 + 4 + 32
-	minSeenBytes      = 32 + 8
+	minSeenBytes      = 32 + 8 + 8
 	minEvidenceBytes  = 8 + 4
 )
 
@@ -109,7 +118,7 @@ func snapshotError(format string, args ...any) error {
 // Restore refuses it.
 func (s *State) Snapshot() []byte {
 	w := &snapWriter{b: make([]byte, 0, 1024+200*len(s.opOrder)+256*len(s.vms)+
-		64*len(s.payments)+40*len(s.seen)+12*len(s.evidence))}
+		64*len(s.payments)+minSeenBytes*len(s.seen)+12*len(s.evidence))}
 	w.raw([]byte(snapshotMagic))
 	w.params(s.params)
 	w.u64(s.epoch)
@@ -220,14 +229,15 @@ func (s *State) putPayments(w *snapWriter) {
 
 func (s *State) putSeen(w *snapWriter) {
 	seen := make(expiryHeap, 0, len(s.seen))
-	for id, exp := range s.seen {
-		seen = append(seen, seenEntry{expiry: exp, id: id})
+	for id, t := range s.seen {
+		seen = append(seen, seenEntry{expiry: t.expiry, id: id})
 	}
 	slices.SortFunc(seen, cmpSeen)
 	w.count(len(seen))
 	for _, e := range seen {
 		w.raw(e.id[:])
 		w.i64(e.expiry)
+		w.u64(s.seen[e.id].commit)
 	}
 }
 
@@ -343,6 +353,9 @@ func Restore(data []byte, verifier graph.Verifier) (*State, error) {
 		return nil, snapshotError("%d bytes, at most %d", len(data), MaxSnapshotBytes)
 	case len(data) < len(snapshotMagic)+trailer:
 		return nil, snapshotError("%d bytes: too short", len(data))
+	case string(data[:len(snapshotMagicV1)]) == snapshotMagicV1:
+		return nil, snapshotError("format v1, written by an older version, which lacks the commit of each id in the replay window; "+
+			"this version reads only %q: restore from a snapshot that a node of this version wrote", snapshotMagic)
 	case string(data[:len(snapshotMagic)]) != snapshotMagic:
 		return nil, snapshotError("no %q prefix", snapshotMagic)
 	}
@@ -792,11 +805,12 @@ func (r *snapReader) payments(s *State) {
 }
 
 // seenIDs reads the replay window: ids with expiries no earlier than the
-// time (older ones were pruned) and at most tx.MaxValidity after it.
+// time (older ones were pruned) and at most tx.MaxValidity after it, each
+// in one of the commits before the state.
 func (r *snapReader) seenIDs(s *State) {
 	r.at("", 0)
 	n := r.count("seen ids", MaxSnapshotSeen, minSeenBytes)
-	s.seen = make(map[tx.ID]int64, n)
+	s.seen = make(map[tx.ID]seenTx, n)
 	s.seenByExp = make(expiryHeap, 0, n)
 	for i := 0; i < n && r.err == nil; i++ {
 		r.at("seen id", i)
@@ -804,6 +818,7 @@ func (r *snapReader) seenIDs(s *State) {
 		r.fixed(e.id[:], "id")
 		r.name(e.id)
 		e.expiry = r.i64("expiry")
+		commit := r.u64("commit")
 		_, dup := s.seen[e.id]
 		switch {
 		case r.err != nil:
@@ -814,10 +829,12 @@ func (r *snapReader) seenIDs(s *State) {
 			r.fail("repeats an id")
 		case e.expiry < s.time || uint64(e.expiry)-uint64(s.time) > uint64(tx.MaxValidity):
 			r.fail("expiry %d is outside the replay window [%d, %d + %v]", e.expiry, s.time, s.time, tx.MaxValidity)
+		case commit >= s.commits:
+			r.fail("commit %d is not one of the %d commits before the state", commit, s.commits)
 		}
-		s.seen[e.id] = e.expiry
+		s.seen[e.id] = seenTx{expiry: e.expiry, commit: commit}
 		s.seenByExp = append(s.seenByExp, e)
-		xorInto(&s.seenHash, e.id[:])
+		xorSeen(&s.seenHash, e.id, commit)
 	}
 }
 

@@ -57,7 +57,7 @@ type snapFull struct {
 	Live                       []tx.ID
 	ByOwner                    map[tx.Key][]tx.ID
 	Payments                   map[payment.Signature]struct{}
-	Seen                       map[tx.ID]int64
+	Seen                       map[tx.ID]seenTx
 	Expiries                   []seenEntry // the heap's entries, sorted
 	Evidence                   map[evidenceKey]struct{}
 	PayHash, SeenHash, Hash    [32]byte
@@ -391,6 +391,44 @@ func TestSnapshotRestoresAndContinues(t *testing.T) {
 	}
 }
 
+// TestRestoredStateKnowsWhereEachSeenIDCommitted: the state restored from
+// every snapshot tells, for each transaction id in its replay window, the
+// commit it is in, as the state that applied that commit did: a node that
+// restarts from a snapshot reports where a transaction before it committed.
+func TestRestoredStateKnowsWhereEachSeenIDCommitted(t *testing.T) {
+	h := snapScenario(t)
+	first := map[tx.ID]uint64{} // each transaction's first commit, where it committed
+	for j, c := range h.commits {
+		for _, data := range c.Txs {
+			if d, err := tx.Decode(data); err == nil {
+				if _, ok := first[d.ID()]; !ok {
+					first[d.ID()] = uint64(j)
+				}
+			}
+		}
+	}
+	late := 0 // ids checked at a commit index above 0
+	for k, data := range h.snaps {
+		s := snapMustRestore(t, data)
+		for id, at := range first {
+			got, ok := s.CommittedAt(id)
+			switch {
+			case at >= uint64(k) && ok:
+				t.Fatalf("snapshot %d: %s committed at %d, but it commits later, at %d", k, id.Short(), got, at)
+			case ok != s.Committed(id):
+				t.Fatalf("snapshot %d: %s: CommittedAt says %v, Committed %v", k, id.Short(), ok, s.Committed(id))
+			case ok && got != at:
+				t.Fatalf("snapshot %d: %s committed at %d, want %d", k, id.Short(), got, at)
+			case ok && at > 0:
+				late++
+			}
+		}
+	}
+	if late == 0 {
+		t.Fatal("no restored state held an id of a commit after the first")
+	}
+}
+
 // TestSnapshotIsCanonical: map order never reaches the encoding, and two
 // states built alike encode alike.
 func TestSnapshotIsCanonical(t *testing.T) {
@@ -421,6 +459,7 @@ func TestSnapshotKnowsEveryField(t *testing.T) {
 		{tx.Spec{}, "VCPU MemoryMiB DiskGiB Image Region SSHKey"},
 		{tx.Capacity{}, "VCPU MemoryMiB DiskGiB"},
 		{evidenceKey{}, "epoch creator"},
+		{seenTx{}, "expiry commit"},
 		{seenEntry{}, "expiry id"},
 	} {
 		typ := reflect.TypeOf(c.v)
@@ -485,6 +524,17 @@ func TestSnapshotRefusesCorruption(t *testing.T) {
 		}
 		t.Logf("snapshot %d: %d bytes; %d of %d resealed flips accepted (fields outside the state hash)",
 			k, len(data), accepted, 3*(len(data)-sha256.Size))
+	}
+}
+
+// TestRestoreRefusesVersion1: a snapshot of the format before the seen
+// ids kept their commits is refused with a reason, not as damaged.
+func TestRestoreRefusesVersion1(t *testing.T) {
+	data := bytes.Clone(snapScenario(t).snaps[8])
+	copy(data, snapshotMagicV1)
+	_, err := Restore(snapReseal(data), nil)
+	if !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), "format v1") {
+		t.Fatalf("a version 1 snapshot: error %v, want one naming the format", err)
 	}
 }
 
@@ -771,15 +821,22 @@ func TestRestoreRefusesBrokenInvariants(t *testing.T) {
 			return true
 		}},
 		{"seen expired", "outside the replay window", func(s *State) bool {
-			for id := range s.seen {
-				s.seen[id] = s.time - 1
+			for id, t := range s.seen {
+				s.seen[id] = seenTx{expiry: s.time - 1, commit: t.commit}
 				return true
 			}
 			return false
 		}},
 		{"seen too far", "outside the replay window", func(s *State) bool {
-			for id := range s.seen {
-				s.seen[id] = s.time + int64(tx.MaxValidity) + 1
+			for id, t := range s.seen {
+				s.seen[id] = seenTx{expiry: s.time + int64(tx.MaxValidity) + 1, commit: t.commit}
+				return true
+			}
+			return false
+		}},
+		{"seen in a later commit", "is not one of the", func(s *State) bool {
+			for id, t := range s.seen {
+				s.seen[id] = seenTx{expiry: t.expiry, commit: s.commits}
 				return true
 			}
 			return false
@@ -913,7 +970,13 @@ func FuzzRestore(f *testing.F) {
 	// The final state without its replay window, which is most of its
 	// bytes: the smaller the inputs, the faster the fuzzer minimizes them.
 	s := snapMustRestore(f, h.snaps[len(h.snaps)-1])
-	s.seen, s.seenByExp, s.seenHash, s.dirty = map[tx.ID]int64{}, nil, [32]byte{}, true
+	e := s.seenByExp[0]
+	t := s.seen[e.id]
+	s.seen, s.seenByExp, s.seenHash, s.dirty = map[tx.ID]seenTx{}, nil, [32]byte{}, true
+	f.Add(s.Snapshot())
+	// And with one id in it, whose expiry and commit the fuzzer can reach.
+	s.seen[e.id], s.seenByExp, s.dirty = t, expiryHeap{e}, true
+	xorSeen(&s.seenHash, e.id, t.commit)
 	f.Add(s.Snapshot())
 	f.Add([]byte(snapshotMagic))
 	f.Fuzz(func(t *testing.T, data []byte) {

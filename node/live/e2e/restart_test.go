@@ -157,7 +157,7 @@ func TestKillNineAndRestart(t *testing.T) {
 			if i == victim && a.commit < s.FirstCommit {
 				// Applied as part of the snapshot: committed, with no
 				// recorded place on this node.
-				if st.State != "committed" {
+				if st.State != "committed" || st.CommitIndex != a.commit {
 					t.Fatalf("tx %s acknowledged at commit %d, below the restarted node's snapshot at %d; it says %+v",
 						a.id, a.commit, s.FirstCommit, st)
 				}
