@@ -15,7 +15,9 @@
 // consensus.min_round_interval; and it stores everything in a node.MemStore
 // wrapped with the storage faults a scenario injects (failed writes,
 // damaged or torn records, unsynced writes lost in a machine crash), which
-// stop the node, or make it refuse to start, as they stop a live one. The
+// stop the node, or make it refuse to start, as they stop a live one; a
+// backup copies that store as it is on disk, and a restart may put it back
+// in the store's place, as an operator restoring an older copy does. The
 // simulator provides only what the seam between simulator and live node
 // leaves to a runtime: a transport (the modelled network: per-link latency
 // distributions, loss, duplication, reordering, per-node uplink bandwidth

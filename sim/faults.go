@@ -39,16 +39,30 @@ func (s *Sim) applyFault(i int) {
 			}
 		}
 	case len(f.Restart) > 0:
-		s.traceFault(fmt.Sprintf("restart %v lose_state=%v", f.Restart, f.LoseState))
+		s.traceFault(fmt.Sprintf("restart %v lose_state=%v restore_backup=%v", f.Restart, f.LoseState, f.RestoreBackup))
 		for _, n := range f.Restart {
 			ep := s.eps[n]
 			if ep.up {
 				continue // a store fault that has not stopped it yet
 			}
-			if f.LoseState {
+			switch {
+			case f.LoseState:
 				ep.store = nil
+			case f.RestoreBackup && ep.backup != nil:
+				// The operator restored the backup and started the node as
+				// usual, without --rejoin: only its peers can tell it that
+				// it signed more than the backup says.
+				ep.store = ep.backup.copySynced()
+				s.stats.store.RestoredFromBackup++
+				s.traceFault(fmt.Sprintf("%s restored from its backup: %s", ep.name, ep.store.describe()))
 			}
 			s.start(ep, f.LoseState)
+		}
+	case len(f.Backup) > 0:
+		for _, n := range f.Backup {
+			ep := s.eps[n]
+			ep.backup = s.storeOf(ep).copySynced()
+			s.traceFault(fmt.Sprintf("backup of %s: %s", ep.name, ep.backup.describe()))
 		}
 	case f.StoreFault != nil:
 		s.storeFault(f.StoreFault)
@@ -82,6 +96,10 @@ func faultPoint(f *scenario.Fault) string {
 		return "fault:crash"
 	case len(f.Restart) > 0 && f.LoseState:
 		return "fault:restart-lose-state"
+	case len(f.Restart) > 0 && f.RestoreBackup:
+		return "fault:restore-backup"
+	case len(f.Backup) > 0:
+		return "fault:backup"
 	case len(f.Restart) > 0:
 		return "fault:restart"
 	case f.Isolate != nil:

@@ -97,6 +97,8 @@ type StoreStats struct {
 	// machine crashes lost before they were synced.
 	Damaged    uint64 `json:"damaged"`
 	LostEvents uint64 `json:"lost_events"`
+	// RestoredFromBackup counts restarts on a backup of the store.
+	RestoredFromBackup uint64 `json:"restored_from_backup"`
 }
 
 // Check is one checker's verdict.

@@ -78,7 +78,10 @@ type endpoint struct {
 	signer graph.Signer
 	key    ed25519.PrivateKey // operator identity
 	store  *simStore
-	// lossy says a crash of the scenario loses this node's unsynced writes.
+	// backup is the newest backup of its store, nil if none was taken.
+	backup *simStore
+	// lossy says a crash of the scenario loses this node's unsynced
+	// writes, or a backup of its store leaves them out.
 	lossy bool
 	// starting is set while the node replays its store: a store fault
 	// then is a refusal to start.
@@ -177,6 +180,9 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 				s.eps[n].lossy = true
 			}
 		}
+		for _, n := range f.Backup {
+			s.eps[n].lossy = true
+		}
 	}
 	s.workload = newWorkload(s)
 	if opt.Trace != nil {
@@ -272,9 +278,7 @@ func (s *Sim) dispatch(it *item) {
 // shows as the node reads it makes the node refuse to start, as the live
 // node does: it stays down.
 func (s *Sim) start(ep *endpoint, rejoin bool) {
-	if ep.store == nil {
-		ep.store = newSimStore(newRand(s.sc.Seed, "store/"+string(ep.name), ep.id), ep.lossy)
-	}
+	s.storeOf(ep)
 	ep.gen++
 	ep.busy = 0
 	lcfg := node.LedgerConfig{
@@ -317,6 +321,14 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 		s.stats.snapshotStarts++
 		s.traceEvent(fmt.Sprintf("start from the snapshot at commit %d (epoch %d):", first, epoch), ep.id)
 	}
+}
+
+// storeOf returns the endpoint's store, a new empty one if it has none.
+func (s *Sim) storeOf(ep *endpoint) *simStore {
+	if ep.store == nil {
+		ep.store = newSimStore(newRand(s.sc.Seed, "store/"+string(ep.name), ep.id), ep.lossy)
+	}
+	return ep.store
 }
 
 func (s *Sim) crash(ep *endpoint) {
@@ -370,8 +382,9 @@ func (s *Sim) hooks(ep *endpoint) node.Hooks {
 		return node.Hooks{}
 	}
 	fault := func(err error) { s.fault(ep, err) }
+	learn := func(r node.LearnReport) { s.learned(ep, r) }
 	if !s.sc.Honest(i) {
-		return node.Hooks{Fault: fault}
+		return node.Hooks{Fault: fault, Learn: learn}
 	}
 	return node.Hooks{
 		Commit: func(c graph.Commit) {
@@ -389,6 +402,25 @@ func (s *Sim) hooks(ep *endpoint) node.Hooks {
 		},
 		Fault:   fault,
 		Invalid: func(transport.PeerID, error) { s.stats.invalid++ },
+		Learn:   learn,
+	}
+}
+
+// learned is the ledger's Learn hook: a starting node heard from its
+// peers how far it signed. That its store is behind what its key signed
+// (lost, or restored from a backup) is a coverage point and a line of the
+// trace, and so is the round it then signs again from.
+func (s *Sim) learned(ep *endpoint, r node.LearnReport) {
+	switch {
+	case r.Behind && !r.Done:
+		s.hit("learn-behind", 1)
+		stored := "nothing"
+		if r.HasStored {
+			stored = fmt.Sprintf("round %d of epoch %d", r.Stored.Ref.Round, r.Stored.Epoch)
+		}
+		s.traceEvent(fmt.Sprintf("store behind what the key signed (peers hold its event of round %d of epoch %d, the store says %s):", r.Round, r.Epoch, stored), ep.id)
+	case r.Behind:
+		s.traceEvent(fmt.Sprintf("learned how far it signed (peers of weight %d answered), signs again from round %d of epoch %d:", r.Weight, r.Floor, r.Epoch), ep.id)
 	}
 }
 

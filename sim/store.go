@@ -6,7 +6,8 @@ package sim
 // write that fails, a record whose bytes are damaged (found, as the live
 // store finds it by its checksum, when the record is read), a write torn
 // by a crash, and the loss at a machine crash of what was never synced.
-// With no fault armed every call goes straight to the MemStore.
+// With no fault armed every call goes straight to the MemStore. A backup
+// is a copy of a simStore as it is on disk (copySynced).
 
 import (
 	"encoding/binary"
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
+	"slices"
 
 	"dagger/graph"
 	"dagger/node"
@@ -113,15 +115,17 @@ func (d *damage) check() error {
 }
 
 // simStore is a node's store in the simulator. It outlives the node's
-// crashes; a restart that loses the state replaces it.
+// crashes; a restart that loses the state replaces it, and so does one
+// on a backup.
 type simStore struct {
 	mem *node.MemStore
 	rng *rand.Rand
 	// fail is the write armed to fail next, writeNone if none is.
 	fail writeKind
 	// lossy says a crash of the scenario loses this store's unsynced
-	// writes: only then does it track them in unsynced, the positions of
-	// the events put since the last synced write, oldest first.
+	// writes, or a backup leaves them out: only then does it track them
+	// in unsynced, the positions of the events put since the last synced
+	// write, oldest first.
 	lossy    bool
 	unsynced []node.Position
 	// last is the latest write, lastEvent the position of the latest
@@ -356,4 +360,32 @@ func (s *simStore) loseUnsynced() int {
 	}
 	s.unsynced = s.unsynced[:0]
 	return n
+}
+
+// copySynced returns a copy of what the store holds on disk, as a backup
+// (a snapshot of the disk) takes it and a restore puts it back: every
+// record, damaged ones as they are, but not the events put since the last
+// synced write (when the store tracks them: lossy). A write armed to fail
+// is not copied: it is the disk's, not the data's. The copy shares the
+// store's random source; only one of them runs at a time.
+func (s *simStore) copySynced() *simStore {
+	c := &simStore{mem: s.mem.Clone(), rng: s.rng, lossy: s.lossy, last: s.last, lastEvent: s.lastEvent,
+		unsynced: slices.Clone(s.unsynced), damaged: slices.Clone(s.damaged)}
+	c.loseUnsynced()
+	return c
+}
+
+// describe says what the store holds, for traces.
+func (s *simStore) describe() string {
+	what := fmt.Sprintf("%d events", s.mem.Len())
+	if sg, ok, _ := s.mem.LastSigned(); ok {
+		what += fmt.Sprintf(", last signed round %d of epoch %d", sg.Ref.Round, sg.Epoch)
+	}
+	if sn, ok, _ := s.mem.LatestSnapshot(); ok {
+		what += fmt.Sprintf(", snapshot at commit %d", sn.Commit)
+	}
+	if len(s.damaged) > 0 {
+		what += fmt.Sprintf(", %d damaged records", len(s.damaged))
+	}
+	return what
 }

@@ -278,6 +278,58 @@ func TestSimStoreLosesOnlyWhatWasNotSynced(t *testing.T) {
 	}
 }
 
+// TestSimStoreBackupIsWhatIsOnDisk: a backup copies what the store synced,
+// damage included, not the events put since its last synced write nor a
+// write armed to fail; the backup and the store go their own ways after.
+func TestSimStoreBackupIsWhatIsOnDisk(t *testing.T) {
+	f := newStoreFixture(t, true)
+	b := graphtest.NewBuilder(4, 1)
+	b.Time = 1 << 40
+	later := []*graph.Event{b.Event(1, 3, f.events[2]), b.Event(2, 3, f.events[2])}
+	if err := f.st.PutEvent(later[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.st.corrupt(writeSnapshot, false); !ok {
+		t.Fatal("nothing to corrupt")
+	}
+	f.st.failNext(writeAny)
+
+	backup := f.st.copySynced()
+	if got, err := scan(backup, node.Position{}); err != nil || len(got) != 12 || got[11] != f.events[2][3].Hash() {
+		t.Fatalf("backup: %d events, %v; want the 12 synced ones", len(got), err)
+	}
+	if sg, ok, err := backup.LastSigned(); !ok || err != nil || sg.Ref != f.own.Ref() {
+		t.Fatalf("backup's last-signed record: %v %v %v", sg, ok, err)
+	}
+	if _, _, err := backup.LatestSnapshot(); !errors.Is(err, errStore) {
+		t.Fatalf("the backup of a damaged snapshot: %v", err)
+	}
+	if err := backup.PutEvent(later[1]); err != nil {
+		t.Fatalf("a write to the backup: %v", err)
+	}
+	if err := f.st.PutEvent(later[1]); !errors.Is(err, errStore) {
+		t.Fatalf("the store's armed write: %v", err)
+	}
+	if f.st.mem.Len() != 13 || backup.mem.Len() != 13 {
+		t.Fatalf("store %d events, backup %d; want 13 each", f.st.mem.Len(), backup.mem.Len())
+	}
+	if got, _ := scan(backup, node.Position{Round: 3}); len(got) != 1 || got[0] != later[1].Hash() {
+		t.Fatalf("backup's round 3: %v", got)
+	}
+	if got, _ := scan(f.st, node.Position{Round: 3}); len(got) != 1 || got[0] != later[0].Hash() {
+		t.Fatalf("store's round 3: %v", got)
+	}
+
+	// A store that does not track what it synced is copied whole.
+	plain := newStoreFixture(t, false)
+	if err := plain.st.PutEvent(later[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := plain.st.copySynced().mem.Len(); n != 13 {
+		t.Fatalf("backup of an untracked store: %d events, want 13", n)
+	}
+}
+
 // TestStoreFaultsAreOperatingErrorsAndSafetyFaultsAreNot: a node stopped by
 // its store is down, counted, and no checker fails for it; a node stopped
 // by any other fault fails the agreement check.

@@ -272,6 +272,7 @@ func checkInvariants(t *testing.T, s *Scenario) {
 			down[*f.HostUp] = false
 		}
 	}
+	backedUp := make([]bool, s.Nodes)
 	for i, f := range s.Faults {
 		inRun("fault", f.At)
 		if i > 0 && f.At < s.Faults[i-1].At {
@@ -279,7 +280,7 @@ func checkInvariants(t *testing.T, s *Scenario) {
 		}
 		actions := 0
 		for _, set := range []bool{
-			f.Partition != nil, f.OneWay != nil, f.Heal, f.Crash != nil, f.Restart != nil,
+			f.Partition != nil, f.OneWay != nil, f.Heal, f.Crash != nil, f.Restart != nil, f.Backup != nil,
 			f.Isolate != nil, f.Degrade != nil, f.ClockSkew != nil, f.Slow != nil,
 			f.Join != nil, f.Leave != nil, f.Remove != nil, f.HostDown != nil, f.HostUp != nil, f.VMCrash != nil,
 			f.StoreFault != nil,
@@ -316,6 +317,15 @@ func checkInvariants(t *testing.T, s *Scenario) {
 		}
 		inRange("crash", f.Crash...)
 		inRange("restart", f.Restart...)
+		inRange("backup", f.Backup...)
+		for _, n := range f.Backup {
+			backedUp[n] = true
+		}
+		for _, n := range f.Restart {
+			if f.RestoreBackup && !backedUp[n] {
+				fail("fault %d restores node %d, which has no backup", i, n)
+			}
+		}
 		if f.OneWay != nil {
 			inRange("one_way", append(f.OneWay.From, f.OneWay.To...)...)
 		}
@@ -331,7 +341,7 @@ func checkInvariants(t *testing.T, s *Scenario) {
 		if f.Slow != nil {
 			inRange("slow", f.Slow.Node)
 		}
-		if f.LoseState && f.Restart == nil || f.LoseUnsynced && f.Crash == nil {
+		if f.LoseState && f.Restart == nil || f.LoseUnsynced && f.Crash == nil || f.RestoreBackup && (f.Restart == nil || f.LoseState) {
 			fail("fault %d: a modifier without its action", i)
 		}
 		if sf := f.StoreFault; sf != nil {

@@ -630,7 +630,7 @@ var (
 	workloadFields     = []string{"rate", "tx_size", "nodes", "from", "until", "vm"}
 	vmFields           = []string{"rate", "clients", "stale_reads", "lease", "vcpu", "memory_mib", "disk_gib", "image", "bounce", "late", "late_by", "replay", "underpay", "timeout", "from", "until"}
 	byzantineFields    = []string{"node", "behavior", "targets", "count", "size", "from", "until"}
-	faultFields        = []string{"at", "partition", "one_way", "heal", "crash", "lose_unsynced", "restart", "lose_state", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash", "store_fault"}
+	faultFields        = []string{"at", "partition", "one_way", "heal", "crash", "lose_unsynced", "restart", "lose_state", "restore_backup", "backup", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash", "store_fault"}
 	twinRefFields      = []string{"twin"}
 	oneWayFields       = []string{"from", "to"}
 	skewFields         = []string{"node", "offset"}
@@ -835,6 +835,8 @@ func (d *decoder) faults(n *yaml.Node, path string) ([]Fault, error) {
 		field(d, f, "lose_unsynced", &x.LoseUnsynced, d.boolean)
 		field(d, f, "restart", &x.Restart, d.nodeList)
 		field(d, f, "lose_state", &x.LoseState, d.boolean)
+		field(d, f, "restore_backup", &x.RestoreBackup, d.boolean)
+		field(d, f, "backup", &x.Backup, d.nodeList)
 		fieldPtr(d, f, "isolate", &x.Isolate, d.integer)
 		fieldPtr(d, f, "degrade", &x.Degrade, d.link)
 		fieldPtr(d, f, "clock_skew", &x.ClockSkew, func(n *yaml.Node, path string) (ClockSkew, error) {

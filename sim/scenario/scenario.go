@@ -71,6 +71,9 @@
 //	  - {at: 25s, crash: [2]}
 //	  - {at: 26s, crash: [1], lose_unsynced: true}   # a machine crash: the store loses what it had not synced
 //	  - {at: 35s, restart: [2], lose_state: true}
+//	  - {at: 36s, backup: [4]}        # a copy of the node's store as it is on disk
+//	  - {at: 38s, crash: [4]}
+//	  - {at: 39s, restart: [4], restore_backup: true}   # back on its newest backup, without rejoining
 //	  - {at: 40s, clock_skew: {node: 3, offset: -2s}}
 //	  - {at: 45s, slow: {node: 2, delay: 5ms}}
 //	  - {at: 50s, join: 5}            # an observer (>= cluster.genesis, or one that left) asks to join
@@ -111,6 +114,17 @@
 // follow a crash, a torn fault, a write-error or corrupt fault that may
 // have stopped the node, or a restart that a damaged store may have
 // refused; a restart of a node that is running does nothing.
+//
+// A backup copies a node's store as a disk snapshot would, running or
+// not: what it synced (its last-signed record, its snapshots, and every
+// event written before its last synced write), and any damage it holds,
+// but not the events written since, nor a write armed to fail. A restart
+// with restore_backup: true brings each node back on a copy of its newest
+// backup, which must have been taken before, instead of its store, and
+// without rejoining: the operator restored the node and started it as
+// usual. Its peers may hold events it signed after the backup; the node
+// must learn them before it signs again (node.Ledger does, at every
+// start), or it signs their rounds a second time.
 //
 // Overrides (the CLI's --set key=value) edit the YAML tree before it is
 // decoded, so an overridden value is checked exactly like one in the file.
@@ -552,6 +566,13 @@ type Fault struct {
 	Restart      []int `yaml:"restart,omitempty,flow"`
 	// LoseState modifies Restart: the nodes come back with an empty store.
 	LoseState bool `yaml:"lose_state,omitempty"`
+	// RestoreBackup modifies Restart: each node comes back on a copy of
+	// its newest Backup instead of its store, without rejoining.
+	RestoreBackup bool `yaml:"restore_backup,omitempty"`
+	// Backup copies each node's store as it is on disk: without the
+	// events written since its last synced write. The copy is kept for a
+	// later restart with RestoreBackup; a newer backup replaces it.
+	Backup []int `yaml:"backup,omitempty,flow"`
 	// Isolate cuts one node off in both directions until the next heal.
 	Isolate *int `yaml:"isolate,omitempty"`
 	// Degrade adds a link override until the next heal.

@@ -328,6 +328,23 @@ faults:
 				t.Errorf("faults %+v", s.Faults)
 			}
 		}},
+		{"backups, and restarts on the newest one", base + `faults:
+  - {at: 1s, backup: [1, 2]}
+  - {at: 2s, crash: [1]}
+  - {at: 3s, restart: [1], restore_backup: true}
+  - {at: 4s, store_fault: {node: 2, kind: corrupt}}
+  - {at: 5s, backup: [2]}
+  - {at: 6s, crash: [2]}
+  - {at: 7s, restart: [2], restore_backup: true}
+  - {at: 8s, restart: [2], lose_state: true}
+  - {at: 9s, crash: [2]}
+  - {at: 9s, restart: [2], restore_backup: true}
+`, func(t *testing.T, s *Scenario) {
+			f := s.Faults
+			if len(f) != 10 || !slices.Equal(f[0].Backup, []int{1, 2}) || !f[2].RestoreBackup || f[2].LoseState || f[7].RestoreBackup || !f[9].RestoreBackup {
+				t.Errorf("faults %+v", f)
+			}
+		}},
 		{"cluster fields", "name: t\nduration: 60s\nnodes: 7\n" + `cluster:
   genesis: 5
   regions: [eu-west, us-1]
@@ -642,6 +659,21 @@ func invalidCases() []invalidCase {
 		{"restart before the store fault", base + "faults: [{at: 2s, store_fault: {node: 1, kind: write-error}}, {at: 1s, restart: [1]}]\n", "fault 1 at 1s: restart of node 1, which is not crashed, has had no store fault since it started"},
 		{"restart twice after a write error", base + "faults: [{at: 1s, store_fault: {node: 1, kind: write-error}}, {at: 2s, restart: [1]}, {at: 3s, restart: [1]}]\n", "fault 2 at 3s: restart of node 1, which is not crashed"},
 		{"restart after a restored store", base + "faults: [{at: 1s, store_fault: {node: 1, kind: torn}}, {at: 2s, restart: [1], lose_state: true}, {at: 3s, restart: [1]}]\n", "fault 2 at 3s: restart of node 1, which is not crashed, has had no store fault since it started and has no damaged store"},
+		{"restore_backup alone", base + "faults: [{at: 1s, restore_backup: true, crash: [1]}]\n", "fault 0 at 1s: restore_backup only modifies restart; add restart: [nodes] or remove it"},
+		{"restore_backup and lose_state", base + "faults:\n  - {at: 1s, backup: [1]}\n  - {at: 2s, crash: [1]}\n  - {at: 3s, restart: [1], lose_state: true, restore_backup: true}\n",
+			"line 7: fault 2 at 3s: lose_state and restore_backup in one restart; a node comes back on an empty store or on its backup, so keep one"},
+		{"restore_backup garbage", base + "faults: [{at: 1s, restart: [1], restore_backup: yes please}]\n", `faults[0].restore_backup: "yes please" is not true or false`},
+		{"restore without a backup", base + "faults:\n  - {at: 1s, backup: [2]}\n  - {at: 2s, crash: [1, 2]}\n  - {at: 3s, restart: [2, 1], restore_backup: true}\n",
+			"line 7: fault 2 at 3s: restore_backup, but no backup of node 1 was taken before; add {at: <an earlier time>, backup: [1]} to the faults, or remove restore_backup"},
+		{"restore before the backup", base + "faults:\n  - {at: 1s, crash: [1]}\n  - {at: 3s, backup: [1]}\n  - {at: 2s, restart: [1], restore_backup: true}\n",
+			"fault 2 at 2s: restore_backup, but no backup of node 1 was taken before"},
+		{"restore of a running node", base + "faults:\n  - {at: 1s, backup: [1]}\n  - {at: 2s, restart: [1], restore_backup: true}\n", "fault 1 at 2s: restart of node 1, which is not crashed"},
+		{"a restore on a damaged backup may be refused, and restarted again once", base + "faults:\n  - {at: 1s, store_fault: {node: 1, kind: torn}}\n  - {at: 2s, backup: [1]}\n  - {at: 3s, restart: [1], lose_state: true}\n  - {at: 4s, crash: [1]}\n  - {at: 5s, restart: [1], restore_backup: true}\n  - {at: 6s, restart: [1], lose_state: true}\n  - {at: 7s, restart: [1]}\n",
+			"fault 6 at 7s: restart of node 1, which is not crashed"},
+		{"backup empty", base + "faults: [{at: 1s, backup: []}]\n", "fault 0 at 1s: backup: empty list; name the nodes, e.g. backup: [2]"},
+		{"backup range", base + "faults: [{at: 1s, backup: [4]}]\n", "fault 0 at 1s: backup: node 4 does not exist"},
+		{"backup twice", base + "faults: [{at: 1s, backup: [1, 1]}]\n", "fault 0 at 1s: backup: node 1 is listed twice"},
+		{"backup and crash in one entry", base + "faults: [{at: 1s, backup: [1], crash: [1]}]\n", "fault 0 at 1s: crash and backup in one entry"},
 		{"faults limit", many(base+"faults: ", "&f {at: 1s, heal: true}", "*f", MaxFaults+1), "faults: 100001 entries, at most 100000"},
 
 		// Cluster.
@@ -1121,6 +1153,10 @@ faults:
   - {at: 6s, vm_crash: 5}
   - {at: 7s, host_up: 6}
 expect: {provisioning: {settle: 0s, disabled: true}}
+`, base+`faults:
+  - {at: 1s, backup: [0, 3]}
+  - {at: 2s, crash: [3]}
+  - {at: 3s, restart: [3], restore_backup: true}
 `, base+`byzantine:
   - {node: 0, behavior: twin, from: 2s}
   - {node: 1, behavior: twin}

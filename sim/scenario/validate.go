@@ -580,7 +580,7 @@ func (d *decoder) checkVMWorkload(s *Scenario) error {
 }
 
 // faultActions are the fields of which a fault entry sets exactly one.
-var faultActions = []string{"partition", "one_way", "heal", "crash", "restart", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash", "store_fault"}
+var faultActions = []string{"partition", "one_way", "heal", "crash", "restart", "backup", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash", "store_fault"}
 
 func (d *decoder) checkFaults(s *Scenario) error {
 	for i := range s.Faults {
@@ -612,6 +612,12 @@ func (d *decoder) checkFaults(s *Scenario) error {
 		if f.LoseUnsynced && len(f.Crash) == 0 {
 			return d.errAt(p+".lose_unsynced", "%s: lose_unsynced only modifies crash; add crash: [nodes] or remove it", what)
 		}
+		if f.RestoreBackup && len(f.Restart) == 0 {
+			return d.errAt(p+".restore_backup", "%s: restore_backup only modifies restart; add restart: [nodes] or remove it", what)
+		}
+		if f.RestoreBackup && f.LoseState {
+			return d.errAt(p+".restore_backup", "%s: lose_state and restore_backup in one restart; a node comes back on an empty store or on its backup, so keep one", what)
+		}
 		if err := d.checkFault(s, f, p, what, actions[0]); err != nil {
 			return err
 		}
@@ -621,15 +627,22 @@ func (d *decoder) checkFaults(s *Scenario) error {
 	// them. A torn store fault crashes its node; a write-error or corrupt
 	// one may stop it, so a restart may follow it; and a node whose store
 	// may be damaged (torn or corrupt) may refuse a restart on it, so
-	// another restart may follow until one with lose_state.
+	// another restart may follow until one with lose_state. A restart
+	// with restore_backup needs a backup of each node taken before it,
+	// and its store is then the backup, damaged if the store was when
+	// the backup was taken.
 	order := make([]int, len(s.Faults))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(s.Faults[a].At, s.Faults[b].At) })
 	crashedBy, storeFaultBy, damagedBy := make([]int, s.Nodes), make([]int, s.Nodes), make([]int, s.Nodes)
+	// backupBy is the fault that took each node's newest backup, -1 if
+	// none has; backupDamagedBy the damage that backup holds, -1 if none.
+	backupBy, backupDamagedBy := make([]int, s.Nodes), make([]int, s.Nodes)
 	for i := range crashedBy {
 		crashedBy[i], storeFaultBy[i], damagedBy[i] = -1, -1, -1
+		backupBy[i], backupDamagedBy[i] = -1, -1
 	}
 	m := newClusterReplay(s.Nodes, s.Cluster.Genesis)
 	for _, i := range order {
@@ -659,13 +672,22 @@ func (d *decoder) checkFaults(s *Scenario) error {
 				crashedBy[n] = i
 			}
 		}
+		for _, n := range f.Backup {
+			backupBy[n], backupDamagedBy[n] = i, damagedBy[n]
+		}
 		for _, n := range f.Restart {
 			if crashedBy[n] < 0 && storeFaultBy[n] < 0 && damagedBy[n] < 0 {
 				return d.errAt(index("faults", i), "fault %d at %v: restart of node %d, which is not crashed, has had no store fault since it started and has no damaged store; crash it in an earlier fault", i, f.At, n)
 			}
+			if f.RestoreBackup && backupBy[n] < 0 {
+				return d.errAt(index("faults", i)+".restore_backup", "fault %d at %v: restore_backup, but no backup of node %d was taken before; add {at: <an earlier time>, backup: [%d]} to the faults, or remove restore_backup", i, f.At, n, n)
+			}
 			crashedBy[n], storeFaultBy[n] = -1, -1
-			if f.LoseState {
+			switch {
+			case f.LoseState:
 				damagedBy[n] = -1
+			case f.RestoreBackup:
+				damagedBy[n] = backupDamagedBy[n]
 			}
 		}
 	}
@@ -697,10 +719,13 @@ func (d *decoder) checkFault(s *Scenario, f *Fault, p, what, action string) erro
 		if !f.Heal {
 			return d.errAt(field, "%s: false does nothing; write heal: true or remove the entry", label)
 		}
-	case "crash", "restart":
+	case "crash", "restart", "backup":
 		list := f.Crash
-		if action == "restart" {
+		switch action {
+		case "restart":
 			list = f.Restart
+		case "backup":
+			list = f.Backup
 		}
 		if len(list) == 0 {
 			return d.errAt(field, "%s: empty list; name the nodes, e.g. %s: [2]", label, action)

@@ -9,8 +9,9 @@ import (
 )
 
 // RejoinSlack is the ledger's bound on clock skew for a node restored
-// without its store: it signs again at the latest in the first epoch whose
-// consensus start time is this long after its restart.
+// without its store, or on an older backup of it: it signs again at the
+// latest in the first epoch whose consensus start time is this long after
+// its restart.
 const RejoinSlack = 5 * time.Second
 
 // RecoveryGrace is how long a node that comes back (restarted, healed,
@@ -60,11 +61,15 @@ type span struct {
 //
 //   - a Byzantine node is faulty for the whole run, whatever its windows;
 //   - a crashed node from its crash until RecoveryGrace after its restart,
-//     and one restored without its store (lose_state) for another epoch
-//     length and RejoinSlack: it may sit out until the next epoch;
+//     and one restored without its store (lose_state) or on a backup
+//     (restore_backup) for another epoch length and RejoinSlack: it may
+//     sit out until the next epoch (a node on a backup may have signed
+//     more than the backup says, and then waits as one without its store
+//     does; whether it did, only its peers can tell, so it counts alike);
 //   - a node with a store fault from the fault until RecoveryGrace after
 //     its restart, which for a damaged (corrupt or torn) store must be
-//     with lose_state: a restart on it is refused;
+//     with lose_state, or on a backup taken before the damage: a restart
+//     on a damaged store is refused;
 //   - a node cut off until RecoveryGrace after the heal: isolated, on the
 //     muted side of a one-way block (the lighter of its two sides), or
 //     outside the heaviest group of a partition (a twin placed in a group
@@ -90,9 +95,11 @@ func Audit(sc *scenario.Scenario) Bound {
 	grace := func(t time.Duration) time.Duration { return min(end, t+RecoveryGrace) }
 	// crashed holds the nodes down (crashed, or stopped or damaged by a
 	// store fault) since when; damaged those whose store refuses a restart
-	// that keeps it.
+	// that keeps it, and backupDamaged those whose newest backup copied a
+	// damaged store.
 	crashed := map[int]time.Duration{}
 	damaged := map[int]bool{}
+	backupDamaged := map[int]bool{}
 	goDown := func(n int, t time.Duration) {
 		if _, ok := crashed[n]; !ok {
 			crashed[n] = t
@@ -142,16 +149,27 @@ func Audit(sc *scenario.Scenario) Bound {
 			n := f.StoreFault.Node
 			goDown(n, t) // a write-error stops it at its next write; corrupt data stops it at its next start
 			damaged[n] = damaged[n] || f.StoreFault.Kind != scenario.StoreWriteError
+		case len(f.Backup) > 0:
+			for _, n := range f.Backup {
+				backupDamaged[n] = damaged[n]
+			}
 		case len(f.Restart) > 0:
 			for _, n := range f.Restart {
 				from, ok := crashed[n]
-				if !ok || damaged[n] && !f.LoseState {
+				if !ok {
+					continue
+				}
+				if f.RestoreBackup {
+					damaged[n] = backupDamaged[n]
+				}
+				if damaged[n] && !f.LoseState {
 					continue // a damaged store refuses the restart: still down
 				}
 				until := grace(t)
-				if f.LoseState {
-					// Restored empty, it may not sign again before the first
-					// epoch that begins after its restart (node.Ledger).
+				if f.LoseState || f.RestoreBackup {
+					// Restored empty or on an older copy, it may not sign
+					// again before the first epoch that begins after its
+					// restart (node.Ledger).
 					until = min(end, until+sc.Cluster.EpochLength.D()+RejoinSlack)
 				}
 				spans = append(spans, span{n, from, until, t, true})

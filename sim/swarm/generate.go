@@ -40,6 +40,7 @@ const (
 	FeatLoseState   = "lose-state"
 	FeatUnsynced    = "lose-unsynced"
 	FeatStore       = "store-faults"
+	FeatRestore     = "restore-backup"
 	FeatPacing      = "min-round-interval"
 	FeatPartition   = "partition"
 	FeatOneWay      = "one-way"
@@ -94,8 +95,14 @@ type gen struct {
 
 // Rand returns the generator's random source for seed: a seed names one
 // scenario, forever.
-func Rand(seed uint64) *rand.Rand {
-	h := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("dagger/sim/swarm"), seed))
+func Rand(seed uint64) *rand.Rand { return stream("dagger/sim/swarm", seed) }
+
+// stream returns the random source name draws from for seed. A feature
+// added after others draws from a stream of its own (see restores), so
+// that it leaves the scenario of every seed that does not turn it on as
+// it was.
+func stream(name string, seed uint64) *rand.Rand {
+	h := sha256.Sum256(binary.BigEndian.AppendUint64([]byte(name), seed))
 	return rand.New(rand.NewPCG(binary.BigEndian.Uint64(h[:8]), binary.BigEndian.Uint64(h[8:16])))
 }
 
@@ -137,6 +144,7 @@ func Generate(seed uint64, opt Options) (*Case, error) {
 	g.byzantine()
 	g.capLoad()
 	g.faults()
+	g.restores(seed)
 	if opt.BeyondBound {
 		g.crossBound()
 	}
@@ -582,6 +590,64 @@ func (g *gen) storeFault() []scenario.Fault {
 		return append([]scenario.Fault{{At: scenario.Duration(t), StoreFault: &scenario.StoreFault{Node: n, Kind: scenario.StoreTorn}}},
 			g.refused(n, t, back, restart)...)
 	}
+}
+
+// restores backs an honest node up, crashes it a few seconds later and
+// restarts it on the backup, without rejoining (FeatRestore): the node
+// must learn from its peers what it signed since the backup before it
+// signs again, or the evidence check finds it signing a round twice.
+// Each restore is kept only within the bound, which counts the node
+// faulty as one restored without its store. No network fault overlaps it:
+// the events the node signs after the backup reach its peers, as the
+// ledger needs to tell the backup from a current store. It draws from a
+// stream of its own, so that the scenario of every seed without it is the
+// one the seed named before restores existed.
+func (g *gen) restores(seed uint64) {
+	main := g.r
+	g.r = stream("dagger/sim/swarm/restore", seed)
+	defer func() { g.r = main }()
+	if !g.on(FeatRestore, 0.4) {
+		return
+	}
+	sc := g.sc
+	want, kept := 1+g.r.IntN(2), 0
+	for try := 0; try < 8 && kept < want; try++ {
+		n := g.r.IntN(sc.Nodes)
+		backup := g.at(2 * time.Second)
+		crash := min(g.phase, backup+g.dur(time.Second, 8*time.Second)).Truncate(100 * time.Millisecond)
+		back := min(g.phase, crash+g.dur(100*time.Millisecond, 10*time.Second)).Truncate(100 * time.Millisecond)
+		if !sc.Honest(n) || crash <= backup || back <= crash || !g.free(n, backup, back) || g.netBusy(backup, back) {
+			continue
+		}
+		g.busy(n, backup, back)
+		fs := []scenario.Fault{
+			{At: scenario.Duration(backup), Backup: []int{n}},
+			{At: scenario.Duration(crash), Crash: []int{n}},
+			{At: scenario.Duration(back), Restart: []int{n}, RestoreBackup: true},
+		}
+		saved := slices.Clone(sc.Faults)
+		sc.Faults = append(sc.Faults, fs...)
+		sortFaults(sc.Faults)
+		if !Audit(sc).Within() {
+			sc.Faults = saved
+			g.undo(fs)
+			continue
+		}
+		kept++
+	}
+	if kept == 0 {
+		g.features = slices.DeleteFunc(g.features, func(f string) bool { return f == FeatRestore })
+	}
+}
+
+// netBusy says whether a network episode overlaps [from, until].
+func (g *gen) netBusy(from, until time.Duration) bool {
+	for _, iv := range g.episodes {
+		if from <= iv[1] && iv[0] <= until {
+			return true
+		}
+	}
+	return false
 }
 
 // refused is the restart of a node whose store is damaged: sometimes an

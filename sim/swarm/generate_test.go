@@ -1,6 +1,8 @@
 package swarm_test
 
 import (
+	"reflect"
+	"slices"
 	"testing"
 
 	"dagger/sim/scenario"
@@ -34,6 +36,40 @@ func TestGeneratedScenariosAreValidAndWithinTheBound(t *testing.T) {
 				t.Fatalf("seed %d: the file is not stable:\n%s\n---\n%s", seed, enc, enc2)
 			}
 		}
+	}
+}
+
+// TestEncodeKeepsBackupsAndRestores: a scenario's backups and restarts on
+// a backup survive Encode, which leaves out only what Parse fills in.
+func TestEncodeKeepsBackupsAndRestores(t *testing.T) {
+	const doc = `name: t
+duration: 30s
+nodes: 4
+faults:
+  - {at: 2s, backup: [1, 3]}
+  - {at: 5s, crash: [1]}
+  - {at: 6s, restart: [1], restore_backup: true}
+  - {at: 7s, backup: [1]}
+  - {at: 8s, crash: [3]}
+  - {at: 9s, restart: [3]}
+`
+	sc, err := scenario.Parse([]byte(doc), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := swarm.Encode(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := scenario.Parse(enc, "again.yaml")
+	if err != nil {
+		t.Fatalf("its file does not parse: %v\n%s", err, enc)
+	}
+	if !reflect.DeepEqual(again, sc) {
+		t.Fatalf("the file parses to another scenario:\n%s", enc)
+	}
+	if f := again.Faults; !slices.Equal(f[0].Backup, []int{1, 3}) || !f[2].RestoreBackup || f[5].RestoreBackup {
+		t.Fatalf("faults %+v", f)
 	}
 }
 

@@ -488,6 +488,9 @@ func dropNode(sc *scenario.Scenario, k int) *scenario.Scenario {
 		case len(f.Restart) > 0:
 			f.Restart = list(f.Restart)
 			keep = len(f.Restart) > 0
+		case len(f.Backup) > 0:
+			f.Backup = list(f.Backup)
+			keep = len(f.Backup) > 0
 		case f.Degrade != nil:
 			ls := links([]scenario.Link{*f.Degrade})
 			if keep = len(ls) == 1; keep {
