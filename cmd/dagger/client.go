@@ -5,25 +5,19 @@ package main
 // here, with the customer's wallet key; the node never sees a private key.
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/gagliardetto/solana-go"
 
 	"dagger/node/api"
 	"dagger/node/keyfile"
@@ -43,10 +37,6 @@ const (
 	defaultWait = 30 * time.Second
 	// maxSSHKeyFileBytes bounds what --ssh-key reads.
 	maxSSHKeyFileBytes = tx.MaxSSHKeyBytes + 1
-	// maxRPCResponseBytes bounds a Solana JSON-RPC answer.
-	maxRPCResponseBytes = 1 << 20
-	// rpcTimeout bounds each Solana JSON-RPC call.
-	rpcTimeout = 30 * time.Second
 )
 
 // nodeFlags are the flags every client command takes.
@@ -235,10 +225,12 @@ func (c *clientCmd) pay(ctx context.Context, t *tx.Tx, key ed25519.PrivateKey, s
 		return paid{}, usageErr(c.stderr, c.name, "the price of %d vCPU, %d MiB, %d GiB for %v: %v; ask for less", spec.VCPU, spec.MemoryMiB, spec.DiskGiB, t.Lease, err)
 	}
 	var blockhash [32]byte
-	var rpc *solanaRPC
+	var rpc *payment.RPC
 	if pf.rpc != "" {
-		rpc = &solanaRPC{url: pf.rpc, http: &http.Client{Timeout: rpcTimeout}}
-		if blockhash, err = rpc.latestBlockhash(ctx); err != nil {
+		if rpc, err = payment.NewRPC(payment.RPCConfig{Endpoint: pf.rpc}); err != nil {
+			return paid{}, usageErr(c.stderr, c.name, "--solana-rpc: %v", err)
+		}
+		if blockhash, err = rpc.LatestBlockhash(ctx); err != nil {
 			return paid{}, c.fail(fmt.Errorf("--solana-rpc: %w", err))
 		}
 	}
@@ -256,7 +248,8 @@ func (c *clientCmd) pay(ctx context.Context, t *tx.Tx, key ed25519.PrivateKey, s
 		fmt.Fprintf(c.stderr, "note: the payment of %d lamports was not sent to Solana (no --solana-rpc); only a node that does not confirm payments, such as a devnet's, will accept it\n", lamports)
 		return out, -1
 	}
-	if err := rpc.send(ctx, wire); err != nil {
+	// Send checks that the node answers with the payment's own signature.
+	if _, err := rpc.Send(ctx, wire); err != nil {
 		return paid{}, c.fail(fmt.Errorf("send the payment to Solana: %w", err))
 	}
 	out.Sent = true
@@ -711,70 +704,4 @@ func printVM(w io.Writer, v api.VM) {
 
 func formatTime(unixNs int64) string {
 	return time.Unix(0, unixNs).UTC().Format("2006-01-02 15:04:05")
-}
-
-// solanaRPC is the little of Solana's JSON-RPC a paying client needs.
-type solanaRPC struct {
-	url  string
-	http *http.Client
-}
-
-func (s *solanaRPC) call(ctx context.Context, method string, params []any, out any) error {
-	body, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxRPCResponseBytes))
-	if err != nil {
-		return fmt.Errorf("%s: read the answer: %w", method, err)
-	}
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return fmt.Errorf("%s: HTTP %d, not a JSON-RPC answer: %.200s", method, resp.StatusCode, b)
-	}
-	if r.Error != nil {
-		return fmt.Errorf("%s: error %d: %s", method, r.Error.Code, r.Error.Message)
-	}
-	if err := json.Unmarshal(r.Result, out); err != nil {
-		return fmt.Errorf("%s: unexpected result %.200s: %w", method, r.Result, err)
-	}
-	return nil
-}
-
-func (s *solanaRPC) latestBlockhash(ctx context.Context) ([32]byte, error) {
-	var r struct {
-		Value struct {
-			Blockhash string `json:"blockhash"`
-		} `json:"value"`
-	}
-	if err := s.call(ctx, "getLatestBlockhash", []any{map[string]string{"commitment": "finalized"}}, &r); err != nil {
-		return [32]byte{}, err
-	}
-	h, err := solana.HashFromBase58(r.Value.Blockhash)
-	if err != nil {
-		return [32]byte{}, fmt.Errorf("getLatestBlockhash: blockhash %q: %w", r.Value.Blockhash, err)
-	}
-	return h, nil
-}
-
-func (s *solanaRPC) send(ctx context.Context, wire []byte) error {
-	var sig string
-	return s.call(ctx, "sendTransaction", []any{base64.StdEncoding.EncodeToString(wire),
-		map[string]string{"encoding": "base64", "preflightCommitment": "finalized"}}, &sig)
 }

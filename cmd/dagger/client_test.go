@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gagliardetto/solana-go"
 
@@ -249,6 +248,7 @@ type fakeSolana struct {
 	blockhash solana.Hash
 	sent      [][]byte
 	fail      string
+	answer    string // the signature sendTransaction answers; the transaction's own if empty
 }
 
 func (f *fakeSolana) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -269,7 +269,11 @@ func (f *fakeSolana) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.Unmarshal(req.Params[0], &b64)
 		wire, _ := base64.StdEncoding.DecodeString(b64)
 		f.sent = append(f.sent, wire)
-		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":1,"result":"5sig"}`)
+		sig := f.answer
+		if stx, err := solana.TransactionFromBytes(wire); err == nil && len(stx.Signatures) > 0 && sig == "" {
+			sig = stx.Signatures[0].String()
+		}
+		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":1,"result":%q}`, sig)
 	default:
 		http.Error(w, "unknown method", 400)
 	}
@@ -293,6 +297,11 @@ func TestVMCreateWithSolanaRPC(t *testing.T) {
 	if err != nil || stx.Message.RecentBlockhash != sol.blockhash {
 		t.Fatalf("the payment's blockhash is %v (%v), want the RPC's %v", stx.Message.RecentBlockhash, err, sol.blockhash)
 	}
+
+	// A node that answers another transaction's signature is not believed.
+	sol.answer = solana.Signature{9}.String()
+	wantRun(t, createArgs(nodeURL, wallet, "--solana-rpc", rpc.URL), 1, "", "node answered signature")
+	sol.answer = ""
 
 	sol.fail = "Blockhash not found"
 	wantRun(t, createArgs(nodeURL, wallet, "--solana-rpc", rpc.URL), 1, "", "Blockhash not found")
@@ -396,21 +405,24 @@ func TestClientCommandUsage(t *testing.T) {
 	}
 }
 
-func TestSolanaRPCErrors(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// TestVMCreateSolanaRPCErrors: an endpoint that is not a Solana node, or
+// that answers nonsense, stops vm create before anything is signed or sent,
+// saying what answered.
+func TestVMCreateSolanaRPCErrors(t *testing.T) {
+	c := newCLICluster(t, "eu-west")
+	nodeURL := startNode(t, c)
+	wallet, _ := writeWallet(t, 1)
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "<html>rate limited</html>")
 	}))
-	defer srv.Close()
-	rpc := &solanaRPC{url: srv.URL, http: srv.Client()}
-	if _, err := rpc.latestBlockhash(context.Background()); err == nil || !strings.Contains(err.Error(), "not a JSON-RPC answer: <html>rate limited") {
-		t.Fatalf("latestBlockhash from a non-RPC server: %v", err)
-	}
+	defer html.Close()
+	wantRun(t, createArgs(nodeURL, wallet, "--solana-rpc", html.URL), 1, "", "--solana-rpc: ")
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{"value":{"blockhash":"0OIl"}}}`)
+		io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{"context":{"slot":1},"value":{"blockhash":"0OIl","lastValidBlockHeight":1}}}`)
 	}))
 	defer bad.Close()
-	rpc = &solanaRPC{url: bad.URL, http: &http.Client{Timeout: time.Second}}
-	if _, err := rpc.latestBlockhash(context.Background()); err == nil || !strings.Contains(err.Error(), "blockhash") {
-		t.Fatalf("a blockhash that is not base58: %v", err)
+	wantRun(t, createArgs(nodeURL, wallet, "--solana-rpc", bad.URL), 1, "", "--solana-rpc: ")
+	if len(c.vms) != 0 {
+		t.Fatalf("%d VMs created without a payment", len(c.vms))
 	}
 }
