@@ -86,16 +86,17 @@ func (m *memoVerifier) Verify(key graph.PublicKey, digest graph.Hash, sig graph.
 
 // decodeMemo hands every node that receives one message the same decoded
 // event. A broadcast reaches all its receivers as one byte slice, so the
-// slice's address identifies it: while an entry exists its event keeps the
-// bytes alive, and the memo is only ever cleared whole, so an address is
-// never reused under a live entry. Events are immutable and what a graph
-// caches in one (hash, leaf hashes, verification under the committee) is
-// the same for every node of a run, so sharing changes no outcome, only
-// the cost: a 100-node run decodes, hashes and verifies each event once
-// instead of 99 times.
+// slice's address identifies it: each entry keeps its bytes alive itself,
+// and the memo is only ever cleared whole, so an address is never reused
+// under a live entry, whatever graph.Decode keeps of the bytes. The
+// simulator never modifies a message's bytes. Events are immutable and
+// what a graph caches in one (hash, leaf hashes, verification under the
+// committee) is the same for every node of a run, so sharing changes no
+// outcome, only the cost: a 100-node run decodes, hashes and verifies each
+// event once instead of 99 times.
 type decodeMemo struct {
 	lim    graph.Limits
-	events map[memoKey]*graph.Event
+	events map[memoKey]memoEntry
 }
 
 type memoKey struct {
@@ -103,10 +104,17 @@ type memoKey struct {
 	n    int
 }
 
+// memoEntry holds the bytes its key's address points into, so that they
+// cannot be freed and the address reused while the entry lives.
+type memoEntry struct {
+	enc   []byte
+	event *graph.Event
+}
+
 const decodeMemoLimit = 1 << 15
 
 func newDecodeMemo(lim graph.Limits) *decodeMemo {
-	return &decodeMemo{lim: lim, events: make(map[memoKey]*graph.Event)}
+	return &decodeMemo{lim: lim, events: make(map[memoKey]memoEntry)}
 }
 
 func (m *decodeMemo) decode(enc []byte, lim graph.Limits) (*graph.Event, error) {
@@ -115,7 +123,7 @@ func (m *decodeMemo) decode(enc []byte, lim graph.Limits) (*graph.Event, error) 
 	}
 	k := memoKey{uintptr(unsafe.Pointer(unsafe.SliceData(enc))), len(enc)}
 	if e, ok := m.events[k]; ok {
-		return e, nil
+		return e.event, nil
 	}
 	e, err := graph.Decode(enc, lim)
 	if err != nil {
@@ -124,6 +132,6 @@ func (m *decodeMemo) decode(enc []byte, lim graph.Limits) (*graph.Event, error) 
 	if len(m.events) >= decodeMemoLimit {
 		clear(m.events)
 	}
-	m.events[k] = e
+	m.events[k] = memoEntry{enc: enc, event: e}
 	return e, nil
 }

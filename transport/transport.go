@@ -18,8 +18,3 @@ type Transport interface {
 	// Peers lists the peers messages can be sent to now, in a stable order.
 	Peers() []PeerID
 }
-
-// Receiver is what a transport delivers incoming messages to.
-type Receiver interface {
-	Receive(from PeerID, msg []byte)
-}
