@@ -466,13 +466,7 @@ func (g *gen) faults() {
 		if len(fs) == 0 {
 			continue
 		}
-		saved := slices.Clone(sc.Faults)
-		sc.Faults = append(sc.Faults, fs...)
-		sortFaults(sc.Faults)
-		if !Audit(sc).Within() {
-			sc.Faults = saved
-			g.undo(fs)
-		}
+		g.keepWithin(sc, fs)
 	}
 }
 
@@ -501,6 +495,21 @@ func (g *gen) busy(n int, from, until time.Duration) {
 }
 
 // undo forgets the busy intervals a rejected candidate took.
+// keepWithin adds fs to sc's faults if the scenario stays within the
+// fault bound, and otherwise leaves sc as it was and undoes what drawing
+// fs reserved; it reports whether it added them.
+func (g *gen) keepWithin(sc *scenario.Scenario, fs []scenario.Fault) bool {
+	saved := slices.Clone(sc.Faults)
+	sc.Faults = append(sc.Faults, fs...)
+	sortFaults(sc.Faults)
+	if Audit(sc).Within() {
+		return true
+	}
+	sc.Faults = saved
+	g.undo(fs)
+	return false
+}
+
 func (g *gen) undo(fs []scenario.Fault) {
 	for _, f := range fs {
 		for _, n := range f.Crash {
@@ -625,12 +634,7 @@ func (g *gen) restores(seed uint64) {
 			{At: scenario.Duration(crash), Crash: []int{n}},
 			{At: scenario.Duration(back), Restart: []int{n}, RestoreBackup: true},
 		}
-		saved := slices.Clone(sc.Faults)
-		sc.Faults = append(sc.Faults, fs...)
-		sortFaults(sc.Faults)
-		if !Audit(sc).Within() {
-			sc.Faults = saved
-			g.undo(fs)
+		if !g.keepWithin(sc, fs) {
 			continue
 		}
 		kept++
