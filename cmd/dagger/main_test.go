@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -157,6 +158,21 @@ func TestSimSweepRunsTheGridAndListsFailures(t *testing.T) {
 	pass := writeScenario(t, smallScenario)
 	if code, out, errs := runCLI("sim", "sweep", pass, "--seeds", "1-2", "--out", jsonl); code != 0 {
 		t.Fatalf("passing sweep exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// TestSimSweepRefusesAHugeGridBeforeBuildingIt: a grid of 10^9 runs is
+// refused at once, by counting it, not by building it first.
+func TestSimSweepRefusesAHugeGridBeforeBuildingIt(t *testing.T) {
+	good := writeScenario(t, smallScenario)
+	values := make([]string, 1000)
+	for i := range values {
+		values[i] = strconv.Itoa(i)
+	}
+	list := strings.Join(values, ",")
+	code, _, errs := runCLI("sim", "sweep", good, "--seeds", "1-1000", "--set", "network.drop="+list, "--set", "network.duplicate="+list)
+	if code != 2 || !strings.Contains(errs, "at most 100000 runs") {
+		t.Fatalf("exit %d, stderr %q; want 2 naming the bound", code, errs)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -53,43 +54,65 @@ func runSimSweep(args []string, stdout, stderr io.Writer) int {
 	if *jobs < 1 {
 		return fail(fmt.Errorf("--jobs must be at least 1"))
 	}
-	grid := []cell{{}}
+	// The grid's size is known before it is built: a sweep over too many
+	// runs is refused before it takes any memory.
+	type axis struct {
+		key    string
+		values []string
+	}
+	var axes []axis
+	points := 1
 	for _, s := range sets {
 		key, values, ok := strings.Cut(s, "=")
 		if !ok || key == "" || values == "" {
 			return fail(fmt.Errorf("--set %q: want key=v1,v2 (any number of values)", s))
 		}
-		var next []cell
-		for _, c := range grid {
-			for _, v := range strings.Split(values, ",") {
-				next = append(next, cell{sets: append(append([]string(nil), c.sets...), key+"="+v)})
-			}
+		a := axis{key, strings.Split(values, ",")}
+		if len(a.values) > maxSweepRuns/points {
+			return fail(fmt.Errorf("the grid of --set values has more than %d points, at most %d runs", maxSweepRuns, maxSweepRuns))
 		}
-		grid = next
+		points *= len(a.values)
+		axes = append(axes, a)
 	}
-	var cells []cell
-	for _, c := range grid {
-		for seed := lo; seed <= hi; seed++ {
-			cells = append(cells, cell{seed: seed, sets: c.sets})
+	nseeds := hi - lo + 1
+	if nseeds == 0 || nseeds > uint64(maxSweepRuns/points) {
+		return fail(fmt.Errorf("%d seeds of %d settings each: more than %d runs", nseeds, points, maxSweepRuns))
+	}
+	total := points * int(nseeds)
+	// settingsAt returns the settings of grid point p, the first key
+	// varying slowest.
+	settingsAt := func(p int) []string {
+		out := make([]string, len(axes))
+		for k := len(axes) - 1; k >= 0; k-- {
+			n := len(axes[k].values)
+			out[k] = axes[k].key + "=" + axes[k].values[p%n]
+			p /= n
 		}
+		return out
 	}
-	if len(cells) > maxSweepRuns {
-		return fail(fmt.Errorf("%d runs, at most %d", len(cells), maxSweepRuns))
+	// cell i runs grid point i/nseeds with seed lo + i%nseeds.
+	cellAt := func(i int) cell { return cell{seed: lo + uint64(i)%nseeds, sets: settingsAt(i / int(nseeds))} }
+	load := func(c cell) (*scenario.Scenario, error) {
+		overrides, err := parseOverrides(append(slices.Clone(c.sets), fmt.Sprintf("seed=%d", c.seed)))
+		if err != nil {
+			return nil, err
+		}
+		return scenario.Load(file, overrides...)
 	}
-	// Every cell's scenario is loaded before anything runs, so a bad value
-	// is reported at once rather than after an hour of runs.
-	scs := make([]*scenario.Scenario, len(cells))
-	for i, c := range cells {
-		overrides, err := parseOverrides(append(append([]string(nil), c.sets...), fmt.Sprintf("seed=%d", c.seed)))
+	// Every grid point's scenario is loaded before anything runs, so a bad
+	// value is reported at once rather than after an hour of runs.
+	var first *scenario.Scenario
+	for p := range points {
+		sc, err := load(cell{seed: lo, sets: settingsAt(p)})
 		if err != nil {
 			return fail(err)
 		}
-		if scs[i], err = scenario.Load(file, overrides...); err != nil {
-			return fail(err)
+		if first == nil {
+			first = sc
 		}
 	}
 	if *out == "" {
-		*out = scs[0].Name + "-sweep.jsonl"
+		*out = first.Name + "-sweep.jsonl"
 	}
 	f, err := os.Create(*out)
 	if err != nil {
@@ -97,71 +120,92 @@ func runSimSweep(args []string, stdout, stderr io.Writer) int {
 	}
 	defer f.Close()
 
-	reports := make([]*sim.Report, len(cells))
-	errs := make([]error, len(cells))
+	// Runs finish in any order; their results are written in the grid's
+	// order as soon as every earlier one is in, so a run's report is held
+	// only until then, never all of them to the end.
+	type result struct {
+		report *sim.Report
+		err    error
+	}
 	work := make(chan int)
-	done := make(chan int)
+	done := make(chan struct {
+		i int
+		result
+	})
 	var wg sync.WaitGroup
-	for range min(*jobs, len(cells)) {
+	for range min(*jobs, total) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				reports[i], errs[i] = sim.Run(scs[i], sim.Options{})
-				done <- i
+				var r result
+				var sc *scenario.Scenario
+				if sc, r.err = load(cellAt(i)); r.err == nil {
+					r.report, r.err = sim.Run(sc, sim.Options{})
+				}
+				done <- struct {
+					i int
+					result
+				}{i, r}
 			}
 		}()
 	}
 	go func() {
-		for i := range cells {
+		for i := range total {
 			work <- i
 		}
 		close(work)
 		wg.Wait()
 		close(done)
 	}()
-	failed := 0
-	finished := 0
-	for i := range done {
-		finished++
-		if errs[i] != nil || !reports[i].Pass() {
-			failed++
-		}
-		progress(stderr, finished, len(cells), failed)
-	}
-	fmt.Fprintln(stderr)
 
 	w := bufio.NewWriter(f)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "seed\tsettings\tverdict\tcommits\ttx/s\tp50 ms\tp99 ms\tfailed checks")
 	var replays []string
-	for i, c := range cells {
-		if errs[i] != nil {
-			fmt.Fprintf(tw, "%d\t%s\terror\t\t\t\t\t%v\n", c.seed, strings.Join(c.sets, " "), errs[i])
+	emit := func(c cell, r result) {
+		if r.err != nil {
+			fmt.Fprintf(tw, "%d\t%s\terror\t\t\t\t\t%v\n", c.seed, strings.Join(c.sets, " "), r.err)
 			replays = append(replays, replayCommand(file, c.seed, c.sets))
-			continue
+			return
 		}
-		r := reports[i]
-		r.Overrides = c.sets
-		b, _ := json.Marshal(r)
+		rep := r.report
+		rep.Overrides = c.sets
+		b, _ := json.Marshal(rep)
 		w.Write(append(b, '\n'))
 		var bad []string
-		for _, ch := range r.Checks {
+		for _, ch := range rep.Checks {
 			if !ch.Pass {
 				bad = append(bad, ch.Name)
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%.1f\t%.0f\t%.0f\t%s\n", c.seed, strings.Join(c.sets, " "), r.Verdict,
-			r.Commits, r.CommitTPS, r.LatencyMS.P50, r.LatencyMS.P99, strings.Join(bad, ","))
-		if !r.Pass() {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%.1f\t%.0f\t%.0f\t%s\n", c.seed, strings.Join(c.sets, " "), rep.Verdict,
+			rep.Commits, rep.CommitTPS, rep.LatencyMS.P50, rep.LatencyMS.P99, strings.Join(bad, ","))
+		if !rep.Pass() {
 			replays = append(replays, replayCommand(file, c.seed, c.sets))
 		}
 	}
+	waiting := map[int]result{}
+	next, failed, finished := 0, 0, 0
+	for d := range done {
+		finished++
+		if d.err != nil || !d.report.Pass() {
+			failed++
+		}
+		progress(stderr, finished, total, failed)
+		waiting[d.i] = d.result
+		for r, ok := waiting[next]; ok; r, ok = waiting[next] {
+			delete(waiting, next)
+			emit(cellAt(next), r)
+			next++
+		}
+	}
+	fmt.Fprintln(stderr)
 	tw.Flush()
 	if err := w.Flush(); err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(stdout, "%d runs, %d failed; reports in %s\n", len(cells), failed, *out)
+	fmt.Fprintf(stdout, "%d runs, %d failed; reports in %s\n", total, failed, *out)
 	if failed > 0 {
 		fmt.Fprintln(stdout, "replay the failures with:")
 		for _, r := range replays {
