@@ -81,17 +81,7 @@ func flood(t testing.TB, addr string, n int) (opened *atomic.Int64) {
 // nor take more than MaxHandshakesPerIP of the host's handshake budget.
 func TestStrangersCannotCrowdOutMembers(t *testing.T) {
 	const strangers = 160
-	a := start(t, testConfig(newKey(t), listenOn["tcp"]))
-	keyB := newKey(t)
-	b := start(t, testConfig(keyB, listenOn["tcp"]))
-	addrsB := b.Addrs()
-	both := []transport.PeerID{a.ID(), b.ID()}
-	a.SetAllowed(both)
-	b.SetAllowed(both)
-	if err := a.AddPeerAddr(b.ID(), addrsB); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 5*time.Second, func() bool { return len(a.Peers()) == 1 && len(b.Peers()) == 1 }, "connected")
+	a, b, keyB, addrsB := connectedPair(t, listenOn["tcp"])
 
 	opened := flood(t, tcpAddrOf(t, a), strangers)
 	// Once refused connections come back, the flood is at full strength.
@@ -117,7 +107,7 @@ func TestStrangersCannotCrowdOutMembers(t *testing.T) {
 	}
 	restarted := time.Now()
 	b = start(t, testConfig(keyB, listen))
-	b.SetAllowed(both)
+	b.SetAllowed([]transport.PeerID{a.ID(), b.ID()})
 	if err := b.AddPeerAddr(a.ID(), a.Addrs()); err != nil {
 		t.Fatal(err)
 	}

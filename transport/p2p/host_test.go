@@ -283,17 +283,7 @@ func TestPendingPeerRateLimited(t *testing.T) {
 func TestRestartedPeerReconnected(t *testing.T) {
 	for _, tr := range []string{"tcp", "quic"} {
 		t.Run(tr, func(t *testing.T) {
-			a := start(t, testConfig(newKey(t), listenOn[tr]))
-			keyB := newKey(t)
-			b := start(t, testConfig(keyB, listenOn[tr]))
-			addrsB := b.Addrs()
-			both := []transport.PeerID{a.ID(), b.ID()}
-			a.SetAllowed(both)
-			b.SetAllowed(both)
-			if err := a.AddPeerAddr(b.ID(), addrsB); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, 5*time.Second, func() bool { return len(a.Peers()) == 1 && len(b.Peers()) == 1 }, "connected")
+			a, b, keyB, addrsB := connectedPair(t, listenOn[tr])
 			// Both writers hold a stream on the connection about to die.
 			a.Send(b.ID(), []byte("hello"))
 			b.Send(a.ID(), []byte("hi"))
@@ -313,7 +303,7 @@ func TestRestartedPeerReconnected(t *testing.T) {
 				listen[i] = strings.TrimSuffix(s, "/p2p/"+string(b.ID()))
 			}
 			b = start(t, testConfig(keyB, listen))
-			b.SetAllowed(both)
+			b.SetAllowed([]transport.PeerID{a.ID(), b.ID()})
 			waitFor(t, 5*time.Second, func() bool { return len(a.Peers()) == 1 && len(b.Peers()) == 1 }, "a redialed restarted b")
 			a.Send(b.ID(), []byte("welcome back"))
 			b.Send(a.ID(), []byte("thanks"))
@@ -487,4 +477,23 @@ func TestConfigRejected(t *testing.T) {
 			}
 		})
 	}
+}
+
+// connectedPair starts two hosts on listen that allow each other, with a
+// dialing b, and waits until they are connected; it returns b's key and
+// addresses for restarting it.
+func connectedPair(t *testing.T, listen []string) (a, b node, keyB ed25519.PrivateKey, addrsB []string) {
+	t.Helper()
+	a = start(t, testConfig(newKey(t), listen))
+	keyB = newKey(t)
+	b = start(t, testConfig(keyB, listen))
+	addrsB = b.Addrs()
+	both := []transport.PeerID{a.ID(), b.ID()}
+	a.SetAllowed(both)
+	b.SetAllowed(both)
+	if err := a.AddPeerAddr(b.ID(), addrsB); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return len(a.Peers()) == 1 && len(b.Peers()) == 1 }, "connected")
+	return a, b, keyB, addrsB
 }
