@@ -2,6 +2,8 @@ package graph
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -48,6 +50,16 @@ func NewEd25519Signer(key ed25519.PrivateKey) (*Ed25519Signer, error) {
 	s := &Ed25519Signer{key: key}
 	copy(s.pub[:], key.Public().(ed25519.PublicKey))
 	return s, nil
+}
+
+// KeySeed derives the key seed of member i of a committee made from one
+// seed. Tests and the simulator both use it, so a seed names the same
+// committee in each.
+func KeySeed(seed uint64, i int) [32]byte {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], seed)
+	binary.BigEndian.PutUint64(b[8:], uint64(i))
+	return sha256.Sum256(b[:])
 }
 
 // Ed25519SignerFromSeed derives the signer of a 32-byte seed; tests and the

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"dagger/graph"
-	"dagger/graph/graphtest"
 	"dagger/node"
 	"dagger/transport"
 )
@@ -54,7 +53,7 @@ func newCluster(t *testing.T, n int) *mesh {
 	c := &mesh{t: t, cut: make([]bool, n), epochs: map[uint64]*graph.Committee{}, blocked: map[[2]int]bool{}}
 	members := make([]graph.Member, n)
 	for i := range n {
-		s := graph.Ed25519SignerFromSeed(graphtest.KeySeed(1, i))
+		s := graph.Ed25519SignerFromSeed(graph.KeySeed(1, i))
 		c.signers = append(c.signers, s)
 		members[i] = graph.Member{Key: s.PublicKey(), Weight: 1}
 	}

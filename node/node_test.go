@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"dagger/graph"
-	"dagger/graph/graphtest"
 	"dagger/node"
 	"dagger/node/cluster"
 	"dagger/node/payment"
@@ -65,7 +64,7 @@ func (s *solo) Peers() []transport.PeerID     { return nil }
 var soloTreasury = payment.Address{7}
 
 func newSolo(t *testing.T) *solo {
-	seed := graphtest.KeySeed(9, 0)
+	seed := graph.KeySeed(9, 0)
 	s := &solo{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), key: ed25519.NewKeyFromSeed(seed[:]),
 		store: node.NewMemStore(), done: map[tx.ID]node.TxStatus{}, hashes: map[uint64][32]byte{}}
 	s.gen = cluster.Genesis{Time: s.now, Params: cluster.Params{Treasury: soloTreasury,
@@ -87,7 +86,7 @@ func (s *solo) start() {
 	s.timers = nil
 	n, err := node.NewNode(node.Config{Key: s.key, Genesis: s.gen, Provisioner: s.hv, Chain: s.chain,
 		ConfirmTimeout: 10 * time.Second,
-		Ledger: node.LedgerConfig{Graph: graph.Config{Signer: graph.Ed25519SignerFromSeed(graphtest.KeySeed(9, 0))}, Transport: s, Clock: s, Store: s.store,
+		Ledger: node.LedgerConfig{Graph: graph.Config{Signer: graph.Ed25519SignerFromSeed(graph.KeySeed(9, 0))}, Transport: s, Clock: s, Store: s.store,
 			LeaderTimeout: 100 * time.Millisecond, FetchRetry: 50 * time.Millisecond},
 		KeepEpochs: s.keep,
 		Hooks: node.NodeHooks{Done: func(id tx.ID, st node.TxStatus) { s.done[id] = st },
@@ -391,7 +390,7 @@ func TestSnapshotOfAnotherClusterIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := node.NewNode(node.Config{Key: s.key, Genesis: s.gen,
-		Ledger: node.LedgerConfig{Graph: graph.Config{Signer: graph.Ed25519SignerFromSeed(graphtest.KeySeed(9, 0))}, Transport: s, Clock: s, Store: s.store}}); !errors.Is(err, cluster.ErrSnapshot) {
+		Ledger: node.LedgerConfig{Graph: graph.Config{Signer: graph.Ed25519SignerFromSeed(graph.KeySeed(9, 0))}, Transport: s, Clock: s, Store: s.store}}); !errors.Is(err, cluster.ErrSnapshot) {
 		t.Fatalf("NewNode on a damaged snapshot: %v", err)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"dagger/graph"
-	"dagger/graph/graphtest"
 	"dagger/node"
 	"dagger/node/payment"
 	"dagger/provision"
@@ -122,7 +121,7 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 	signers := make([]graph.Signer, sc.Nodes)
 	keys := make([]ed25519.PrivateKey, sc.Nodes)
 	for i := range signers {
-		seed := graphtest.KeySeed(sc.Seed, i)
+		seed := graph.KeySeed(sc.Seed, i)
 		signers[i] = newSigner(seed)
 		keys[i] = ed25519.NewKeyFromSeed(seed[:])
 	}

@@ -2,7 +2,7 @@ package sim
 
 // The simulated store and its faults. A node in the simulator stores
 // everything in a node.MemStore; simStore wraps it with the failures of
-// the live on-disk store (package node/store) that a scenario injects: a
+// the live on-disk store (package node/live/store) that a scenario injects: a
 // write that fails, a record whose bytes are damaged (found, as the live
 // store finds it by its checksum, when the record is read), a write torn
 // by a crash, and the loss at a machine crash of what was never synced.

@@ -23,10 +23,10 @@ import (
 	"time"
 
 	"dagger/node"
-	"dagger/node/api"
 	"dagger/node/cluster"
 	"dagger/node/live"
-	"dagger/node/store"
+	"dagger/node/live/api"
+	"dagger/node/live/store"
 	"dagger/node/tx"
 )
 

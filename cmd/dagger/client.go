@@ -1,7 +1,7 @@
 package main
 
 // The client commands: vm create|delete|renew|get|list and tx status. They
-// speak to a node's HTTP API (package node/api) and sign every transaction
+// speak to a node's HTTP API (package node/live/api) and sign every transaction
 // here, with the customer's wallet key; the node never sees a private key.
 
 import (
@@ -19,8 +19,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"dagger/node/api"
-	"dagger/node/keyfile"
+	"dagger/node/live/api"
+	"dagger/node/live/keyfile"
 	"dagger/node/payment"
 	"dagger/node/tx"
 )

@@ -20,9 +20,9 @@ import (
 
 	"dagger/graph"
 	"dagger/node"
-	"dagger/node/api"
 	"dagger/node/cluster"
-	"dagger/node/keyfile"
+	"dagger/node/live/api"
+	"dagger/node/live/keyfile"
 	"dagger/node/payment"
 	"dagger/node/tx"
 )

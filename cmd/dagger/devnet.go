@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"dagger/node/cluster"
-	"dagger/node/keyfile"
 	"dagger/node/live"
+	"dagger/node/live/keyfile"
 	"dagger/node/payment"
 )
 

@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"time"
 
-	"dagger/node/api"
-	"dagger/node/keyfile"
+	"dagger/node/live/api"
+	"dagger/node/live/keyfile"
 	"dagger/node/tx"
 )
 

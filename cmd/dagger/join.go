@@ -12,9 +12,9 @@ import (
 	"fmt"
 	"io"
 
-	"dagger/node/api"
-	"dagger/node/keyfile"
 	"dagger/node/live"
+	"dagger/node/live/api"
+	"dagger/node/live/keyfile"
 	"dagger/node/tx"
 )
 

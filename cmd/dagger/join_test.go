@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"dagger/node"
-	"dagger/node/api"
 	"dagger/node/cluster"
-	"dagger/node/keyfile"
 	"dagger/node/live"
+	"dagger/node/live/api"
+	"dagger/node/live/keyfile"
+	"dagger/node/live/store"
 	"dagger/node/payment"
-	"dagger/node/store"
 	"dagger/node/tx"
 	"dagger/transport/p2p"
 )

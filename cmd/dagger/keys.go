@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 
-	"dagger/node/keyfile"
+	"dagger/node/live/keyfile"
 	"dagger/node/payment"
 	"dagger/node/tx"
 )

@@ -21,7 +21,7 @@ func NewBuilder(n int, seed uint64) *Builder {
 	b := &Builder{Signers: make([]graph.Signer, n)}
 	members := make([]graph.Member, n)
 	for i := range n {
-		b.Signers[i] = graph.Ed25519SignerFromSeed(KeySeed(seed, i))
+		b.Signers[i] = graph.Ed25519SignerFromSeed(graph.KeySeed(seed, i))
 		members[i] = graph.Member{Key: b.Signers[i].PublicKey(), Weight: 1}
 	}
 	c, err := graph.NewCommittee(0, members)

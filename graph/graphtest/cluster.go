@@ -8,8 +8,6 @@
 package graphtest
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -103,7 +101,7 @@ func New(cfg Config) (*Cluster, error) {
 	members := make([]graph.Member, len(cfg.Weights))
 	signers := make([]graph.Signer, len(cfg.Weights))
 	for i, w := range cfg.Weights {
-		signers[i] = cfg.NewSigner(KeySeed(cfg.Seed, i))
+		signers[i] = cfg.NewSigner(graph.KeySeed(cfg.Seed, i))
 		members[i] = graph.Member{Key: signers[i].PublicKey(), Weight: w}
 	}
 	committee, err := graph.NewCommittee(0, members)
@@ -123,14 +121,6 @@ func New(cfg Config) (*Cluster, error) {
 		c.react(n, -1)
 	}
 	return c, nil
-}
-
-// KeySeed derives member i's key seed from a cluster seed.
-func KeySeed(seed uint64, i int) [32]byte {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], seed)
-	binary.BigEndian.PutUint64(b[8:], uint64(i))
-	return sha256.Sum256(b[:])
 }
 
 // Honest reports whether node i follows the protocol.

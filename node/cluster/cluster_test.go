@@ -32,7 +32,7 @@ type harness struct {
 }
 
 func operatorKey(i int) ed25519.PrivateKey {
-	seed := graphtest.KeySeed(1, i)
+	seed := graph.KeySeed(1, i)
 	return ed25519.NewKeyFromSeed(seed[:])
 }
 

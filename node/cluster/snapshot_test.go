@@ -102,7 +102,7 @@ func (h *snapHarness) record() {
 }
 
 func snapOperatorKey(i int) ed25519.PrivateKey {
-	seed := graphtest.KeySeed(1, i) // the keys of graphtest.NewBuilder(4, 1)
+	seed := graph.KeySeed(1, i) // the keys of graphtest.NewBuilder(4, 1)
 	return ed25519.NewKeyFromSeed(seed[:])
 }
 

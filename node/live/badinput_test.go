@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"dagger/node/api"
+	"dagger/node/live/api"
 	"dagger/node/tx"
 )
 

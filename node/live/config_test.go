@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dagger/node/keyfile"
+	"dagger/node/live/keyfile"
 	"dagger/node/payment"
 )
 

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"dagger/node/keyfile"
+	"dagger/node/live/keyfile"
 	"dagger/node/tx"
 )
 

@@ -20,9 +20,9 @@ import (
 
 	"dagger/graph"
 	"dagger/node"
-	"dagger/node/api"
 	"dagger/node/cluster"
-	"dagger/node/metrics"
+	"dagger/node/live/api"
+	"dagger/node/live/metrics"
 	"dagger/node/tx"
 	"dagger/transport"
 )

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"dagger/node"
-	"dagger/node/keyfile"
+	"dagger/node/live/keyfile"
+	"dagger/node/live/store"
 	"dagger/node/payment"
-	"dagger/node/store"
 	"dagger/node/tx"
 	"dagger/transport/p2p"
 )

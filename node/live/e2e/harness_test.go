@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"dagger/node/api"
-	"dagger/node/keyfile"
+	"dagger/node/live/api"
+	"dagger/node/live/keyfile"
 	"dagger/node/tx"
 )
 

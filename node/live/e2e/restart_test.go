@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"dagger/node/api"
+	"dagger/node/live/api"
 )
 
 // startDevnet runs 'dagger devnet' and waits for its table of nodes.

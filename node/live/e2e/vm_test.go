@@ -15,7 +15,7 @@ import (
 	"github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 
-	"dagger/node/api"
+	"dagger/node/live/api"
 	"dagger/node/payment/paymenttest"
 )
 

@@ -10,7 +10,7 @@ import (
 )
 
 // dashboardPath is the Grafana dashboard shipped in docs/.
-const dashboardPath = "../../docs/grafana-dashboard.json"
+const dashboardPath = "../../../docs/grafana-dashboard.json"
 
 type gridPos struct{ H, W, X, Y int }
 

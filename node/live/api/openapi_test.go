@@ -44,7 +44,7 @@ type apiSchema struct {
 
 func loadOpenAPI(t *testing.T) (*openAPI, any) {
 	t.Helper()
-	b, err := os.ReadFile("../../docs/openapi.yaml")
+	b, err := os.ReadFile("../../../docs/openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
