@@ -2,6 +2,7 @@ package graph
 
 import (
 	"crypto/sha256"
+	"dagger/graph/codec"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -177,20 +178,22 @@ func (e *Event) appendHeader(b []byte) []byte {
 }
 
 func appendHeader(b []byte, epoch, round uint64, creator MemberID, time int64, parents []EventRef, ntxs, nbytes uint32, root Hash) []byte {
-	b = append(b, encodingVersion)
-	b = binary.BigEndian.AppendUint64(b, epoch)
-	b = binary.BigEndian.AppendUint64(b, round)
-	b = binary.BigEndian.AppendUint32(b, uint32(creator))
-	b = binary.BigEndian.AppendUint64(b, uint64(time))
-	b = binary.BigEndian.AppendUint16(b, uint16(len(parents)))
+	w := codec.Writer{B: b}
+	w.U8(encodingVersion)
+	w.U64(epoch)
+	w.U64(round)
+	w.U32(uint32(creator))
+	w.I64(time)
+	w.U16(uint16(len(parents)))
 	for _, p := range parents {
-		b = binary.BigEndian.AppendUint64(b, p.Round)
-		b = binary.BigEndian.AppendUint32(b, uint32(p.Creator))
-		b = append(b, p.Hash[:]...)
+		w.U64(p.Round)
+		w.U32(uint32(p.Creator))
+		w.Raw(p.Hash[:])
 	}
-	b = binary.BigEndian.AppendUint32(b, ntxs)
-	b = binary.BigEndian.AppendUint32(b, nbytes)
-	return append(b, root[:]...)
+	w.U32(ntxs)
+	w.U32(nbytes)
+	w.Raw(root[:])
+	return w.B
 }
 
 // AppendEncode appends the event's canonical encoding to b.
@@ -204,12 +207,11 @@ func (e *Event) AppendEncode(b []byte) []byte {
 func (e *Event) appendFields(b []byte) []byte {
 	b = slices.Grow(b, e.Size())
 	b = e.appendHeader(b)
-	b = append(b, e.Sig[:]...)
+	w := codec.Writer{B: append(b, e.Sig[:]...)}
 	for _, tx := range e.Txs {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(tx)))
-		b = append(b, tx...)
+		w.Bytes32(tx)
 	}
-	return b
+	return w.B
 }
 
 // Encode returns the event's canonical encoding. For an event that was
@@ -238,90 +240,48 @@ func EncodedHash(enc []byte) (Hash, error) {
 	return headerDigest(enc[:n]), nil
 }
 
-// decoder reads fixed-width fields and remembers the first error.
-type decoder struct {
-	b   []byte
-	off int
-	err error
-}
+// decoder reads an event's fields (package codec) with the graph's own:
+// hashes, headers.
+type decoder struct{ codec.Reader }
 
-func (d *decoder) take(n int, what string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n < 0 || len(d.b)-d.off < n {
-		d.err = malformed("truncated at byte %d reading %s", d.off, what)
-		return nil
-	}
-	s := d.b[d.off : d.off+n : d.off+n]
-	d.off += n
-	return s
-}
-
-func (d *decoder) u8(what string) uint8 {
-	if s := d.take(1, what); s != nil {
-		return s[0]
-	}
-	return 0
-}
-
-func (d *decoder) u16(what string) uint16 {
-	if s := d.take(2, what); s != nil {
-		return binary.BigEndian.Uint16(s)
-	}
-	return 0
-}
-
-func (d *decoder) u32(what string) uint32 {
-	if s := d.take(4, what); s != nil {
-		return binary.BigEndian.Uint32(s)
-	}
-	return 0
-}
-
-func (d *decoder) u64(what string) uint64 {
-	if s := d.take(8, what); s != nil {
-		return binary.BigEndian.Uint64(s)
-	}
-	return 0
+func newDecoder(b []byte) *decoder {
+	return &decoder{codec.NewReader(b, func(msg string) error { return malformed("%s", msg) })}
 }
 
 func (d *decoder) hash(what string) (h Hash) {
-	if s := d.take(HashSize, what); s != nil {
-		copy(h[:], s)
-	}
+	d.Fixed(h[:], what)
 	return h
 }
 
 // header decodes a header and returns the event (without signature and
 // transactions) with the declared transaction count and batch size.
 func (d *decoder) header(lim Limits) (e *Event, ntxs, nbytes int) {
-	if v := d.u8("version"); d.err == nil && v != encodingVersion {
-		d.err = malformed("encoding version %d, this node speaks %d", v, encodingVersion)
+	if v := d.U8("version"); d.Err() == nil && v != encodingVersion {
+		d.Fail("encoding version %d, this node speaks %d", v, encodingVersion)
 		return nil, 0, 0
 	}
 	e = &Event{}
-	e.Epoch = d.u64("epoch")
-	e.Round = d.u64("round")
-	e.Creator = MemberID(d.u32("creator"))
-	e.Time = int64(d.u64("time"))
-	np := int(d.u16("parent count"))
-	if d.err == nil && np > lim.MaxParents {
-		d.err = malformed("%d parents, at most %d allowed", np, lim.MaxParents)
+	e.Epoch = d.U64("epoch")
+	e.Round = d.U64("round")
+	e.Creator = MemberID(d.U32("creator"))
+	e.Time = int64(d.U64("time"))
+	np := int(d.U16("parent count"))
+	if d.Err() == nil && np > lim.MaxParents {
+		d.Fail("%d parents, at most %d allowed", np, lim.MaxParents)
 	}
-	if d.err != nil {
+	if d.Err() != nil {
 		return nil, 0, 0
 	}
 	if np > 0 {
 		e.Parents = make([]EventRef, np)
 		for i := range e.Parents {
-			e.Parents[i] = EventRef{Round: d.u64("parent round"), Creator: MemberID(d.u32("parent creator")), Hash: d.hash("parent hash")}
+			e.Parents[i] = EventRef{Round: d.U64("parent round"), Creator: MemberID(d.U32("parent creator")), Hash: d.hash("parent hash")}
 		}
 	}
-	ntxs = int(d.u32("transaction count"))
-	nbytes = int(d.u32("batch size"))
+	ntxs = int(d.U32("transaction count"))
+	nbytes = int(d.U32("batch size"))
 	e.TxRoot = d.hash("transaction root")
-	if d.err != nil {
+	if d.Err() != nil {
 		return nil, 0, 0
 	}
 	return e, ntxs, nbytes
@@ -336,39 +296,39 @@ func Decode(b []byte, lim Limits) (*Event, error) {
 	if len(b) > lim.MaxEventBytes {
 		return nil, malformed("%d bytes, at most %d allowed", len(b), lim.MaxEventBytes)
 	}
-	d := &decoder{b: b}
+	d := newDecoder(b)
 	e, ntxs, nbytes := d.header(lim)
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
-	headerEnd := d.off
+	headerEnd := d.Offset()
 	if ntxs > lim.MaxEventTxs {
 		return nil, malformed("%d transactions, at most %d allowed", ntxs, lim.MaxEventTxs)
 	}
 	// Each transaction costs at least 5 bytes (length and one byte of data),
 	// so a count the input cannot hold is rejected before allocating for it.
-	copy(e.Sig[:], d.take(SignatureSize, "signature"))
-	if d.err != nil {
-		return nil, d.err
+	copy(e.Sig[:], d.Take(SignatureSize, "signature"))
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
-	if rest := len(b) - d.off; ntxs > rest/5 || nbytes != rest-4*ntxs {
+	if rest := d.Left(); ntxs > rest/5 || nbytes != rest-4*ntxs {
 		return nil, malformed("header declares %d transactions in %d bytes, %d bytes follow", ntxs, nbytes, rest)
 	}
 	if ntxs > 0 {
 		e.Txs = make([][]byte, ntxs)
 		for i := range e.Txs {
-			n := int(d.u32("transaction length"))
-			if d.err == nil && (n == 0 || n > lim.MaxTxBytes) {
+			n := int(d.U32("transaction length"))
+			if d.Err() == nil && (n == 0 || n > lim.MaxTxBytes) {
 				return nil, malformed("transaction %d is %d bytes, want 1..%d", i, n, lim.MaxTxBytes)
 			}
-			e.Txs[i] = d.take(n, "transaction")
+			e.Txs[i] = d.Take(n, "transaction")
 		}
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
-	if d.off != len(b) {
-		return nil, malformed("%d trailing bytes", len(b)-d.off)
+	if d.End(); d.Err() != nil {
+		return nil, d.Err()
 	}
 	if err := e.checkStructure(lim); err != nil {
 		return nil, err
@@ -456,11 +416,11 @@ func (h *Header) AppendEncode(b []byte) []byte {
 func (d *decoder) signedHeader(lim Limits) Header {
 	e, ntxs, nbytes := d.header(lim)
 	var h Header
-	if d.err != nil {
+	if d.Err() != nil {
 		return h
 	}
 	h = Header{Epoch: e.Epoch, Round: e.Round, Creator: e.Creator, Time: e.Time, Parents: e.Parents,
 		TxCount: uint32(ntxs), TxBytes: uint32(nbytes), TxRoot: e.TxRoot}
-	copy(h.Sig[:], d.take(SignatureSize, "signature"))
+	copy(h.Sig[:], d.Take(SignatureSize, "signature"))
 	return h
 }

@@ -60,14 +60,11 @@ func (ev *Evidence) Encode() []byte {
 // signatures (Verify does).
 func DecodeEvidence(data []byte, lim Limits) (*Evidence, error) {
 	lim = lim.withDefaults()
-	d := &decoder{b: data}
+	d := newDecoder(data)
 	ev := &Evidence{First: d.signedHeader(lim)}
 	ev.Second = d.signedHeader(lim)
-	if d.err != nil {
-		return nil, fmt.Errorf("evidence: %w", d.err)
-	}
-	if d.off != len(data) {
-		return nil, fmt.Errorf("evidence: %w", malformed("%d trailing bytes", len(data)-d.off))
+	if d.End(); d.Err() != nil {
+		return nil, fmt.Errorf("evidence: %w", d.Err())
 	}
 	if !ev.First.Hash().Less(ev.Second.Hash()) {
 		return nil, fmt.Errorf("evidence: %w", malformed("headers not in canonical order"))

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"container/heap"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"dagger/graph"
+	"dagger/graph/codec"
 	"dagger/node/payment"
 	"dagger/node/tx"
 )
@@ -117,15 +117,15 @@ func snapshotError(format string, args ...any) error {
 // equal bytes. A state beyond the snapshot limits still encodes, but
 // Restore refuses it.
 func (s *State) Snapshot() []byte {
-	w := &snapWriter{b: make([]byte, 0, 1024+200*len(s.opOrder)+256*len(s.vms)+
-		64*len(s.payments)+minSeenBytes*len(s.seen)+12*len(s.evidence))}
-	w.raw([]byte(snapshotMagic))
+	w := &snapWriter{codec.Writer{B: make([]byte, 0, 1024+200*len(s.opOrder)+256*len(s.vms)+
+		64*len(s.payments)+minSeenBytes*len(s.seen)+12*len(s.evidence))}}
+	w.Raw([]byte(snapshotMagic))
 	w.params(s.params)
-	w.u64(s.epoch)
-	w.i64(s.epochStart)
-	w.i64(s.boundary)
-	w.i64(s.time)
-	w.u64(s.commits)
+	w.U64(s.epoch)
+	w.I64(s.epochStart)
+	w.I64(s.boundary)
+	w.I64(s.time)
+	w.U64(s.commits)
 	s.putCommittees(w)
 	s.putOperators(w)
 	s.putVMs(w)
@@ -134,66 +134,66 @@ func (s *State) Snapshot() []byte {
 	s.putSeen(w)
 	s.putEvidence(w)
 	h := s.Hash()
-	w.raw(h[:])
-	sum := sha256.Sum256(w.b)
-	return append(w.b, sum[:]...)
+	w.Raw(h[:])
+	sum := sha256.Sum256(w.B)
+	return append(w.B, sum[:]...)
 }
 
 func (s *State) putCommittees(w *snapWriter) {
 	epochs := s.recentEpochs()
-	w.count(len(epochs))
+	w.Count(len(epochs))
 	for _, e := range epochs {
 		c := s.committees[e]
-		w.u64(e)
-		w.count(c.Size())
+		w.U64(e)
+		w.Count(c.Size())
 		for i := range c.Size() {
 			m, _ := c.Member(graph.MemberID(i))
-			w.raw(m.Key[:])
-			w.u64(m.Weight)
+			w.Raw(m.Key[:])
+			w.U64(m.Weight)
 		}
 	}
 }
 
 func (s *State) putOperators(w *snapWriter) {
-	w.u64(s.joined)
-	w.count(len(s.opOrder))
+	w.U64(s.joined)
+	w.Count(len(s.opOrder))
 	for _, k := range s.opOrder {
 		o := s.operators[k]
-		w.raw(o.Key[:])
-		w.str(o.PeerID)
-		w.str(o.Region)
+		w.Raw(o.Key[:])
+		w.Str32(o.PeerID)
+		w.Str32(o.Region)
 		w.capacity(o.Capacity)
-		w.raw(o.Payout[:])
-		w.u64(o.Weight)
-		w.u8(byte(o.Status))
+		w.Raw(o.Payout[:])
+		w.U64(o.Weight)
+		w.U8(byte(o.Status))
 		w.capacity(o.Used)
-		w.u8(flag(o.Equivocated))
-		w.u8(flag(o.Leaving))
+		w.U8(flag(o.Equivocated))
+		w.U8(flag(o.Leaving))
 		w.keys(o.Approvals)
 		w.keys(o.Removals)
-		w.u64(o.Since)
-		w.u64(o.order)
+		w.U64(o.Since)
+		w.U64(o.order)
 	}
 }
 
 func (s *State) putVMs(w *snapWriter) {
 	ids := s.sortedVMIDs()
-	w.count(len(ids))
+	w.Count(len(ids))
 	for _, id := range ids {
 		v := s.vms[id]
-		w.raw(v.ID[:])
-		w.raw(v.Owner[:])
+		w.Raw(v.ID[:])
+		w.Raw(v.Owner[:])
 		w.capacity(tx.Capacity{VCPU: v.Spec.VCPU, MemoryMiB: v.Spec.MemoryMiB, DiskGiB: v.Spec.DiskGiB})
-		w.str(v.Spec.Image)
-		w.str(v.Spec.Region)
-		w.str(v.Spec.SSHKey)
-		w.u8(byte(v.State))
-		w.str(v.Reason)
-		w.raw(v.Host[:])
+		w.Str32(v.Spec.Image)
+		w.Str32(v.Spec.Region)
+		w.Str32(v.Spec.SSHKey)
+		w.U8(byte(v.State))
+		w.Str32(v.Reason)
+		w.Raw(v.Host[:])
 		for _, t := range []int64{v.Created, v.LeaseEnd, v.Updated, v.PlacedAt} {
-			w.i64(t)
+			w.I64(t)
 		}
-		w.u64(v.Paid)
+		w.U64(v.Paid)
 		w.keys(v.Tried)
 	}
 }
@@ -204,13 +204,13 @@ func (s *State) putOwners(w *snapWriter) {
 		owners = append(owners, k)
 	}
 	slices.SortFunc(owners, cmpKey)
-	w.count(len(owners))
+	w.Count(len(owners))
 	for _, k := range owners {
-		w.raw(k[:])
+		w.Raw(k[:])
 		ids := s.byOwner[k]
-		w.count(len(ids))
+		w.Count(len(ids))
 		for _, id := range ids {
-			w.raw(id[:])
+			w.Raw(id[:])
 		}
 	}
 }
@@ -221,9 +221,9 @@ func (s *State) putPayments(w *snapWriter) {
 		sigs = append(sigs, sig)
 	}
 	slices.SortFunc(sigs, func(a, b payment.Signature) int { return bytes.Compare(a[:], b[:]) })
-	w.count(len(sigs))
+	w.Count(len(sigs))
 	for _, sig := range sigs {
-		w.raw(sig[:])
+		w.Raw(sig[:])
 	}
 }
 
@@ -233,20 +233,20 @@ func (s *State) putSeen(w *snapWriter) {
 		seen = append(seen, seenEntry{expiry: t.expiry, id: id})
 	}
 	slices.SortFunc(seen, cmpSeen)
-	w.count(len(seen))
+	w.Count(len(seen))
 	for _, e := range seen {
-		w.raw(e.id[:])
-		w.i64(e.expiry)
-		w.u64(s.seen[e.id].commit)
+		w.Raw(e.id[:])
+		w.I64(e.expiry)
+		w.U64(s.seen[e.id].commit)
 	}
 }
 
 func (s *State) putEvidence(w *snapWriter) {
 	keys := s.sortedEvidence()
-	w.count(len(keys))
+	w.Count(len(keys))
 	for _, k := range keys {
-		w.u64(k.epoch)
-		w.u32(uint32(k.creator))
+		w.U64(k.epoch)
+		w.U32(uint32(k.creator))
 	}
 }
 
@@ -303,42 +303,31 @@ func cmpEvidence(a, b evidenceKey) int {
 	return 0
 }
 
-// snapWriter appends a snapshot's fields.
-type snapWriter struct{ b []byte }
-
-func (w *snapWriter) raw(p []byte) { w.b = append(w.b, p...) }
-func (w *snapWriter) u8(v byte)    { w.b = append(w.b, v) }
-func (w *snapWriter) u32(v uint32) { w.b = binary.BigEndian.AppendUint32(w.b, v) }
-func (w *snapWriter) u64(v uint64) { w.b = binary.BigEndian.AppendUint64(w.b, v) }
-func (w *snapWriter) i64(v int64)  { w.u64(uint64(v)) }
-func (w *snapWriter) count(n int)  { w.u32(uint32(n)) }
-
-func (w *snapWriter) str(s string) {
-	w.count(len(s))
-	w.b = append(w.b, s...)
-}
+// snapWriter appends a snapshot's fields (package codec) with its own:
+// keys, capacities, parameters.
+type snapWriter struct{ codec.Writer }
 
 func (w *snapWriter) keys(k []tx.Key) {
-	w.count(len(k))
+	w.Count(len(k))
 	for _, x := range k {
-		w.raw(x[:])
+		w.Raw(x[:])
 	}
 }
 
 func (w *snapWriter) capacity(c tx.Capacity) {
-	w.u32(c.VCPU)
-	w.u64(c.MemoryMiB)
-	w.u64(c.DiskGiB)
+	w.U32(c.VCPU)
+	w.U64(c.MemoryMiB)
+	w.U64(c.DiskGiB)
 }
 
 func (w *snapWriter) params(p Params) {
-	w.raw(p.Treasury[:])
-	w.u64(p.Price.VCPUHour)
-	w.u64(p.Price.MemoryGiBHour)
-	w.u64(p.Price.DiskGiBHour)
-	w.i64(int64(p.EpochLength))
-	w.i64(int64(p.StatusTimeout))
-	w.i64(int64(p.MaxAttempts))
+	w.Raw(p.Treasury[:])
+	w.U64(p.Price.VCPUHour)
+	w.U64(p.Price.MemoryGiBHour)
+	w.U64(p.Price.DiskGiBHour)
+	w.I64(int64(p.EpochLength))
+	w.I64(int64(p.StatusTimeout))
+	w.I64(int64(p.MaxAttempts))
 }
 
 // Restore decodes a snapshot; verifier is as in New (nil means ed25519).
@@ -380,8 +369,8 @@ func decodeSnapshot(body []byte, verifier graph.Verifier) (*State, error) {
 	if verifier == nil {
 		verifier = graph.Ed25519{}
 	}
-	r := &snapReader{b: body}
-	if string(r.take(len(snapshotMagic), "magic")) != snapshotMagic {
+	r := newSnapReader(body)
+	if string(r.Take(len(snapshotMagic), "magic")) != snapshotMagic {
 		return nil, snapshotError("no %q prefix", snapshotMagic)
 	}
 	s := &State{verifier: verifier, dirty: true}
@@ -395,11 +384,9 @@ func decodeSnapshot(body []byte, verifier graph.Verifier) (*State, error) {
 	r.seenIDs(s)
 	r.evidence(s)
 	r.at("", 0)
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
-	}
-	if r.err != nil {
-		return nil, r.err
+	r.End()
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	for _, check := range []func() error{s.checkCommittees, s.checkOperators, s.checkVMs, s.checkEvidence, s.checkAdmissions} {
 		if err := check(); err != nil {
@@ -415,11 +402,11 @@ func decodeSnapshot(body []byte, verifier graph.Verifier) (*State, error) {
 	return s, nil
 }
 
-// snapReader reads a snapshot's fields. The first error sticks; reads
+// snapReader reads a snapshot's fields (package codec) with its own, and
+// names the entry being read in its errors. The first error sticks; reads
 // after it return zero values.
 type snapReader struct {
-	b   []byte
-	err error
+	codec.Reader
 	// The entry being read, for errors: item and index, or item and id
 	// once named.
 	item  string
@@ -428,112 +415,39 @@ type snapReader struct {
 	named bool
 }
 
+func newSnapReader(b []byte) *snapReader {
+	r := &snapReader{}
+	r.Reader = codec.NewReader(b, r.wrap)
+	return r
+}
+
 // at says which entry is read next; name names it by key or id.
 func (r *snapReader) at(item string, i int) { r.item, r.index, r.named = item, i, false }
 func (r *snapReader) name(id [32]byte)      { r.id, r.named = id, true }
 
-func (r *snapReader) fail(format string, args ...any) {
-	if r.err != nil {
-		return
-	}
-	msg := fmt.Sprintf(format, args...)
+// wrap makes a snapshot error of msg, naming the entry being read.
+func (r *snapReader) wrap(msg string) error {
 	switch {
 	case r.named:
 		msg = fmt.Sprintf("%s %s: %s", r.item, tx.ID(r.id).Short(), msg)
 	case r.item != "":
 		msg = fmt.Sprintf("%s %d: %s", r.item, r.index, msg)
 	}
-	r.err = fmt.Errorf("%w: %s", ErrSnapshot, msg)
-}
-
-func (r *snapReader) take(n int, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if len(r.b) < n {
-		r.fail("%s: %d bytes left, want %d", what, len(r.b), n)
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *snapReader) u8(what string) byte {
-	if v := r.take(1, what); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (r *snapReader) u32(what string) uint32 {
-	if v := r.take(4, what); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (r *snapReader) u64(what string) uint64 {
-	if v := r.take(8, what); v != nil {
-		return binary.BigEndian.Uint64(v)
-	}
-	return 0
-}
-
-func (r *snapReader) i64(what string) int64 { return int64(r.u64(what)) }
-
-func (r *snapReader) fixed(dst []byte, what string) {
-	if v := r.take(len(dst), what); v != nil {
-		copy(dst, v)
-	}
+	return fmt.Errorf("%w: %s", ErrSnapshot, msg)
 }
 
 func (r *snapReader) key(what string) (k tx.Key) {
-	r.fixed(k[:], what)
+	r.Fixed(k[:], what)
 	return k
 }
 
-func (r *snapReader) flag(what string) bool {
-	v := r.u8(what)
-	if v > 1 {
-		r.fail("%s: flag %d, want 0 or 1", what, v)
-	}
-	return v == 1
-}
-
-// count reads a list's length and checks it against max and against the
-// bytes left, each entry taking at least min bytes: nothing is allocated
-// for a list before that.
-func (r *snapReader) count(what string, max, min int) int {
-	n := uint64(r.u32(what + " count"))
-	switch {
-	case r.err != nil:
-		return 0
-	case n > uint64(max):
-		r.fail("%d %s, at most %d", n, what, max)
-		return 0
-	case n*uint64(min) > uint64(len(r.b)):
-		r.fail("%d %s cannot fit in the %d bytes left", n, what, len(r.b))
-		return 0
-	}
-	return int(n)
-}
-
-func (r *snapReader) str(max int, what string) string {
-	n := r.u32(what + " length")
-	if r.err == nil && uint64(n) > uint64(max) {
-		r.fail("%s: %d bytes, at most %d", what, n, max)
-	}
-	return string(r.take(int(n), what))
-}
-
 func (r *snapReader) capacity(what string) tx.Capacity {
-	return tx.Capacity{VCPU: r.u32(what + " vcpu"), MemoryMiB: r.u64(what + " memory"), DiskGiB: r.u64(what + " disk")}
+	return tx.Capacity{VCPU: r.U32(what + " vcpu"), MemoryMiB: r.U64(what + " memory"), DiskGiB: r.U64(what + " disk")}
 }
 
 // keys reads a list of operator keys.
 func (r *snapReader) keys(what string) []tx.Key {
-	n := r.count(what, MaxSnapshotOperators, 32)
+	n := r.Count(what, MaxSnapshotOperators, 32)
 	if n == 0 {
 		return nil
 	}
@@ -547,9 +461,9 @@ func (r *snapReader) keys(what string) []tx.Key {
 // sortedKeys reads a list of operator keys that must be sorted and unique.
 func (r *snapReader) sortedKeys(what string) []tx.Key {
 	ks := r.keys(what)
-	for i := 1; i < len(ks) && r.err == nil; i++ {
+	for i := 1; i < len(ks) && r.Err() == nil; i++ {
 		if cmpKey(ks[i-1], ks[i]) >= 0 {
-			r.fail("%s: %s after %s: want sorted, unique keys", what, ks[i].Short(), ks[i-1].Short())
+			r.Fail("%s: %s after %s: want sorted, unique keys", what, ks[i].Short(), ks[i-1].Short())
 		}
 	}
 	return ks
@@ -557,21 +471,21 @@ func (r *snapReader) sortedKeys(what string) []tx.Key {
 
 func (r *snapReader) params() Params {
 	var p Params
-	r.fixed(p.Treasury[:], "treasury")
-	p.Price.VCPUHour = r.u64("vCPU price")
-	p.Price.MemoryGiBHour = r.u64("memory price")
-	p.Price.DiskGiBHour = r.u64("disk price")
-	p.EpochLength = time.Duration(r.i64("epoch length"))
-	p.StatusTimeout = time.Duration(r.i64("status timeout"))
-	attempts := r.i64("max attempts")
+	r.Fixed(p.Treasury[:], "treasury")
+	p.Price.VCPUHour = r.U64("vCPU price")
+	p.Price.MemoryGiBHour = r.U64("memory price")
+	p.Price.DiskGiBHour = r.U64("disk price")
+	p.EpochLength = time.Duration(r.I64("epoch length"))
+	p.StatusTimeout = time.Duration(r.I64("status timeout"))
+	attempts := r.I64("max attempts")
 	switch {
-	case r.err != nil:
+	case r.Err() != nil:
 	case p.EpochLength <= 0:
-		r.fail("epoch length %v: want more than 0", p.EpochLength)
+		r.Fail("epoch length %v: want more than 0", p.EpochLength)
 	case p.StatusTimeout <= 0:
-		r.fail("status timeout %v: want more than 0", p.StatusTimeout)
+		r.Fail("status timeout %v: want more than 0", p.StatusTimeout)
 	case attempts <= 0 || int64(int(attempts)) != attempts:
-		r.fail("max attempts %d: want a positive int", attempts)
+		r.Fail("max attempts %d: want a positive int", attempts)
 	}
 	p.MaxAttempts = int(attempts)
 	return p
@@ -582,47 +496,47 @@ func (r *snapReader) params() Params {
 // epoch length after the epoch's start (so that Apply's boundary loop is
 // short).
 func (r *snapReader) clock(s *State) {
-	s.epoch = r.u64("epoch")
-	s.epochStart = r.i64("epoch start")
-	s.boundary = r.i64("next epoch boundary")
-	s.time = r.i64("time")
-	s.commits = r.u64("commits")
+	s.epoch = r.U64("epoch")
+	s.epochStart = r.I64("epoch start")
+	s.boundary = r.I64("next epoch boundary")
+	s.time = r.I64("time")
+	s.commits = r.U64("commits")
 	switch {
-	case r.err != nil:
+	case r.Err() != nil:
 	case s.epochStart > s.time:
-		r.fail("epoch start %d is after the time %d", s.epochStart, s.time)
+		r.Fail("epoch start %d is after the time %d", s.epochStart, s.time)
 	case s.boundary <= s.time:
-		r.fail("next epoch boundary %d is not after the time %d", s.boundary, s.time)
+		r.Fail("next epoch boundary %d is not after the time %d", s.boundary, s.time)
 	case uint64(s.boundary)-uint64(s.epochStart) > uint64(s.params.EpochLength):
-		r.fail("next epoch boundary %d is more than an epoch length (%v) after the epoch start %d",
+		r.Fail("next epoch boundary %d is more than an epoch length (%v) after the epoch start %d",
 			s.boundary, s.params.EpochLength, s.epochStart)
 	}
 }
 
 func (r *snapReader) committees(s *State) {
 	r.at("", 0)
-	n := r.count("committees", MaxSnapshotCommittees, minCommitteeBytes)
+	n := r.Count("committees", MaxSnapshotCommittees, minCommitteeBytes)
 	s.committees = make(map[uint64]*graph.Committee, n)
 	var prev uint64
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		r.at("committee", i)
-		e := r.u64("epoch")
-		members := make([]graph.Member, r.count("members", graph.MaxCommitteeSize, minMemberBytes))
+		e := r.U64("epoch")
+		members := make([]graph.Member, r.Count("members", graph.MaxCommitteeSize, minMemberBytes))
 		for j := range members {
-			r.fixed(members[j].Key[:], "member key")
-			members[j].Weight = r.u64("member weight")
+			r.Fixed(members[j].Key[:], "member key")
+			members[j].Weight = r.U64("member weight")
 		}
 		switch {
-		case r.err != nil:
+		case r.Err() != nil:
 			return
 		case i > 0 && e <= prev:
-			r.fail("epoch %d after epoch %d: want increasing epochs", e, prev)
+			r.Fail("epoch %d after epoch %d: want increasing epochs", e, prev)
 		case e > s.epoch || s.epoch-e >= MaxSnapshotCommittees:
-			r.fail("epoch %d is not one of the %d up to the current epoch %d", e, MaxSnapshotCommittees, s.epoch)
+			r.Fail("epoch %d is not one of the %d up to the current epoch %d", e, MaxSnapshotCommittees, s.epoch)
 		}
 		c, err := graph.NewCommittee(e, members)
 		if err != nil {
-			r.fail("epoch %d: %v", e, err)
+			r.Fail("epoch %d: %v", e, err)
 		}
 		s.committees[e], prev = c, e
 	}
@@ -630,20 +544,20 @@ func (r *snapReader) committees(s *State) {
 
 func (r *snapReader) operators(s *State) {
 	r.at("", 0)
-	s.joined = r.u64("joined")
-	n := r.count("operators", MaxSnapshotOperators, minOperatorBytes)
+	s.joined = r.U64("joined")
+	n := r.Count("operators", MaxSnapshotOperators, minOperatorBytes)
 	s.operators = make(map[tx.Key]*Operator, n)
 	s.opOrder = make([]tx.Key, 0, n)
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		r.at("operator", i)
 		o := r.operator(s)
-		if r.err != nil {
+		if r.Err() != nil {
 			return
 		}
 		if _, dup := s.operators[o.Key]; dup {
-			r.fail("repeats an operator")
+			r.Fail("repeats an operator")
 		} else if i > 0 && o.order <= s.operators[s.opOrder[i-1]].order {
-			r.fail("join order %d is not after the previous operator's", o.order)
+			r.Fail("join order %d is not after the previous operator's", o.order)
 		}
 		s.operators[o.Key] = o
 		s.opOrder = append(s.opOrder, o.Key)
@@ -653,45 +567,45 @@ func (r *snapReader) operators(s *State) {
 func (r *snapReader) operator(s *State) *Operator {
 	o := &Operator{Key: r.key("key")}
 	r.name(o.Key)
-	o.PeerID = r.str(tx.MaxPeerIDBytes, "peer id")
-	o.Region = r.str(tx.MaxRegionBytes, "region")
+	o.PeerID = r.Str32(tx.MaxPeerIDBytes, "peer id")
+	o.Region = r.Str32(tx.MaxRegionBytes, "region")
 	o.Capacity = r.capacity("capacity")
-	r.fixed(o.Payout[:], "payout")
-	o.Weight = r.u64("weight")
-	o.Status = OperatorStatus(r.u8("status"))
+	r.Fixed(o.Payout[:], "payout")
+	o.Weight = r.U64("weight")
+	o.Status = OperatorStatus(r.U8("status"))
 	o.Used = r.capacity("used")
-	o.Equivocated = r.flag("equivocated")
-	o.Leaving = r.flag("leaving")
+	o.Equivocated = r.Flag("equivocated")
+	o.Leaving = r.Flag("leaving")
 	o.Approvals = r.sortedKeys("approvals")
 	o.Removals = r.sortedKeys("removals")
-	o.Since = r.u64("since")
-	o.order = r.u64("join order")
+	o.Since = r.U64("since")
+	o.order = r.U64("join order")
 	switch {
-	case r.err != nil:
+	case r.Err() != nil:
 	case o.Status < OperatorPending || o.Status > OperatorRemoved:
-		r.fail("unknown %s", o.Status)
+		r.Fail("unknown %s", o.Status)
 	case o.Weight == 0 || o.Weight > graph.MaxCommitteeWeight:
-		r.fail("weight %d: want 1..%d", o.Weight, uint64(graph.MaxCommitteeWeight))
+		r.Fail("weight %d: want 1..%d", o.Weight, uint64(graph.MaxCommitteeWeight))
 	case o.Since > s.epoch:
-		r.fail("%s since epoch %d, after the current epoch %d", o.Status, o.Since, s.epoch)
+		r.Fail("%s since epoch %d, after the current epoch %d", o.Status, o.Since, s.epoch)
 	case o.Leaving && o.Status != OperatorActive:
-		r.fail("leaving, but %s", o.Status)
+		r.Fail("leaving, but %s", o.Status)
 	case o.order >= s.joined:
-		r.fail("join order %d, but %d operators joined", o.order, s.joined)
+		r.Fail("join order %d, but %d operators joined", o.order, s.joined)
 	}
 	return o
 }
 
 func (r *snapReader) vms(s *State) {
 	r.at("", 0)
-	n := r.count("VMs", MaxSnapshotVMs, minVMBytes)
+	n := r.Count("VMs", MaxSnapshotVMs, minVMBytes)
 	s.vms = make(map[tx.ID]*VM, n)
 	var prev tx.ID
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		r.at("vm", i)
 		v := r.vm(s)
-		if r.err == nil && i > 0 && cmpID(v.ID, prev) <= 0 {
-			r.fail("not after vm %s: want VMs sorted by id", prev.Short())
+		if r.Err() == nil && i > 0 && cmpID(v.ID, prev) <= 0 {
+			r.Fail("not after vm %s: want VMs sorted by id", prev.Short())
 		}
 		s.vms[v.ID], prev = v, v.ID
 	}
@@ -699,41 +613,41 @@ func (r *snapReader) vms(s *State) {
 
 func (r *snapReader) vm(s *State) *VM {
 	v := &VM{}
-	r.fixed(v.ID[:], "id")
+	r.Fixed(v.ID[:], "id")
 	r.name(v.ID)
 	v.Owner = r.key("owner")
-	v.Spec.VCPU = r.u32("vcpu")
-	v.Spec.MemoryMiB = r.u64("memory")
-	v.Spec.DiskGiB = r.u64("disk")
-	v.Spec.Image = r.str(tx.MaxImageBytes, "image")
-	v.Spec.Region = r.str(tx.MaxRegionBytes, "region")
-	v.Spec.SSHKey = r.str(tx.MaxSSHKeyBytes, "ssh key")
-	v.State = VMState(r.u8("state"))
-	v.Reason = r.str(MaxSnapshotReasonBytes, "reason")
+	v.Spec.VCPU = r.U32("vcpu")
+	v.Spec.MemoryMiB = r.U64("memory")
+	v.Spec.DiskGiB = r.U64("disk")
+	v.Spec.Image = r.Str32(tx.MaxImageBytes, "image")
+	v.Spec.Region = r.Str32(tx.MaxRegionBytes, "region")
+	v.Spec.SSHKey = r.Str32(tx.MaxSSHKeyBytes, "ssh key")
+	v.State = VMState(r.U8("state"))
+	v.Reason = r.Str32(MaxSnapshotReasonBytes, "reason")
 	v.Host = r.key("host")
-	v.Created = r.i64("created")
-	v.LeaseEnd = r.i64("lease end")
-	v.Updated = r.i64("updated")
-	v.PlacedAt = r.i64("placed at")
-	v.Paid = r.u64("paid")
+	v.Created = r.I64("created")
+	v.LeaseEnd = r.I64("lease end")
+	v.Updated = r.I64("updated")
+	v.PlacedAt = r.I64("placed at")
+	v.Paid = r.U64("paid")
 	v.Tried = r.keys("tried")
 	sp := v.Spec
 	switch {
-	case r.err != nil:
+	case r.Err() != nil:
 	case v.State < VMPending || v.State > VMExpired:
-		r.fail("unknown %s", v.State)
+		r.Fail("unknown %s", v.State)
 	case sp.VCPU == 0 || sp.VCPU > tx.MaxVCPU:
-		r.fail("vcpu %d: want 1..%d", sp.VCPU, tx.MaxVCPU)
+		r.Fail("vcpu %d: want 1..%d", sp.VCPU, tx.MaxVCPU)
 	case sp.MemoryMiB == 0 || sp.MemoryMiB > tx.MaxMemoryMiB:
-		r.fail("memory %d MiB: want 1..%d", sp.MemoryMiB, tx.MaxMemoryMiB)
+		r.Fail("memory %d MiB: want 1..%d", sp.MemoryMiB, tx.MaxMemoryMiB)
 	case sp.DiskGiB == 0 || sp.DiskGiB > tx.MaxDiskGiB:
-		r.fail("disk %d GiB: want 1..%d", sp.DiskGiB, tx.MaxDiskGiB)
+		r.Fail("disk %d GiB: want 1..%d", sp.DiskGiB, tx.MaxDiskGiB)
 	case sp.Image == "" || sp.Region == "":
-		r.fail("no image or no region")
+		r.Fail("no image or no region")
 	case !v.State.Final() && len(v.Reason) > maxLiveReasonBytes:
-		r.fail("reason: %d bytes, at most %d for a VM that is %s", len(v.Reason), maxLiveReasonBytes, v.State)
+		r.Fail("reason: %d bytes, at most %d for a VM that is %s", len(v.Reason), maxLiveReasonBytes, v.State)
 	case len(v.Tried) > s.params.MaxAttempts:
-		r.fail("tried on %d hosts, but max attempts is %d", len(v.Tried), s.params.MaxAttempts)
+		r.Fail("tried on %d hosts, but max attempts is %d", len(v.Tried), s.params.MaxAttempts)
 	}
 	return v
 }
@@ -741,46 +655,46 @@ func (r *snapReader) vm(s *State) *VM {
 // owners reads the per-owner lists: every VM in its owner's list, once.
 func (r *snapReader) owners(s *State) {
 	r.at("", 0)
-	n := r.count("owners", MaxSnapshotVMs, minOwnerBytes)
+	n := r.Count("owners", MaxSnapshotVMs, minOwnerBytes)
 	s.byOwner = make(map[tx.Key][]tx.ID, n)
 	listed := make(map[tx.ID]bool, len(s.vms))
 	var prev tx.Key
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		r.at("owner", i)
 		owner := r.key("key")
 		r.name(owner)
-		ids := make([]tx.ID, r.count("VMs", MaxSnapshotVMs, 32))
+		ids := make([]tx.ID, r.Count("VMs", MaxSnapshotVMs, 32))
 		for j := range ids {
-			r.fixed(ids[j][:], "vm id")
+			r.Fixed(ids[j][:], "vm id")
 		}
 		switch {
-		case r.err != nil:
+		case r.Err() != nil:
 			return
 		case i > 0 && cmpKey(owner, prev) <= 0:
-			r.fail("not after owner %s: want owners sorted by key", prev.Short())
+			r.Fail("not after owner %s: want owners sorted by key", prev.Short())
 		case len(ids) == 0:
-			r.fail("no VMs")
+			r.Fail("no VMs")
 		}
 		for _, id := range ids {
 			v, ok := s.vms[id]
 			switch {
 			case !ok:
-				r.fail("vm %s is not a VM", id.Short())
+				r.Fail("vm %s is not a VM", id.Short())
 			case v.Owner != owner:
-				r.fail("vm %s belongs to %s", id.Short(), v.Owner.Short())
+				r.Fail("vm %s belongs to %s", id.Short(), v.Owner.Short())
 			case listed[id]:
-				r.fail("lists vm %s twice", id.Short())
+				r.Fail("lists vm %s twice", id.Short())
 			}
 			listed[id] = true
 		}
 		s.byOwner[owner], prev = ids, owner
 	}
-	if r.err == nil && len(listed) != len(s.vms) {
+	if r.Err() == nil && len(listed) != len(s.vms) {
 		for _, id := range s.sortedVMIDs() {
 			if !listed[id] {
 				r.at("vm", 0)
 				r.name(id)
-				r.fail("in no owner's list")
+				r.Fail("in no owner's list")
 				return
 			}
 		}
@@ -789,15 +703,15 @@ func (r *snapReader) owners(s *State) {
 
 func (r *snapReader) payments(s *State) {
 	r.at("", 0)
-	n := r.count("payments", MaxSnapshotPayments, len(payment.Signature{}))
+	n := r.Count("payments", MaxSnapshotPayments, len(payment.Signature{}))
 	s.payments = make(map[payment.Signature]struct{}, n)
 	var prev payment.Signature
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		var sig payment.Signature
-		r.fixed(sig[:], "payment signature")
-		if r.err == nil && i > 0 && bytes.Compare(prev[:], sig[:]) >= 0 {
+		r.Fixed(sig[:], "payment signature")
+		if r.Err() == nil && i > 0 && bytes.Compare(prev[:], sig[:]) >= 0 {
 			r.at("payment", i)
-			r.fail("not after the previous one: want sorted, unique signatures")
+			r.Fail("not after the previous one: want sorted, unique signatures")
 		}
 		s.payments[sig], prev = struct{}{}, sig
 		xorInto(&s.payHash, sig[:])
@@ -809,28 +723,28 @@ func (r *snapReader) payments(s *State) {
 // in one of the commits before the state.
 func (r *snapReader) seenIDs(s *State) {
 	r.at("", 0)
-	n := r.count("seen ids", MaxSnapshotSeen, minSeenBytes)
+	n := r.Count("seen ids", MaxSnapshotSeen, minSeenBytes)
 	s.seen = make(map[tx.ID]seenTx, n)
 	s.seenByExp = make(expiryHeap, 0, n)
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		r.at("seen id", i)
 		var e seenEntry
-		r.fixed(e.id[:], "id")
+		r.Fixed(e.id[:], "id")
 		r.name(e.id)
-		e.expiry = r.i64("expiry")
-		commit := r.u64("commit")
+		e.expiry = r.I64("expiry")
+		commit := r.U64("commit")
 		_, dup := s.seen[e.id]
 		switch {
-		case r.err != nil:
+		case r.Err() != nil:
 			return
 		case i > 0 && cmpSeen(s.seenByExp[i-1], e) >= 0:
-			r.fail("not after the previous one: want sorted by expiry, then id")
+			r.Fail("not after the previous one: want sorted by expiry, then id")
 		case dup:
-			r.fail("repeats an id")
+			r.Fail("repeats an id")
 		case e.expiry < s.time || uint64(e.expiry)-uint64(s.time) > uint64(tx.MaxValidity):
-			r.fail("expiry %d is outside the replay window [%d, %d + %v]", e.expiry, s.time, s.time, tx.MaxValidity)
+			r.Fail("expiry %d is outside the replay window [%d, %d + %v]", e.expiry, s.time, s.time, tx.MaxValidity)
 		case commit >= s.commits:
-			r.fail("commit %d is not one of the %d commits before the state", commit, s.commits)
+			r.Fail("commit %d is not one of the %d commits before the state", commit, s.commits)
 		}
 		s.seen[e.id] = seenTx{expiry: e.expiry, commit: commit}
 		s.seenByExp = append(s.seenByExp, e)
@@ -840,19 +754,19 @@ func (r *snapReader) seenIDs(s *State) {
 
 func (r *snapReader) evidence(s *State) {
 	r.at("", 0)
-	n := r.count("evidence keys", MaxSnapshotEvidence, minEvidenceBytes)
+	n := r.Count("evidence keys", MaxSnapshotEvidence, minEvidenceBytes)
 	s.evidence = make(map[evidenceKey]struct{}, n)
 	var prev evidenceKey
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		r.at("evidence", i)
-		k := evidenceKey{epoch: r.u64("epoch"), creator: graph.MemberID(r.u32("member"))}
+		k := evidenceKey{epoch: r.U64("epoch"), creator: graph.MemberID(r.U32("member"))}
 		switch {
-		case r.err != nil:
+		case r.Err() != nil:
 			return
 		case i > 0 && cmpEvidence(prev, k) >= 0:
-			r.fail("not after the previous one: want sorted by epoch, then member")
+			r.Fail("not after the previous one: want sorted by epoch, then member")
 		case k.epoch > s.epoch:
-			r.fail("epoch %d is after the current epoch %d", k.epoch, s.epoch)
+			r.Fail("epoch %d is after the current epoch %d", k.epoch, s.epoch)
 		}
 		s.evidence[k], prev = struct{}{}, k
 	}

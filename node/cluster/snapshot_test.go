@@ -891,13 +891,13 @@ func TestRestoreChecksCountsBeforeAllocating(t *testing.T) {
 	s := snapScenario(t).st
 	head := func() *snapWriter {
 		w := &snapWriter{}
-		w.raw([]byte(snapshotMagic))
+		w.Raw([]byte(snapshotMagic))
 		w.params(s.params)
-		w.u64(s.epoch)
-		w.i64(s.epochStart)
-		w.i64(s.boundary)
-		w.i64(s.time)
-		w.u64(s.commits)
+		w.U64(s.epoch)
+		w.I64(s.epochStart)
+		w.I64(s.boundary)
+		w.I64(s.time)
+		w.U64(s.commits)
 		return w
 	}
 	sections := []func(*snapWriter){s.putCommittees, s.putOperators, s.putVMs, s.putOwners, s.putPayments, s.putSeen, s.putEvidence}
@@ -908,12 +908,12 @@ func TestRestoreChecksCountsBeforeAllocating(t *testing.T) {
 				put(w)
 			}
 			if i == 1 {
-				w.u64(s.joined) // the operators' count follows it
+				w.U64(s.joined) // the operators' count follows it
 			}
-			w.u32(n)
-			w.raw(make([]byte, 100))
-			w.raw(make([]byte, 2*sha256.Size))
-			data := snapReseal(w.b)
+			w.U32(n)
+			w.Raw(make([]byte, 100))
+			w.Raw(make([]byte, 2*sha256.Size))
+			data := snapReseal(w.B)
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)

@@ -10,12 +10,11 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/binary"
+	"dagger/graph/codec"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 )
 
 // Magic opens every cluster transaction (with the format version).
@@ -216,58 +215,53 @@ const memoDomain = "dagger/payment/v1\x00"
 // body appends the unsigned encoding; withPayment false leaves the payment
 // out, which is what the payment's memo binds to.
 func (t *Tx) body(b []byte, withPayment bool) []byte {
-	b = append(b, Magic...)
-	b = append(b, byte(t.Kind))
-	b = append(b, t.Author[:]...)
-	b = binary.BigEndian.AppendUint64(b, t.Nonce)
-	b = binary.BigEndian.AppendUint64(b, uint64(t.Expiry))
+	w := codec.Writer{B: append(b, Magic...)}
+	w.U8(byte(t.Kind))
+	w.Raw(t.Author[:])
+	w.U64(t.Nonce)
+	w.I64(t.Expiry)
 	switch t.Kind {
 	case KindOperatorJoin:
-		b = appendString(b, t.PeerID)
-		b = appendString(b, t.Region)
-		b = binary.BigEndian.AppendUint32(b, t.Capacity.VCPU)
-		b = binary.BigEndian.AppendUint64(b, t.Capacity.MemoryMiB)
-		b = binary.BigEndian.AppendUint64(b, t.Capacity.DiskGiB)
-		b = append(b, t.Payout[:]...)
+		w.Str16(t.PeerID)
+		w.Str16(t.Region)
+		w.U32(t.Capacity.VCPU)
+		w.U64(t.Capacity.MemoryMiB)
+		w.U64(t.Capacity.DiskGiB)
+		w.Raw(t.Payout[:])
 	case KindOperatorApprove, KindOperatorRemove:
-		b = append(b, t.Operator[:]...)
+		w.Raw(t.Operator[:])
 	case KindVMCreate:
-		b = binary.BigEndian.AppendUint32(b, t.Spec.VCPU)
-		b = binary.BigEndian.AppendUint64(b, t.Spec.MemoryMiB)
-		b = binary.BigEndian.AppendUint64(b, t.Spec.DiskGiB)
-		b = appendString(b, t.Spec.Image)
-		b = appendString(b, t.Spec.Region)
-		b = appendString(b, t.Spec.SSHKey)
-		b = binary.BigEndian.AppendUint64(b, uint64(t.Lease/time.Second))
-		b = appendPayment(b, t.Payment, withPayment)
+		w.U32(t.Spec.VCPU)
+		w.U64(t.Spec.MemoryMiB)
+		w.U64(t.Spec.DiskGiB)
+		w.Str16(t.Spec.Image)
+		w.Str16(t.Spec.Region)
+		w.Str16(t.Spec.SSHKey)
+		w.U64(uint64(t.Lease / time.Second))
+		writePayment(&w, t.Payment, withPayment)
 	case KindVMRenew:
-		b = append(b, t.VM[:]...)
-		b = binary.BigEndian.AppendUint64(b, uint64(t.Lease/time.Second))
-		b = appendPayment(b, t.Payment, withPayment)
+		w.Raw(t.VM[:])
+		w.U64(uint64(t.Lease / time.Second))
+		writePayment(&w, t.Payment, withPayment)
 	case KindVMDelete, KindVMGet:
-		b = append(b, t.VM[:]...)
+		w.Raw(t.VM[:])
 	case KindVMStatus:
-		b = append(b, t.VM[:]...)
-		b = append(b, byte(t.State))
-		b = appendString(b, t.Reason)
+		w.Raw(t.VM[:])
+		w.U8(byte(t.State))
+		w.Str16(t.Reason)
 	case KindEvidence:
-		b = binary.BigEndian.AppendUint32(b, uint32(len(t.Evidence)))
-		b = append(b, t.Evidence...)
+		w.Bytes32(t.Evidence)
 	}
-	return b
+	return w.B
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
-	return append(b, s...)
-}
-
-func appendPayment(b, p []byte, with bool) []byte {
+// writePayment writes the payment, or an empty one: the memo binds to the
+// transaction without its payment.
+func writePayment(w *codec.Writer, p []byte, with bool) {
 	if !with {
-		return binary.BigEndian.AppendUint16(b, 0)
+		p = nil
 	}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(p)))
-	return append(b, p...)
+	w.Bytes16(p)
 }
 
 // ID returns the transaction's id.
@@ -314,84 +308,16 @@ func (t *Tx) VerifySignature() error {
 	return nil
 }
 
-type decoder struct {
-	b   []byte
-	err error
-}
+// decoder reads a transaction's fields (package codec) with its own:
+// payments and leases.
+type decoder struct{ codec.Reader }
 
-func (d *decoder) take(n int, what string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if len(d.b) < n {
-		d.err = malformed("%s: %d bytes left, want %d", what, len(d.b), n)
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) u8(what string) uint8 {
-	if v := d.take(1, what); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (d *decoder) u16(what string) uint16 {
-	if v := d.take(2, what); v != nil {
-		return binary.BigEndian.Uint16(v)
-	}
-	return 0
-}
-
-func (d *decoder) u32(what string) uint32 {
-	if v := d.take(4, what); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (d *decoder) u64(what string) uint64 {
-	if v := d.take(8, what); v != nil {
-		return binary.BigEndian.Uint64(v)
-	}
-	return 0
-}
-
-func (d *decoder) fixed(dst []byte, what string) {
-	if v := d.take(len(dst), what); v != nil {
-		copy(dst, v)
-	}
-}
-
-func (d *decoder) str(max int, what string) string {
-	n := int(d.u16(what + " length"))
-	if d.err == nil && n > max {
-		d.err = malformed("%s: %d bytes, at most %d", what, n, max)
-		return ""
-	}
-	v := d.take(n, what)
-	if d.err == nil && !utf8.Valid(v) {
-		d.err = malformed("%s is not UTF-8", what)
-	}
-	return string(v)
-}
-
-func (d *decoder) payment() []byte {
-	n := int(d.u16("payment length"))
-	if d.err == nil && n > MaxPaymentBytes {
-		d.err = malformed("payment: %d bytes, at most %d", n, MaxPaymentBytes)
-		return nil
-	}
-	return bytes.Clone(d.take(n, "payment"))
-}
+func (d *decoder) payment() []byte { return bytes.Clone(d.Bytes16(MaxPaymentBytes, "payment")) }
 
 func (d *decoder) lease() time.Duration {
-	s := d.u64("lease")
-	if d.err == nil && s > uint64(MaxLease/time.Second) {
-		d.err = malformed("lease of %d s exceeds %v", s, MaxLease)
+	s := d.U64("lease")
+	if d.Err() == nil && s > uint64(MaxLease/time.Second) {
+		d.Fail("lease of %d s exceeds %v", s, MaxLease)
 		return 0
 	}
 	return time.Duration(s) * time.Second
@@ -406,56 +332,49 @@ func Decode(b []byte) (*Tx, error) {
 	if !IsCluster(b) {
 		return nil, malformed("no %q prefix: not a cluster transaction", Magic)
 	}
-	d := &decoder{b: b[len(Magic):]}
-	t := &Tx{Kind: Kind(d.u8("kind"))}
-	if d.err == nil && (t.Kind == 0 || t.Kind > maxKind) {
+	d := &decoder{codec.NewReader(b[len(Magic):], func(msg string) error { return malformed("%s", msg) })}
+	t := &Tx{Kind: Kind(d.U8("kind"))}
+	if d.Err() == nil && (t.Kind == 0 || t.Kind > maxKind) {
 		return nil, malformed("unknown kind %d", t.Kind)
 	}
-	d.fixed(t.Author[:], "author")
-	t.Nonce = d.u64("nonce")
-	t.Expiry = int64(d.u64("expiry"))
+	d.Fixed(t.Author[:], "author")
+	t.Nonce = d.U64("nonce")
+	t.Expiry = int64(d.U64("expiry"))
 	switch t.Kind {
 	case KindOperatorJoin:
-		t.PeerID = d.str(MaxPeerIDBytes, "peer id")
-		t.Region = d.str(MaxRegionBytes, "region")
-		t.Capacity.VCPU = d.u32("vcpu")
-		t.Capacity.MemoryMiB = d.u64("memory")
-		t.Capacity.DiskGiB = d.u64("disk")
-		d.fixed(t.Payout[:], "payout address")
+		t.PeerID = d.Str16(MaxPeerIDBytes, "peer id")
+		t.Region = d.Str16(MaxRegionBytes, "region")
+		t.Capacity.VCPU = d.U32("vcpu")
+		t.Capacity.MemoryMiB = d.U64("memory")
+		t.Capacity.DiskGiB = d.U64("disk")
+		d.Fixed(t.Payout[:], "payout address")
 	case KindOperatorApprove, KindOperatorRemove:
-		d.fixed(t.Operator[:], "operator")
+		d.Fixed(t.Operator[:], "operator")
 	case KindVMCreate:
-		t.Spec.VCPU = d.u32("vcpu")
-		t.Spec.MemoryMiB = d.u64("memory")
-		t.Spec.DiskGiB = d.u64("disk")
-		t.Spec.Image = d.str(MaxImageBytes, "image")
-		t.Spec.Region = d.str(MaxRegionBytes, "region")
-		t.Spec.SSHKey = d.str(MaxSSHKeyBytes, "ssh key")
+		t.Spec.VCPU = d.U32("vcpu")
+		t.Spec.MemoryMiB = d.U64("memory")
+		t.Spec.DiskGiB = d.U64("disk")
+		t.Spec.Image = d.Str16(MaxImageBytes, "image")
+		t.Spec.Region = d.Str16(MaxRegionBytes, "region")
+		t.Spec.SSHKey = d.Str16(MaxSSHKeyBytes, "ssh key")
 		t.Lease = d.lease()
 		t.Payment = d.payment()
 	case KindVMRenew:
-		d.fixed(t.VM[:], "vm")
+		d.Fixed(t.VM[:], "vm")
 		t.Lease = d.lease()
 		t.Payment = d.payment()
 	case KindVMDelete, KindVMGet:
-		d.fixed(t.VM[:], "vm")
+		d.Fixed(t.VM[:], "vm")
 	case KindVMStatus:
-		d.fixed(t.VM[:], "vm")
-		t.State = VMState(d.u8("state"))
-		t.Reason = d.str(MaxReasonBytes, "reason")
+		d.Fixed(t.VM[:], "vm")
+		t.State = VMState(d.U8("state"))
+		t.Reason = d.Str16(MaxReasonBytes, "reason")
 	case KindEvidence:
-		n := d.u32("evidence length")
-		if d.err == nil && n > MaxEvidenceBytes {
-			return nil, malformed("evidence: %d bytes, at most %d", n, MaxEvidenceBytes)
-		}
-		t.Evidence = bytes.Clone(d.take(int(n), "evidence"))
+		t.Evidence = bytes.Clone(d.Bytes32(MaxEvidenceBytes, "evidence"))
 	}
-	d.fixed(t.Sig[:], "signature")
-	if d.err != nil {
-		return nil, d.err
-	}
-	if len(d.b) != 0 {
-		return nil, malformed("%d trailing bytes", len(d.b))
+	d.Fixed(t.Sig[:], "signature")
+	if d.End(); d.Err() != nil {
+		return nil, d.Err()
 	}
 	if err := t.Validate(); err != nil {
 		return nil, err
