@@ -53,7 +53,7 @@ type Executor interface {
 	AfterFunc(d time.Duration, fn func())
 }
 
-// Async wraps a Provisioner whose calls may take long (libvirt takes
+// Async wraps a Host whose calls may take long (libvirt takes
 // milliseconds to seconds) so that its caller never waits: the node's loop
 // must never block.
 //
@@ -93,7 +93,7 @@ type Executor interface {
 // follows it, so that a full queue does not split the pair; when the
 // queue is full, operations return ErrBusy.
 type Async struct {
-	inner Provisioner
+	inner Host
 	cfg   AsyncConfig
 
 	mu     sync.Mutex
@@ -160,12 +160,14 @@ type asyncCounters struct {
 
 const refreshSlot = opKinds
 
+var _ Host = (*Async)(nil)
+
 // NewAsync reads the inner host once, waiting for it, so that the first
 // List answers from the host rather than from nothing (a node would
 // otherwise report every VM lost on its first reconcile), and starts the
 // goroutine that applies operations, or hands its periodic refresh to the
 // executor. Close stops it.
-func NewAsync(inner Provisioner, cfg AsyncConfig) (*Async, error) {
+func NewAsync(inner Host, cfg AsyncConfig) (*Async, error) {
 	if cfg.RefreshEvery == 0 {
 		cfg.RefreshEvery = DefaultAsyncRefreshEvery
 	}

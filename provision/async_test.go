@@ -31,7 +31,7 @@ func (c *atomicClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 // each operation announces itself on entered and waits for release, as a
 // libvirt call waits for the daemon.
 type gate struct {
-	provision.Provisioner
+	provision.Host
 	shut    bool
 	entered chan string
 	release chan struct{}
@@ -51,7 +51,7 @@ func (g *gate) pass(call string) {
 func (g *gate) Define(s provision.Spec) error {
 	g.pass("define " + s.ID)
 	defer g.ops.Add(1)
-	return g.Provisioner.Define(s)
+	return g.Host.Define(s)
 }
 
 func (g *gate) Start(id string) error {
@@ -60,19 +60,19 @@ func (g *gate) Start(id string) error {
 	if g.startErr != nil {
 		return g.startErr
 	}
-	return g.Provisioner.Start(id)
+	return g.Host.Start(id)
 }
 
 func (g *gate) Stop(id string) error {
 	g.pass("stop " + id)
 	defer g.ops.Add(1)
-	return g.Provisioner.Stop(id)
+	return g.Host.Stop(id)
 }
 
 func (g *gate) Destroy(id string) error {
 	g.pass("destroy " + id)
 	defer g.ops.Add(1)
-	return g.Provisioner.Destroy(id)
+	return g.Host.Destroy(id)
 }
 
 // harness is an Async over a gate over a Sim, with what a test needs to
@@ -98,7 +98,7 @@ func newHarness(t *testing.T, shut bool, mod func(*provision.AsyncConfig)) *harn
 		t.Fatal(err)
 	}
 	h := &harness{sim: hv, clk: clk,
-		gate: &gate{Provisioner: hv, shut: shut, entered: make(chan string), release: make(chan struct{})}}
+		gate: &gate{Host: hv, shut: shut, entered: make(chan string), release: make(chan struct{})}}
 	h.cond = sync.NewCond(&h.mu)
 	cfg := provision.AsyncConfig{RefreshEvery: time.Hour, OnRefresh: h.refreshed}
 	if mod != nil {
@@ -160,7 +160,7 @@ func wantList(t *testing.T, p provision.Provisioner, want ...string) {
 	}
 }
 
-func wantFree(t *testing.T, p provision.Provisioner, want provision.Capacity) {
+func wantFree(t *testing.T, p provision.Host, want provision.Capacity) {
 	t.Helper()
 	total, free, err := p.Capacity()
 	mustDo(t, "capacity", err)
@@ -411,7 +411,7 @@ func TestNewAsyncValidates(t *testing.T) {
 	mustDo(t, "sim", err)
 	for _, tc := range []struct {
 		name  string
-		inner provision.Provisioner
+		inner provision.Host
 		cfg   provision.AsyncConfig
 		ok    bool
 	}{

@@ -1,8 +1,10 @@
 /*
 Package provision creates and destroys the virtual machines that the cluster
-placed on this operator's host. The Provisioner interface is the seam: the
-live node drives libvirt through it, the simulator drives Sim, a simulated
-hypervisor on virtual time.
+placed on this operator's host. The Provisioner interface is the seam, and
+holds only what the node's controller calls (Define, Start, Destroy, List):
+the live node drives libvirt through it, the simulator drives Sim, a
+simulated hypervisor on virtual time. Host adds what Async needs of the
+hypervisor it wraps (Stop, Capacity).
 
 # The contract: quick calls, polled states
 
@@ -11,7 +13,7 @@ in the simulator every node shares one goroutine on virtual time, so a call
 that waited for a guest to boot would stall the whole node (or the whole
 simulation). Every call therefore returns quickly: it starts work and says
 whether it could be started, never how it ended. The caller learns the
-outcome by polling State or List: a started VM is StateBooting until it is
+outcome by polling List (or, of one VM, a host's State): a started VM is StateBooting until it is
 StateRunning or StateFailed; a running guest that dies is StateCrashed.
 
 The controller is level-triggered: it compares what the cluster wants on this

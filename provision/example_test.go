@@ -21,7 +21,7 @@ func ExampleSim() {
 	if err != nil {
 		panic(err)
 	}
-	var p provision.Provisioner = hv
+	var p provision.Host = hv
 
 	spec := provision.Spec{ID: "3f2a", VCPU: 2, MemoryMiB: 4096, DiskGiB: 40, Image: "debian-12"}
 	if err := p.Define(spec); err != nil {
@@ -31,7 +31,7 @@ func ExampleSim() {
 		panic(err)
 	}
 	for range 3 {
-		d, _ := p.State(spec.ID)
+		d, _ := hv.State(spec.ID)
 		fmt.Printf("t=%ds %s\n", now/int64(time.Second), d.State)
 		now += int64(15 * time.Second)
 	}

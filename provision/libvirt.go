@@ -99,7 +99,7 @@ type mark struct {
 	reason string
 }
 
-var _ Provisioner = (*Libvirt)(nil)
+var _ Host = (*Libvirt)(nil)
 
 // NewLibvirt checks cfg and returns a Libvirt that dials the daemon on its
 // first call, so that a node can start before its daemon does.

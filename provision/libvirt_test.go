@@ -99,7 +99,9 @@ func listed(t *testing.T, p provision.Provisioner) []string {
 	return out
 }
 
-func wantState(t *testing.T, p provision.Provisioner, id string, want provision.State) provision.Domain {
+func wantState(t *testing.T, p interface {
+	State(id string) (provision.Domain, error)
+}, id string, want provision.State) provision.Domain {
 	t.Helper()
 	d, err := p.State(id)
 	mustDo(t, "state "+id, err)

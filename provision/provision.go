@@ -114,11 +114,12 @@ type Domain struct {
 	Spec   Spec
 }
 
-// Provisioner creates and destroys VMs on this operator's host. Every call
-// returns quickly and never waits for a guest; see the package comment for
-// the contract. A call about an id the host does not hold returns
-// ErrNotFound, and every call returns ErrHostDown while the host cannot be
-// reached.
+// Provisioner is what the node's controller needs of this operator's
+// host: define, start and destroy VMs, and list them. Every call returns
+// quickly and never waits for a guest; see the package comment for the
+// contract. A call about an id the host does not hold returns ErrNotFound,
+// and every call returns ErrHostDown while the host cannot be reached.
+// Async, Sim and Libvirt implement it.
 type Provisioner interface {
 	// Define reserves the host's capacity for spec and defines the VM,
 	// not started. It returns ErrInvalid, ErrExists, or ErrCapacity (also
@@ -127,17 +128,23 @@ type Provisioner interface {
 	// Start begins booting a defined, crashed or failed VM; of a booting
 	// or running one it is a no-op.
 	Start(id string) error
-	// Stop shuts the VM down gracefully towards StateDefined, keeping its
-	// reservation; of a defined one it is a no-op.
-	Stop(id string) error
 	// Destroy stops the VM if it runs, undefines it and frees its
 	// capacity.
 	Destroy(id string) error
-	// State returns the VM as the host sees it now; polling it is how the
-	// caller learns that a boot ended or a guest died.
-	State(id string) (Domain, error)
-	// List returns every VM on the host, sorted by ID.
+	// List returns every VM on the host as the host sees it now, sorted
+	// by ID; polling it is how the caller learns that a boot ended or a
+	// guest died.
 	List() ([]Domain, error)
+}
+
+// Host is a hypervisor that Async drives: a Provisioner that can also
+// stop a VM gracefully and say what capacity it has. Sim and Libvirt
+// implement it (and State, a single VM's view, for their tests and tools).
+type Host interface {
+	Provisioner
+	// Stop shuts the VM down gracefully towards StateDefined, keeping its
+	// reservation; of a defined one it is a no-op.
+	Stop(id string) error
 	// Capacity returns what the host offers and what of it no defined VM
 	// has reserved.
 	Capacity() (total, free Capacity, err error)

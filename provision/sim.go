@@ -38,7 +38,7 @@ type Sim struct {
 	nowMax   int64 // the latest time read from cfg.Now
 }
 
-var _ Provisioner = (*Sim)(nil)
+var _ Host = (*Sim)(nil)
 
 // simDomain holds the state a call last set. Booting turns into running or
 // failed when the clock passes readyAt, computed on every read rather than
