@@ -48,6 +48,12 @@ func pick(round []*graph.Event, creators ...int) []*graph.Event {
 	return out
 }
 
+// TestDirectCommitOfCertifiedLeaderTakesTwoRounds: a leader block that a
+// quorum of round R+2 events certify commits as soon as they arrive, two
+// rounds after it was proposed and before any later leader. Mysticeti-C
+// (arXiv 2310.14821), the direct decision rule's commit case: the
+// certificate pattern observed from 2f+1 blocks. Package doc, "Commit
+// rule", direct commit.
 func TestDirectCommitOfCertifiedLeaderTakesTwoRounds(t *testing.T) {
 	b := graphtest.NewBuilder(4, 1)
 	dag := b.Layered(4, 0, 0)
@@ -76,6 +82,10 @@ func TestDirectCommitOfCertifiedLeaderTakesTwoRounds(t *testing.T) {
 	}
 }
 
+// TestDirectSkipOfBlamedLeader: a slot that a quorum of round R+1 events
+// do not support is skipped at once, and the sequence goes on past it.
+// Mysticeti-C, the direct decision rule's skip case: the skip pattern, 2f+1
+// blocks at R+1 that do not support the slot. Package doc, direct skip.
 func TestDirectSkipOfBlamedLeader(t *testing.T) {
 	b := graphtest.NewBuilder(4, 1)
 	r0 := b.Layered(1, 0, 0)[0]
@@ -121,6 +131,13 @@ func splitVotes(b *graphtest.Builder, voters, certifiers int) [][]*graph.Event {
 	return [][]*graph.Event{r0, r1, r2}
 }
 
+// TestIndirectCommitThroughALaterAnchor: a leader that too few certify to
+// commit directly commits through the first later leader committed (the
+// anchor), because the anchor's history holds a certificate for it.
+// Mysticeti-C, the indirect decision rule: the anchor, the first slot at a
+// round r' > r+2 that is undecided or to-commit, commits the slot when it
+// causally references a certificate pattern over it. Package doc,
+// indirect.
 func TestIndirectCommitThroughALaterAnchor(t *testing.T) {
 	b := graphtest.NewBuilder(4, 1)
 	dag := splitVotes(b, 3, 2) // 3 votes, but only 2 certificates: no direct decision
@@ -142,6 +159,10 @@ func TestIndirectCommitThroughALaterAnchor(t *testing.T) {
 	}
 }
 
+// TestIndirectSkipWhenTheAnchorSeesNoCertificate: the same indirect rule
+// skips the slot when the anchor's history holds no certificate for any of
+// its blocks. Mysticeti-C, the indirect decision rule, skip case. Package
+// doc, indirect.
 func TestIndirectSkipWhenTheAnchorSeesNoCertificate(t *testing.T) {
 	b := graphtest.NewBuilder(4, 1)
 	dag := splitVotes(b, 2, 0) // 2 votes, 2 blames: neither rule applies
@@ -167,6 +188,11 @@ func TestIndirectSkipWhenTheAnchorSeesNoCertificate(t *testing.T) {
 	}
 }
 
+// TestLinearizerDeliversEachTransactionOnceInCausalOrder: each committed
+// leader's commit is its causal history minus what earlier commits
+// delivered, in a deterministic order, and a transaction is delivered once.
+// Mysticeti-C's commit sequence (leaders in slot order, each sub-DAG
+// linearized). Package doc, "Linearizer".
 func TestLinearizerDeliversEachTransactionOnceInCausalOrder(t *testing.T) {
 	b := graphtest.NewBuilder(4, 1)
 	r0 := []*graph.Event{
@@ -221,6 +247,9 @@ func TestLinearizerDeliversEachTransactionOnceInCausalOrder(t *testing.T) {
 	}
 }
 
+// TestConsensusTimeIsQuorumMedianAndMonotone: a commit's time is read from
+// a quorum of creators' times and never goes back. This is the design's own
+// rule, not the paper's. Package doc, "Linearizer", last paragraph.
 func TestConsensusTimeIsQuorumMedianAndMonotone(t *testing.T) {
 	b := graphtest.NewBuilder(4, 1)
 	times := []int64{100, 200, 300, 1 << 62} // member 3's clock runs far ahead
