@@ -2,7 +2,7 @@ package graph
 
 import (
 	"cmp"
-	"encoding/binary"
+	"dagger/graph/codec"
 	"errors"
 	"fmt"
 	"slices"
@@ -54,22 +54,22 @@ func (w TxWindow) Encode() []byte {
 			groups++
 		}
 	}
-	b := make([]byte, 0, 5+12*groups+HashSize*len(w))
-	b = append(b, windowVersion)
-	b = binary.BigEndian.AppendUint32(b, uint32(groups))
+	wr := codec.Writer{B: make([]byte, 0, 5+12*groups+HashSize*len(w))}
+	wr.U8(windowVersion)
+	wr.Count(groups)
 	for i := 0; i < len(w); {
 		j := i
 		for j < len(w) && w[j].Expires == w[i].Expires {
 			j++
 		}
-		b = binary.BigEndian.AppendUint64(b, w[i].Expires)
-		b = binary.BigEndian.AppendUint32(b, uint32(j-i))
+		wr.U64(w[i].Expires)
+		wr.Count(j - i)
 		for _, t := range w[i:j] {
-			b = append(b, t.Hash[:]...)
+			wr.Raw(t.Hash[:])
 		}
 		i = j
 	}
-	return b
+	return wr.B
 }
 
 // ErrWindow wraps every reason DecodeTxWindow refuses an encoding.
@@ -80,56 +80,40 @@ var ErrWindow = errors.New("bad transaction window")
 // (a graph's GC depth; New checks that bound again), hashes increasing
 // within a group and never repeated, at most MaxWindowTxs in all.
 func DecodeTxWindow(b []byte, maxExpiry uint64) (TxWindow, error) {
-	bad := func(format string, args ...any) (TxWindow, error) {
-		return nil, fmt.Errorf("%w: %s", ErrWindow, fmt.Sprintf(format, args...))
+	r := codec.NewReader(b, func(msg string) error { return fmt.Errorf("%w: %s", ErrWindow, msg) })
+	if v := r.U8("version"); r.Err() == nil && v != windowVersion {
+		r.Fail("version %d, want %d", v, windowVersion)
 	}
-	if len(b) < 5 {
-		return bad("%d bytes, shorter than its header", len(b))
-	}
-	if b[0] != windowVersion {
-		return bad("version %d, want %d", b[0], windowVersion)
-	}
-	groups := binary.BigEndian.Uint32(b[1:])
-	b = b[5:]
-	if groups > MaxWindowTxs {
-		return bad("%d expiry groups, more than the %d transactions a window holds", groups, MaxWindowTxs)
-	}
+	// A group takes at least 12 bytes and one hash.
+	groups := r.Count("expiry groups", MaxWindowTxs, 12+HashSize)
 	var w TxWindow
 	seen := make(map[Hash]struct{})
-	for g := range groups {
-		if len(b) < 12 {
-			return bad("group %d is truncated", g)
-		}
-		exp, n := binary.BigEndian.Uint64(b), binary.BigEndian.Uint32(b[8:])
-		b = b[12:]
+	for g := 0; g < groups && r.Err() == nil; g++ {
+		exp := r.U64("expiry")
+		n := r.Count("hashes", MaxWindowTxs-len(w), HashSize)
 		switch {
+		case r.Err() != nil:
 		case exp > maxExpiry:
-			return bad("group %d expires at round %d, beyond %d", g, exp, maxExpiry)
+			r.Fail("group %d expires at round %d, beyond %d", g, exp, maxExpiry)
 		case g > 0 && exp <= w[len(w)-1].Expires:
-			return bad("group %d expires at round %d, not after the group before it", g, exp)
+			r.Fail("group %d expires at round %d, not after the group before it", g, exp)
 		case n == 0:
-			return bad("group %d is empty", g)
-		case uint64(len(w))+uint64(n) > MaxWindowTxs:
-			return bad("more than %d transactions", MaxWindowTxs)
-		case uint64(len(b)) < uint64(n)*HashSize:
-			return bad("group %d holds %d hashes but %d bytes remain", g, n, len(b))
+			r.Fail("group %d is empty", g)
 		}
-		for i := range n {
+		for i := 0; i < n && r.Err() == nil; i++ {
 			var h Hash
-			copy(h[:], b[:HashSize])
-			b = b[HashSize:]
+			r.Fixed(h[:], "hash")
 			if i > 0 && !w[len(w)-1].Hash.Less(h) {
-				return bad("group %d: hashes out of order", g)
-			}
-			if _, dup := seen[h]; dup {
-				return bad("transaction %s appears twice", h)
+				r.Fail("group %d: hashes out of order", g)
+			} else if _, dup := seen[h]; dup {
+				r.Fail("transaction %s appears twice", h)
 			}
 			seen[h] = struct{}{}
 			w = append(w, WindowTx{Hash: h, Expires: exp})
 		}
 	}
-	if len(b) > 0 {
-		return bad("%d bytes after the last group", len(b))
+	if r.End(); r.Err() != nil {
+		return nil, r.Err()
 	}
 	return w, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"dagger/graph"
+	"dagger/graph/codec"
 )
 
 // Wire format of ledger messages, version implied by the first byte (the
@@ -198,43 +199,29 @@ func EncodeTxs(txs [][]byte, hops uint8) []byte {
 }
 
 func appendItems(b []byte, items [][]byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(items)))
+	w := codec.Writer{B: b}
+	w.Count(len(items))
 	for _, it := range items {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(it)))
-		b = append(b, it...)
+		w.Bytes32(it)
 	}
-	return b
+	return w.B
 }
 
-// decodeItems parses count × (length u32 | bytes) filling body exactly.
-func decodeItems(body []byte, what string) ([][]byte, error) {
-	if len(body) < 4 {
-		return nil, badMessage("%s: truncated count", what)
+// items reads count × (length u32 | bytes), at most max items of at least
+// one byte each; they alias the message.
+func items(r *codec.Reader, what string, max int) [][]byte {
+	n := r.Count(what, max, 5)
+	if n == 0 {
+		return nil
 	}
-	n := int(binary.BigEndian.Uint32(body))
-	body = body[4:]
-	// Each item costs at least five bytes, so a count the input cannot
-	// hold is refused before allocating for it.
-	if n > MaxBatchEvents || n > len(body)/5 {
-		return nil, badMessage("%s of %d items in %d bytes (at most %d)", what, n, len(body), MaxBatchEvents)
-	}
-	items := make([][]byte, n)
-	for i := range items {
-		if len(body) < 4 {
-			return nil, badMessage("%s: item %d truncated", what, i)
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = r.Bytes32(r.Left(), what)
+		if r.Err() == nil && len(out[i]) == 0 {
+			r.Fail("%s: item %d is empty", what, i)
 		}
-		l := int(binary.BigEndian.Uint32(body))
-		body = body[4:]
-		if l == 0 || l > len(body) {
-			return nil, badMessage("%s: item %d of %d bytes, %d left", what, i, l, len(body))
-		}
-		items[i] = body[:l:l]
-		body = body[l:]
 	}
-	if len(body) != 0 {
-		return nil, badMessage("%s: %d trailing bytes", what, len(body))
-	}
-	return items, nil
+	return out
 }
 
 func badMessage(format string, args ...any) error {
@@ -250,88 +237,60 @@ func DecodeMessage(b []byte) (Message, error) {
 	if len(b) > MaxMessageBytes {
 		return Message{}, badMessage("%d bytes, at most %d", len(b), MaxMessageBytes)
 	}
-	m := Message{Kind: Kind(b[0])}
-	body := b[1:]
+	r := codec.NewReader(b, func(msg string) error { return badMessage("%s", msg) })
+	m := Message{Kind: Kind(r.U8("kind"))}
 	switch m.Kind {
 	case KindEvent:
-		if len(body) == 0 {
-			return Message{}, badMessage("event message without an event")
+		if m.Event = r.Take(r.Left(), "event"); len(m.Event) == 0 {
+			r.Fail("event message without an event")
 		}
-		m.Event = body
 	case KindFetch:
-		if len(body) < 2 {
-			return Message{}, badMessage("fetch: truncated count")
+		n := int(r.U16("fetch count"))
+		if r.Err() == nil && (n == 0 || n > MaxFetchHashes) {
+			r.Fail("fetch of %d hashes, want 1..%d", n, MaxFetchHashes)
 		}
-		n := int(binary.BigEndian.Uint16(body))
-		body = body[2:]
-		if n == 0 || n > MaxFetchHashes {
-			return Message{}, badMessage("fetch of %d hashes, want 1..%d", n, MaxFetchHashes)
+		if r.Err() == nil && r.Left() != n*graph.HashSize {
+			r.Fail("fetch of %d hashes in %d bytes", n, r.Left())
 		}
-		if len(body) != n*graph.HashSize {
-			return Message{}, badMessage("fetch of %d hashes in %d bytes", n, len(body))
-		}
-		m.Hashes = make([]graph.Hash, n)
-		for i := range m.Hashes {
-			copy(m.Hashes[i][:], body[i*graph.HashSize:])
+		if r.Err() == nil {
+			m.Hashes = make([]graph.Hash, n)
+			for i := range m.Hashes {
+				r.Fixed(m.Hashes[i][:], "hash")
+			}
 		}
 	case KindSync:
-		if len(body) != 16 {
-			return Message{}, badMessage("sync of %d bytes, want 16", len(body))
-		}
-		m.From = Position{Epoch: binary.BigEndian.Uint64(body), Round: binary.BigEndian.Uint64(body[8:])}
+		m.From = Position{Epoch: r.U64("sync epoch"), Round: r.U64("sync round")}
 	case KindBatch:
-		if len(body) < 21 {
-			return Message{}, badMessage("batch: truncated header")
+		flags := r.U8("batch flags")
+		if r.Err() == nil && flags > 3 {
+			r.Fail("batch: unknown flags %#x", flags)
 		}
-		if body[0] > 3 {
-			return Message{}, badMessage("batch: unknown flags %#x", body[0])
+		m.More, m.Sync = flags&1 != 0, flags&2 != 0
+		if r.Err() == nil && m.More && !m.Sync {
+			r.Fail("batch: more events promised in answer to a fetch")
 		}
-		m.More, m.Sync = body[0]&1 != 0, body[0]&2 != 0
-		if m.More && !m.Sync {
-			return Message{}, badMessage("batch: more events promised in answer to a fetch")
+		m.Next = Position{Epoch: r.U64("batch next epoch"), Round: r.U64("batch next round")}
+		if r.Err() == nil && !m.More && m.Next != (Position{}) {
+			r.Fail("batch: next position %v without more", m.Next)
 		}
-		m.Next = Position{Epoch: binary.BigEndian.Uint64(body[1:]), Round: binary.BigEndian.Uint64(body[9:])}
-		if !m.More && m.Next != (Position{}) {
-			return Message{}, badMessage("batch: next position %v without more", m.Next)
-		}
-		events, err := decodeItems(body[17:], "batch")
-		if err != nil {
-			return Message{}, err
-		}
-		m.Events = events
+		m.Events = items(&r, "batch", MaxBatchEvents)
 	case KindTxs:
-		if len(body) < 1 || body[0] > MaxHops {
-			return Message{}, badMessage("txs: missing or too many hops (at most %d)", MaxHops)
+		if m.Hops = r.U8("txs hops"); r.Err() == nil && m.Hops > MaxHops {
+			r.Fail("txs: %d hops, at most %d", m.Hops, MaxHops)
 		}
-		m.Hops = body[0]
-		txs, err := decodeItems(body[1:], "txs")
-		if err != nil {
-			return Message{}, err
+		if m.Events = items(&r, "txs", MaxBatchEvents); r.Err() == nil && len(m.Events) == 0 {
+			r.Fail("txs: no transactions")
 		}
-		if len(txs) == 0 {
-			return Message{}, badMessage("txs: no transactions")
-		}
-		m.Events = txs
 	case KindOwn:
-		if len(body) != 12 {
-			return Message{}, badMessage("own of %d bytes, want 12", len(body))
-		}
-		m.Epoch, m.Creator = binary.BigEndian.Uint64(body), graph.MemberID(binary.BigEndian.Uint32(body[8:]))
+		m.Epoch, m.Creator = r.U64("own epoch"), graph.MemberID(r.U32("own creator"))
 	case KindOwned:
-		if len(body) < 16 {
-			return Message{}, badMessage("owned: truncated epochs")
-		}
-		m.Epoch, m.Asked = binary.BigEndian.Uint64(body), binary.BigEndian.Uint64(body[8:])
-		events, err := decodeItems(body[16:], "owned")
-		if err != nil {
-			return Message{}, err
-		}
-		if len(events) > MaxOwnedEvents {
-			return Message{}, badMessage("owned: %d events, at most %d", len(events), MaxOwnedEvents)
-		}
-		m.Events = events
+		m.Epoch, m.Asked = r.U64("owned epoch"), r.U64("owned asked epoch")
+		m.Events = items(&r, "owned events", MaxOwnedEvents)
 	default:
-		return Message{}, badMessage("unknown kind %d", b[0])
+		r.Fail("unknown kind %d", b[0])
+	}
+	if r.End(); r.Err() != nil {
+		return Message{}, r.Err()
 	}
 	return m, nil
 }
