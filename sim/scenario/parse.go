@@ -1,14 +1,54 @@
 package scenario
 
+// The decoder walks the Scenario struct by reflection alongside the YAML
+// tree (go.yaml.in/yaml/v3 nodes). Its contract:
+//
+//   - A field's name is its yaml struct tag, and the decoder writes it
+//     nowhere else: the tag is the key a mapping holds the field under, a
+//     name in the known-fields list of an unknown-field error, and a step
+//     of the path (faults[2].crash) that the decoder's messages name and
+//     that it records the field under for validation. Every field of a
+//     struct the decoder reaches must have one.
+//   - A struct is a mapping. Its keys are checked first, in file order: a
+//     key that is not a plain word, a merge key (<<), an unknown key or a
+//     key given twice is an error. Then its present values are decoded in
+//     the order of the struct's fields. A null value is an absent key.
+//   - A struct starts out as its type's entry in defaults (scenario.go),
+//     or zero, and so does every struct nested in it, present or not;
+//     the fields present then replace their defaults. Defaults that depend
+//     on other fields are written in by validation (validate.go), which
+//     asks has whether a field was given.
+//   - A type with a syntax of its own implements decodable (Duration,
+//     Bandwidth, Endpoint), which the decoder asks before looking at the
+//     kind. Otherwise a string, int, uint64, float64 or bool is a scalar
+//     of that type; a pointer is an optional value, nil when absent; and a
+//     slice is a list, bounded and described in messages by its listSpecs
+//     entry, read as nil when empty.
+//   - The value node of every present field, and of every list entry that
+//     is a struct, is recorded under its path (d.at), for has and for
+//     locating the errors validation finds later.
+//   - Every value visited is charged against maxValues, again for each use
+//     of an alias, and the first error ends the decode.
+//   - A field tagged replaces:"F" is another way of writing its sibling
+//     F (nodes and weights): an override of the one removes the other from
+//     the tree (override.go).
+//
+// So the decoder learns a new field from its line in the struct; a static
+// default is a value in the struct's defaults entry, and checks go in
+// validate.go. Only a new slice type needs a listSpecs entry, and only a
+// new syntax a decodeYAML method.
+
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -17,57 +57,6 @@ import (
 // file within MaxFileSize holds far fewer; with them a small file can name a
 // huge tree ("billion laughs"), and this is what stops it.
 const maxValues = 1 << 20
-
-// Limits on overrides, which come from a command line but may be scripted.
-const (
-	MaxOverrides     = 1000
-	maxOverrideKey   = 256
-	maxOverrideValue = 64 << 10
-)
-
-// Override is one --set key=value from the command line: Key is a dotted
-// path of field names (network.latency.max), Value a YAML scalar.
-type Override struct{ Key, Value string }
-
-func (o Override) String() string { return o.Key + "=" + o.Value }
-
-// ParseOverride splits "key=value" at the first '='.
-func ParseOverride(s string) (Override, error) {
-	key, value, ok := strings.Cut(s, "=")
-	if !ok {
-		return Override{}, fmt.Errorf("--set %q: want key=value, e.g. network.drop=0.05", clip(s))
-	}
-	o := Override{Key: key, Value: value}
-	if err := o.check(); err != nil {
-		return Override{}, fmt.Errorf("--set %q: %w", clip(s), err)
-	}
-	return o, nil
-}
-
-func (o Override) check() error {
-	if len(o.Value) > maxOverrideValue {
-		return fmt.Errorf("value longer than %d bytes", maxOverrideValue)
-	}
-	key := o.Key
-	if key == "" {
-		return errors.New("empty key; write key=value, e.g. nodes=10")
-	}
-	if len(key) > maxOverrideKey {
-		return fmt.Errorf("key longer than %d bytes", maxOverrideKey)
-	}
-	for part := range strings.SplitSeq(key, ".") {
-		if part == "" {
-			return fmt.Errorf("key %q has an empty part; write field names joined by dots, e.g. network.latency.max", clip(key))
-		}
-		for i := range len(part) {
-			c := part[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-				return fmt.Errorf("key %q: %q is not a field name; field names are words like leader_timeout", clip(key), clip(part))
-			}
-		}
-	}
-	return nil
-}
 
 // Load reads a scenario file and parses it; see Parse.
 func Load(path string, overrides ...Override) (*Scenario, error) {
@@ -118,9 +107,9 @@ func Parse(data []byte, name string, overrides ...Override) (*Scenario, error) {
 			return nil, err
 		}
 	}
-	s := d.scenario(top)
-	if d.err != nil {
-		return nil, d.err
+	s := &Scenario{}
+	if err := d.value(top, reflect.ValueOf(s).Elem(), ""); err != nil {
+		return nil, err
 	}
 	if err := d.complete(s); err != nil {
 		return nil, err
@@ -160,11 +149,10 @@ func parseTree(data []byte, name string) (*yaml.Node, error) {
 	return top, nil
 }
 
-// decoder turns the YAML tree into a Scenario. It keeps the first error and
-// ignores everything after it, so the decoding code reads straight through.
+// decoder turns the YAML tree into a Scenario and then completes it
+// (validate.go).
 type decoder struct {
 	name   string
-	err    error
 	budget int // values left to visit; see maxValues
 	// set maps the nodes an override inserted to the override, so errors
 	// about them point at the command line rather than at line 0.
@@ -197,13 +185,6 @@ func (d *decoder) where(n *yaml.Node) string {
 // errorf formats an error located at n (which may be nil).
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) error {
 	return fmt.Errorf("%s: %s"+format, append([]any{d.name, d.where(n)}, args...)...)
-}
-
-// fail records the first error.
-func (d *decoder) fail(n *yaml.Node, format string, args ...any) {
-	if d.err == nil {
-		d.err = d.errorf(n, format, args...)
-	}
 }
 
 // has reports whether the field at path was given (and not null).
@@ -254,169 +235,290 @@ func label(path string) string {
 }
 
 // deref follows an alias and charges one value against the budget.
-func (d *decoder) deref(n *yaml.Node) *yaml.Node {
+func (d *decoder) deref(n *yaml.Node) (*yaml.Node, error) {
 	d.budget--
-	if d.budget < 0 && d.err == nil {
-		d.err = d.errorf(n, "more than %d values, counting each use of an alias; simplify the file", maxValues)
+	if d.budget < 0 {
+		return nil, d.errorf(n, "more than %d values, counting each use of an alias; simplify the file", maxValues)
 	}
 	// An anchor cannot be put on an alias, so one step reaches a value.
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		return n.Alias
+		return n.Alias, nil
 	}
-	return n
+	return n, nil
 }
 
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// override applies one --set to the tree.
-func (d *decoder) override(top *yaml.Node, o Override) error {
-	origin := o.String()
-	if err := o.check(); err != nil {
-		return fmt.Errorf("%s: --set %s: %w", d.name, clip(origin), err)
-	}
-	parts := strings.Split(o.Key, ".")
-	m := top
-	// shared is set once the path reaches an anchored node: from there on
-	// the nodes may also be reached through an alias, so they are copied
-	// before being changed.
-	shared := false
-	for i, part := range parts {
-		at := -1
-		for j := 0; j+1 < len(m.Content); j += 2 {
-			if k := m.Content[j]; k.Kind == yaml.ScalarNode && k.Value == part {
-				at = j + 1
-				break
-			}
-		}
-		if i == len(parts)-1 {
-			v := &yaml.Node{Kind: yaml.ScalarNode, Value: o.Value}
-			v.Tag = v.ShortTag()
-			d.set[v] = origin
-			if at >= 0 {
-				m.Content[at] = v
-			} else {
-				k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: part}
-				d.set[k] = origin
-				m.Content = append(m.Content, k, v)
-			}
-			if i == 0 && (part == "nodes" || part == "weights") {
-				other := "nodes"
-				if part == "nodes" {
-					other = "weights"
-				}
-				for j := 0; j+1 < len(m.Content); {
-					if m.Content[j].Value == other {
-						m.Content = slices.Delete(m.Content, j, j+2)
-					} else {
-						j += 2
-					}
-				}
-			}
-			return nil
-		}
-		if at < 0 {
-			k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: part}
-			v := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-			d.set[k], d.set[v] = origin, origin
-			m.Content = append(m.Content, k, v)
-			m = v
-			continue
-		}
-		child := m.Content[at]
-		if child.Kind == yaml.AliasNode && child.Alias != nil {
-			child = child.Alias
-		}
-		shared = shared || child.Anchor != ""
-		switch {
-		case isNull(child):
-			child = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-			d.set[child] = origin
-		case child.Kind != yaml.MappingNode:
-			return fmt.Errorf("%s: --set %s: %s is %s, not a mapping of fields", d.name, clip(origin),
-				strings.Join(parts[:i+1], "."), describe(child))
-		case shared:
-			c := *child
-			c.Anchor = ""
-			c.Content = slices.Clone(child.Content)
-			child = &c
-		}
-		m.Content[at] = child
-		m = child
-	}
-	return nil
+// decodable is a type with its own syntax. n has been through deref; path
+// names the value in messages.
+type decodable interface {
+	decodeYAML(d *decoder, n *yaml.Node, path string) error
 }
 
-// fields is a decoded mapping: its non-null values by key.
-type fields struct {
-	path string
-	vals map[string]*yaml.Node
+// listSpec is what a list of one type may hold: at most limit entries, of
+// the kind want names in messages.
+type listSpec struct {
+	limit int
+	want  string
 }
 
-// fields checks that n is a mapping whose keys are all in known and appear
-// once, and records every non-null field under its path.
-func (d *decoder) fields(n *yaml.Node, path string, known []string) *fields {
-	f := &fields{path: path}
-	if d.err != nil {
-		return f
+// maxGroupSize bounds one partition group: every node, and every node's
+// twin.
+const maxGroupSize = 2 * MaxNodes
+
+var listSpecs = map[reflect.Type]listSpec{
+	reflect.TypeFor[[]int]():        {MaxNodes, "node indices"},
+	reflect.TypeFor[[]uint64]():     {MaxNodes, "weights"},
+	reflect.TypeFor[[]string]():     {MaxRegions, "region names"},
+	reflect.TypeFor[[]Link]():       {MaxLinks, "link overrides"},
+	reflect.TypeFor[[]Byzantine]():  {MaxByzantine, "byzantine entries"},
+	reflect.TypeFor[[]Fault]():      {MaxFaults, "faults"},
+	reflect.TypeFor[[][]Endpoint](): {MaxNodes, "groups of node indices"},
+	reflect.TypeFor[[]Endpoint]():   {maxGroupSize, "node indices and twin references such as {twin: 0}"},
+}
+
+// value decodes n, which has been through deref, into v.
+func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
+	if c, ok := v.Addr().Interface().(decodable); ok {
+		return c.decodeYAML(d, n, path)
 	}
-	n = d.deref(n)
+	switch v.Kind() {
+	case reflect.Struct:
+		return d.structure(n, v, path)
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		if err := d.value(n, p.Elem(), path); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	case reflect.Slice:
+		return d.list(n, v, path)
+	case reflect.String:
+		x, err := d.str(n, path)
+		v.SetString(x)
+		return err
+	case reflect.Int:
+		x, err := d.integer(n, path)
+		v.SetInt(int64(x))
+		return err
+	case reflect.Uint64:
+		x, err := d.uinteger(n, path)
+		v.SetUint(x)
+		return err
+	case reflect.Float64:
+		x, err := d.number(n, path)
+		v.SetFloat(x)
+		return err
+	case reflect.Bool:
+		x, err := d.boolean(n, path)
+		v.SetBool(x)
+		return err
+	}
+	panic("scenario: no decoder for " + v.Type().String())
+}
+
+// structure decodes a mapping into the struct v; see the contract above.
+func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) error {
+	info := structOf(v.Type())
+	n, err := d.deref(n)
+	if err != nil {
+		return err
+	}
 	if n.Kind != yaml.MappingNode {
-		d.fail(n, "%s: expected a mapping (%s: ...), got %s", label(path), known[0], describe(n))
-		return f
+		return d.errorf(n, "%s: expected a mapping (%s: ...), got %s", label(path), info.fields[0].name, describe(n))
 	}
-	f.vals = make(map[string]*yaml.Node, len(n.Content)/2)
-	keys := make(map[string]*yaml.Node, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content) && d.err == nil; i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		switch {
-		case k.Kind != yaml.ScalarNode:
-			d.fail(k, "%s: a field name must be a plain word, not %s", label(path), describe(k))
-		case k.ShortTag() == "!!merge":
-			d.fail(k, "%s: merge keys (<<) are not supported; write the fields out (aliases such as *name are fine)", label(path))
-		case !slices.Contains(known, k.Value):
+	// keys and vals are by field: its key node and non-null value node.
+	keys := make([]*yaml.Node, len(info.fields))
+	vals := make([]*yaml.Node, len(info.fields))
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode {
+			return d.errorf(k, "%s: a field name must be a plain word, not %s", label(path), describe(k))
+		}
+		if k.ShortTag() == "!!merge" {
+			return d.errorf(k, "%s: merge keys (<<) are not supported; write the fields out (aliases such as *name are fine)", label(path))
+		}
+		f := info.lookup(k.Value)
+		if f < 0 {
 			in := "in " + path
 			if path == "" {
 				in = "at the top level"
 			}
-			d.fail(k, "unknown field %q %s (known: %s)", clip(k.Value), in, strings.Join(known, ", "))
-		case keys[k.Value] != nil:
-			d.fail(k, "%s: field %q given twice (first on line %d)", label(path), k.Value, keys[k.Value].Line)
-		default:
-			keys[k.Value] = k
-			if v = d.deref(v); !isNull(v) {
-				f.vals[k.Value] = v
-				d.at[join(path, k.Value)] = v
+			return d.errorf(k, "unknown field %q %s (known: %s)", clip(k.Value), in, info.known)
+		}
+		if keys[f] != nil {
+			return d.errorf(k, "%s: field %q given twice (first on line %d)", label(path), k.Value, keys[f].Line)
+		}
+		keys[f] = k
+		val, err := d.deref(n.Content[i+1])
+		if err != nil {
+			return err
+		}
+		if !isNull(val) {
+			vals[f] = val
+			d.at[join(path, k.Value)] = val
+		}
+	}
+	info.reset(v)
+	for i, f := range info.fields {
+		if vals[i] != nil {
+			if err := d.value(vals[i], v.Field(f.index), join(path, f.name)); err != nil {
+				return err
 			}
 		}
 	}
-	return f
+	return nil
 }
 
-// field decodes f's value for key into dst with conv, if the key is present.
-func field[T any](d *decoder, f *fields, key string, dst *T, conv func(*yaml.Node, string) (T, error)) {
-	n := f.vals[key]
-	if n == nil || d.err != nil {
-		return
+// list decodes a sequence into the slice v. An entry that is a struct is
+// recorded under its path, so that later errors about it point at it.
+func (d *decoder) list(n *yaml.Node, v reflect.Value, path string) error {
+	spec, ok := listSpecs[v.Type()]
+	if !ok {
+		panic("scenario: no listSpecs entry for " + v.Type().String())
 	}
-	v, err := conv(n, join(f.path, key))
-	if err != nil {
-		d.err = err
-		return
+	if n.Kind != yaml.SequenceNode {
+		return d.errorf(n, "%s: expected a list of %s, got %s", path, spec.want, describe(n))
 	}
-	*dst = v
+	if len(n.Content) > spec.limit {
+		return d.errorf(n, "%s: %d entries, at most %d allowed", path, len(n.Content), spec.limit)
+	}
+	if len(n.Content) == 0 {
+		v.SetZero()
+		return nil
+	}
+	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	entries := v.Type().Elem().Kind() == reflect.Struct
+	for i, it := range n.Content {
+		p := index(path, i)
+		it, err := d.deref(it)
+		if err != nil {
+			return err
+		}
+		if entries {
+			d.at[p] = it
+		}
+		if err := d.value(it, out.Index(i), p); err != nil {
+			return err
+		}
+	}
+	v.Set(out)
+	return nil
 }
 
-// fieldPtr is field for optional fields held by pointer.
-func fieldPtr[T any](d *decoder, f *fields, key string, dst **T, conv func(*yaml.Node, string) (T, error)) {
-	if f.vals[key] == nil {
-		return
+// structInfo is what the decoder knows of a struct type.
+type structInfo struct {
+	fields []fieldInfo
+	known  string // the field names, for unknown-field errors
+	// def is the type's entry in defaults, if it has one.
+	def reflect.Value
+}
+
+type fieldInfo struct {
+	name  string // from the yaml tag
+	index int
+	typ   reflect.Type
+	// replaces is the name of the sibling an override of this field
+	// removes; see the contract above.
+	replaces string
+}
+
+var structInfos sync.Map // reflect.Type -> *structInfo
+
+// defaultsByType indexes defaults.
+var defaultsByType = func() map[reflect.Type]reflect.Value {
+	m := make(map[reflect.Type]reflect.Value, len(defaults))
+	for _, v := range defaults {
+		m[reflect.TypeOf(v)] = reflect.ValueOf(v)
 	}
-	v := new(T)
-	field(d, f, key, v, conv)
-	if d.err == nil {
-		*dst = v
+	return m
+}()
+
+// structOf describes struct type t. A field without a yaml name, or a
+// replaces tag naming no field, is a mistake in this package and panics.
+func structOf(t reflect.Type) *structInfo {
+	if info, ok := structInfos.Load(t); ok {
+		return info.(*structInfo)
+	}
+	info := &structInfo{def: defaultsByType[t]}
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			panic("scenario: field " + t.String() + "." + sf.Name + " has no yaml name")
+		}
+		info.fields = append(info.fields, fieldInfo{name: name, index: i, typ: sf.Type})
+		names = append(names, name)
+	}
+	for i := range info.fields {
+		f := &info.fields[i]
+		if r, ok := t.Field(f.index).Tag.Lookup("replaces"); ok {
+			sf, found := t.FieldByName(r)
+			if !found {
+				panic("scenario: " + t.String() + "." + t.Field(f.index).Name + " replaces a field it does not have: " + r)
+			}
+			f.replaces = info.fields[sf.Index[0]].name
+		}
+	}
+	info.known = strings.Join(names, ", ")
+	actual, _ := structInfos.LoadOrStore(t, info)
+	return actual.(*structInfo)
+}
+
+// lookup returns the index of the field named name, -1 if none is.
+func (s *structInfo) lookup(name string) int {
+	return slices.IndexFunc(s.fields, func(f fieldInfo) bool { return f.name == name })
+}
+
+// field returns the field named name, nil if none is or s is nil.
+func (s *structInfo) field(name string) *fieldInfo {
+	if s == nil {
+		return nil
+	}
+	if i := s.lookup(name); i >= 0 {
+		return &s.fields[i]
+	}
+	return nil
+}
+
+// structInfo describes the struct f holds, directly or through a pointer;
+// nil if it holds something else or f is nil.
+func (f *fieldInfo) structInfo() *structInfo {
+	if f == nil {
+		return nil
+	}
+	t := f.typ
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(reflect.TypeFor[decodable]()) {
+		return nil
+	}
+	return structOf(t)
+}
+
+// reset sets v to its type's defaults, and every struct in it to its own.
+func (s *structInfo) reset(v reflect.Value) {
+	if !s.def.IsValid() {
+		v.SetZero()
+	} else {
+		v.Set(s.def)
+	}
+	for _, f := range s.fields {
+		fv := v.Field(f.index)
+		switch {
+		case fv.Kind() == reflect.Slice && !fv.IsNil():
+			// A default list is copied, so that no two scenarios share it.
+			fv.Set(reflect.AppendSlice(reflect.MakeSlice(fv.Type(), 0, fv.Len()), fv))
+		case fv.Kind() == reflect.Struct:
+			if inner := f.structInfo(); inner != nil {
+				inner.reset(fv)
+			}
+		}
 	}
 }
 
@@ -507,391 +609,4 @@ func (d *decoder) boolean(n *yaml.Node, path string) (bool, error) {
 		return false, d.errorf(n, "%s: %s is not true or false", path, describe(n))
 	}
 	return v, nil
-}
-
-func (d *decoder) duration(n *yaml.Node, path string) (Duration, error) {
-	if err := d.scalar(n, path, "a duration such as 10s"); err != nil {
-		return 0, err
-	}
-	v, err := parseDuration(n.Value)
-	if err != nil {
-		return 0, d.errorf(n, "%s: %w", path, err)
-	}
-	return v, nil
-}
-
-func (d *decoder) bandwidth(n *yaml.Node, path string) (Bandwidth, error) {
-	if err := d.scalar(n, path, "a bandwidth such as 1Gbps"); err != nil {
-		return 0, err
-	}
-	v, err := parseBandwidth(n.Value)
-	if err != nil {
-		return 0, d.errorf(n, "%s: %w", path, err)
-	}
-	return v, nil
-}
-
-// list checks that n is a list of at most limit entries and returns them.
-func (d *decoder) list(n *yaml.Node, path string, limit int, want string) ([]*yaml.Node, error) {
-	if n.Kind != yaml.SequenceNode {
-		return nil, d.errorf(n, "%s: expected a list of %s, got %s", path, want, describe(n))
-	}
-	if len(n.Content) > limit {
-		return nil, d.errorf(n, "%s: %d entries, at most %d allowed", path, len(n.Content), limit)
-	}
-	return n.Content, nil
-}
-
-// nodeList reads a list of node indices; an empty list reads as nil.
-func (d *decoder) nodeList(n *yaml.Node, path string) ([]int, error) {
-	items, err := d.list(n, path, MaxNodes, "node indices")
-	if err != nil || len(items) == 0 {
-		return nil, err
-	}
-	out := make([]int, len(items))
-	for i, it := range items {
-		if out[i], err = d.integer(d.deref(it), index(path, i)); err != nil {
-			return nil, err
-		}
-	}
-	return out, d.err
-}
-
-func (d *decoder) weights(n *yaml.Node, path string) ([]uint64, error) {
-	items, err := d.list(n, path, MaxNodes, "weights")
-	if err != nil || len(items) == 0 {
-		return nil, err
-	}
-	out := make([]uint64, len(items))
-	for i, it := range items {
-		if out[i], err = d.uinteger(d.deref(it), index(path, i)); err != nil {
-			return nil, err
-		}
-	}
-	return out, d.err
-}
-
-// groups reads a partition: a list of groups, each a list of endpoints.
-func (d *decoder) groups(n *yaml.Node, path string) ([][]Endpoint, error) {
-	items, err := d.list(n, path, MaxNodes, "groups of node indices")
-	if err != nil || len(items) == 0 {
-		return nil, err
-	}
-	out := make([][]Endpoint, len(items))
-	for i, it := range items {
-		if out[i], err = d.group(d.deref(it), index(path, i)); err != nil {
-			return nil, err
-		}
-	}
-	return out, d.err
-}
-
-// maxGroupSize bounds one partition group: every node, and every node's
-// twin.
-const maxGroupSize = 2 * MaxNodes
-
-// group reads one partition group: node indices and twin references
-// ({twin: 3}). Each member's node is recorded under its path, so that
-// validation can point at the member's line.
-func (d *decoder) group(n *yaml.Node, path string) ([]Endpoint, error) {
-	items, err := d.list(n, path, maxGroupSize, "node indices and twin references such as {twin: 0}")
-	if err != nil || len(items) == 0 {
-		return nil, err
-	}
-	out := make([]Endpoint, len(items))
-	for i, it := range items {
-		p := index(path, i)
-		it = d.deref(it)
-		d.at[p] = it
-		if it.Kind == yaml.MappingNode {
-			f := d.fields(it, p, twinRefFields)
-			if f.vals["twin"] == nil && d.err == nil {
-				return nil, d.errorf(it, "%s: a twin reference names the node whose twin it is, e.g. {twin: 0}", p)
-			}
-			field(d, f, "twin", &out[i].Node, d.integer)
-			out[i].Twin = true
-		} else if out[i].Node, err = d.integer(it, p); err != nil {
-			return nil, d.errorf(it, "%s: expected a node index (3) or a twin reference ({twin: 3}), got %s", p, describe(it))
-		}
-		if d.err != nil {
-			return nil, d.err
-		}
-	}
-	return out, d.err
-}
-
-var (
-	topFields          = []string{"name", "description", "seed", "duration", "nodes", "weights", "crypto", "consensus", "cluster", "network", "workload", "byzantine", "faults", "expect"}
-	consensusFields    = []string{"leader_timeout", "max_event_txs", "max_tx_bytes", "gc_depth", "fetch_retry", "min_round_interval"}
-	clusterFields      = []string{"genesis", "regions", "vcpu", "memory_mib", "disk_gib", "boot_time", "boot_failure", "epoch_length", "status_timeout", "auto_approve", "price_vcpu_hour", "price_memory_gib_hour", "price_disk_gib_hour"}
-	networkFields      = []string{"latency", "bandwidth", "drop", "duplicate", "reorder", "links"}
-	latencyFields      = []string{"dist", "value", "min", "max", "mean", "stddev", "median", "sigma"}
-	linkFields         = []string{"from", "to", "latency", "drop", "duplicate", "reorder"}
-	workloadFields     = []string{"rate", "tx_size", "nodes", "from", "until", "vm"}
-	vmFields           = []string{"rate", "clients", "stale_reads", "lease", "vcpu", "memory_mib", "disk_gib", "image", "bounce", "late", "late_by", "replay", "underpay", "timeout", "from", "until"}
-	byzantineFields    = []string{"node", "behavior", "targets", "count", "size", "from", "until"}
-	faultFields        = []string{"at", "partition", "one_way", "heal", "crash", "lose_unsynced", "restart", "lose_state", "restore_backup", "backup", "isolate", "degrade", "clock_skew", "slow", "join", "leave", "remove", "host_down", "host_up", "vm_crash", "store_fault"}
-	twinRefFields      = []string{"twin"}
-	oneWayFields       = []string{"from", "to"}
-	skewFields         = []string{"node", "offset"}
-	slowFields         = []string{"node", "delay"}
-	storeFaultFields   = []string{"node", "kind", "write", "record"}
-	expectFields       = []string{"liveness", "min_commit_tps", "max_latency_p99", "max_latency_p50", "provisioning"}
-	livenessFields     = []string{"after", "within", "disabled"}
-	provisioningFields = []string{"settle", "disabled"}
-)
-
-func (d *decoder) scenario(top *yaml.Node) *Scenario {
-	s := &Scenario{}
-	f := d.fields(top, "", topFields)
-	field(d, f, "name", &s.Name, d.str)
-	field(d, f, "description", &s.Description, d.str)
-	field(d, f, "seed", &s.Seed, d.uinteger)
-	field(d, f, "duration", &s.Duration, d.duration)
-	field(d, f, "nodes", &s.Nodes, d.integer)
-	field(d, f, "weights", &s.Weights, d.weights)
-	field(d, f, "crypto", &s.Crypto, d.str)
-	field(d, f, "consensus", &s.Consensus, d.consensus)
-	field(d, f, "cluster", &s.Cluster, d.cluster)
-	field(d, f, "network", &s.Network, d.network)
-	field(d, f, "workload", &s.Workload, d.workload)
-	field(d, f, "byzantine", &s.Byzantine, d.byzantine)
-	field(d, f, "faults", &s.Faults, d.faults)
-	field(d, f, "expect", &s.Expect, d.expect)
-	return s
-}
-
-func (d *decoder) consensus(n *yaml.Node, path string) (Consensus, error) {
-	var c Consensus
-	f := d.fields(n, path, consensusFields)
-	field(d, f, "leader_timeout", &c.LeaderTimeout, d.duration)
-	field(d, f, "max_event_txs", &c.MaxEventTxs, d.integer)
-	field(d, f, "max_tx_bytes", &c.MaxTxBytes, d.integer)
-	field(d, f, "gc_depth", &c.GCDepth, d.uinteger)
-	field(d, f, "fetch_retry", &c.FetchRetry, d.duration)
-	field(d, f, "min_round_interval", &c.MinRoundInterval, d.duration)
-	return c, d.err
-}
-
-func (d *decoder) cluster(n *yaml.Node, path string) (Cluster, error) {
-	var c Cluster
-	f := d.fields(n, path, clusterFields)
-	field(d, f, "genesis", &c.Genesis, d.integer)
-	field(d, f, "regions", &c.Regions, d.regions)
-	field(d, f, "vcpu", &c.VCPU, d.integer)
-	field(d, f, "memory_mib", &c.MemoryMiB, d.uinteger)
-	field(d, f, "disk_gib", &c.DiskGiB, d.uinteger)
-	field(d, f, "boot_time", &c.BootTime, d.duration)
-	field(d, f, "boot_failure", &c.BootFailure, d.number)
-	field(d, f, "epoch_length", &c.EpochLength, d.duration)
-	field(d, f, "status_timeout", &c.StatusTimeout, d.duration)
-	field(d, f, "auto_approve", &c.AutoApprove, d.boolean)
-	field(d, f, "price_vcpu_hour", &c.PriceVCPUHour, d.uinteger)
-	field(d, f, "price_memory_gib_hour", &c.PriceMemoryGiBHour, d.uinteger)
-	field(d, f, "price_disk_gib_hour", &c.PriceDiskGiBHour, d.uinteger)
-	return c, d.err
-}
-
-// regions reads a list of region names; an empty list reads as nil.
-func (d *decoder) regions(n *yaml.Node, path string) ([]string, error) {
-	items, err := d.list(n, path, MaxRegions, "region names")
-	if err != nil || len(items) == 0 {
-		return nil, err
-	}
-	out := make([]string, len(items))
-	for i, it := range items {
-		if out[i], err = d.str(d.deref(it), index(path, i)); err != nil {
-			return nil, err
-		}
-	}
-	return out, d.err
-}
-
-func (d *decoder) network(n *yaml.Node, path string) (Network, error) {
-	var nw Network
-	f := d.fields(n, path, networkFields)
-	field(d, f, "latency", &nw.Latency, d.latency)
-	field(d, f, "bandwidth", &nw.Bandwidth, d.bandwidth)
-	field(d, f, "drop", &nw.Drop, d.number)
-	field(d, f, "duplicate", &nw.Duplicate, d.number)
-	field(d, f, "reorder", &nw.Reorder, d.number)
-	field(d, f, "links", &nw.Links, d.links)
-	return nw, d.err
-}
-
-func (d *decoder) latency(n *yaml.Node, path string) (Latency, error) {
-	var l Latency
-	f := d.fields(n, path, latencyFields)
-	field(d, f, "dist", &l.Dist, d.str)
-	field(d, f, "value", &l.Value, d.duration)
-	field(d, f, "min", &l.Min, d.duration)
-	field(d, f, "max", &l.Max, d.duration)
-	field(d, f, "mean", &l.Mean, d.duration)
-	field(d, f, "stddev", &l.Stddev, d.duration)
-	field(d, f, "median", &l.Median, d.duration)
-	field(d, f, "sigma", &l.Sigma, d.number)
-	return l, d.err
-}
-
-func (d *decoder) link(n *yaml.Node, path string) (Link, error) {
-	var l Link
-	f := d.fields(n, path, linkFields)
-	field(d, f, "from", &l.From, d.nodeList)
-	field(d, f, "to", &l.To, d.nodeList)
-	fieldPtr(d, f, "latency", &l.Latency, d.latency)
-	fieldPtr(d, f, "drop", &l.Drop, d.number)
-	fieldPtr(d, f, "duplicate", &l.Duplicate, d.number)
-	fieldPtr(d, f, "reorder", &l.Reorder, d.number)
-	return l, d.err
-}
-
-func (d *decoder) links(n *yaml.Node, path string) ([]Link, error) {
-	return entries(d, n, path, MaxLinks, "link overrides", d.link)
-}
-
-// entries decodes a list of mappings, recording each entry's node under its
-// path so later errors about the entry can point at it.
-func entries[T any](d *decoder, n *yaml.Node, path string, limit int, want string, conv func(*yaml.Node, string) (T, error)) ([]T, error) {
-	items, err := d.list(n, path, limit, want)
-	if err != nil || len(items) == 0 {
-		return nil, err
-	}
-	out := make([]T, len(items))
-	for i, it := range items {
-		p := index(path, i)
-		it = d.deref(it)
-		d.at[p] = it
-		if out[i], err = conv(it, p); err != nil {
-			return nil, err
-		}
-	}
-	return out, d.err
-}
-
-func (d *decoder) workload(n *yaml.Node, path string) (Workload, error) {
-	var w Workload
-	f := d.fields(n, path, workloadFields)
-	field(d, f, "rate", &w.Rate, d.number)
-	field(d, f, "tx_size", &w.TxSize, d.integer)
-	field(d, f, "nodes", &w.Nodes, d.nodeList)
-	field(d, f, "from", &w.From, d.duration)
-	field(d, f, "until", &w.Until, d.duration)
-	field(d, f, "vm", &w.VM, d.vmWorkload)
-	return w, d.err
-}
-
-func (d *decoder) vmWorkload(n *yaml.Node, path string) (VMWorkload, error) {
-	var w VMWorkload
-	f := d.fields(n, path, vmFields)
-	field(d, f, "rate", &w.Rate, d.number)
-	field(d, f, "clients", &w.Clients, d.integer)
-	field(d, f, "stale_reads", &w.StaleReads, d.boolean)
-	field(d, f, "lease", &w.Lease, d.duration)
-	field(d, f, "vcpu", &w.VCPU, d.integer)
-	field(d, f, "memory_mib", &w.MemoryMiB, d.uinteger)
-	field(d, f, "disk_gib", &w.DiskGiB, d.uinteger)
-	field(d, f, "image", &w.Image, d.str)
-	field(d, f, "bounce", &w.Bounce, d.number)
-	field(d, f, "late", &w.Late, d.number)
-	field(d, f, "late_by", &w.LateBy, d.duration)
-	field(d, f, "replay", &w.Replay, d.number)
-	field(d, f, "underpay", &w.Underpay, d.number)
-	field(d, f, "timeout", &w.Timeout, d.duration)
-	field(d, f, "from", &w.From, d.duration)
-	field(d, f, "until", &w.Until, d.duration)
-	return w, d.err
-}
-
-func (d *decoder) byzantine(n *yaml.Node, path string) ([]Byzantine, error) {
-	return entries(d, n, path, MaxByzantine, "byzantine entries", func(n *yaml.Node, path string) (Byzantine, error) {
-		var b Byzantine
-		f := d.fields(n, path, byzantineFields)
-		field(d, f, "node", &b.Node, d.integer)
-		field(d, f, "behavior", &b.Behavior, d.str)
-		field(d, f, "targets", &b.Targets, d.nodeList)
-		field(d, f, "count", &b.Count, d.integer)
-		field(d, f, "size", &b.Size, d.integer)
-		field(d, f, "from", &b.From, d.duration)
-		field(d, f, "until", &b.Until, d.duration)
-		return b, d.err
-	})
-}
-
-func (d *decoder) faults(n *yaml.Node, path string) ([]Fault, error) {
-	return entries(d, n, path, MaxFaults, "faults", func(n *yaml.Node, path string) (Fault, error) {
-		var x Fault
-		f := d.fields(n, path, faultFields)
-		field(d, f, "at", &x.At, d.duration)
-		field(d, f, "partition", &x.Partition, d.groups)
-		fieldPtr(d, f, "one_way", &x.OneWay, func(n *yaml.Node, path string) (OneWay, error) {
-			var o OneWay
-			f := d.fields(n, path, oneWayFields)
-			field(d, f, "from", &o.From, d.nodeList)
-			field(d, f, "to", &o.To, d.nodeList)
-			return o, d.err
-		})
-		field(d, f, "heal", &x.Heal, d.boolean)
-		field(d, f, "crash", &x.Crash, d.nodeList)
-		field(d, f, "lose_unsynced", &x.LoseUnsynced, d.boolean)
-		field(d, f, "restart", &x.Restart, d.nodeList)
-		field(d, f, "lose_state", &x.LoseState, d.boolean)
-		field(d, f, "restore_backup", &x.RestoreBackup, d.boolean)
-		field(d, f, "backup", &x.Backup, d.nodeList)
-		fieldPtr(d, f, "isolate", &x.Isolate, d.integer)
-		fieldPtr(d, f, "degrade", &x.Degrade, d.link)
-		fieldPtr(d, f, "clock_skew", &x.ClockSkew, func(n *yaml.Node, path string) (ClockSkew, error) {
-			var c ClockSkew
-			f := d.fields(n, path, skewFields)
-			field(d, f, "node", &c.Node, d.integer)
-			field(d, f, "offset", &c.Offset, d.duration)
-			return c, d.err
-		})
-		fieldPtr(d, f, "slow", &x.Slow, func(n *yaml.Node, path string) (Slow, error) {
-			var s Slow
-			f := d.fields(n, path, slowFields)
-			field(d, f, "node", &s.Node, d.integer)
-			field(d, f, "delay", &s.Delay, d.duration)
-			return s, d.err
-		})
-		fieldPtr(d, f, "join", &x.Join, d.integer)
-		fieldPtr(d, f, "leave", &x.Leave, d.integer)
-		fieldPtr(d, f, "remove", &x.Remove, d.integer)
-		fieldPtr(d, f, "host_down", &x.HostDown, d.integer)
-		fieldPtr(d, f, "host_up", &x.HostUp, d.integer)
-		fieldPtr(d, f, "vm_crash", &x.VMCrash, d.integer)
-		fieldPtr(d, f, "store_fault", &x.StoreFault, func(n *yaml.Node, path string) (StoreFault, error) {
-			var s StoreFault
-			f := d.fields(n, path, storeFaultFields)
-			field(d, f, "node", &s.Node, d.integer)
-			field(d, f, "kind", &s.Kind, d.str)
-			field(d, f, "write", &s.Write, d.str)
-			field(d, f, "record", &s.Record, d.str)
-			return s, d.err
-		})
-		return x, d.err
-	})
-}
-
-func (d *decoder) expect(n *yaml.Node, path string) (Expect, error) {
-	var e Expect
-	f := d.fields(n, path, expectFields)
-	field(d, f, "liveness", &e.Liveness, func(n *yaml.Node, path string) (Liveness, error) {
-		var l Liveness
-		f := d.fields(n, path, livenessFields)
-		field(d, f, "after", &l.After, d.duration)
-		field(d, f, "within", &l.Within, d.duration)
-		field(d, f, "disabled", &l.Disabled, d.boolean)
-		return l, d.err
-	})
-	field(d, f, "min_commit_tps", &e.MinCommitTPS, d.number)
-	field(d, f, "max_latency_p99", &e.MaxLatencyP99, d.duration)
-	field(d, f, "max_latency_p50", &e.MaxLatencyP50, d.duration)
-	field(d, f, "provisioning", &e.Provisioning, func(n *yaml.Node, path string) (Provisioning, error) {
-		var p Provisioning
-		f := d.fields(n, path, provisioningFields)
-		field(d, f, "settle", &p.Settle, d.duration)
-		field(d, f, "disabled", &p.Disabled, d.boolean)
-		return p, d.err
-	})
-	return e, d.err
 }

@@ -168,8 +168,11 @@ package scenario
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Limits. They bound the work and memory one scenario can ask for, so that a
@@ -263,6 +266,30 @@ const (
 	DefaultVMTimeout   = 30 * time.Second
 )
 
+// defaults are the values Parse writes into the fields a file leaves out
+// (or sets to null), by the struct they belong to: every struct of a
+// listed type starts out as a copy of its entry (a list in it is copied
+// too; an entry holds no pointers). Defaults that depend on other
+// fields are written in by validation instead: cluster.genesis,
+// network.latency as a whole, the liveness window's start, the
+// provisioning settle time, a behaviour's count and targets and a store
+// fault's write or record.
+var defaults = []any{
+	Scenario{Seed: DefaultSeed, Crypto: DefaultCrypto},
+	Consensus{LeaderTimeout: Duration(DefaultLeaderTimeout), MaxEventTxs: DefaultMaxEventTxs,
+		MaxTxBytes: DefaultMaxTxBytes, GCDepth: DefaultGCDepth, FetchRetry: Duration(DefaultFetchRetry)},
+	Cluster{Regions: []string{DefaultRegion}, VCPU: DefaultHostVCPU, MemoryMiB: DefaultHostMemoryMiB,
+		DiskGiB: DefaultHostDiskGiB, BootTime: Duration(DefaultBootTime), EpochLength: Duration(DefaultEpochLength),
+		StatusTimeout: Duration(DefaultStatusTimeout), AutoApprove: DefaultAutoApprove, PriceVCPUHour: DefaultPriceVCPUHour,
+		PriceMemoryGiBHour: DefaultPriceMemoryGiBHour, PriceDiskGiBHour: DefaultPriceDiskGiBHour},
+	Latency{Dist: DistConstant},
+	Workload{TxSize: DefaultTxSize},
+	VMWorkload{Clients: DefaultVMClients, Lease: Duration(DefaultLease), VCPU: DefaultVMVCPU,
+		MemoryMiB: DefaultVMMemoryMiB, DiskGiB: DefaultVMDiskGiB, Image: DefaultImage,
+		LateBy: Duration(DefaultLateBy), Timeout: Duration(DefaultVMTimeout)},
+	Liveness{Within: Duration(DefaultWithin)},
+}
+
 // Crypto schemes.
 const (
 	CryptoEd25519 = "ed25519"
@@ -338,8 +365,8 @@ type Scenario struct {
 	Duration Duration `yaml:"duration"`
 	// Nodes and Weights always agree after loading: Nodes is
 	// len(Weights), and a file that gives only nodes gets weight 1 each.
-	Nodes     int         `yaml:"nodes"`
-	Weights   []uint64    `yaml:"weights,flow"`
+	Nodes     int         `yaml:"nodes" replaces:"Weights"`
+	Weights   []uint64    `yaml:"weights,flow" replaces:"Nodes"`
 	Crypto    string      `yaml:"crypto"`
 	Consensus Consensus   `yaml:"consensus"`
 	Cluster   Cluster     `yaml:"cluster"`
@@ -627,6 +654,29 @@ func (e Endpoint) String() string {
 		return fmt.Sprintf("{twin: %d}", e.Node)
 	}
 	return strconv.Itoa(e.Node)
+}
+
+// decodeYAML reads a node index (3) or a twin reference ({twin: 3}).
+func (e *Endpoint) decodeYAML(d *decoder, n *yaml.Node, path string) error {
+	if n.Kind == yaml.MappingNode {
+		var ref struct {
+			Twin *int `yaml:"twin"`
+		}
+		if err := d.structure(n, reflect.ValueOf(&ref).Elem(), path); err != nil {
+			return err
+		}
+		if ref.Twin == nil {
+			return d.errorf(n, "%s: a twin reference names the node whose twin it is, e.g. {twin: 0}", path)
+		}
+		*e = Endpoint{Node: *ref.Twin, Twin: true}
+		return nil
+	}
+	node, err := d.integer(n, path)
+	if err != nil {
+		return d.errorf(n, "%s: expected a node index (3) or a twin reference ({twin: 3}), got %s", path, describe(n))
+	}
+	*e = Endpoint{Node: node}
+	return nil
 }
 
 // MarshalYAML writes the form Parse reads.

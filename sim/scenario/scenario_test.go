@@ -47,6 +47,64 @@ func members(nodes ...int) []Endpoint {
 	return out
 }
 
+// The field names of sections, as a file writes them.
+var (
+	clusterFields      = fieldNames[Cluster]()
+	vmFields           = fieldNames[VMWorkload]()
+	provisioningFields = fieldNames[Provisioning]()
+)
+
+func fieldNames[T any]() []string {
+	var names []string
+	for _, f := range structOf(reflect.TypeFor[T]()).fields {
+		names = append(names, f.name)
+	}
+	return names
+}
+
+// TestDecoderKnowsEveryType walks the types a file can reach: every
+// struct has a yaml name for each field, every slice type a listSpecs
+// entry, every other type a decoder, and every defaults entry is reached.
+// The decoder panics on a gap only when a file uses the field, so this
+// finds one before a file does.
+func TestDecoderKnowsEveryType(t *testing.T) {
+	reached := map[reflect.Type]bool{}
+	var walk func(typ reflect.Type, path string)
+	walk = func(typ reflect.Type, path string) {
+		if reflect.PointerTo(typ).Implements(reflect.TypeFor[decodable]()) {
+			return
+		}
+		switch typ.Kind() {
+		case reflect.Struct:
+			reached[typ] = true
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: %v", path, r)
+				}
+			}()
+			for _, f := range structOf(typ).fields {
+				walk(f.typ, join(path, f.name))
+			}
+		case reflect.Pointer:
+			walk(typ.Elem(), path)
+		case reflect.Slice:
+			if _, ok := listSpecs[typ]; !ok {
+				t.Errorf("%s: %v has no listSpecs entry", path, typ)
+			}
+			walk(typ.Elem(), path+"[]")
+		case reflect.String, reflect.Int, reflect.Uint64, reflect.Float64, reflect.Bool:
+		default:
+			t.Errorf("%s: the decoder has nothing for %v", path, typ)
+		}
+	}
+	walk(reflect.TypeFor[Scenario](), "")
+	for _, v := range defaults {
+		if !reached[reflect.TypeOf(v)] {
+			t.Errorf("defaults has an entry for %T, which no file reaches", v)
+		}
+	}
+}
+
 func mustParse(t *testing.T, doc string, sets ...string) *Scenario {
 	t.Helper()
 	s, err := Parse([]byte(doc), "x.yaml", overrides(t, sets)...)

@@ -23,17 +23,18 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // UnmarshalYAML reads a duration scalar. Negative values are accepted here;
 // Parse rejects them everywhere except in clock_skew.offset.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a duration such as 10s, got %s", n.Line, describe(n))
-	}
-	v, err := parseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = v
-	return nil
+func (d *Duration) UnmarshalYAML(n *yaml.Node) (err error) {
+	*d, err = unmarshalUnit(n, durationWant, parseDuration)
+	return err
 }
+
+// decodeYAML is UnmarshalYAML for Parse.
+func (d *Duration) decodeYAML(dec *decoder, n *yaml.Node, path string) (err error) {
+	*d, err = decodeUnit(dec, n, path, durationWant, parseDuration)
+	return err
+}
+
+const durationWant = "a duration such as 10s"
 
 // MarshalYAML writes the form UnmarshalYAML reads.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
@@ -88,17 +89,18 @@ func (b Bandwidth) String() string {
 }
 
 // UnmarshalYAML reads a bandwidth scalar such as 1Gbps.
-func (b *Bandwidth) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a bandwidth such as 1Gbps, got %s", n.Line, describe(n))
-	}
-	v, err := parseBandwidth(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*b = v
-	return nil
+func (b *Bandwidth) UnmarshalYAML(n *yaml.Node) (err error) {
+	*b, err = unmarshalUnit(n, bandwidthWant, parseBandwidth)
+	return err
 }
+
+// decodeYAML is UnmarshalYAML for Parse.
+func (b *Bandwidth) decodeYAML(d *decoder, n *yaml.Node, path string) (err error) {
+	*b, err = decodeUnit(d, n, path, bandwidthWant, parseBandwidth)
+	return err
+}
+
+const bandwidthWant = "a bandwidth such as 1Gbps"
 
 // MarshalYAML writes the form UnmarshalYAML reads.
 func (b Bandwidth) MarshalYAML() (any, error) {
@@ -160,6 +162,34 @@ func parseBandwidth(s string) (Bandwidth, error) {
 		return 0, tooBig
 	}
 	return Bandwidth(v), nil
+}
+
+// unmarshalUnit reads a scalar with parse, for yaml.Unmarshal: errors
+// name the line.
+func unmarshalUnit[T any](n *yaml.Node, want string, parse func(string) (T, error)) (T, error) {
+	var zero T
+	if n.Kind != yaml.ScalarNode {
+		return zero, fmt.Errorf("line %d: expected %s, got %s", n.Line, want, describe(n))
+	}
+	v, err := parse(n.Value)
+	if err != nil {
+		return zero, fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return v, nil
+}
+
+// decodeUnit reads a scalar with parse, for Parse: errors name the file,
+// the line or override, and the field.
+func decodeUnit[T any](d *decoder, n *yaml.Node, path, want string, parse func(string) (T, error)) (T, error) {
+	var zero T
+	if err := d.scalar(n, path, want); err != nil {
+		return zero, err
+	}
+	v, err := parse(n.Value)
+	if err != nil {
+		return zero, d.errorf(n, "%s: %w", path, err)
+	}
+	return v, nil
 }
 
 func digits(s string) bool {

@@ -21,7 +21,8 @@ const (
 // point, and refusing them would be refusing what the user wrote.
 const probabilitySlack = 1e-9
 
-// complete fills in defaults and validates, in dependency order: every node
+// complete fills in the defaults that depend on other fields (the decoder
+// wrote in the others) and validates, in dependency order: every node
 // index is checked against the committee, every time against the duration,
 // and liveness defaults to the end of the faults and Byzantine windows.
 func (d *decoder) complete(s *Scenario) error {
@@ -51,17 +52,11 @@ func (d *decoder) checkHeader(s *Scenario) error {
 	if strings.ContainsFunc(s.Description, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) {
 		return d.errAt("description", "description: control characters other than newline and tab are not allowed")
 	}
-	if !d.has("seed") {
-		s.Seed = DefaultSeed
-	}
 	if !d.has("duration") {
 		return d.errAt("duration", "duration is required: the simulated time of the run, e.g. duration: 60s")
 	}
 	if err := d.positive("duration", s.Duration, MaxDuration); err != nil {
 		return err
-	}
-	if !d.has("crypto") {
-		s.Crypto = DefaultCrypto
 	}
 	if s.Crypto != CryptoEd25519 && s.Crypto != CryptoFast {
 		return d.errAt("crypto", "crypto: unknown scheme %q; use %s or %s", clip(s.Crypto), CryptoEd25519, CryptoFast)
@@ -107,21 +102,6 @@ func (d *decoder) checkCommittee(s *Scenario) error {
 
 func (d *decoder) checkConsensus(s *Scenario) error {
 	c := &s.Consensus
-	defaults := []struct {
-		key string
-		set func()
-	}{
-		{"leader_timeout", func() { c.LeaderTimeout = Duration(DefaultLeaderTimeout) }},
-		{"max_event_txs", func() { c.MaxEventTxs = DefaultMaxEventTxs }},
-		{"max_tx_bytes", func() { c.MaxTxBytes = DefaultMaxTxBytes }},
-		{"gc_depth", func() { c.GCDepth = DefaultGCDepth }},
-		{"fetch_retry", func() { c.FetchRetry = Duration(DefaultFetchRetry) }},
-	}
-	for _, f := range defaults {
-		if !d.has("consensus." + f.key) {
-			f.set()
-		}
-	}
 	if err := d.positive("consensus.leader_timeout", c.LeaderTimeout, MaxDelay); err != nil {
 		return err
 	}
@@ -142,27 +122,8 @@ func (d *decoder) checkConsensus(s *Scenario) error {
 
 func (d *decoder) checkCluster(s *Scenario) error {
 	c := &s.Cluster
-	defaults := []struct {
-		key string
-		set func()
-	}{
-		{"genesis", func() { c.Genesis = s.Nodes }},
-		{"regions", func() { c.Regions = []string{DefaultRegion} }},
-		{"vcpu", func() { c.VCPU = DefaultHostVCPU }},
-		{"memory_mib", func() { c.MemoryMiB = DefaultHostMemoryMiB }},
-		{"disk_gib", func() { c.DiskGiB = DefaultHostDiskGiB }},
-		{"boot_time", func() { c.BootTime = Duration(DefaultBootTime) }},
-		{"epoch_length", func() { c.EpochLength = Duration(DefaultEpochLength) }},
-		{"status_timeout", func() { c.StatusTimeout = Duration(DefaultStatusTimeout) }},
-		{"auto_approve", func() { c.AutoApprove = DefaultAutoApprove }},
-		{"price_vcpu_hour", func() { c.PriceVCPUHour = DefaultPriceVCPUHour }},
-		{"price_memory_gib_hour", func() { c.PriceMemoryGiBHour = DefaultPriceMemoryGiBHour }},
-		{"price_disk_gib_hour", func() { c.PriceDiskGiBHour = DefaultPriceDiskGiBHour }},
-	}
-	for _, f := range defaults {
-		if !d.has("cluster." + f.key) {
-			f.set()
-		}
+	if !d.has("cluster.genesis") {
+		c.Genesis = s.Nodes
 	}
 	if c.Genesis < 1 || c.Genesis > s.Nodes {
 		return d.errAt("cluster.genesis", "cluster.genesis: %d; use 1 to nodes (%d): nodes 0 to genesis-1 found the cluster, the others start as observers", c.Genesis, s.Nodes)
@@ -260,9 +221,6 @@ var latencyGroups = []latencyGroup{
 }
 
 func (d *decoder) checkLatency(path string, l *Latency) error {
-	if !d.has(path + ".dist") {
-		l.Dist = DistConstant
-	}
 	own := slices.IndexFunc(latencyGroups, func(g latencyGroup) bool { return g.dist == l.Dist })
 	if own < 0 {
 		return d.errAt(path+".dist", "%s.dist: unknown distribution %q; use constant, uniform, normal or lognormal", path, clip(l.Dist))
@@ -489,9 +447,6 @@ func (d *decoder) checkWorkload(s *Scenario) error {
 	if !(w.Rate >= 0 && w.Rate <= MaxRate) {
 		return d.errAt("workload.rate", "workload.rate: %v; use 0 (no workload) to %d transactions per second", w.Rate, int(MaxRate))
 	}
-	if !d.has("workload.tx_size") {
-		w.TxSize = DefaultTxSize
-	}
 	if w.TxSize < MinTxSize || w.TxSize > s.Consensus.MaxTxBytes {
 		return d.errAt("workload.tx_size", "workload.tx_size: %d; use %d to consensus.max_tx_bytes (%d)", w.TxSize, MinTxSize, s.Consensus.MaxTxBytes)
 	}
@@ -509,24 +464,6 @@ func (d *decoder) checkWorkload(s *Scenario) error {
 
 func (d *decoder) checkVMWorkload(s *Scenario) error {
 	w := &s.Workload.VM
-	defaults := []struct {
-		key string
-		set func()
-	}{
-		{"clients", func() { w.Clients = DefaultVMClients }},
-		{"lease", func() { w.Lease = Duration(DefaultLease) }},
-		{"vcpu", func() { w.VCPU = DefaultVMVCPU }},
-		{"memory_mib", func() { w.MemoryMiB = DefaultVMMemoryMiB }},
-		{"disk_gib", func() { w.DiskGiB = DefaultVMDiskGiB }},
-		{"image", func() { w.Image = DefaultImage }},
-		{"late_by", func() { w.LateBy = Duration(DefaultLateBy) }},
-		{"timeout", func() { w.Timeout = Duration(DefaultVMTimeout) }},
-	}
-	for _, f := range defaults {
-		if !d.has("workload.vm." + f.key) {
-			f.set()
-		}
-	}
 	if !(w.Rate >= 0 && w.Rate <= MaxVMRate) {
 		return d.errAt("workload.vm.rate", "workload.vm.rate: %v; use 0 (no VM workload) to %d operations per second", w.Rate, MaxVMRate)
 	}
@@ -974,9 +911,6 @@ func (d *decoder) checkExpect(s *Scenario) error {
 		for _, b := range s.Byzantine {
 			l.After = max(l.After, b.Until)
 		}
-	}
-	if !d.has(p + ".within") {
-		l.Within = Duration(DefaultWithin)
 	}
 	if err := d.inRun(p+".after", p+".after", l.After, s.Duration); err != nil {
 		return err
