@@ -12,7 +12,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"dagger/node"
 	"dagger/node/cluster"
@@ -46,6 +47,8 @@ const (
 type urlList []string
 
 func (l *urlList) String() string { return strings.Join(*l, ",") }
+
+func (l *urlList) Type() string { return "URL" }
 
 func (l *urlList) Set(s string) error {
 	if slices.Contains(*l, s) {
@@ -85,56 +88,56 @@ type bootstrapResult struct {
 	Operator string `json:"operator"`
 }
 
-func runNodeBootstrap(args []string, stdout, stderr io.Writer) int {
-	const name = "node bootstrap"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "the node's config.toml: its genesis, data_dir, store backend and key")
+func newNodeBootstrapCmd() *cobra.Command {
+	var cfgPath string
 	var from urlList
-	fs.Var(&from, "from", "a node's API URL to take the snapshot from; give it once per node (more sources, more assurance)")
-	timeout := fs.Duration("timeout", defaultSnapshotTimeout, "how long each call to a source may take, a snapshot's download included")
-	asJSON := fs.Bool("json", false, "print JSON for programs instead of text")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger node bootstrap --config F --from URL [--from URL ...] [--timeout D] [--json]")
-		fmt.Fprintln(stderr, "Puts the cluster state at the latest epoch start into the node's store, so that 'dagger node run'")
-		fmt.Fprintln(stderr, "starts from there instead of replaying the cluster from genesis: for a new operator, or a node")
-		fmt.Fprintln(stderr, "that was down longer than its peers keep events (store.keep_epochs). Every --from node must")
-		fmt.Fprintln(stderr, "serve the same snapshot byte for byte (a single node could lie: name those you trust), and")
-		fmt.Fprintln(stderr, "each that still lists the snapshot's last commit must agree on its state hash. The node must")
-		fmt.Fprintln(stderr, "not run meanwhile.")
-		fs.PrintDefaults()
+	var timeout time.Duration
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "bootstrap --config F --from URL [--from URL ...] [--timeout D] [--json]",
+		Short: "start a stopped node from its peers' state snapshot",
+		Long: `Puts the cluster state at the latest epoch start into the node's store, so that 'dagger node run'
+starts from there instead of replaying the cluster from genesis: for a new operator, or a node
+that was down longer than its peers keep events (store.keep_epochs). Every --from node must
+serve the same snapshot byte for byte (a single node could lie: name those you trust), and
+each that still lists the snapshot's last commit must agree on its state hash. The node must
+not run meanwhile.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) > 0:
+				return usageErr("unexpected argument %q: name each source with --from", args[0])
+			case len(from) == 0:
+				return usageErr("--from is required: the API URL of a node of the cluster you trust (give more than one for more assurance)")
+			case timeout <= 0:
+				return usageErr("--timeout must be positive")
+			}
+			return nodeBootstrap(cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, from, timeout, asJSON)
+		},
 	}
-	pos, code := parseFlags(fs, args)
-	if code >= 0 {
-		return code
-	}
-	switch {
-	case len(pos) > 0:
-		return usageErr(stderr, name, "unexpected argument %q: name each source with --from", pos[0])
-	case len(from) == 0:
-		return usageErr(stderr, name, "--from is required: the API URL of a node of the cluster you trust (give more than one for more assurance)")
-	case *timeout <= 0:
-		return usageErr(stderr, name, "--timeout must be positive")
-	}
+	f := c.Flags()
+	f.StringVar(&cfgPath, "config", "", "the node's config.toml: its genesis, data_dir, store backend and key")
+	f.Var(&from, "from", "a node's API URL to take the snapshot from; give it once per node (more sources, more assurance)")
+	f.DurationVar(&timeout, "timeout", defaultSnapshotTimeout, "how long each call to a source may take, a snapshot's download included")
+	f.BoolVar(&asJSON, "json", false, "print JSON for programs instead of text")
+	return c
+}
+
+func nodeBootstrap(stdout, stderr io.Writer, cfgPath string, from []string, timeout time.Duration, asJSON bool) error {
 	sources := make([]*bootstrapSource, len(from))
 	for i, u := range from {
-		c, err := api.NewClient(u, *timeout)
+		c, err := api.NewClient(u, timeout)
 		if err != nil {
-			return usageErr(stderr, name, "--from: %v", err)
+			return usageErr("--from: %v", err)
 		}
 		sources[i] = &bootstrapSource{URL: c.URL(), client: c}
 	}
-	cfg, key, code := loadNodeConfig(stderr, name, *cfgPath)
-	if code >= 0 {
-		return code
-	}
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "dagger %s: %s\n", name, fmt.Sprintf(format, args...))
-		return 1
+	cfg, key, err := loadNodeConfig(cfgPath)
+	if err != nil {
+		return err
 	}
 	gen, err := live.LoadGenesis(cfg.Path(cfg.Node.Genesis))
 	if err != nil {
-		return fail("%v: the node needs the cluster's genesis.json there (node.genesis in %s)", err, *cfgPath)
+		return failf(1, "%v: the node needs the cluster's genesis.json there (node.genesis in %s)", err, cfgPath)
 	}
 
 	// The store first: a running node holds it, and finding out before
@@ -142,14 +145,14 @@ func runNodeBootstrap(args []string, stdout, stderr io.Writer) int {
 	pub := key.Public().(ed25519.PublicKey)
 	dataDir := cfg.Path(cfg.Node.DataDir)
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fail("data dir: %v", err)
+		return failf(1, "data dir: %v", err)
 	}
 	db, err := store.Open(dataDir, store.Options{Backend: cfg.Store.Backend, Key: pub})
 	if err != nil {
 		if errors.Is(err, syscall.EAGAIN) {
-			return fail("the node's store is in use, most likely by the node itself: stop it first (it must not run while it is bootstrapped), then run this again.\n(%v)", err)
+			return failf(1, "the node's store is in use, most likely by the node itself: stop it first (it must not run while it is bootstrapped), then run this again.\n(%v)", err)
 		}
-		return fail("%v", err)
+		return failf(1, "%v", err)
 	}
 	closed := false
 	defer func() {
@@ -159,18 +162,18 @@ func runNodeBootstrap(args []string, stdout, stderr io.Writer) int {
 	}()
 	have, haveOK, err := db.LatestSnapshot()
 	if err != nil {
-		return fail("read the store's snapshot: %v", err)
+		return failf(1, "read the store's snapshot: %v", err)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sn, err := fetchSnapshot(ctx, sources, stderr)
 	if err != nil {
-		return fail("%v", err)
+		return failf(1, "%v", err)
 	}
 	st, _, err := node.RestoreSnapshot(sn, gen.Cluster, nil)
 	if err != nil {
-		return fail("the snapshot the sources agree on does not restore against this node's genesis (%s): %v\n"+
+		return failf(1, "the snapshot the sources agree on does not restore against this node's genesis (%s): %v\n"+
 			"Check that node.genesis is the cluster's genesis.json and that the sources are nodes of that cluster.",
 			cfg.Path(cfg.Node.Genesis), err)
 	}
@@ -180,7 +183,7 @@ func runNodeBootstrap(args []string, stdout, stderr io.Writer) int {
 	confirmed := 0
 	for _, s := range sources {
 		if err := s.confirm(ctx, sn.Commit, res.StateHash); err != nil {
-			return fail("%v", err)
+			return failf(1, "%v", err)
 		}
 		if s.Confirmed {
 			confirmed++
@@ -191,23 +194,23 @@ func runNodeBootstrap(args []string, stdout, stderr io.Writer) int {
 		res.Stored = false
 	} else {
 		if err := db.PutSnapshot(sn); err != nil {
-			return fail("store the snapshot: %v", err)
+			return failf(1, "store the snapshot: %v", err)
 		}
 		res.Stored = true
 	}
 	closed = true
 	if err := db.Close(); err != nil {
-		return fail("close the store: %v", err)
+		return failf(1, "close the store: %v", err)
 	}
 
-	if *asJSON {
-		return printJSON(stdout, stderr, res)
+	if asJSON {
+		return printJSON(stdout, res)
 	}
 	if !res.Stored {
 		fmt.Fprintf(stdout, "The store already holds a snapshot at commit %d (epoch %d), at or above the sources' at commit %d (epoch %d): nothing to do.\n",
 			have.Commit, have.Epoch, sn.Commit, sn.Epoch)
-		fmt.Fprintf(stdout, "Next: dagger node run --config %s\n", *cfgPath)
-		return 0
+		fmt.Fprintf(stdout, "Next: dagger node run --config %s\n", cfgPath)
+		return nil
 	}
 	fmt.Fprintf(stdout, "snapshot    epoch %d, commit %d, %d bytes\n", sn.Epoch, sn.Commit, len(sn.Data))
 	fmt.Fprintf(stdout, "state hash  %s\n", res.StateHash)
@@ -222,16 +225,16 @@ func runNodeBootstrap(args []string, stdout, stderr io.Writer) int {
 	if confirmed == 0 {
 		fmt.Fprintln(stderr, "warning: no source could confirm the state hash of the snapshot's last commit; it rests on the sources' word alone")
 	}
-	fmt.Fprintf(stdout, "Next: dagger node run --config %s\n", *cfgPath)
+	fmt.Fprintf(stdout, "Next: dagger node run --config %s\n", cfgPath)
 	switch res.Operator {
 	case "":
-		fmt.Fprintf(stdout, "This operator is not in the cluster yet: ask to join with 'dagger node join --config %s --node %s'.\n", *cfgPath, sources[0].URL)
+		fmt.Fprintf(stdout, "This operator is not in the cluster yet: ask to join with 'dagger node join --config %s --node %s'.\n", cfgPath, sources[0].URL)
 	case cluster.OperatorPending.String():
 		fmt.Fprintln(stdout, "This operator awaits the committee's approval ('dagger node approve').")
 	case cluster.OperatorRemoved.String():
-		fmt.Fprintf(stdout, "This operator was removed from the cluster: ask to join again with 'dagger node join --config %s --node %s'.\n", *cfgPath, sources[0].URL)
+		fmt.Fprintf(stdout, "This operator was removed from the cluster: ask to join again with 'dagger node join --config %s --node %s'.\n", cfgPath, sources[0].URL)
 	}
-	return 0
+	return nil
 }
 
 // operatorStatus is an operator's status in st, or "" if st knows none.

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +17,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"dagger/node/live/api"
 	"dagger/node/live/keyfile"
@@ -45,7 +47,7 @@ type nodeFlags struct {
 	asJSON bool
 }
 
-func addNodeFlags(fs *flag.FlagSet) *nodeFlags {
+func addNodeFlags(fs *pflag.FlagSet) *nodeFlags {
 	f := &nodeFlags{}
 	fs.StringVar(&f.node, "node", defaultNodeURL, "the node's API URL")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON for programs instead of text")
@@ -58,7 +60,7 @@ type waitFlags struct {
 	timeout time.Duration
 }
 
-func addWaitFlags(fs *flag.FlagSet) *waitFlags {
+func addWaitFlags(fs *pflag.FlagSet) *waitFlags {
 	f := &waitFlags{}
 	fs.BoolVar(&f.wait, "wait", false, "wait until the transaction commits or is rejected")
 	fs.DurationVar(&f.timeout, "timeout", defaultWait, "how long --wait waits (at most the node's bound, 1m by default)")
@@ -73,70 +75,42 @@ func (w *waitFlags) duration() time.Duration {
 	return w.timeout
 }
 
-func runVM(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		switch args[0] {
-		case "create":
-			return runVMCreate(args[1:], stdout, stderr)
-		case "delete":
-			return runVMDelete(args[1:], stdout, stderr)
-		case "renew":
-			return runVMRenew(args[1:], stdout, stderr)
-		case "get":
-			return runVMGet(args[1:], stdout, stderr)
-		case "list":
-			return runVMList(args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintln(stderr, "usage: dagger vm create --node URL --key WALLET --vcpu N --memory-mib N --disk-gib N --image NAME --lease DURATION")
-	fmt.Fprintln(stderr, "                        [--region R] [--ssh-key FILE] [--solana-rpc URL] [--wait] [--json]")
-	fmt.Fprintln(stderr, "       dagger vm renew  --node URL --key WALLET --lease DURATION [--solana-rpc URL] [--wait] [--json] VM")
-	fmt.Fprintln(stderr, "       dagger vm delete --node URL --key WALLET [--wait] [--json] VM")
-	fmt.Fprintln(stderr, "       dagger vm get    --node URL [--json] VM")
-	fmt.Fprintln(stderr, "       dagger vm list   --node URL (--owner KEY|ADDRESS | --key WALLET) [--json]")
-	fmt.Fprintln(stderr, "Pays for, changes and reads VMs through a node's API; every change is signed with the wallet key.")
-	if len(args) > 0 && isHelp(args[0]) {
-		return 0
-	}
-	return 2
+func newVMCmd() *cobra.Command {
+	c := group("vm", "pay for, change and read VMs through a node (vm create|renew|delete|get|list)",
+		"Pays for, changes and reads VMs through a node's API; every change is signed with the wallet key.")
+	c.AddCommand(newVMCreateCmd(), newVMRenewCmd(), newVMDeleteCmd(), newVMGetCmd(), newVMListCmd())
+	return c
 }
 
-func runTx(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "status" {
-		return runTxStatus(args[1:], stdout, stderr)
-	}
-	fmt.Fprintln(stderr, "usage: dagger tx status --node URL [--json] ID")
-	fmt.Fprintln(stderr, "Prints what a node knows of a transaction: pending, committed (where, and what it did) or rejected.")
-	if len(args) > 0 && isHelp(args[0]) {
-		return 0
-	}
-	return 2
+func newTxCmd() *cobra.Command {
+	c := group("tx", "what a node knows of a transaction (tx status)",
+		"Prints what a node knows of a transaction: pending, committed (where, and what it did) or rejected.")
+	c.AddCommand(newTxStatusCmd())
+	return c
 }
 
 // clientCmd holds what every client command has once its flags parsed.
 type clientCmd struct {
-	name   string
 	client *api.Client
 	flags  *nodeFlags
 	stdout io.Writer
 	stderr io.Writer
 }
 
-func newClientCmd(name string, f *nodeFlags, stdout, stderr io.Writer) (*clientCmd, int) {
+func newClientCmd(cmd *cobra.Command, f *nodeFlags) (*clientCmd, error) {
 	c, err := api.NewClient(f.node, 0)
 	if err != nil {
-		return nil, usageErr(stderr, name, "--node: %v", err)
+		return nil, usageErr("--node: %v", err)
 	}
-	return &clientCmd{name: name, client: c, flags: f, stdout: stdout, stderr: stderr}, -1
+	return &clientCmd{client: c, flags: f, stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr()}, nil
 }
 
 // fail reports an error of the node or the network and says what to try.
-func (c *clientCmd) fail(err error) int {
-	fmt.Fprintf(c.stderr, "dagger %s: %v\n", c.name, err)
+func (c *clientCmd) fail(err error) error {
 	if hint := nextStep(err, c.client.URL()); hint != "" {
-		fmt.Fprintf(c.stderr, "next: %s\n", hint)
+		return failf(1, "%v\nnext: %s", err, hint)
 	}
-	return 1
+	return failf(1, "%v", err)
 }
 
 func nextStep(err error, node string) string {
@@ -158,24 +132,23 @@ func nextStep(err error, node string) string {
 	return ""
 }
 
-func (c *clientCmd) print(v any, text func(w io.Writer)) int {
+func (c *clientCmd) print(v any, text func(w io.Writer)) error {
 	if c.flags.asJSON {
-		return printJSON(c.stdout, c.stderr, v)
+		return printJSON(c.stdout, v)
 	}
 	text(c.stdout)
-	return 0
+	return nil
 }
 
-func loadWallet(stderr io.Writer, cmd, path string) (ed25519.PrivateKey, int) {
+func loadWallet(path string) (ed25519.PrivateKey, error) {
 	if path == "" {
-		return nil, usageErr(stderr, cmd, "--key is required: the wallet key file that signs (dagger keys new makes one)")
+		return nil, usageErr("--key is required: the wallet key file that signs (dagger keys new makes one)")
 	}
 	k, err := keyfile.Load(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "dagger %s: %v\n", cmd, err)
-		return nil, 1
+		return nil, failf(1, "%v", err)
 	}
-	return k, -1
+	return k, nil
 }
 
 // newTx returns a transaction of kind by key's owner, with a fresh nonce
@@ -193,7 +166,7 @@ type paymentFlags struct {
 	rpc string
 }
 
-func addPaymentFlags(fs *flag.FlagSet) *paymentFlags {
+func addPaymentFlags(fs *pflag.FlagSet) *paymentFlags {
 	f := &paymentFlags{}
 	fs.StringVar(&f.rpc, "solana-rpc", "", "a Solana JSON-RPC URL: take the blockhash from it and send the payment to it\n(without it the payment is built offline and not sent: only a node that does not confirm payments, such as a devnet's, accepts it)")
 	return f
@@ -211,7 +184,7 @@ type paid struct {
 // the Solana payment bound to t's memo, signs t, and sends the payment if a
 // Solana RPC is given. t must be complete but for the payment: nothing is
 // sent to Solana for a transaction the cluster would refuse.
-func (c *clientCmd) pay(ctx context.Context, t *tx.Tx, key ed25519.PrivateKey, spec tx.Spec, pf *paymentFlags) (paid, int) {
+func (c *clientCmd) pay(ctx context.Context, t *tx.Tx, key ed25519.PrivateKey, spec tx.Spec, pf *paymentFlags) (paid, error) {
 	p, err := c.client.Params(ctx)
 	if err != nil {
 		return paid{}, c.fail(fmt.Errorf("read the cluster's prices: %w", err))
@@ -222,13 +195,13 @@ func (c *clientCmd) pay(ctx context.Context, t *tx.Tx, key ed25519.PrivateKey, s
 	}
 	lamports, err := params.PriceOf(spec, t.Lease)
 	if err != nil {
-		return paid{}, usageErr(c.stderr, c.name, "the price of %d vCPU, %d MiB, %d GiB for %v: %v; ask for less", spec.VCPU, spec.MemoryMiB, spec.DiskGiB, t.Lease, err)
+		return paid{}, usageErr("the price of %d vCPU, %d MiB, %d GiB for %v: %v; ask for less", spec.VCPU, spec.MemoryMiB, spec.DiskGiB, t.Lease, err)
 	}
 	var blockhash [32]byte
 	var rpc *payment.RPC
 	if pf.rpc != "" {
 		if rpc, err = payment.NewRPC(payment.RPCConfig{Endpoint: pf.rpc}); err != nil {
-			return paid{}, usageErr(c.stderr, c.name, "--solana-rpc: %v", err)
+			return paid{}, usageErr("--solana-rpc: %v", err)
 		}
 		if blockhash, err = rpc.LatestBlockhash(ctx); err != nil {
 			return paid{}, c.fail(fmt.Errorf("--solana-rpc: %w", err))
@@ -241,19 +214,19 @@ func (c *clientCmd) pay(ctx context.Context, t *tx.Tx, key ed25519.PrivateKey, s
 	t.Payment = wire
 	t.Sign(key)
 	if err := t.Validate(); err != nil {
-		return paid{}, usageErr(c.stderr, c.name, "%v", err)
+		return paid{}, usageErr("%v", err)
 	}
 	out := paid{Lamports: lamports, Treasury: params.Treasury.String(), Signature: sig.String()}
 	if rpc == nil {
 		fmt.Fprintf(c.stderr, "note: the payment of %d lamports was not sent to Solana (no --solana-rpc); only a node that does not confirm payments, such as a devnet's, will accept it\n", lamports)
-		return out, -1
+		return out, nil
 	}
 	// Send checks that the node answers with the payment's own signature.
 	if _, err := rpc.Send(ctx, wire); err != nil {
 		return paid{}, c.fail(fmt.Errorf("send the payment to Solana: %w", err))
 	}
 	out.Sent = true
-	return out, -1
+	return out, nil
 }
 
 // submitted is what a submitting command prints.
@@ -283,7 +256,7 @@ func (c *clientCmd) failure(res api.SubmitResult, wf *waitFlags) string {
 
 // finish reports a submission: its ids, and with --wait its fate and the
 // VM's state after it. A transaction that did not take effect fails.
-func (c *clientCmd) finish(ctx context.Context, res api.SubmitResult, pay *paid, wf *waitFlags) int {
+func (c *clientCmd) finish(ctx context.Context, res api.SubmitResult, pay *paid, wf *waitFlags) error {
 	out := submitted{Tx: res.ID, VM: res.VM, Payment: pay, Status: res.Status}
 	st := res.Status
 	failed := c.failure(res, wf)
@@ -295,7 +268,7 @@ func (c *clientCmd) finish(ctx context.Context, res api.SubmitResult, pay *paid,
 			return c.fail(err)
 		}
 	}
-	code := c.print(out, func(w io.Writer) {
+	err := c.print(out, func(w io.Writer) {
 		if out.VM != "" {
 			fmt.Fprintf(w, "vm       %s\n", out.VM)
 		}
@@ -313,100 +286,98 @@ func (c *clientCmd) finish(ctx context.Context, res api.SubmitResult, pay *paid,
 		}
 	})
 	if failed != "" {
-		fmt.Fprintf(c.stderr, "dagger %s: %s\n", c.name, failed)
-		return 1
+		return failf(1, "%s", failed)
 	}
-	return code
+	return err
 }
 
-func runVMCreate(args []string, stdout, stderr io.Writer) int {
-	const name = "vm create"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	nf, wf, pf := addNodeFlags(fs), addWaitFlags(fs), addPaymentFlags(fs)
-	keyPath := fs.String("key", "", "the wallet key file: it signs the request and pays")
-	vcpu := fs.Uint("vcpu", 0, "virtual CPUs")
-	memory := fs.Uint64("memory-mib", 0, "memory, MiB")
-	disk := fs.Uint64("disk-gib", 0, "disk, GiB")
-	image := fs.String("image", "", "the image to boot, by name")
-	region := fs.String("region", "", "the region to run in (default: the one region the active operators serve)")
-	sshKey := fs.String("ssh-key", "", "a file holding an SSH public key to install")
-	lease := fs.Duration("lease", 0, "how long the VM runs, in whole seconds (e.g. 1h, 720h)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger vm create --node URL --key WALLET --vcpu N --memory-mib N --disk-gib N --image NAME --lease DURATION")
-		fmt.Fprintln(stderr, "                        [--region R] [--ssh-key FILE] [--solana-rpc URL] [--wait] [--json]")
-		fmt.Fprintln(stderr, "Pays the cluster's treasury the price of the VM for the lease and asks the cluster to run it.")
-		fmt.Fprintln(stderr, "Prints the VM's id and the transaction's; with --wait, the VM's state once the request commits.")
-		fmt.Fprintln(stderr, "Exit status: 0 done, 1 failed or refused, 2 invalid arguments.")
-		fs.PrintDefaults()
+func newVMCreateCmd() *cobra.Command {
+	var keyPath, image, region, sshKey string
+	var vcpu uint
+	var memory, disk uint64
+	var lease time.Duration
+	c := &cobra.Command{
+		Use: "create --node URL --key WALLET --vcpu N --memory-mib N --disk-gib N --image NAME --lease DURATION" +
+			" [--region R] [--ssh-key FILE] [--solana-rpc URL] [--wait] [--json]",
+		Short: "pay for a VM and ask the cluster to run it",
+		Long: `Pays the cluster's treasury the price of the VM for the lease and asks the cluster to run it.
+Prints the VM's id and the transaction's; with --wait, the VM's state once the request commits.
+Exit status: 0 done, 1 failed or refused, 2 invalid arguments.`,
 	}
-	pos, code := parseFlags(fs, args)
-	if code >= 0 {
-		return code
-	}
-	if len(pos) > 0 {
-		return usageErr(stderr, name, "unexpected argument %q: every input is a flag", pos[0])
-	}
-	set := flagsSet(fs)
-	for _, f := range []string{"vcpu", "memory-mib", "disk-gib", "image", "lease"} {
-		if !set[f] {
-			return usageErr(stderr, name, "--%s is required", f)
+	f := c.Flags()
+	nf, wf, pf := addNodeFlags(f), addWaitFlags(f), addPaymentFlags(f)
+	f.StringVar(&keyPath, "key", "", "the wallet key file: it signs the request and pays")
+	f.UintVar(&vcpu, "vcpu", 0, "virtual CPUs")
+	f.Uint64Var(&memory, "memory-mib", 0, "memory, MiB")
+	f.Uint64Var(&disk, "disk-gib", 0, "disk, GiB")
+	f.StringVar(&image, "image", "", "the image to boot, by name")
+	f.StringVar(&region, "region", "", "the region to run in (default: the one region the active operators serve)")
+	f.StringVar(&sshKey, "ssh-key", "", "a file holding an SSH public key to install")
+	f.DurationVar(&lease, "lease", 0, "how long the VM runs, in whole seconds (e.g. 1h, 720h)")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErr("unexpected argument %q: every input is a flag", args[0])
 		}
-	}
-	if *vcpu > tx.MaxVCPU {
-		return usageErr(stderr, name, "--vcpu %d: at most %d", *vcpu, tx.MaxVCPU)
-	}
-	key, code := loadWallet(stderr, name, *keyPath)
-	if code >= 0 {
-		return code
-	}
-	spec := tx.Spec{VCPU: uint32(*vcpu), MemoryMiB: *memory, DiskGiB: *disk, Image: *image, Region: *region}
-	if *sshKey != "" {
-		k, err := readSSHKey(*sshKey)
+		for _, name := range []string{"vcpu", "memory-mib", "disk-gib", "image", "lease"} {
+			if !cmd.Flags().Changed(name) {
+				return usageErr("--%s is required", name)
+			}
+		}
+		if vcpu > tx.MaxVCPU {
+			return usageErr("--vcpu %d: at most %d", vcpu, tx.MaxVCPU)
+		}
+		key, err := loadWallet(keyPath)
 		if err != nil {
-			fmt.Fprintf(stderr, "dagger %s: %v\n", name, err)
-			return 1
+			return err
 		}
-		spec.SSHKey = k
-	}
-	c, code := newClientCmd(name, nf, stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	ctx := context.Background()
-	if spec.Region == "" {
-		if spec.Region, code = c.onlyRegion(ctx); code >= 0 {
-			return code
+		spec := tx.Spec{VCPU: uint32(vcpu), MemoryMiB: memory, DiskGiB: disk, Image: image, Region: region}
+		if sshKey != "" {
+			k, err := readSSHKey(sshKey)
+			if err != nil {
+				return failf(1, "%v", err)
+			}
+			spec.SSHKey = k
 		}
+		cl, err := newClientCmd(cmd, nf)
+		if err != nil {
+			return err
+		}
+		ctx := context.Background()
+		if spec.Region == "" {
+			if spec.Region, err = cl.onlyRegion(ctx); err != nil {
+				return err
+			}
+		}
+		t := newTx(tx.KindVMCreate, key)
+		t.Spec, t.Lease = spec, lease
+		if err := checkBeforePaying(t); err != nil {
+			return err
+		}
+		pay, err := cl.pay(ctx, &t, key, spec, pf)
+		if err != nil {
+			return err
+		}
+		res, err := cl.client.CreateVM(ctx, t.Encode(), wf.duration())
+		if err != nil {
+			return cl.fail(err)
+		}
+		return cl.finish(ctx, res, &pay, wf)
 	}
-	t := newTx(tx.KindVMCreate, key)
-	t.Spec, t.Lease = spec, *lease
-	if code := checkBeforePaying(stderr, name, t); code >= 0 {
-		return code
-	}
-	pay, code := c.pay(ctx, &t, key, spec, pf)
-	if code >= 0 {
-		return code
-	}
-	res, err := c.client.CreateVM(ctx, t.Encode(), wf.duration())
-	if err != nil {
-		return c.fail(err)
-	}
-	return c.finish(ctx, res, &pay, wf)
+	return c
 }
 
 // checkBeforePaying validates t with a stand-in payment, so that a request
 // the cluster would refuse fails before anything is paid.
-func checkBeforePaying(stderr io.Writer, name string, t tx.Tx) int {
+func checkBeforePaying(t tx.Tx) error {
 	t.Payment = []byte{0}
 	if err := t.Validate(); err != nil {
-		return usageErr(stderr, name, "%v", err)
+		return usageErr("%v", err)
 	}
-	return -1
+	return nil
 }
 
 // onlyRegion returns the region the active operators serve, if it is one.
-func (c *clientCmd) onlyRegion(ctx context.Context) (string, int) {
+func (c *clientCmd) onlyRegion(ctx context.Context) (string, error) {
 	ops, err := c.client.Operators(ctx)
 	if err != nil {
 		return "", c.fail(fmt.Errorf("list the operators to find a region: %w", err))
@@ -420,11 +391,11 @@ func (c *clientCmd) onlyRegion(ctx context.Context) (string, int) {
 	slices.Sort(regions)
 	switch len(regions) {
 	case 1:
-		return regions[0], -1
+		return regions[0], nil
 	case 0:
 		return "", c.fail(errors.New("no operator is active, so no region can run a VM"))
 	}
-	return "", usageErr(c.stderr, c.name, "--region is required: the operators serve %s", strings.Join(regions, ", "))
+	return "", usageErr("--region is required: the operators serve %s", strings.Join(regions, ", "))
 }
 
 func readSSHKey(path string) (string, error) {
@@ -447,156 +418,157 @@ func readSSHKey(path string) (string, error) {
 	return k, nil
 }
 
-func runVMRenew(args []string, stdout, stderr io.Writer) int {
-	const name = "vm renew"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	nf, wf, pf := addNodeFlags(fs), addWaitFlags(fs), addPaymentFlags(fs)
-	keyPath := fs.String("key", "", "the wallet key file: it signs the request and pays")
-	lease := fs.Duration("lease", 0, "how much to extend the lease, in whole seconds (e.g. 24h)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger vm renew --node URL --key WALLET --lease DURATION [--solana-rpc URL] [--wait] [--json] VM")
-		fmt.Fprintln(stderr, "Pays for more of a VM's lease; anyone may pay for any VM.")
-		fs.PrintDefaults()
+func newVMRenewCmd() *cobra.Command {
+	var keyPath string
+	var lease time.Duration
+	c := &cobra.Command{
+		Use:   "renew --node URL --key WALLET --lease DURATION [--solana-rpc URL] [--wait] [--json] VM",
+		Short: "pay for more of a VM's lease",
+		Long:  "Pays for more of a VM's lease; anyone may pay for any VM.",
 	}
-	id, c, code := vmCommand(name, fs, nf, args, stdout, stderr)
-	if code >= 0 {
-		return code
+	f := c.Flags()
+	nf, wf, pf := addNodeFlags(f), addWaitFlags(f), addPaymentFlags(f)
+	f.StringVar(&keyPath, "key", "", "the wallet key file: it signs the request and pays")
+	f.DurationVar(&lease, "lease", 0, "how much to extend the lease, in whole seconds (e.g. 24h)")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		id, cl, err := idCommand(cmd, nf, args)
+		if err != nil {
+			return err
+		}
+		if !cmd.Flags().Changed("lease") {
+			return usageErr("--lease is required")
+		}
+		key, err := loadWallet(keyPath)
+		if err != nil {
+			return err
+		}
+		ctx := context.Background()
+		v, err := cl.client.VM(ctx, id)
+		if err != nil {
+			return cl.fail(err)
+		}
+		t := newTx(tx.KindVMRenew, key)
+		t.VM, t.Lease = id, lease
+		if err := checkBeforePaying(t); err != nil {
+			return err
+		}
+		pay, err := cl.pay(ctx, &t, key, v.Spec(), pf)
+		if err != nil {
+			return err
+		}
+		res, err := cl.client.RenewVM(ctx, id, t.Encode(), wf.duration())
+		if err != nil {
+			return cl.fail(err)
+		}
+		return cl.finish(ctx, res, &pay, wf)
 	}
-	if !flagsSet(fs)["lease"] {
-		return usageErr(stderr, name, "--lease is required")
-	}
-	key, code := loadWallet(stderr, name, *keyPath)
-	if code >= 0 {
-		return code
-	}
-	ctx := context.Background()
-	v, err := c.client.VM(ctx, id)
-	if err != nil {
-		return c.fail(err)
-	}
-	t := newTx(tx.KindVMRenew, key)
-	t.VM, t.Lease = id, *lease
-	if code := checkBeforePaying(stderr, name, t); code >= 0 {
-		return code
-	}
-	pay, code := c.pay(ctx, &t, key, v.Spec(), pf)
-	if code >= 0 {
-		return code
-	}
-	res, err := c.client.RenewVM(ctx, id, t.Encode(), wf.duration())
-	if err != nil {
-		return c.fail(err)
-	}
-	return c.finish(ctx, res, &pay, wf)
+	return c
 }
 
-func runVMDelete(args []string, stdout, stderr io.Writer) int {
-	const name = "vm delete"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	nf, wf := addNodeFlags(fs), addWaitFlags(fs)
-	keyPath := fs.String("key", "", "the owner's wallet key file: only the owner may delete a VM")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger vm delete --node URL --key WALLET [--wait] [--json] VM")
-		fmt.Fprintln(stderr, "Asks the cluster to delete a VM; the rest of its lease is not refunded.")
-		fs.PrintDefaults()
+func newVMDeleteCmd() *cobra.Command {
+	var keyPath string
+	c := &cobra.Command{
+		Use:   "delete --node URL --key WALLET [--wait] [--json] VM",
+		Short: "delete a VM",
+		Long:  "Asks the cluster to delete a VM; the rest of its lease is not refunded.",
 	}
-	id, c, code := vmCommand(name, fs, nf, args, stdout, stderr)
-	if code >= 0 {
-		return code
+	nf, wf := addNodeFlags(c.Flags()), addWaitFlags(c.Flags())
+	c.Flags().StringVar(&keyPath, "key", "", "the owner's wallet key file: only the owner may delete a VM")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		id, cl, err := idCommand(cmd, nf, args)
+		if err != nil {
+			return err
+		}
+		key, err := loadWallet(keyPath)
+		if err != nil {
+			return err
+		}
+		t := newTx(tx.KindVMDelete, key)
+		t.VM = id
+		t.Sign(key)
+		ctx := context.Background()
+		res, err := cl.client.DeleteVM(ctx, id, t.Encode(), wf.duration())
+		if err != nil {
+			return cl.fail(err)
+		}
+		return cl.finish(ctx, res, nil, wf)
 	}
-	key, code := loadWallet(stderr, name, *keyPath)
-	if code >= 0 {
-		return code
-	}
-	t := newTx(tx.KindVMDelete, key)
-	t.VM = id
-	t.Sign(key)
-	ctx := context.Background()
-	res, err := c.client.DeleteVM(ctx, id, t.Encode(), wf.duration())
-	if err != nil {
-		return c.fail(err)
-	}
-	return c.finish(ctx, res, nil, wf)
+	return c
 }
 
-func runVMGet(args []string, stdout, stderr io.Writer) int {
-	const name = "vm get"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	nf := addNodeFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger vm get --node URL [--json] VM")
-		fmt.Fprintln(stderr, "Prints a VM as of the node's latest commit.")
-		fs.PrintDefaults()
+func newVMGetCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "get --node URL [--json] VM",
+		Short: "print a VM",
+		Long:  "Prints a VM as of the node's latest commit.",
 	}
-	id, c, code := vmCommand(name, fs, nf, args, stdout, stderr)
-	if code >= 0 {
-		return code
+	nf := addNodeFlags(c.Flags())
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		id, cl, err := idCommand(cmd, nf, args)
+		if err != nil {
+			return err
+		}
+		v, err := cl.client.VM(context.Background(), id)
+		if err != nil {
+			return cl.fail(err)
+		}
+		return cl.print(v, func(w io.Writer) { printVM(w, v) })
 	}
-	v, err := c.client.VM(context.Background(), id)
-	if err != nil {
-		return c.fail(err)
-	}
-	return c.print(v, func(w io.Writer) { printVM(w, v) })
+	return c
 }
 
-func runVMList(args []string, stdout, stderr io.Writer) int {
-	const name = "vm list"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	nf := addNodeFlags(fs)
-	ownerFlag := fs.String("owner", "", "the owner's public key (hex) or Solana address (base58)")
-	keyPath := fs.String("key", "", "a wallet key file: list its owner's VMs")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger vm list --node URL (--owner KEY|ADDRESS | --key WALLET) [--json]")
-		fmt.Fprintln(stderr, "Lists an owner's VMs, every state included, sorted by id.")
-		fs.PrintDefaults()
+func newVMListCmd() *cobra.Command {
+	var ownerFlag, keyPath string
+	c := &cobra.Command{
+		Use:   "list --node URL (--owner KEY|ADDRESS | --key WALLET) [--json]",
+		Short: "list an owner's VMs",
+		Long:  "Lists an owner's VMs, every state included, sorted by id.",
 	}
-	pos, code := parseFlags(fs, args)
-	if code >= 0 {
-		return code
-	}
-	if len(pos) > 0 {
-		return usageErr(stderr, name, "unexpected argument %q: name the owner with --owner or --key", pos[0])
-	}
-	var owner tx.Key
-	switch {
-	case (*ownerFlag == "") == (*keyPath == ""):
-		return usageErr(stderr, name, "give one of --owner and --key")
-	case *keyPath != "":
-		k, code := loadWallet(stderr, name, *keyPath)
-		if code >= 0 {
-			return code
+	nf := addNodeFlags(c.Flags())
+	c.Flags().StringVar(&ownerFlag, "owner", "", "the owner's public key (hex) or Solana address (base58)")
+	c.Flags().StringVar(&keyPath, "key", "", "a wallet key file: list its owner's VMs")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErr("unexpected argument %q: name the owner with --owner or --key", args[0])
 		}
-		owner = tx.Key(k.Public().(ed25519.PublicKey))
-	default:
-		var err error
-		if owner, err = parseOwnerFlag(*ownerFlag); err != nil {
-			return usageErr(stderr, name, "--owner: %v", err)
+		var owner tx.Key
+		switch {
+		case (ownerFlag == "") == (keyPath == ""):
+			return usageErr("give one of --owner and --key")
+		case keyPath != "":
+			k, err := loadWallet(keyPath)
+			if err != nil {
+				return err
+			}
+			owner = tx.Key(k.Public().(ed25519.PublicKey))
+		default:
+			var err error
+			if owner, err = parseOwnerFlag(ownerFlag); err != nil {
+				return usageErr("--owner: %v", err)
+			}
 		}
-	}
-	c, code := newClientCmd(name, nf, stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	vms, err := c.client.VMsByOwner(context.Background(), owner)
-	if err != nil {
-		return c.fail(err)
-	}
-	return c.print(api.VMList{VMs: vms}, func(w io.Writer) {
-		if len(vms) == 0 {
-			fmt.Fprintf(w, "no VMs owned by %s\n", payment.Address(owner))
-			return
+		cl, err := newClientCmd(cmd, nf)
+		if err != nil {
+			return err
 		}
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "VM\tSTATE\tVCPU\tMEMORY\tDISK\tREGION\tLEASE END (UTC)")
-		for _, v := range vms {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d MiB\t%d GiB\t%s\t%s\n", v.ID, v.State, v.VCPU, v.MemoryMiB, v.DiskGiB, v.Region, formatTime(v.LeaseEndUnixNs))
+		vms, err := cl.client.VMsByOwner(context.Background(), owner)
+		if err != nil {
+			return cl.fail(err)
 		}
-		tw.Flush()
-	})
+		return cl.print(api.VMList{VMs: vms}, func(w io.Writer) {
+			if len(vms) == 0 {
+				fmt.Fprintf(w, "no VMs owned by %s\n", payment.Address(owner))
+				return
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VM\tSTATE\tVCPU\tMEMORY\tDISK\tREGION\tLEASE END (UTC)")
+			for _, v := range vms {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d MiB\t%d GiB\t%s\t%s\n", v.ID, v.State, v.VCPU, v.MemoryMiB, v.DiskGiB, v.Region, formatTime(v.LeaseEndUnixNs))
+			}
+			tw.Flush()
+		})
+	}
+	return c
 }
 
 func parseOwnerFlag(s string) (tx.Key, error) {
@@ -610,76 +582,69 @@ func parseOwnerFlag(s string) (tx.Key, error) {
 	return tx.Key(a), nil
 }
 
-func runTxStatus(args []string, stdout, stderr io.Writer) int {
-	const name = "tx status"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	nf := addNodeFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger tx status --node URL [--json] ID")
-		fmt.Fprintln(stderr, "Prints what the node knows of a transaction. Exit status: 0 pending or committed with effect,")
-		fmt.Fprintln(stderr, "1 rejected, committed without effect, unknown to the node, or the node failed; 2 invalid arguments.")
-		fs.PrintDefaults()
+func newTxStatusCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "status --node URL [--json] ID",
+		Short: "what a node knows of a transaction",
+		Long: `Prints what the node knows of a transaction. Exit status: 0 pending or committed with effect,
+1 rejected, committed without effect, unknown to the node, or the node failed; 2 invalid arguments.`,
 	}
-	id, c, code := vmCommand(name, fs, nf, args, stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	st, err := c.client.TxStatus(context.Background(), id)
-	if err != nil {
-		return c.fail(err)
-	}
-	code = c.print(st, func(w io.Writer) {
-		fmt.Fprintf(w, "tx       %s\nstate    %s\n", st.ID, st.State)
-		if st.Reason != "" {
-			fmt.Fprintf(w, "reason   %s\n", st.Reason)
+	nf := addNodeFlags(c.Flags())
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		id, cl, err := idCommand(cmd, nf, args)
+		if err != nil {
+			return err
 		}
-		if st.State == "committed" {
-			fmt.Fprintf(w, "commit   %d", st.CommitIndex)
-			if st.Event != "" {
-				fmt.Fprintf(w, " (event %s, position %d)", st.Event, st.Position)
-			}
-			fmt.Fprintln(w)
+		st, err := cl.client.TxStatus(context.Background(), id)
+		if err != nil {
+			return cl.fail(err)
 		}
-		if o := st.Outcome; o != nil {
-			effect := "took effect"
-			if !o.OK {
-				effect = "no effect: " + o.Reason
+		err = cl.print(st, func(w io.Writer) {
+			fmt.Fprintf(w, "tx       %s\nstate    %s\n", st.ID, st.State)
+			if st.Reason != "" {
+				fmt.Fprintf(w, "reason   %s\n", st.Reason)
 			}
-			fmt.Fprintf(w, "outcome  %s, %s\n", o.Kind, effect)
-			if o.VM != "" {
-				fmt.Fprintf(w, "vm       %s\n", o.VM)
+			if st.State == "committed" {
+				fmt.Fprintf(w, "commit   %d", st.CommitIndex)
+				if st.Event != "" {
+					fmt.Fprintf(w, " (event %s, position %d)", st.Event, st.Position)
+				}
+				fmt.Fprintln(w)
 			}
+			if o := st.Outcome; o != nil {
+				effect := "took effect"
+				if !o.OK {
+					effect = "no effect: " + o.Reason
+				}
+				fmt.Fprintf(w, "outcome  %s, %s\n", o.Kind, effect)
+				if o.VM != "" {
+					fmt.Fprintf(w, "vm       %s\n", o.VM)
+				}
+			}
+		})
+		if err != nil {
+			return err
 		}
-	})
-	if st.State == "rejected" || st.Outcome != nil && !st.Outcome.OK {
-		return 1
+		if st.State == "rejected" || st.Outcome != nil && !st.Outcome.OK {
+			return exitCode(1)
+		}
+		return nil
 	}
-	return code
+	return c
 }
 
-// vmCommand parses the flags and the one id argument of a command about a
-// VM or a transaction, and makes its client.
-func vmCommand(name string, fs *flag.FlagSet, nf *nodeFlags, args []string, stdout, stderr io.Writer) (tx.ID, *clientCmd, int) {
-	pos, code := parseFlags(fs, args)
-	if code >= 0 {
-		return tx.ID{}, nil, code
+// idCommand reads the one id argument of a command about a VM or a
+// transaction, and makes its client.
+func idCommand(cmd *cobra.Command, nf *nodeFlags, args []string) (tx.ID, *clientCmd, error) {
+	if len(args) != 1 {
+		return tx.ID{}, nil, usageErr("want one id (64 hex digits), got %d arguments", len(args))
 	}
-	if len(pos) != 1 {
-		return tx.ID{}, nil, usageErr(stderr, name, "want one id (64 hex digits), got %d arguments", len(pos))
-	}
-	id, err := tx.ParseID(pos[0])
+	id, err := tx.ParseID(args[0])
 	if err != nil {
-		return tx.ID{}, nil, usageErr(stderr, name, "%v", err)
+		return tx.ID{}, nil, usageErr("%v", err)
 	}
-	c, code := newClientCmd(name, nf, stdout, stderr)
-	return id, c, code
-}
-
-func flagsSet(fs *flag.FlagSet) map[string]bool {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	return set
+	cl, err := newClientCmd(cmd, nf)
+	return id, cl, err
 }
 
 func describeState(v api.VM) string {

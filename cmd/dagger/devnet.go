@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"dagger/node/cluster"
 	"dagger/node/live"
@@ -39,47 +40,53 @@ type devnetNode struct {
 	exited chan struct{}
 }
 
-func runDevnet(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("devnet", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	n := fs.Int("nodes", 4, "how many nodes (the committee)")
-	base := fs.Int("base-port", devnetBasePort, "node i serves HTTP on 127.0.0.1:(P+i) and libp2p on 127.0.0.1:(P+1000+i)")
-	dir := fs.String("dir", "", "the devnet's directory; an existing devnet there is restarted with its keys and stores (default: a new temporary directory)")
-	load := fs.Float64("load", 0, "submit this many transactions per second across the nodes (0: none)")
-	prov := fs.String("provision", "auto", "\"libvirt\", \"none\", or \"auto\": libvirt when libvirtd's socket exists")
-	uri := fs.String("libvirt-uri", "test:///default", "libvirt's URI for the nodes' hosts")
-	epochLength := fs.Duration("epoch-length", cluster.DefaultEpochLength, "a new devnet's consensus time between epoch boundaries (each stores a state snapshot)")
-	solanaRPC := fs.String("solana-rpc", "", "Solana JSON-RPC endpoint the nodes confirm payments with (default: none, payments are checked offline only)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger devnet [--nodes N] [--base-port P] [--dir D] [--load RATE] [--provision auto|libvirt|none] [--epoch-length D]")
-		fmt.Fprintln(stderr, "Starts N real node processes on loopback with a fresh committee and runs until SIGINT or")
-		fmt.Fprintln(stderr, "SIGTERM, then stops them cleanly. Each node's files and log are in D/node-<i>/.")
-		fs.PrintDefaults()
+type devnetOptions struct {
+	n, base     int
+	dir         string
+	load        float64
+	prov, uri   string
+	epochLength time.Duration
+	solanaRPC   string
+}
+
+func newDevnetCmd() *cobra.Command {
+	var o devnetOptions
+	c := &cobra.Command{
+		Use:   "devnet [--nodes N] [--base-port P] [--dir D] [--load RATE] [--provision auto|libvirt|none] [--epoch-length D]",
+		Short: "run a cluster of real node processes on this machine",
+		Long: `Starts N real node processes on loopback with a fresh committee and runs until SIGINT or
+SIGTERM, then stops them cleanly. Each node's files and log are in D/node-<i>/.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return failf(2, "unexpected argument %q", args[0])
+			}
+			return devnet(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
+	f := c.Flags()
+	f.IntVar(&o.n, "nodes", 4, "how many nodes (the committee)")
+	f.IntVar(&o.base, "base-port", devnetBasePort, "node i serves HTTP on 127.0.0.1:(P+i) and libp2p on 127.0.0.1:(P+1000+i)")
+	f.StringVar(&o.dir, "dir", "", "the devnet's directory; an existing devnet there is restarted with its keys and stores (default: a new temporary directory)")
+	f.Float64Var(&o.load, "load", 0, "submit this many transactions per second across the nodes (0: none)")
+	f.StringVar(&o.prov, "provision", "auto", "\"libvirt\", \"none\", or \"auto\": libvirt when libvirtd's socket exists")
+	f.StringVar(&o.uri, "libvirt-uri", "test:///default", "libvirt's URI for the nodes' hosts")
+	f.DurationVar(&o.epochLength, "epoch-length", cluster.DefaultEpochLength, "a new devnet's consensus time between epoch boundaries (each stores a state snapshot)")
+	f.StringVar(&o.solanaRPC, "solana-rpc", "", "Solana JSON-RPC endpoint the nodes confirm payments with (default: none, payments are checked offline only)")
+	return c
+}
+
+func devnet(stdout, stderr io.Writer, o devnetOptions) error {
 	switch {
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "dagger devnet: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	case *n < 1 || *n > devnetMaxNodes:
-		fmt.Fprintf(stderr, "dagger devnet: --nodes %d: want 1 to %d\n", *n, devnetMaxNodes)
-		return 2
-	case *base < 1024 || *base+devnetP2POffset+*n > 65535:
-		fmt.Fprintf(stderr, "dagger devnet: --base-port %d: want 1024 to %d\n", *base, 65535-devnetP2POffset-*n)
-		return 2
-	case *load < 0:
-		fmt.Fprintln(stderr, "dagger devnet: --load must not be negative")
-		return 2
-	case *epochLength < time.Second:
-		fmt.Fprintf(stderr, "dagger devnet: --epoch-length %v: want at least 1s\n", *epochLength)
-		return 2
+	case o.n < 1 || o.n > devnetMaxNodes:
+		return failf(2, "--nodes %d: want 1 to %d", o.n, devnetMaxNodes)
+	case o.base < 1024 || o.base+devnetP2POffset+o.n > 65535:
+		return failf(2, "--base-port %d: want 1024 to %d", o.base, 65535-devnetP2POffset-o.n)
+	case o.load < 0:
+		return failf(2, "--load must not be negative")
+	case o.epochLength < time.Second:
+		return failf(2, "--epoch-length %v: want at least 1s", o.epochLength)
 	}
-	driver := *prov
+	driver := o.prov
 	switch driver {
 	case "auto":
 		driver = "none"
@@ -90,50 +97,46 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 		}
 	case "libvirt", "none":
 	default:
-		fmt.Fprintf(stderr, "dagger devnet: --provision %q: want auto, libvirt or none\n", *prov)
-		return 2
+		return failf(2, "--provision %q: want auto, libvirt or none", o.prov)
 	}
-	if *dir == "" {
+	if o.dir == "" {
 		d, err := os.MkdirTemp("", "dagger-devnet-")
 		if err != nil {
-			fmt.Fprintf(stderr, "dagger devnet: %v\n", err)
-			return 1
+			return failf(1, "%v", err)
 		}
-		*dir = d
+		o.dir = d
 	}
-	nodes, err := devnetPrepare(*dir, *n, *base, driver, *uri, *solanaRPC, *epochLength)
+	nodes, err := devnetPrepare(o.dir, o.n, o.base, driver, o.uri, o.solanaRPC, o.epochLength)
 	if err != nil {
-		fmt.Fprintf(stderr, "dagger devnet: %v\n", err)
-		return 1
+		return failf(1, "%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	exe, err := os.Executable()
 	if err != nil {
-		fmt.Fprintf(stderr, "dagger devnet: %v\n", err)
-		return 1
+		return failf(1, "%v", err)
 	}
 	for _, nd := range nodes {
 		if err := nd.start(exe); err != nil {
 			fmt.Fprintf(stderr, "dagger devnet: %v\n", err)
 			devnetStop(nodes, stderr)
-			return 1
+			return exitCode(1)
 		}
 	}
 	if err := devnetWaitHealthy(ctx, nodes); err != nil {
 		fmt.Fprintf(stderr, "dagger devnet: %v\n", err)
 		devnetStop(nodes, stderr)
-		return 1
+		return exitCode(1)
 	}
-	fmt.Fprintf(stdout, "devnet of %d nodes in %s (provision: %s)\n", len(nodes), *dir, driver)
+	fmt.Fprintf(stdout, "devnet of %d nodes in %s (provision: %s)\n", len(nodes), o.dir, driver)
 	fmt.Fprintf(stdout, "%-6s %-8s %-28s %-36s %s\n", "node", "pid", "api", "metrics", "log")
 	for i, nd := range nodes {
 		fmt.Fprintf(stdout, "%-6d %-8d %-28s %-36s %s\n", i, nd.cmd.Process.Pid, "http://"+nd.api, "http://"+nd.api+"/metrics", nd.log.Name())
 	}
-	fmt.Fprintf(stdout, "customer wallet for 'dagger vm create --key': %s\n", filepath.Join(*dir, "wallet.key"))
+	fmt.Fprintf(stdout, "customer wallet for 'dagger vm create --key': %s\n", filepath.Join(o.dir, "wallet.key"))
 	fmt.Fprintln(stdout, "Ctrl-C stops the devnet.")
-	if *load > 0 {
-		go devnetLoad(ctx, nodes, *load, stdout, stderr)
+	if o.load > 0 {
+		go devnetLoad(ctx, nodes, o.load, stdout, stderr)
 	}
 	exited := make(chan int, len(nodes))
 	for i, nd := range nodes {
@@ -146,14 +149,17 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(stdout, "devnet: stopping the nodes")
-			return devnetStop(nodes, stderr)
+			if code := devnetStop(nodes, stderr); code != 0 {
+				return exitCode(code)
+			}
+			return nil
 		case i := <-exited:
 			running--
 			fmt.Fprintf(stderr, "devnet: node %d exited (%v); see %s\n", i, nodes[i].cmd.ProcessState, nodes[i].log.Name())
 		}
 	}
 	fmt.Fprintln(stderr, "devnet: every node exited")
-	return 1
+	return exitCode(1)
 }
 
 // devnetPrepare makes (or reuses) the devnet's directory: one node

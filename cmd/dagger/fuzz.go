@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,61 +16,74 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"dagger/sim/swarm"
 )
 
-func runSimFuzz(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sim fuzz", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	seeds := fs.String("seeds", "", "seeds to generate and run, A-B inclusive (default 1-100 unless --time)")
-	budget := fs.Duration("time", 0, "run seeds from the first of --seeds (default 1) upward for this long, e.g. 10m")
-	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "runs at a time")
-	out := fs.String("out", "fuzz-out", "directory for results.jsonl and the failing scenarios")
-	shard := fs.String("shard", "", "I/N: run only the I-th of N interleaved shares of the seeds (0 <= I < N); default from JOB_COMPLETION_INDEX with --shards")
-	shards := fs.Uint64("shards", 0, "N, with the shard index taken from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
-	beyond := fs.Bool("beyond-bound", false, "cross the fault bound on purpose: the checkers must report what breaks")
-	noShrink := fs.Bool("no-shrink", false, "do not shrink the failures")
-	shrinkMax := fs.Int("shrink-max", 0, "shrink at most this many failures, the first ones found (0: every failure)")
-	requireCoverage := fs.Bool("require-coverage", false, "fail (exit 1) if a coverage point was never reached")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger sim fuzz [--seeds A-B | --time D] [--jobs N] [--out DIR] [--shard I/N] [--beyond-bound] [--no-shrink]")
-		fmt.Fprintln(stderr, "Generates a scenario from each seed (swarm testing within the fault bound, ending with a liveness phase),")
-		fmt.Fprintln(stderr, "runs them in parallel, writes one JSON line per run to DIR/results.jsonl as it finishes, writes each")
-		fmt.Fprintln(stderr, "failing scenario to DIR and shrinks it to DIR/<name>.min.yaml, and reports coverage.")
-		fmt.Fprintln(stderr, "Exit status: 0 every run passed, 1 a run failed (or, with --require-coverage, a point was never reached), 2 bad arguments.")
-		fs.PrintDefaults()
+type fuzzOptions struct {
+	seeds           string
+	budget          time.Duration
+	jobs            int
+	out             string
+	shard           string
+	shards          uint64
+	beyond          bool
+	noShrink        bool
+	shrinkMax       int
+	requireCoverage bool
+}
+
+func newSimFuzzCmd() *cobra.Command {
+	var o fuzzOptions
+	c := &cobra.Command{
+		Use:   "fuzz [--seeds A-B | --time D] [--jobs N] [--out DIR] [--shard I/N] [--beyond-bound] [--no-shrink]",
+		Short: "generate adversarial scenarios from seeds, run and shrink failures",
+		Long: `Generates a scenario from each seed (swarm testing within the fault bound, ending with a liveness phase),
+runs them in parallel, writes one JSON line per run to DIR/results.jsonl as it finishes, writes each
+failing scenario to DIR and shrinks it to DIR/<name>.min.yaml, and reports coverage.
+Exit status: 0 every run passed, 1 a run failed (or, with --require-coverage, a point was never reached), 2 bad arguments.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return failf(2, "unexpected argument %q: fuzz generates its scenarios; to run a file use dagger sim run", args[0])
+			}
+			return simFuzz(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "dagger sim fuzz: %v\n", err)
-		return 2
-	}
-	if fs.NArg() > 0 {
-		return fail(fmt.Errorf("unexpected argument %q: fuzz generates its scenarios; to run a file use dagger sim run", fs.Arg(0)))
-	}
-	if *jobs < 1 {
+	f := c.Flags()
+	f.StringVar(&o.seeds, "seeds", "", "seeds to generate and run, A-B inclusive (default 1-100 unless --time)")
+	f.DurationVar(&o.budget, "time", 0, "run seeds from the first of --seeds (default 1) upward for this long, e.g. 10m")
+	f.IntVar(&o.jobs, "jobs", runtime.GOMAXPROCS(0), "runs at a time")
+	f.StringVar(&o.out, "out", "fuzz-out", "directory for results.jsonl and the failing scenarios")
+	f.StringVar(&o.shard, "shard", "", "I/N: run only the I-th of N interleaved shares of the seeds (0 <= I < N); default from JOB_COMPLETION_INDEX with --shards")
+	f.Uint64Var(&o.shards, "shards", 0, "N, with the shard index taken from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
+	f.BoolVar(&o.beyond, "beyond-bound", false, "cross the fault bound on purpose: the checkers must report what breaks")
+	f.BoolVar(&o.noShrink, "no-shrink", false, "do not shrink the failures")
+	f.IntVar(&o.shrinkMax, "shrink-max", 0, "shrink at most this many failures, the first ones found (0: every failure)")
+	f.BoolVar(&o.requireCoverage, "require-coverage", false, "fail (exit 1) if a coverage point was never reached")
+	return c
+}
+
+func simFuzz(stdout, stderr io.Writer, o fuzzOptions) error {
+	fail := func(err error) error { return failf(2, "%v", err) }
+	if o.jobs < 1 {
 		return fail(fmt.Errorf("--jobs must be at least 1"))
 	}
 	// A campaign runs for long and holds its runs' state at once: the
 	// collector works to keep it near 3 GiB a job (a soft limit) instead
 	// of the single run's generous setting.
 	debug.SetGCPercent(100)
-	debug.SetMemoryLimit(int64(*jobs) * 3 << 30)
+	debug.SetMemoryLimit(int64(o.jobs) * 3 << 30)
 	rng := swarm.Seeds{From: 1, To: 100}
-	if *seeds != "" {
-		lo, hi, err := parseSeeds(*seeds)
+	if o.seeds != "" {
+		lo, hi, err := parseSeeds(o.seeds)
 		if err != nil {
 			return fail(err)
 		}
 		rng = swarm.Seeds{From: lo, To: hi}
 	}
-	if *budget > 0 {
-		if *seeds != "" && strings.Contains(*seeds, "-") {
+	if o.budget > 0 {
+		if o.seeds != "" && strings.Contains(o.seeds, "-") {
 			return fail(fmt.Errorf("--time runs from one seed upward: give --seeds A (the first seed) or nothing"))
 		}
 		rng.To = 0
@@ -80,15 +92,15 @@ func runSimFuzz(args []string, stdout, stderr io.Writer) int {
 		return fail(fmt.Errorf("seeds start at 1"))
 	}
 	var err error
-	if rng.Shard, rng.Shards, err = parseShard(*shard, *shards); err != nil {
+	if rng.Shard, rng.Shards, err = parseShard(o.shard, o.shards); err != nil {
 		return fail(err)
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fail(err)
 	}
-	resultsPath := filepath.Join(*out, "results.jsonl")
+	resultsPath := filepath.Join(o.out, "results.jsonl")
 	if rng.Shards > 1 {
-		resultsPath = filepath.Join(*out, fmt.Sprintf("results-shard%d.jsonl", rng.Shard))
+		resultsPath = filepath.Join(o.out, fmt.Sprintf("results-shard%d.jsonl", rng.Shard))
 	}
 	f, err := os.Create(resultsPath)
 	if err != nil {
@@ -99,12 +111,12 @@ func runSimFuzz(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if *budget > 0 {
+	if o.budget > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *budget)
+		ctx, cancel = context.WithTimeout(ctx, o.budget)
 		defer cancel()
 	}
-	opt := swarm.Options{BeyondBound: *beyond}
+	opt := swarm.Options{BeyondBound: o.beyond}
 	start := time.Now()
 	total := rng.Count()
 	tally := swarm.NewCoverageTally()
@@ -112,14 +124,14 @@ func runSimFuzz(args []string, stdout, stderr io.Writer) int {
 	var failedChecks [][]string
 	var writeErr error
 	runs := 0
-	swarm.Campaign(ctx, rng, opt, *jobs, func(r swarm.Result) {
+	swarm.Campaign(ctx, rng, opt, o.jobs, func(r swarm.Result) {
 		runs++
 		file := ""
 		if !r.Pass() {
 			failures = append(failures, r)
 			failedChecks = append(failedChecks, r.Failed())
 			if r.Case != nil {
-				file = filepath.Join(*out, r.Case.Scenario.Name+".yaml")
+				file = filepath.Join(o.out, r.Case.Scenario.Name+".yaml")
 				if err := os.WriteFile(file, r.Case.File, 0o644); err != nil && writeErr == nil {
 					writeErr = err
 				}
@@ -138,23 +150,23 @@ func runSimFuzz(args []string, stdout, stderr io.Writer) int {
 		if err != nil && writeErr == nil {
 			writeErr = err
 		}
-		fuzzProgress(stderr, runs, total, len(failures), time.Since(start), *budget)
+		fuzzProgress(stderr, runs, total, len(failures), time.Since(start), o.budget)
 	})
 	fmt.Fprintln(stderr)
 	if writeErr != nil {
 		return fail(fmt.Errorf("write results: %w", writeErr))
 	}
-	interrupted := ctx.Err() != nil && (*budget == 0 || time.Since(start) < *budget)
+	interrupted := ctx.Err() != nil && (o.budget == 0 || time.Since(start) < o.budget)
 	wall := time.Since(start).Round(time.Second)
 
 	printFailures(stdout, failures)
 	printCoverage(stdout, tally)
 	missed := tally.Missed()
 	what := "generated runs"
-	if *beyond {
+	if o.beyond {
 		what = "runs beyond the fault bound"
 	}
-	fmt.Fprintf(stdout, "%d %s, %d failed, in %v on %d jobs; results in %s\n", runs, what, len(failures), wall, *jobs, resultsPath)
+	fmt.Fprintf(stdout, "%d %s, %d failed, in %v on %d jobs; results in %s\n", runs, what, len(failures), wall, o.jobs, resultsPath)
 	if interrupted {
 		fmt.Fprintln(stdout, "interrupted: the results above are the runs that finished")
 	}
@@ -164,28 +176,28 @@ func runSimFuzz(args []string, stdout, stderr io.Writer) int {
 	if len(missed) > 0 {
 		fmt.Fprintf(stdout, "coverage: %d points never reached: %s\n", len(missed), strings.Join(missed, ", "))
 	}
-	if len(failures) > 0 && !*noShrink && !interrupted {
-		shrinkFailures(stdout, stderr, failures, *out, *shrinkMax)
+	if len(failures) > 0 && !o.noShrink && !interrupted {
+		shrinkFailures(stdout, stderr, failures, o.out, o.shrinkMax)
 	}
 	if len(failures) > 0 {
 		fmt.Fprintln(stdout, "replay the failures with:")
 		for _, r := range failures {
 			if r.Case != nil {
-				fmt.Fprintf(stdout, "  dagger sim run %s\n", shellQuote(filepath.Join(*out, r.Case.Scenario.Name+".yaml")))
+				fmt.Fprintf(stdout, "  dagger sim run %s\n", shellQuote(filepath.Join(o.out, r.Case.Scenario.Name+".yaml")))
 			} else {
 				fmt.Fprintf(stdout, "  seed %d: %s\n", r.Seed, r.Err)
 			}
 		}
 	}
 	switch {
-	case len(failures) > 0 && !*beyond:
-		return 1
-	case *beyond && hasErrors(failures):
-		return 1
-	case *requireCoverage && len(missed) > 0:
-		return 1
+	case len(failures) > 0 && !o.beyond:
+		return exitCode(1)
+	case o.beyond && hasErrors(failures):
+		return exitCode(1)
+	case o.requireCoverage && len(missed) > 0:
+		return exitCode(1)
 	}
-	return 0
+	return nil
 }
 
 // hasErrors says whether a run errored (generator or simulator bug),

@@ -1,78 +1,75 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"dagger/node/live"
 	"dagger/node/payment"
 )
 
-func runGenesis(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("genesis", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	treasury := fs.String("treasury", "", "the Solana address VM payments go to (base58)")
-	out := fs.String("out", "genesis.json", "where to write the genesis file (never overwritten)")
-	epoch := fs.Duration("epoch-length", 30*time.Second, "consensus time between epoch boundaries")
-	status := fs.Duration("status-timeout", 30*time.Second, "a VM whose host reports nothing for this long is moved")
-	vcpu := fs.Uint64("price-vcpu-hour", live.DefaultVCPUHour, "lamports per vCPU-hour")
-	mem := fs.Uint64("price-memory-gib-hour", live.DefaultMemoryGiBHour, "lamports per GiB-hour of memory")
-	disk := fs.Uint64("price-disk-gib-hour", live.DefaultDiskGiBHour, "lamports per GiB-hour of disk")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger genesis --treasury ADDR [--out FILE] [flags] MEMBER.json...")
-		fmt.Fprintln(stderr, "Assembles the cluster's genesis file from the founding operators' member.json files")
-		fmt.Fprintln(stderr, "(written by 'dagger node init'), in the order given: that order is the first committee's.")
-		fs.PrintDefaults()
+func newGenesisCmd() *cobra.Command {
+	var treasury, out string
+	var epoch, status time.Duration
+	var vcpu, mem, disk uint64
+	c := &cobra.Command{
+		Use:   "genesis --treasury ADDR [--out FILE] [flags] MEMBER.json...",
+		Short: "assemble a cluster's genesis file from its operators' member.json files",
+		Long: `Assembles the cluster's genesis file from the founding operators' member.json files
+(written by 'dagger node init'), in the order given: that order is the first committee's.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 || treasury == "" {
+				return failf(2, "--treasury and at least one member.json are required")
+			}
+			price := live.GenesisPrice{VCPUHour: vcpu, MemoryGiBHour: mem, DiskGiBHour: disk}
+			return genesis(cmd.OutOrStdout(), treasury, out, epoch, status, price, args)
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() == 0 || *treasury == "" {
-		fmt.Fprintln(stderr, "dagger genesis: --treasury and at least one member.json are required")
-		return 2
-	}
-	addr, err := payment.ParseAddress(*treasury)
+	f := c.Flags()
+	f.StringVar(&treasury, "treasury", "", "the Solana address VM payments go to (base58)")
+	f.StringVar(&out, "out", "genesis.json", "where to write the genesis file (never overwritten)")
+	f.DurationVar(&epoch, "epoch-length", 30*time.Second, "consensus time between epoch boundaries")
+	f.DurationVar(&status, "status-timeout", 30*time.Second, "a VM whose host reports nothing for this long is moved")
+	f.Uint64Var(&vcpu, "price-vcpu-hour", live.DefaultVCPUHour, "lamports per vCPU-hour")
+	f.Uint64Var(&mem, "price-memory-gib-hour", live.DefaultMemoryGiBHour, "lamports per GiB-hour of memory")
+	f.Uint64Var(&disk, "price-disk-gib-hour", live.DefaultDiskGiBHour, "lamports per GiB-hour of disk")
+	return c
+}
+
+func genesis(stdout io.Writer, treasury, out string, epoch, status time.Duration, price live.GenesisPrice, memberFiles []string) error {
+	addr, err := payment.ParseAddress(treasury)
 	if err != nil {
-		fmt.Fprintf(stderr, "dagger genesis: --treasury: %v\n", err)
-		return 2
+		return failf(2, "--treasury: %v", err)
 	}
 	var members []live.GenesisMember
-	for _, path := range fs.Args() {
+	for _, path := range memberFiles {
 		m, err := live.LoadMember(path)
 		if err != nil {
-			fmt.Fprintf(stderr, "dagger genesis: %v\n", err)
-			return 1
+			return failf(1, "%v", err)
 		}
 		members = append(members, m)
 	}
 	gf := live.NewGenesisFile(time.Now(), addr, members)
 	gf.EpochLength, gf.StatusTimeout = epoch.String(), status.String()
-	gf.Price = live.GenesisPrice{VCPUHour: *vcpu, MemoryGiBHour: *mem, DiskGiBHour: *disk}
+	gf.Price = price
 	if _, err := gf.Genesis(); err != nil {
-		fmt.Fprintf(stderr, "dagger genesis: %v\n", err)
-		return 1
+		return failf(1, "%v", err)
 	}
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		fmt.Fprintf(stderr, "dagger genesis: %v\n", err)
-		return 1
+		return failf(1, "%v", err)
 	}
 	if _, err := f.Write(gf.Encode()); err != nil {
 		f.Close()
-		fmt.Fprintf(stderr, "dagger genesis: %v\n", err)
-		return 1
+		return failf(1, "%v", err)
 	}
 	if err := f.Close(); err != nil {
-		fmt.Fprintf(stderr, "dagger genesis: %v\n", err)
-		return 1
+		return failf(1, "%v", err)
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d operators, treasury %s\n", *out, len(members), addr)
-	return 0
+	fmt.Fprintf(stdout, "wrote %s: %d operators, treasury %s\n", out, len(members), addr)
+	return nil
 }

@@ -2,61 +2,54 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
+
+	"github.com/spf13/cobra"
 )
-
-type command struct {
-	name    string
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) int
-}
-
-func commands() []command {
-	return []command{
-		{"sim", "run scenarios in the deterministic simulator (sim run, sim sweep)", runSim},
-		{"pay", "check a Solana payment (pay verify)", runPay},
-		{"node", "prepare, run and admit live nodes (node init|run|bootstrap|join|approve|remove|leave)", runNode},
-		{"genesis", "assemble a cluster's genesis file from its operators' member.json files", runGenesis},
-		{"devnet", "run a cluster of real node processes on this machine", runDevnet},
-		{"keys", "make or show a key file (keys new, keys show)", runKeys},
-		{"vm", "pay for, change and read VMs through a node (vm create|renew|delete|get|list)", runVM},
-		{"tx", "what a node knows of a transaction (tx status)", runTx},
-		{"version", "print the version", runVersion},
-	}
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: dagger <command> [flags]")
-	fmt.Fprintln(w)
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'dagger <command> -h' for a command's flags.")
-}
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// run dispatches to a command and returns the exit code: 0 success, 1 the
-// command ran and failed, 2 bad usage.
+func init() {
+	// Commands are listed in the order they are added, most used first.
+	cobra.EnableCommandSorting = false
+}
+
+// run runs the command that args name and returns the exit status: 0
+// success, 1 the command ran and failed, 2 bad usage.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return 2
+	root := newCLI(stdout, stderr)
+	// goStyleFlags returns a slice even for no arguments: given nil, cobra
+	// would read os.Args instead.
+	root.SetArgs(goStyleFlags(root, args))
+	cmd, err := root.ExecuteC()
+	if cmd == nil {
+		cmd = root
 	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		usage(stdout)
-		return 0
+	return exitStatus(cmd, err, stderr)
+}
+
+// newCLI is the whole command tree, writing to stdout and stderr.
+func newCLI(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "dagger <command> [flags]",
+		Short: "DAGGER's command-line tool",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupRun,
 	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "dagger: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	root.AddCommand(
+		newSimCmd(),
+		newPayCmd(),
+		newNodeCmd(),
+		newGenesisCmd(),
+		newDevnetCmd(),
+		newKeysCmd(),
+		newVMCmd(),
+		newTxCmd(),
+		newVersionCmd(),
+	)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	setUp(root)
+	return root
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,42 +10,32 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"dagger/sim/swarm"
 )
 
-func runSimMerge(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sim merge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "also write the merged runs, by seed, as one JSON lines file")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger sim merge FILE... [--out PATH]")
-		fmt.Fprintln(stderr, "Combines the JSON lines of a campaign's shards (dagger sim fuzz --shard I/N) into one table,")
-		fmt.Fprintln(stderr, "one list of failures and one coverage report; a seed run by two shards is an error.")
-		fmt.Fprintln(stderr, "Exit status: 0 every run passed, 1 a run failed, 2 unreadable input or overlapping shards.")
-		fs.PrintDefaults()
-	}
-	var files []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if err == flag.ErrHelp {
-				return 0
+func newSimMergeCmd() *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "merge FILE... [--out PATH]",
+		Short: "combine the JSON lines of a campaign's shards",
+		Long: `Combines the JSON lines of a campaign's shards (dagger sim fuzz --shard I/N) into one table,
+one list of failures and one coverage report; a seed run by two shards is an error.
+Exit status: 0 every run passed, 1 a run failed, 2 unreadable input or overlapping shards.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErr("want one or more JSON lines files")
 			}
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		rest = fs.Args()[1:]
+			return simMerge(cmd.OutOrStdout(), args, out)
+		},
 	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "dagger sim merge: %v\n", err)
-		return 2
-	}
-	if len(files) == 0 {
-		fs.Usage()
-		return 2
-	}
+	c.Flags().StringVar(&out, "out", "", "also write the merged runs, by seed, as one JSON lines file")
+	return c
+}
+
+func simMerge(stdout io.Writer, files []string, out string) error {
+	fail := func(err error) error { return failf(2, "%v", err) }
 	var lines []swarm.Line
 	from := map[uint64]string{}
 	for _, path := range files {
@@ -76,8 +65,8 @@ func runSimMerge(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	})
-	if *out != "" {
-		f, err := os.Create(*out)
+	if out != "" {
+		f, err := os.Create(out)
 		if err != nil {
 			return fail(err)
 		}
@@ -139,7 +128,7 @@ func runSimMerge(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "coverage: %d points never reached: %s\n", len(missed), strings.Join(missed, ", "))
 	}
 	if len(failed) > 0 {
-		return 1
+		return exitCode(1)
 	}
-	return 0
+	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,64 +9,66 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"dagger/sim/scenario"
 	"dagger/sim/swarm"
 )
 
-func runSimShrink(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sim shrink", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	seed := fs.String("seed", "", "seed to run with (default: the scenario's)")
-	out := fs.String("out", "", "where to write the minimal scenario (default: FILE with .min.yaml for .yaml)")
-	maxRuns := fs.Int("max-runs", swarm.DefaultShrinkRuns, "at most this many simulator runs")
-	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "candidates run at a time (the result does not depend on it)")
-	check := fs.String("check", "", "the check that must keep failing (default: the first that fails)")
-	var sets setFlags
-	fs.Var(&sets, "set", "override a scenario setting before shrinking, key=value (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger sim shrink FILE [--check NAME] [--seed N] [--set key=value ...] [--out PATH] [--max-runs N] [--jobs N]")
-		fmt.Fprintln(stderr, "Reduces a failing scenario while the same check keeps failing: drops faults, Byzantine entries and nodes,")
-		fmt.Fprintln(stderr, "shortens the run, lowers rates, simplifies the network and parameters, tries smaller seeds; writes the result.")
-		fmt.Fprintln(stderr, "Exit status: 0 shrunk and written, 1 the scenario does not fail (nothing to shrink), 2 invalid scenario or arguments.")
-		fs.PrintDefaults()
+func newSimShrinkCmd() *cobra.Command {
+	var seed, out, check string
+	var maxRuns, jobs int
+	var sets []string
+	c := &cobra.Command{
+		Use:   "shrink FILE [--check NAME] [--seed N] [--set key=value ...] [--out PATH] [--max-runs N] [--jobs N]",
+		Short: "reduce a failing scenario to a minimal one",
+		Long: `Reduces a failing scenario while the same check keeps failing: drops faults, Byzantine entries and nodes,
+shortens the run, lowers rates, simplifies the network and parameters, tries smaller seeds; writes the result.
+Exit status: 0 shrunk and written, 1 the scenario does not fail (nothing to shrink), 2 invalid scenario or arguments.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file, err := oneScenario(args)
+			if err != nil {
+				return err
+			}
+			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if seed != "" {
+				sets = append(sets, "seed="+seed)
+			}
+			overrides, err := parseOverrides(sets)
+			if err != nil {
+				return failf(2, "%v", err)
+			}
+			sc, err := scenario.Load(file, overrides...)
+			if err != nil {
+				return failf(2, "%v", err)
+			}
+			if out == "" {
+				out = minPath(file)
+			}
+			start := time.Now()
+			res, err := swarm.Shrink(sc, swarm.ShrinkOptions{MaxRuns: maxRuns, Jobs: jobs, Check: check,
+				Progress: func(step string) { fmt.Fprintf(stderr, "  %s\n", step) }})
+			if err != nil {
+				if strings.Contains(err.Error(), "nothing to shrink") {
+					return failf(1, "%v", err)
+				}
+				return failf(2, "%v", err)
+			}
+			if err := os.WriteFile(out, res.File, 0o644); err != nil {
+				return failf(2, "%v", err)
+			}
+			reportShrunk(stdout, res, out, time.Since(start))
+			return nil
+		},
 	}
-	file, code, ok := parseFileArgs(fs, args, stderr)
-	if !ok {
-		return code
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "dagger sim shrink: %v\n", err)
-		return 2
-	}
-	if *seed != "" {
-		sets = append(sets, "seed="+*seed)
-	}
-	overrides, err := parseOverrides(sets)
-	if err != nil {
-		return fail(err)
-	}
-	sc, err := scenario.Load(file, overrides...)
-	if err != nil {
-		return fail(err)
-	}
-	if *out == "" {
-		*out = minPath(file)
-	}
-	start := time.Now()
-	res, err := swarm.Shrink(sc, swarm.ShrinkOptions{MaxRuns: *maxRuns, Jobs: *jobs, Check: *check,
-		Progress: func(step string) { fmt.Fprintf(stderr, "  %s\n", step) }})
-	if err != nil {
-		fmt.Fprintf(stderr, "dagger sim shrink: %v\n", err)
-		if strings.Contains(err.Error(), "nothing to shrink") {
-			return 1
-		}
-		return 2
-	}
-	if err := os.WriteFile(*out, res.File, 0o644); err != nil {
-		return fail(err)
-	}
-	reportShrunk(stdout, res, *out, time.Since(start))
-	return 0
+	f := c.Flags()
+	f.StringVar(&seed, "seed", "", "seed to run with (default: the scenario's)")
+	f.StringVar(&out, "out", "", "where to write the minimal scenario (default: FILE with .min.yaml for .yaml)")
+	f.IntVar(&maxRuns, "max-runs", swarm.DefaultShrinkRuns, "at most this many simulator runs")
+	f.IntVar(&jobs, "jobs", runtime.GOMAXPROCS(0), "candidates run at a time (the result does not depend on it)")
+	f.StringVar(&check, "check", "", "the check that must keep failing (default: the first that fails)")
+	f.StringArrayVar(&sets, "set", nil, "override a scenario setting before shrinking, `key=value` (repeatable)")
+	return c
 }
 
 // minPath is where the minimal form of a scenario file goes.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,78 +10,27 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"dagger/sim"
 	"dagger/sim/scenario"
 )
 
-// setFlags collects repeated --set key=value flags.
-type setFlags []string
-
-func (s *setFlags) String() string     { return strings.Join(*s, " ") }
-func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
-
-func runSim(args []string, stdout, stderr io.Writer) int {
+func newSimCmd() *cobra.Command {
+	c := group("sim", "run scenarios in the deterministic simulator (sim run|sweep|fuzz|shrink|merge)", "")
 	// A run allocates at a high rate and keeps little: trading memory for
 	// fewer collections makes large runs markedly faster.
-	debug.SetGCPercent(400)
-	if len(args) > 0 {
-		switch args[0] {
-		case "run":
-			return runSimRun(args[1:], stdout, stderr)
-		case "sweep":
-			return runSimSweep(args[1:], stdout, stderr)
-		case "fuzz":
-			return runSimFuzz(args[1:], stdout, stderr)
-		case "shrink":
-			return runSimShrink(args[1:], stdout, stderr)
-		case "merge":
-			return runSimMerge(args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintln(stderr, "usage: dagger sim run FILE [flags]     run one scenario and check it")
-	fmt.Fprintln(stderr, "       dagger sim sweep FILE [flags]   run a grid of seeds and settings in parallel")
-	fmt.Fprintln(stderr, "       dagger sim fuzz [flags]         generate adversarial scenarios from seeds, run and shrink failures")
-	fmt.Fprintln(stderr, "       dagger sim shrink FILE [flags]  reduce a failing scenario to a minimal one")
-	fmt.Fprintln(stderr, "       dagger sim merge FILE...        combine the JSON lines of a campaign's shards")
-	fmt.Fprintln(stderr, "Run 'dagger sim <command> -h' for the flags.")
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		return 0
-	}
-	return 2
+	c.PersistentPreRun = func(*cobra.Command, []string) { debug.SetGCPercent(400) }
+	c.AddCommand(newSimRunCmd(), newSimSweepCmd(), newSimFuzzCmd(), newSimShrinkCmd(), newSimMergeCmd())
+	return c
 }
 
-// parseFileArgs parses a sim command's flags, which may come before or after
-// its one scenario file. On a usage error or -h it reports and returns the
-// exit code, with ok false.
-func parseFileArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (file string, code int, ok bool) {
-	file, err := parseInterleaved(fs, args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return "", 0, false
-	case err != nil:
-		fmt.Fprintf(stderr, "dagger %s: %v\n", fs.Name(), err)
-		fs.Usage()
-		return "", 2, false
+// oneScenario is the one scenario file a sim command takes.
+func oneScenario(args []string) (string, error) {
+	if len(args) != 1 {
+		return "", usageErr("want exactly one scenario file, got %d", len(args))
 	}
-	return file, 0, true
-}
-
-func parseInterleaved(fs *flag.FlagSet, args []string) (string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return "", err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(pos) != 1 {
-		return "", fmt.Errorf("want exactly one scenario file, got %d", len(pos))
-	}
-	return pos[0], nil
+	return args[0], nil
 }
 
 func parseOverrides(sets []string) ([]scenario.Override, error) {
@@ -98,59 +45,62 @@ func parseOverrides(sets []string) ([]scenario.Override, error) {
 	return out, nil
 }
 
-func runSimRun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sim run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	seed := fs.String("seed", "", "seed to run with (default: the scenario's)")
-	jsonPath := fs.String("json", "", "write the JSON report to this file ('-' for stdout)")
-	tracePath := fs.String("trace", "", "write every delivered message and fault as JSON lines to this file")
-	determinism := fs.Bool("check-determinism", false, "run twice and fail unless both runs have the same fingerprint")
-	var sets setFlags
-	fs.Var(&sets, "set", "override a scenario setting, key=value (repeatable), e.g. --set network.drop=0.05")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger sim run FILE [--seed N] [--set key=value ...] [--json PATH] [--trace PATH] [--check-determinism]")
-		fmt.Fprintln(stderr, "Runs a scenario in the deterministic simulator and checks agreement, integrity, liveness and evidence.")
-		fmt.Fprintln(stderr, "Exit status: 0 every check passed, 1 a check failed, 2 invalid scenario or arguments.")
-		fs.PrintDefaults()
+func newSimRunCmd() *cobra.Command {
+	var seed, jsonPath, tracePath string
+	var determinism bool
+	var sets []string
+	c := &cobra.Command{
+		Use:   "run FILE [--seed N] [--set key=value ...] [--json PATH] [--trace PATH] [--check-determinism]",
+		Short: "run one scenario and check it",
+		Long: `Runs a scenario in the deterministic simulator and checks agreement, integrity, liveness and evidence.
+Exit status: 0 every check passed, 1 a check failed, 2 invalid scenario or arguments.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file, err := oneScenario(args)
+			if err != nil {
+				return err
+			}
+			return simRun(cmd.OutOrStdout(), cmd.ErrOrStderr(), file, seed, jsonPath, tracePath, determinism, sets)
+		},
 	}
-	file, code, ok := parseFileArgs(fs, args, stderr)
-	if !ok {
-		return code
-	}
-	if *seed != "" {
-		sets = append(sets, "seed="+*seed)
+	f := c.Flags()
+	f.StringVar(&seed, "seed", "", "seed to run with (default: the scenario's)")
+	f.StringVar(&jsonPath, "json", "", "write the JSON report to this file ('-' for stdout)")
+	f.StringVar(&tracePath, "trace", "", "write every delivered message and fault as JSON lines to this file")
+	f.BoolVar(&determinism, "check-determinism", false, "run twice and fail unless both runs have the same fingerprint")
+	f.StringArrayVar(&sets, "set", nil, "override a scenario setting, `key=value` (repeatable), e.g. --set network.drop=0.05")
+	return c
+}
+
+func simRun(stdout, stderr io.Writer, file, seed, jsonPath, tracePath string, determinism bool, sets []string) error {
+	if seed != "" {
+		sets = append(sets, "seed="+seed)
 	}
 	overrides, err := parseOverrides(sets)
 	if err != nil {
-		fmt.Fprintf(stderr, "dagger sim run: %v\n", err)
-		return 2
+		return failf(2, "%v", err)
 	}
 	sc, err := scenario.Load(file, overrides...)
 	if err != nil {
-		fmt.Fprintf(stderr, "dagger sim run: %v\n", err)
-		return 2
+		return failf(2, "%v", err)
 	}
 	opt := sim.Options{}
-	if *tracePath != "" {
-		f, err := os.Create(*tracePath)
+	if tracePath != "" {
+		f, err := os.Create(tracePath)
 		if err != nil {
-			fmt.Fprintf(stderr, "dagger sim run: %v\n", err)
-			return 2
+			return failf(2, "%v", err)
 		}
 		defer f.Close()
 		opt.Trace = f
 	}
 	rep, err := sim.Run(sc, opt)
 	if err != nil {
-		fmt.Fprintf(stderr, "dagger sim run: %v\n", err)
-		return 2
+		return failf(2, "%v", err)
 	}
 	rep.Overrides = sets
-	if *determinism {
+	if determinism {
 		again, err := sim.Run(sc, sim.Options{})
 		if err != nil {
-			fmt.Fprintf(stderr, "dagger sim run: %v\n", err)
-			return 2
+			return failf(2, "%v", err)
 		}
 		c := sim.Check{Name: "determinism", Pass: again.Fingerprint == rep.Fingerprint,
 			Detail: "two runs of the same seed have fingerprint " + rep.Fingerprint[:16]}
@@ -161,14 +111,13 @@ func runSimRun(args []string, stdout, stderr io.Writer) int {
 		rep.Checks = append(rep.Checks, c)
 	}
 	rep.Summary(stdout)
-	if *jsonPath != "" {
-		if err := writeJSON(*jsonPath, rep, stdout); err != nil {
-			fmt.Fprintf(stderr, "dagger sim run: %v\n", err)
-			return 2
+	if jsonPath != "" {
+		if err := writeJSON(jsonPath, rep, stdout); err != nil {
+			return failf(2, "%v", err)
 		}
 	}
 	if rep.LinearizableFailed() {
-		path := historyPath(*jsonPath, sc.Name, sc.Seed)
+		path := historyPath(jsonPath, sc.Name, sc.Seed)
 		if err := rep.WriteHistoryHTML(path); err != nil {
 			fmt.Fprintf(stderr, "dagger sim run: write the history's visualization: %v\n", err)
 		} else {
@@ -177,9 +126,9 @@ func runSimRun(args []string, stdout, stderr io.Writer) int {
 	}
 	if !rep.Pass() {
 		fmt.Fprintf(stdout, "replay: %s\n", replayCommand(file, sc.Seed, sets))
-		return 1
+		return exitCode(1)
 	}
-	return 0
+	return nil
 }
 
 // historyPath is where the visualization of a failed linearizability

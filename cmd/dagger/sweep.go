@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"dagger/sim"
 	"dagger/sim/scenario"
@@ -25,33 +26,38 @@ type cell struct {
 	sets []string // key=value, in the order the keys were given
 }
 
-func runSimSweep(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sim sweep", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	seeds := fs.String("seeds", "1-10", "seeds to run, A-B inclusive")
-	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "runs at a time")
-	out := fs.String("out", "", "JSON lines file, one report per run (default: <scenario name>-sweep.jsonl)")
-	var sets setFlags
-	fs.Var(&sets, "set", "sweep a setting over values, key=v1,v2,... (repeatable; the grid is every combination)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dagger sim sweep FILE --seeds A-B [--set key=v1,v2 ...] [--jobs N] [--out PATH]")
-		fmt.Fprintln(stderr, "Runs a scenario for every seed and combination of settings, in parallel, and lists the replay command of each failure.")
-		fmt.Fprintln(stderr, "Exit status: 0 every run passed, 1 a run failed, 2 invalid scenario or arguments.")
-		fs.PrintDefaults()
+func newSimSweepCmd() *cobra.Command {
+	var seeds, out string
+	var jobs int
+	var sets []string
+	c := &cobra.Command{
+		Use:   "sweep FILE --seeds A-B [--set key=v1,v2 ...] [--jobs N] [--out PATH]",
+		Short: "run a grid of seeds and settings in parallel",
+		Long: `Runs a scenario for every seed and combination of settings, in parallel, and lists the replay command of each failure.
+Exit status: 0 every run passed, 1 a run failed, 2 invalid scenario or arguments.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file, err := oneScenario(args)
+			if err != nil {
+				return err
+			}
+			return simSweep(cmd.OutOrStdout(), cmd.ErrOrStderr(), file, seeds, jobs, out, sets)
+		},
 	}
-	file, code, ok := parseFileArgs(fs, args, stderr)
-	if !ok {
-		return code
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "dagger sim sweep: %v\n", err)
-		return 2
-	}
-	lo, hi, err := parseSeeds(*seeds)
+	f := c.Flags()
+	f.StringVar(&seeds, "seeds", "1-10", "seeds to run, A-B inclusive")
+	f.IntVar(&jobs, "jobs", runtime.GOMAXPROCS(0), "runs at a time")
+	f.StringVar(&out, "out", "", "JSON lines file, one report per run (default: <scenario name>-sweep.jsonl)")
+	f.StringArrayVar(&sets, "set", nil, "sweep a setting over values, `key=v1,v2,...` (repeatable; the grid is every combination)")
+	return c
+}
+
+func simSweep(stdout, stderr io.Writer, file, seeds string, jobs int, outPath string, sets []string) error {
+	fail := func(err error) error { return failf(2, "%v", err) }
+	lo, hi, err := parseSeeds(seeds)
 	if err != nil {
 		return fail(err)
 	}
-	if *jobs < 1 {
+	if jobs < 1 {
 		return fail(fmt.Errorf("--jobs must be at least 1"))
 	}
 	// The grid's size is known before it is built: a sweep over too many
@@ -111,10 +117,10 @@ func runSimSweep(args []string, stdout, stderr io.Writer) int {
 			first = sc
 		}
 	}
-	if *out == "" {
-		*out = first.Name + "-sweep.jsonl"
+	if outPath == "" {
+		outPath = first.Name + "-sweep.jsonl"
 	}
-	f, err := os.Create(*out)
+	f, err := os.Create(outPath)
 	if err != nil {
 		return fail(err)
 	}
@@ -133,7 +139,7 @@ func runSimSweep(args []string, stdout, stderr io.Writer) int {
 		result
 	})
 	var wg sync.WaitGroup
-	for range min(*jobs, total) {
+	for range min(jobs, total) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -205,15 +211,15 @@ func runSimSweep(args []string, stdout, stderr io.Writer) int {
 	if err := w.Flush(); err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(stdout, "%d runs, %d failed; reports in %s\n", total, failed, *out)
+	fmt.Fprintf(stdout, "%d runs, %d failed; reports in %s\n", total, failed, outPath)
 	if failed > 0 {
 		fmt.Fprintln(stdout, "replay the failures with:")
 		for _, r := range replays {
 			fmt.Fprintf(stdout, "  %s\n", r)
 		}
-		return 1
+		return exitCode(1)
 	}
-	return 0
+	return nil
 }
 
 func progress(w io.Writer, done, total, failed int) {
