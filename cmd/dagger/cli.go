@@ -62,6 +62,15 @@ func exitStatus(cmd *cobra.Command, err error, stderr io.Writer) int {
 	return e.code
 }
 
+// flagsOnly refuses positional arguments for a command whose every input
+// is a flag.
+func flagsOnly(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErr("unexpected argument %q: every input is a flag", args[0])
+	}
+	return nil
+}
+
 // group is a command that only holds others.
 func group(name, short, long string) *cobra.Command {
 	return &cobra.Command{Use: name, Short: short, Long: long, Args: cobra.ArbitraryArgs, RunE: groupRun}

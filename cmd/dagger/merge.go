@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,15 +57,7 @@ func simMerge(stdout io.Writer, files []string, out string) error {
 		}
 		lines = append(lines, ls...)
 	}
-	slices.SortFunc(lines, func(a, b swarm.Line) int {
-		switch {
-		case a.Seed < b.Seed:
-			return -1
-		case a.Seed > b.Seed:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(lines, func(a, b swarm.Line) int { return cmp.Compare(a.Seed, b.Seed) })
 	if out != "" {
 		f, err := os.Create(out)
 		if err != nil {

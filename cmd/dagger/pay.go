@@ -40,8 +40,8 @@ Exit status: 0 accepted, 1 rejected, 2 invalid arguments.`,
 		Example: `  dagger pay verify --tx "$(cat tx.b64)" --treasury DaGGerTreasury111111111111111111111111111111 \
       --lamports 5000000 --memo dagger:vm-request:42`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageErr("unexpected argument %q: every input is a flag", args[0])
+			if err := flagsOnly(cmd, args); err != nil {
+				return err
 			}
 			for _, name := range []string{"tx", "treasury", "lamports", "memo"} {
 				if !cmd.Flags().Changed(name) {
