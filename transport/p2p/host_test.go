@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/goleak"
 
 	"dagger/transport"
 )
@@ -406,7 +406,7 @@ func TestSendNeverBlocks(t *testing.T) {
 // TestCloseLeavesNoGoroutines: hosts that exchanged messages and closed
 // leave no goroutines behind.
 func TestCloseLeavesNoGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
+	defer verifyNoGoroutinesLeft(t, goleak.IgnoreCurrent())
 	for _, tr := range []string{"tcp", "quic"} {
 		nodes := make([]node, 3)
 		for i := range nodes {
@@ -442,15 +442,18 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 			nd.SetAllowed(nil)
 		}
 	}
-	// Goroutines of closed connections may take a moment to return.
+}
+
+// verifyNoGoroutinesLeft fails t if goroutines other than those opts
+// ignore are still running after a grace period: those of closed
+// connections may take a moment to return. goleak retries for under half a
+// second on its own.
+func verifyNoGoroutinesLeft(t *testing.T, opts ...goleak.Option) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
+	for goleak.Find(opts...) != nil && time.Now().Before(deadline) {
 	}
+	goleak.VerifyNone(t, opts...)
 }
 
 func TestConfigRejected(t *testing.T) {
