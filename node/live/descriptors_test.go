@@ -3,7 +3,6 @@ package live
 import (
 	"bufio"
 	"context"
-	"dagger/node"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"dagger/node"
+	"dagger/node/live/api"
 )
 
 // TestDescriptorExhaustionThroughTheAPIIsSurvived: with a descriptor limit
@@ -83,16 +85,33 @@ func TestDescriptorExhaustionThroughTheAPIIsSurvived(t *testing.T) {
 	if putErr != nil {
 		t.Fatalf("the store failed during the flood: %v", putErr)
 	}
-	time.Sleep(2 * time.Second)
-	after, err := svc.rt.Status(ctx)
+	// The node keeps committing, which it does only after storing the
+	// events it commits: wait for commitsDuring more commits after the
+	// store made its new files, while the flood goes on.
+	const commitsDuring = 10
+	mid, err := svc.rt.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.Fault != "" {
-		t.Fatalf("the node stopped during the flood: %s", after.Fault)
-	}
-	if after.CommitIndex <= before.CommitIndex {
-		t.Fatalf("commit index %d during the flood, %d before: the node stopped committing", after.CommitIndex, before.CommitIndex)
+	deadline := time.Now().Add(30 * time.Second)
+	// A loop stuck in the store does not answer: the deadline bounds that.
+	during, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	var after api.Status
+	for {
+		if after, err = svc.rt.Status(during); err != nil {
+			t.Fatalf("status during the flood: %v", err)
+		}
+		if after.Fault != "" {
+			t.Fatalf("the node stopped during the flood: %s", after.Fault)
+		}
+		if after.CommitIndex >= mid.CommitIndex+commitsDuring {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("commit index %d during the flood, %d after the store's new files: the node stopped committing", after.CommitIndex, mid.CommitIndex)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	flood.Process.Kill()
 	flood.Wait()
@@ -105,7 +124,7 @@ func TestDescriptorExhaustionThroughTheAPIIsSurvived(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("health after the flood: %s", resp.Status)
 	}
-	t.Logf("commit index %d before the flood, %d after 3 s of it", before.CommitIndex, after.CommitIndex)
+	t.Logf("commit index %d before the flood, %d after the store's new files, %d at the end of it", before.CommitIndex, mid.CommitIndex, after.CommitIndex)
 }
 
 // TestFloodAPIHelper is the flood of TestDescriptorExhaustionThroughTheAPIIsSurvived,

@@ -161,17 +161,23 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 	if s.ln, err = net.Listen("tcp", cfg.API.Listen); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	maxConns := apiConnections(cfg.API.MaxConnections)
-	s.ln = netutil.LimitListener(s.ln, maxConns)
-	handler := api.NewServer(s.rt, api.Options{Logger: log, MaxBodyBytes: cfg.API.MaxBodyBytes, Version: o.Version, Metrics: m.Handler(),
-		ClientRate: cfg.API.ClientRate, LoopbackOnly: loopbackOnly(s.ln.Addr())})
+	s.serveAPI(cfg.API, m, o.Version)
+	log.Info("serving", "api", "http://"+s.ln.Addr().String(), "metrics", "http://"+s.ln.Addr().String()+"/metrics", "p2p", s.host.Addrs())
+	return s, nil
+}
+
+// serveAPI serves the API and /metrics on s.ln, holding at most
+// api.max_connections (see apiConnections) of its connections at a time;
+// the server's failure goes to s.httpErr.
+func (s *Service) serveAPI(c APISection, m *metrics.Metrics, version string) {
+	s.ln = netutil.LimitListener(s.ln, apiConnections(c.MaxConnections))
+	handler := api.NewServer(s.rt, api.Options{Logger: s.log, MaxBodyBytes: c.MaxBodyBytes, Version: version, Metrics: m.Handler(),
+		ClientRate: c.ClientRate, LoopbackOnly: loopbackOnly(s.ln.Addr())})
 	// Every response is bounded in time: a waiting submission takes at
 	// most api.DefaultMaxWait, a snapshot download sets its own deadline.
 	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: api.DefaultMaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() { s.httpErr <- s.srv.Serve(s.ln) }()
-	log.Info("serving", "api", "http://"+s.ln.Addr().String(), "metrics", "http://"+s.ln.Addr().String()+"/metrics", "p2p", s.host.Addrs())
-	return s, nil
 }
 
 // loopbackOnly says whether the API listens on a loopback address only.

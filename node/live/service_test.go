@@ -1,22 +1,28 @@
 package live
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"dagger/node"
 	"dagger/node/live/keyfile"
+	"dagger/node/live/metrics"
 	"dagger/node/live/store"
 	"dagger/node/payment"
 	"dagger/node/tx"
@@ -109,44 +115,113 @@ func TestOpenFailsCleanly(t *testing.T) {
 // TestAPIConnectionsAreCapped: clients that open connections and send
 // nothing hold at most api.max_connections of them; the next client waits
 // in the listen queue (it is not served, and the node does not run out of
-// descriptors) until one closes.
+// descriptors) until one closes. The API runs in a bubble over in-memory
+// connections, so "not served" is checked once everything is idle rather
+// than after a guess at how long serving takes.
 func TestAPIConnectionsAreCapped(t *testing.T) {
-	cfg, _, _ := newNodeDir(t, false)
-	cfg.API.MaxConnections = 3
-	svc, err := Open(cfg, OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	url := "http://" + svc.APIAddr() + "/v1/health"
-	client := &http.Client{Timeout: 500 * time.Millisecond}
-	if resp, err := client.Get(url); err != nil {
-		t.Fatalf("before the idle connections: %v", err)
-	} else {
-		resp.Body.Close()
-	}
-	client.CloseIdleConnections()
-	var idle []net.Conn
-	for range 3 {
-		c, err := net.Dial("tcp", svc.APIAddr())
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		n := newRTNode(t)
+		n.start()
+		defer n.rt.Close()
+		ln := newPipeListener()
+		svc := &Service{log: slog.New(slog.DiscardHandler), rt: n.rt, ln: ln, httpErr: make(chan error, 1)}
+		svc.serveAPI(APISection{MaxConnections: 3}, metrics.New(), "test")
+		defer func() {
+			if err := svc.srv.Close(); err != nil {
+				t.Error(err)
+			}
+			if err := <-svc.httpErr; !errors.Is(err, http.ErrServerClosed) {
+				t.Errorf("the server stopped with %v", err)
+			}
+		}()
+		alone := get(ln.dial())
+		synctest.Wait()
+		if !alone.served() {
+			t.Fatalf("a client alone was not served: %v", alone.err)
 		}
+		var idle []net.Conn
+		for range 3 {
+			c := ln.dial()
+			defer c.Close()
+			idle = append(idle, c)
+		}
+		fourth := get(ln.dial())
+		synctest.Wait()
+		if fourth.served() {
+			t.Fatal("a fourth connection was served beside three idle ones, with max_connections = 3")
+		}
+		idle[0].Close()
+		synctest.Wait()
+		if !fourth.served() {
+			t.Fatal("the waiting client was not served after an idle connection closed")
+		}
+	})
+}
+
+// pipeListener is a listener of in-memory connections, with a listen
+// queue: dial returns at once, whether or not the server accepts.
+type pipeListener struct {
+	queue chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{queue: make(chan net.Conn, 64), done: make(chan struct{})}
+}
+
+func (l *pipeListener) dial() net.Conn {
+	server, client := net.Pipe()
+	l.queue <- server
+	return client
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.queue:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80} }
+
+// request is a health check sent on its own connection.
+type request struct {
+	done chan struct{}
+	resp *http.Response
+	err  error
+}
+
+func get(c net.Conn) *request {
+	r := &request{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
 		defer c.Close()
-		idle = append(idle, c)
+		if _, r.err = io.WriteString(c, "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"); r.err != nil {
+			return
+		}
+		if r.resp, r.err = http.ReadResponse(bufio.NewReader(c), nil); r.err == nil {
+			_, r.err = io.Copy(io.Discard, r.resp.Body)
+		}
+	}()
+	return r
+}
+
+// served says, without waiting, whether the request was answered with 200.
+func (r *request) served() bool {
+	select {
+	case <-r.done:
+		return r.err == nil && r.resp.StatusCode == http.StatusOK
+	default:
+		return false
 	}
-	time.Sleep(100 * time.Millisecond)
-	if resp, err := client.Get(url); err == nil {
-		resp.Body.Close()
-		t.Fatal("a fourth connection was served beside three idle ones, with max_connections = 3")
-	}
-	idle[0].Close()
-	client.Timeout = 5 * time.Second
-	resp, err := client.Get(url)
-	if err != nil {
-		t.Fatalf("after an idle connection closed: %v", err)
-	}
-	resp.Body.Close()
 }
 
 func TestAPIConnectionCapDefaultsToAQuarterOfTheDescriptors(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/goleak"
 
 	"dagger/transport"
 )
@@ -209,16 +209,20 @@ func TestGaterRefusesUnknownPeer(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			aID, _ := peer.Decode(string(a.ID()))
+			sID, _ := peer.Decode(string(stranger.ID()))
 			if err := stranger.host.Connect(ctx, peer.AddrInfo{ID: aID}); err == nil {
 				// A secure handshake may finish on the dialer's side before
 				// the listener's gater closes the connection.
-				sID, _ := peer.Decode(string(stranger.ID()))
 				waitFor(t, 2*time.Second, func() bool { return a.host.Network().Connectedness(sID) != network.Connected }, "refused connection closed")
 			}
+			waitFor(t, 5*time.Second, func() bool { return a.Stats().PeersRefused > 0 }, "a's gater refused the stranger")
 			stranger.Send(a.ID(), []byte("let me in"))
-			time.Sleep(100 * time.Millisecond)
-			if len(a.Peers()) != 0 || a.Stats().MessagesIn != 0 || len(a.in.from(stranger.ID())) != 0 {
-				t.Fatalf("unknown peer got through: peers %v, stats %+v", a.Peers(), a.Stats())
+			// The stranger is done with its message once it dropped it (no
+			// connection) or wrote it to a stream a never accepted.
+			waitFor(t, 5*time.Second, func() bool { st := stranger.Stats(); return st.Dropped+st.MessagesOut == 1 }, "the stranger sent or dropped its message")
+			if len(a.Peers()) != 0 || a.Stats().MessagesIn != 0 || len(a.in.from(stranger.ID())) != 0 ||
+				a.host.Network().Connectedness(sID) == network.Connected {
+				t.Fatalf("unknown peer got through: peers %v, stats %+v, connectedness %v", a.Peers(), a.Stats(), a.host.Network().Connectedness(sID))
 			}
 		})
 	}
@@ -231,13 +235,13 @@ func TestRemovedPeerDisconnected(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	a.SetAllowed(nil)
 	waitFor(t, 2*time.Second, func() bool { return len(a.Peers()) == 0 && len(b.Peers()) == 0 }, "removed peer disconnected")
-	// b keeps redialing a, which refuses it each time.
-	deadline := time.Now().Add(300 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		if len(a.Peers()) != 0 {
-			t.Fatalf("removed peer reconnected: %v", a.Peers())
-		}
-		time.Sleep(5 * time.Millisecond)
+	// b keeps redialing a, which refuses it each time: after two such
+	// refusals a still has neither the peer nor a connection to it.
+	refused := a.Stats().PeersRefused
+	waitFor(t, 5*time.Second, func() bool { return a.Stats().PeersRefused >= refused+2 }, "b redialed and was refused twice")
+	bID, _ := peer.Decode(string(b.ID()))
+	if len(a.Peers()) != 0 || a.host.Network().Connectedness(bID) == network.Connected {
+		t.Fatalf("removed peer reconnected: peers %v, connectedness %v", a.Peers(), a.host.Network().Connectedness(bID))
 	}
 }
 
@@ -406,7 +410,7 @@ func TestSendNeverBlocks(t *testing.T) {
 // TestCloseLeavesNoGoroutines: hosts that exchanged messages and closed
 // leave no goroutines behind.
 func TestCloseLeavesNoGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
+	defer verifyNoGoroutinesLeft(t, goleak.IgnoreCurrent())
 	for _, tr := range []string{"tcp", "quic"} {
 		nodes := make([]node, 3)
 		for i := range nodes {
@@ -442,15 +446,18 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 			nd.SetAllowed(nil)
 		}
 	}
-	// Goroutines of closed connections may take a moment to return.
+}
+
+// verifyNoGoroutinesLeft fails t if goroutines other than those opts
+// ignore are still running after a grace period: those of closed
+// connections may take a moment to return. goleak retries for under half a
+// second on its own.
+func verifyNoGoroutinesLeft(t *testing.T, opts ...goleak.Option) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
+	for goleak.Find(opts...) != nil && time.Now().Before(deadline) {
 	}
+	goleak.VerifyNone(t, opts...)
 }
 
 func TestConfigRejected(t *testing.T) {
