@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dagger/sim/scenario"
 	"dagger/sim/swarm"
 )
 
@@ -31,16 +30,9 @@ Exit status: 0 shrunk and written, 1 the scenario does not fail (nothing to shri
 				return err
 			}
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if seed != "" {
-				sets = append(sets, "seed="+seed)
-			}
-			overrides, err := parseOverrides(sets)
+			sc, err := loadScenario(file, seed, sets)
 			if err != nil {
-				return failf(2, "%v", err)
-			}
-			sc, err := scenario.Load(file, overrides...)
-			if err != nil {
-				return failf(2, "%v", err)
+				return err
 			}
 			if out == "" {
 				out = minPath(file)

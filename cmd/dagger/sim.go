@@ -71,17 +71,27 @@ Exit status: 0 every check passed, 1 a check failed, 2 invalid scenario or argum
 	return c
 }
 
-func simRun(stdout, stderr io.Writer, file, seed, jsonPath, tracePath string, determinism bool, sets []string) error {
+// loadScenario loads a scenario file with --seed and --set applied; its
+// errors are bad usage (exit status 2).
+func loadScenario(file, seed string, sets []string) (*scenario.Scenario, error) {
 	if seed != "" {
 		sets = append(sets, "seed="+seed)
 	}
 	overrides, err := parseOverrides(sets)
 	if err != nil {
-		return failf(2, "%v", err)
+		return nil, failf(2, "%v", err)
 	}
 	sc, err := scenario.Load(file, overrides...)
 	if err != nil {
-		return failf(2, "%v", err)
+		return nil, failf(2, "%v", err)
+	}
+	return sc, nil
+}
+
+func simRun(stdout, stderr io.Writer, file, seed, jsonPath, tracePath string, determinism bool, sets []string) error {
+	sc, err := loadScenario(file, seed, sets)
+	if err != nil {
+		return err
 	}
 	opt := sim.Options{}
 	if tracePath != "" {
