@@ -65,6 +65,28 @@ type Report struct {
 	Coverage map[string]uint64 `json:"coverage"`
 
 	history *linear.Result
+	// txLat and leaderLat are the samples LatencyMS and LeaderLatencies
+	// summarise; see TxLatencies.
+	txLat, leaderLat []int64
+}
+
+// TxLatencies returns every committed client transaction's latency, from
+// its scheduled submission to its commit at the node it was submitted to,
+// in the order they committed. They are not part of the JSON report.
+func (r *Report) TxLatencies() []time.Duration { return durations(r.txLat) }
+
+// LeaderLatencies returns, for every commit each honest node applied, the
+// time from its leader's creation to the commit at that node. With no
+// clock skew that is the leader's commit latency the Mysticeti-C family
+// counts in message delays (about 3δ at a constant latency δ).
+func (r *Report) LeaderLatencies() []time.Duration { return durations(r.leaderLat) }
+
+func durations(ns []int64) []time.Duration {
+	out := make([]time.Duration, len(ns))
+	for i, v := range ns {
+		out[i] = time.Duration(v)
+	}
+	return out
 }
 
 // WriteHistoryHTML writes the visualization of the VM history's
@@ -137,6 +159,7 @@ func (s *Sim) report(wall time.Duration) *Report {
 	r.CommittedTxs = uint64(len(s.workload.lat))
 	r.CommitTPS = math.Round(float64(r.CommittedTxs)/r.SimSeconds*10) / 10
 	r.LatencyMS = summarize(s.workload.lat)
+	r.txLat, r.leaderLat = s.workload.lat, s.stats.leaderLat
 	lin, hist := s.cluster.vm.result()
 	r.history = hist
 	for _, c := range append(s.checker.Finish(), lin, s.cluster.provisioningResult()) {

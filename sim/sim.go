@@ -63,6 +63,10 @@ type runStats struct {
 	invalid                  uint64 // messages honest nodes rejected
 	snapshotStarts           uint64 // restarts from a stored snapshot
 	store                    StoreStats
+	// leaderLat holds, for each commit an honest node applies the first
+	// time, the time from its leader's creation (the leader's timestamp)
+	// to that commit at that node, in nanoseconds.
+	leaderLat []int64
 }
 
 // endpoint is one network identity running a ledger: a scenario node, or
@@ -391,6 +395,9 @@ func (s *Sim) hooks(ep *endpoint) node.Hooks {
 			if c.Index >= ep.slots.delivered {
 				ep.slots.delivered = c.Index + 1
 				s.workload.committed(i, c.Txs)
+				if n := len(c.Events); n > 0 && c.Events[n-1].Hash() == c.Leader.Hash {
+					s.stats.leaderLat = append(s.stats.leaderLat, StartTime+s.now-c.Events[n-1].Time)
+				}
 			}
 		},
 		Evidence: func(ev graph.Evidence) { s.checker.Evidence(i, ev) },

@@ -46,6 +46,7 @@ func newCLI(stdout, stderr io.Writer) *cobra.Command {
 		newKeysCmd(),
 		newVMCmd(),
 		newTxCmd(),
+		newBenchCmd(),
 		newVersionCmd(),
 	)
 	root.SetOut(stdout)
