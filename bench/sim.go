@@ -191,6 +191,8 @@ func usage() rusage {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return rusage{}
 	}
-	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond }
+	tv := func(t syscall.Timeval) time.Duration {
+		return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
+	}
 	return rusage{cpu: tv(ru.Utime) + tv(ru.Stime), maxRSSKiB: ru.Maxrss}
 }
