@@ -9,7 +9,7 @@ FUZZ_TARGETS = $(shell grep -o '^func Fuzz[A-Za-z0-9_]*' $$(git ls-files '*_test
 
 FUZZ_SIM_TIME ?= 10m
 
-.PHONY: help build demo test e2e race bench fuzz fuzz-sim soak scenarios lint clean
+.PHONY: help build demo test e2e race bench bench-results fuzz fuzz-sim soak scenarios lint clean
 
 help:
 	@echo "make demo    run the quick-start scenario in the simulator and print its summary"
@@ -19,6 +19,7 @@ help:
 	@echo "make e2e     the end-to-end tests: real node processes (VM test: DAGGER_LIBVIRT_TEST=1, see .ci/libvirtd.sh)"
 	@echo "make race    the tests under the race detector"
 	@echo "make bench   the benchmarks (BENCHTIME=$(BENCHTIME))"
+	@echo "make bench-results  the throughput and latency sweeps whose results docs/bench/ holds"
 	@echo "make fuzz    each fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make soak    the property tests with CHECKS=$(CHECKS) generated executions each"
 	@echo "make lint    gofmt, go vet, staticcheck"
@@ -48,6 +49,9 @@ race:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+bench-results: build
+	./bin/dagger bench sim --nodes 4,10,40 --rates 1000,10000,40000 --delta 100ms --duration 15s --out docs/bench/sim
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -139,8 +139,8 @@ func TestSimSweepMeasuresAndReproduces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 6 {
-		t.Fatalf("pictures %v, want throughput, latency and cdf as PNG and SVG", files)
+	if len(files) != 10 {
+		t.Fatalf("pictures %v, want throughput, latency, cdf, run-throughput and run-latency as PNG and SVG", files)
 	}
 	for _, f := range files {
 		if st, err := os.Stat(f); err != nil || st.Size() < 1000 {
@@ -153,6 +153,24 @@ func TestSimSweepMeasuresAndReproduces(t *testing.T) {
 	}
 	if rows := strings.Count(table.String(), "\n"); rows != 2+len(points) || !strings.Contains(table.String(), "leader mean δ") {
 		t.Fatalf("table:\n%s", table.String())
+	}
+}
+
+// TestPerSecondBucketsEveryCommit: each commit lands in the second it
+// happened in, empty seconds included, and each second's latencies are
+// summarised on their own.
+func TestPerSecondBucketsEveryCommit(t *testing.T) {
+	at := []float64{0.1, 0.9, 2.5, 2.6, 2.7}
+	lat := []float64{10, 20, 100, 300, 200}
+	got := perSecond(at, lat)
+	if len(got) != 3 || got[0].n != 2 || got[1].n != 0 || got[2].n != 3 {
+		t.Fatalf("buckets %+v", got)
+	}
+	if got[0].q.Max != 20 || got[2].q.P50 != 200 || got[1].q != (Quantiles{}) || got[2].t != 2 {
+		t.Fatalf("summaries %+v", got)
+	}
+	if perSecond(nil, nil) != nil {
+		t.Fatal("no commits, no seconds")
 	}
 }
 

@@ -17,8 +17,10 @@ import (
 // WritePlots draws the sweep into dir, each picture as PNG and SVG:
 // throughput.* (committed against offered tx/s), latency.* (p50 and p99
 // against committed tx/s) and cdf.* (each point's latency distribution),
-// one line per series (system, payload and committee size). It returns
-// the files written.
+// one line per series (system, payload and committee size); and, for the
+// sweep's last point (its largest committee at its highest rate, as
+// sweeps run), run-throughput.* and run-latency.* (committed tx/s and
+// p50/p99 latency per second of the run). It returns the files written.
 func WritePlots(dir string, points []Point) ([]string, error) {
 	if len(points) == 0 {
 		return nil, fmt.Errorf("no points to draw")
@@ -99,7 +101,76 @@ func WritePlots(dir string, points []Point) ([]string, error) {
 			return nil, err
 		}
 	}
+	if last := points[len(points)-1]; len(last.commitAt) > 0 {
+		name := fmt.Sprintf("%s %s n=%d at %s tx/s", last.System, last.Payload, last.Nodes, num(last.OfferedTPS))
+		secs := perSecond(last.commitAt, last.latencies)
+		rt := plot.New()
+		rt.Title.Text = "Committed per second of one run: " + name
+		rt.X.Label.Text = "time (s)"
+		rt.Y.Label.Text = "committed tx/s"
+		rl := plot.New()
+		rl.Title.Text = "Latency per second of one run (p50 solid, p99 dashed)"
+		rl.X.Label.Text = "time of commit (s)"
+		rl.Y.Label.Text = "latency (ms)"
+		var tps, p50, p99 plotter.XYs
+		for _, b := range secs {
+			tps = append(tps, plotter.XY{X: b.t, Y: float64(b.n)})
+			if b.n > 0 {
+				p50 = append(p50, plotter.XY{X: b.t, Y: b.q.P50})
+				p99 = append(p99, plotter.XY{X: b.t, Y: b.q.P99})
+			}
+		}
+		if err := addLine(rt, "committed", tps, 0, false); err != nil {
+			return nil, err
+		}
+		if len(p50) > 0 {
+			if err := addLine(rl, "p50", p50, 0, false); err != nil {
+				return nil, err
+			}
+			if err := addLine(rl, "p99", p99, 0, true); err != nil {
+				return nil, err
+			}
+		}
+		for _, p := range []*plot.Plot{rt, rl} {
+			p.X.Min, p.Y.Min = 0, 0
+			p.Y.Max *= 1.3
+			p.Legend.Top = true
+		}
+		if err := save(rt, "run-throughput"); err != nil {
+			return nil, err
+		}
+		if err := save(rl, "run-latency"); err != nil {
+			return nil, err
+		}
+	}
 	return files, nil
+}
+
+// second is one second of a run: how many committed in it and their
+// latencies' summary.
+type second struct {
+	t float64 // the second's start
+	n int
+	q Quantiles
+}
+
+// perSecond buckets commits by the second they happened in, every second
+// from 0 to the last commit, empty ones included.
+func perSecond(at, lat []float64) []second {
+	if len(at) == 0 {
+		return nil
+	}
+	last := int(slices.Max(at))
+	buckets := make([][]float64, last+1)
+	for i, t := range at {
+		b := int(t)
+		buckets[b] = append(buckets[b], lat[i])
+	}
+	out := make([]second, len(buckets))
+	for i, b := range buckets {
+		out[i] = second{t: float64(i), n: len(b), q: Summarize(b)}
+	}
+	return out
 }
 
 type series struct {

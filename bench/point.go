@@ -40,7 +40,8 @@ type Point struct {
 	// LoadSeconds is the load window; the run then drains.
 	LoadSeconds float64 `json:"load_seconds"`
 	// CPUPercent is the CPU the run used over its wall time (100 is one
-	// core); RSSMiB the process's peak resident memory so far.
+	// core); RSSMiB the peak resident memory while the point ran (of
+	// the process that ran it: the simulator, or the nodes).
 	CPUPercent  float64 `json:"cpu_percent"`
 	RSSMiB      float64 `json:"rss_mib"`
 	WallSeconds float64 `json:"wall_seconds"`
@@ -64,8 +65,9 @@ type Point struct {
 	Failed []string `json:"failed_checks,omitempty"`
 
 	// latencies are the samples LatencyMS summarises, in milliseconds,
-	// for the pictures; they are not written.
-	latencies []float64
+	// and commitAt when each committed, in seconds from the start, for
+	// the pictures; they are not written.
+	latencies, commitAt []float64
 }
 
 // Quantiles summarises a sample.

@@ -5,6 +5,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -134,6 +137,7 @@ func (c *SimConfig) point(n int, rate float64) (Point, error) {
 	if err != nil {
 		return Point{}, err
 	}
+	resetPeakRSS()
 	before := usage()
 	start := time.Now()
 	r, err := sim.Run(sc, sim.Options{})
@@ -143,8 +147,12 @@ func (c *SimConfig) point(n int, rate float64) (Point, error) {
 	wall := time.Since(start)
 	after := usage()
 
-	tx := r.TxLatencies()
+	tx, at := r.TxLatencies(), r.TxCommitTimes()
 	lat := make([]float64, len(tx))
+	commitAt := make([]float64, len(at))
+	for i, v := range at {
+		commitAt[i] = v.Seconds()
+	}
 	latD := make([]float64, len(tx))
 	d := float64(c.Delta)
 	for i, v := range tx {
@@ -168,7 +176,7 @@ func (c *SimConfig) point(n int, rate float64) (Point, error) {
 		BytesPerSec:   round3(float64(r.Bytes) / r.SimSeconds),
 		DeltaMS:       float64(c.Delta) / 1e6,
 		Seed:          r.Seed, Scenario: name, Fingerprint: r.Fingerprint,
-		latencies: lat,
+		latencies: lat, commitAt: commitAt,
 	}
 	ld, lead := Summarize(latD), Summarize(leaderD)
 	p.LatencyD, p.LeaderD = &ld, &lead
@@ -178,6 +186,30 @@ func (c *SimConfig) point(n int, rate float64) (Point, error) {
 		}
 	}
 	return p, nil
+}
+
+// resetPeakRSS returns what the last run no longer needs to the system
+// and restarts the kernel's count of peak resident memory (VmHWM), so
+// that each point reports its own peak. Where that cannot be done the
+// peak is the process's so far.
+func resetPeakRSS() {
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// peakRSSKiB is VmHWM from /proc/self/status, or 0.
+func peakRSSKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 type rusage struct {
@@ -194,5 +226,9 @@ func usage() rusage {
 	tv := func(t syscall.Timeval) time.Duration {
 		return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
 	}
-	return rusage{cpu: tv(ru.Utime) + tv(ru.Stime), maxRSSKiB: ru.Maxrss}
+	u := rusage{cpu: tv(ru.Utime) + tv(ru.Stime), maxRSSKiB: ru.Maxrss}
+	if hwm := peakRSSKiB(); hwm > 0 {
+		u.maxRSSKiB = hwm
+	}
+	return u
 }

@@ -67,8 +67,12 @@ type Report struct {
 	history *linear.Result
 	// txLat and leaderLat are the samples LatencyMS and LeaderLatencies
 	// summarise; see TxLatencies.
-	txLat, leaderLat []int64
+	txLat, txAt, leaderLat []int64
 }
+
+// TxCommitTimes returns, for each of TxLatencies, when it committed:
+// simulated time since the run's start.
+func (r *Report) TxCommitTimes() []time.Duration { return durations(r.txAt) }
 
 // TxLatencies returns every committed client transaction's latency, from
 // its scheduled submission to its commit at the node it was submitted to,
@@ -159,7 +163,7 @@ func (s *Sim) report(wall time.Duration) *Report {
 	r.CommittedTxs = uint64(len(s.workload.lat))
 	r.CommitTPS = math.Round(float64(r.CommittedTxs)/r.SimSeconds*10) / 10
 	r.LatencyMS = summarize(s.workload.lat)
-	r.txLat, r.leaderLat = s.workload.lat, s.stats.leaderLat
+	r.txLat, r.txAt, r.leaderLat = s.workload.lat, s.workload.at, s.stats.leaderLat
 	lin, hist := s.cluster.vm.result()
 	r.history = hist
 	for _, c := range append(s.checker.Finish(), lin, s.cluster.provisioningResult()) {

@@ -22,6 +22,7 @@ type workload struct {
 	seq     uint64
 	pending map[graph.Hash]submission
 	lat     []int64 // commit latencies, nanoseconds
+	at      []int64 // the virtual time of each of those commits
 	steady  []int64 // those of transactions submitted from the liveness point on
 	refused uint64
 	sent    uint64
@@ -93,6 +94,7 @@ func (w *workload) committed(nodeIdx int, txs []graph.CommittedTx) {
 	for i := range txs {
 		if sub, ok := w.pending[txs[i].Hash]; ok && sub.node == nodeIdx {
 			w.lat = append(w.lat, w.s.now-sub.at)
+			w.at = append(w.at, w.s.now)
 			if sub.at >= int64(w.s.sc.Expect.Liveness.After) {
 				w.steady = append(w.steady, w.s.now-sub.at)
 			}

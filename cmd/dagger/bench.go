@@ -37,7 +37,8 @@ in flight. Reports committed tx/s, latency from each transaction's scheduled sen
 commit latency in δ (the Mysticeti-C family commits a leader in about 3δ and a transaction in
 about 4.5δ on average). Every run is checked for agreement, integrity, liveness and evidence.
 The markdown table goes to stdout, progress to stderr. With --out DIR: DIR/results.jsonl (one
-JSON object per point), DIR/table.md, the pictures (throughput, latency, cdf; PNG and SVG) and
+JSON object per point), DIR/table.md, the pictures (throughput, latency, cdf, and the last point's
+run-throughput and run-latency per second; PNG and SVG) and
 DIR/scenarios/, each point's scenario for 'dagger sim run'.
 Exit status: 0 measured, 1 a run failed a safety check (anything but liveness, which an
 overloaded point may fail), 2 invalid arguments.`,

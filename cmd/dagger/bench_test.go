@@ -33,7 +33,7 @@ func TestBenchSimWritesItsResults(t *testing.T) {
 	if err != nil || len(points) != 2 || points[1].OfferedTPS != 600 || points[1].Committed == 0 {
 		t.Fatalf("results %+v, %v", points, err)
 	}
-	for _, name := range []string{"table.md", "throughput.png", "throughput.svg", "latency.png", "latency.svg", "cdf.png", "cdf.svg", "scenarios/n4-r300.yaml"} {
+	for _, name := range []string{"table.md", "throughput.png", "throughput.svg", "latency.png", "latency.svg", "cdf.png", "cdf.svg", "run-throughput.png", "run-latency.svg", "scenarios/n4-r300.yaml"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
