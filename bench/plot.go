@@ -38,14 +38,8 @@ func WritePlots(dir string, points []Point) ([]string, error) {
 		return nil
 	}
 
-	tp := plot.New()
-	tp.Title.Text = "Committed against offered load"
-	tp.X.Label.Text = "offered tx/s"
-	tp.Y.Label.Text = "committed tx/s"
-	lat := plot.New()
-	lat.Title.Text = "Latency against throughput (p50 solid, p99 dashed)"
-	lat.X.Label.Text = "committed tx/s"
-	lat.Y.Label.Text = "latency (ms)"
+	tp := newPlot("Committed against offered load", "offered tx/s", "committed tx/s")
+	lat := newPlot("Latency against throughput (p50 solid, p99 dashed)", "committed tx/s", "latency (ms)")
 	for i, s := range series {
 		var t, p50, p99 plotter.XYs
 		for _, p := range s.points {
@@ -77,10 +71,7 @@ func WritePlots(dir string, points []Point) ([]string, error) {
 		return nil, err
 	}
 
-	cdf := plot.New()
-	cdf.Title.Text = "Latency distribution"
-	cdf.X.Label.Text = "latency (ms)"
-	cdf.Y.Label.Text = "fraction committed within"
+	cdf := newPlot("Latency distribution", "latency (ms)", "fraction committed within")
 	n := 0
 	for _, s := range series {
 		for _, p := range s.points {
@@ -104,14 +95,8 @@ func WritePlots(dir string, points []Point) ([]string, error) {
 	if last := points[len(points)-1]; len(last.commitAt) > 0 {
 		name := fmt.Sprintf("%s %s n=%d at %s tx/s", last.System, last.Payload, last.Nodes, num(last.OfferedTPS))
 		secs := perSecond(last.commitAt, last.latencies)
-		rt := plot.New()
-		rt.Title.Text = "Committed per second of one run: " + name
-		rt.X.Label.Text = "time (s)"
-		rt.Y.Label.Text = "committed tx/s"
-		rl := plot.New()
-		rl.Title.Text = "Latency per second of one run (p50 solid, p99 dashed)"
-		rl.X.Label.Text = "time of commit (s)"
-		rl.Y.Label.Text = "latency (ms)"
+		rt := newPlot("Committed per second of one run: "+name, "time (s)", "committed tx/s")
+		rl := newPlot("Latency per second of one run (p50 solid, p99 dashed)", "time of commit (s)", "latency (ms)")
 		var tps, p50, p99 plotter.XYs
 		for _, b := range secs {
 			tps = append(tps, plotter.XY{X: b.t, Y: float64(b.n)})
@@ -171,6 +156,13 @@ func perSecond(at, lat []float64) []second {
 		out[i] = second{t: float64(i), n: len(b), q: Summarize(b)}
 	}
 	return out
+}
+
+// newPlot is an empty picture with its title and axis labels.
+func newPlot(title, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, x, y
+	return p
 }
 
 type series struct {
