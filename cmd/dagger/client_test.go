@@ -55,6 +55,11 @@ func newCLICluster(t *testing.T, regions ...string) *cliCluster {
 	return c
 }
 
+// SubmitOpaque: the CLI submits no application transactions.
+func (c *cliCluster) SubmitOpaque(context.Context, [][]byte) (int, error) {
+	return 0, fmt.Errorf("%w: not served here", node.ErrRejected)
+}
+
 func (c *cliCluster) Submit(ctx context.Context, data []byte) (tx.ID, error) {
 	t, err := tx.Decode(data)
 	if err != nil {

@@ -65,6 +65,12 @@ type APISection struct {
 	// submit (0: api.DefaultClientRate; -1: unlimited); loopback clients
 	// are not limited.
 	ClientRate float64 `toml:"client_rate"`
+	// Opaque enables POST /v1/opaque: application transactions in bulk,
+	// which the ledger orders and the cluster's state machine ignores.
+	// They are what consensus throughput is benchmarked with; off by
+	// default, since anyone who can reach the API could fill events
+	// with them.
+	Opaque bool `toml:"opaque"`
 }
 
 // StoreSection configures persistence.

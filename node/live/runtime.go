@@ -432,6 +432,33 @@ func (r *Runtime) Submit(ctx context.Context, data []byte) (tx.ID, error) {
 	return id, err
 }
 
+// SubmitOpaque implements api.Backend: one turn of the loop queues the
+// whole request.
+func (r *Runtime) SubmitOpaque(ctx context.Context, txs [][]byte) (int, error) {
+	n := 0
+	var err error
+	if e := r.do(ctx, func() {
+		l := r.nd.Ledger()
+		for _, t := range txs {
+			if err = l.Submit(t); err != nil {
+				return
+			}
+			n++
+		}
+	}); e != nil {
+		return 0, e
+	}
+	switch {
+	case err == nil:
+		return n, nil
+	case errors.Is(err, node.ErrQueueFull):
+		return n, fmt.Errorf("%w: %v after %d of %d", node.ErrBusy, err, n, len(txs))
+	case errors.Is(err, node.ErrStopped):
+		return n, fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+	}
+	return n, fmt.Errorf("%w: transaction %d: %v", node.ErrRejected, n, err)
+}
+
 // TxStatus implements api.Backend.
 func (r *Runtime) TxStatus(ctx context.Context, id tx.ID) (node.TxStatus, error) {
 	var st node.TxStatus

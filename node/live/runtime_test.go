@@ -958,3 +958,50 @@ func TestRuntimeIgnoresMessagesAfterClose(t *testing.T) {
 		}
 	})
 }
+
+// TestRuntimeCommitsOpaqueTransactions: application transactions queued
+// through SubmitOpaque in one turn of the loop are all committed, and the
+// processor takes no notice of them; an empty one is rejected.
+func TestRuntimeCommitsOpaqueTransactions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newRTNode(t)
+		n.start()
+		defer n.rt.Close()
+		advance(time.Second)
+		ctx := context.Background()
+		before := n.status()
+		var txs [][]byte
+		for i := range 500 {
+			txs = append(txs, []byte(fmt.Sprintf("opaque %04d", i)))
+		}
+		if got, err := n.rt.SubmitOpaque(ctx, txs); got != len(txs) || err != nil {
+			t.Fatalf("SubmitOpaque: %d, %v", got, err)
+		}
+		if got, err := n.rt.SubmitOpaque(ctx, [][]byte{nil}); got != 0 || !errors.Is(err, node.ErrRejected) {
+			t.Fatalf("an empty transaction: %d, %v", got, err)
+		}
+		committed := 0
+		for deadline := time.Now().Add(time.Minute); committed < len(txs); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d committed after a minute", committed, len(txs))
+			}
+			advance(roundInterval)
+			cs, err := n.rt.Commits(ctx, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			committed = 0
+			for _, c := range cs {
+				committed += c.Txs
+			}
+		}
+		if committed != len(txs) {
+			t.Fatalf("%d transactions committed, %d submitted", committed, len(txs))
+		}
+		// The state machine ignored them: no transaction of the node's own
+		// became pending or done because of them.
+		if st := n.status(); st.PendingTxs != before.PendingTxs {
+			t.Fatalf("pending transactions %d before, %d after", before.PendingTxs, st.PendingTxs)
+		}
+	})
+}

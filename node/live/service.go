@@ -171,8 +171,13 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 // the server's failure goes to s.httpErr.
 func (s *Service) serveAPI(c APISection, m *metrics.Metrics, version string) {
 	s.ln = netutil.LimitListener(s.ln, apiConnections(c.MaxConnections))
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dagger_api_opaque_refused_total",
+		Help: "Application transactions POST /v1/opaque turned away, by reason: busy (the queue is full: slow down), rejected, malformed, too_large, rate_limited, disabled, unavailable."},
+		[]string{"reason"})
+	m.Registry().MustRegister(refused)
 	handler := api.NewServer(s.rt, api.Options{Logger: s.log, MaxBodyBytes: c.MaxBodyBytes, Version: version, Metrics: m.Handler(),
-		ClientRate: c.ClientRate, LoopbackOnly: loopbackOnly(s.ln.Addr())})
+		ClientRate: c.ClientRate, LoopbackOnly: loopbackOnly(s.ln.Addr()),
+		Opaque: c.Opaque, OpaqueRefused: func(reason string, n int) { refused.WithLabelValues(reason).Add(float64(n)) }})
 	// Every response is bounded in time: a waiting submission takes at
 	// most api.DefaultMaxWait, a snapshot download sets its own deadline.
 	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,

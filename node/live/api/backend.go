@@ -39,6 +39,13 @@ type Backend interface {
 	// recent commits; after a restart, those from the snapshot it started
 	// from on (Status.FirstCommit), as it replays them from its store.
 	Commits(ctx context.Context, from uint64, limit int) ([]Commit, error)
+	// SubmitOpaque queues application transactions, which the ledger
+	// orders and delivers and the cluster's state machine ignores (what a
+	// benchmark measures consensus with), in order, until one is refused.
+	// It returns how many it queued; when that is not all, its error says
+	// why the next was refused: wrapping node.ErrBusy when the queue is
+	// full, node.ErrRejected when that transaction is bad.
+	SubmitOpaque(ctx context.Context, txs [][]byte) (int, error)
 	// Snapshot returns the newest state snapshot this node stored (at the
 	// start of an epoch), and false if it stored none yet. A node that
 	// joins a running cluster, or one that fell behind further than its

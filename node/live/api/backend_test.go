@@ -32,15 +32,19 @@ type fakeBackend struct {
 	decide func(t *tx.Tx) node.TxStatus
 
 	submitted [][]byte
-	txs       map[tx.ID]*tx.Tx
-	polls     map[tx.ID]int
-	vms       map[tx.ID]cluster.VM
-	ops       []cluster.Operator
-	params    cluster.Params
-	events    map[graph.Hash][]byte
-	status    Status
-	commits   []Commit
-	snapshot  *node.Snapshot
+	// opaque holds what SubmitOpaque queued; opaqueRoom, if positive, is
+	// how many more it takes before the queue is full.
+	opaque     [][]byte
+	opaqueRoom int
+	txs        map[tx.ID]*tx.Tx
+	polls      map[tx.ID]int
+	vms        map[tx.ID]cluster.VM
+	ops        []cluster.Operator
+	params     cluster.Params
+	events     map[graph.Hash][]byte
+	status     Status
+	commits    []Commit
+	snapshot   *node.Snapshot
 }
 
 func newFake() *fakeBackend {
@@ -79,6 +83,21 @@ func (f *fakeBackend) Submit(ctx context.Context, data []byte) (tx.ID, error) {
 	f.submitted = append(f.submitted, data)
 	f.txs[id] = t
 	return id, nil
+}
+
+func (f *fakeBackend) SubmitOpaque(ctx context.Context, txs [][]byte) (int, error) {
+	if err := f.enter(ctx); err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, t := range txs {
+		if f.opaqueRoom > 0 && len(f.opaque) >= f.opaqueRoom {
+			return i, fmt.Errorf("%w: queue full", node.ErrBusy)
+		}
+		f.opaque = append(f.opaque, t)
+	}
+	return len(txs), nil
 }
 
 func (f *fakeBackend) TxStatus(ctx context.Context, id tx.ID) (node.TxStatus, error) {

@@ -192,7 +192,7 @@ func TestOpenAPIDocumentsTheErrorStatuses(t *testing.T) {
 // schemaTypes maps each schema of the document to the Go type it describes.
 var schemaTypes = map[string]any{
 	"Error": Error{}, "TxBody": TxBody{}, "BatchBody": BatchBody{}, "SubmitResult": SubmitResult{},
-	"BatchResult": BatchResult{}, "BatchItem": BatchItem{}, "TxStatus": TxStatus{}, "Outcome": Outcome{},
+	"BatchResult": BatchResult{}, "BatchItem": BatchItem{}, "OpaqueResult": OpaqueResult{}, "TxStatus": TxStatus{}, "Outcome": Outcome{},
 	"VM": VM{}, "VMList": VMList{}, "Capacity": Capacity{}, "Operator": Operator{}, "OperatorList": OperatorList{},
 	"Price": Price{}, "Params": Params{}, "EventParent": EventParent{}, "Event": Event{}, "Commit": Commit{},
 	"CommitList": CommitList{}, "Status": Status{}, "Health": Health{},

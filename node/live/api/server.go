@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"dagger/graph"
+	"dagger/graph/codec"
 	"dagger/node"
 	"dagger/node/payment"
 	"dagger/node/tx"
@@ -47,6 +48,10 @@ const (
 	DefaultSnapshotMinRate = 1 << 20
 	// DefaultMaxBatchTxs bounds the transactions of one batch.
 	DefaultMaxBatchTxs = 4096
+	// DefaultMaxOpaqueTxs bounds the transactions of one POST /v1/opaque;
+	// MaxOpaqueTxBytes one of them (the graph's bound on a transaction).
+	DefaultMaxOpaqueTxs = 1 << 16
+	MaxOpaqueTxBytes    = graph.DefaultMaxTxBytes
 	// DefaultCommitsLimit and MaxCommitsLimit bound GET /v1/commits.
 	DefaultCommitsLimit = 100
 	MaxCommitsLimit     = 1000
@@ -102,6 +107,15 @@ type Options struct {
 	Version string
 	// Metrics, if set, is served at GET /metrics (Prometheus' handler).
 	Metrics http.Handler
+	// Opaque enables POST /v1/opaque, the bulk submission of application
+	// transactions for benchmarks; MaxOpaqueTxs bounds one request's
+	// (DefaultMaxOpaqueTxs). OpaqueRefused, if set, hears each refusal
+	// there: its reason (busy, rejected, malformed, too_large,
+	// rate_limited, disabled, unavailable) and how many transactions it
+	// turned away.
+	Opaque        bool
+	MaxOpaqueTxs  int
+	OpaqueRefused func(reason string, n int)
 }
 
 func (o Options) withDefaults() Options {
@@ -134,6 +148,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBatchTxs <= 0 {
 		o.MaxBatchTxs = DefaultMaxBatchTxs
+	}
+	if o.MaxOpaqueTxs <= 0 {
+		o.MaxOpaqueTxs = DefaultMaxOpaqueTxs
 	}
 	return o
 }
@@ -178,6 +195,7 @@ func (s *server) routes() []route {
 	return []route{
 		{"POST /v1/txs", s.submitTx},
 		{"POST /v1/txs/batch", s.submitBatch},
+		{"POST /v1/opaque", s.submitOpaque},
 		{"GET /v1/txs/{id}", s.getTx},
 		{"POST /v1/vms", s.createVM},
 		{"GET /v1/vms", s.listVMs},
@@ -556,6 +574,93 @@ func (s *server) submitBatch(w http.ResponseWriter, r *http.Request) (int, any, 
 		res.Admitted++
 	}
 	return http.StatusOK, res, nil
+}
+
+// submitOpaque takes application transactions in bulk: the body is
+// application/octet-stream, each transaction a 32-bit big-endian length
+// and its bytes. They are queued in order until the node's queue is full
+// (503 with Retry-After and the count queued: slow down) or one is bad
+// (422); none may start with the cluster transactions' prefix, which only
+// POST /v1/txs takes.
+func (s *server) submitOpaque(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	refuse := func(reason string, n int, err error) (int, any, error) {
+		if s.opt.OpaqueRefused != nil && n > 0 {
+			s.opt.OpaqueRefused(reason, n)
+		}
+		return 0, nil, err
+	}
+	if !s.opt.Opaque {
+		return refuse("disabled", 1, notFound("this node does not take opaque transactions: they are for benchmarks, enabled with opaque = true under [api] in config.toml"))
+	}
+	if _, err := mediaType(r, "application/octet-stream"); err != nil {
+		return refuse("malformed", 1, err)
+	}
+	body, err := readBody(w, r, s.opt.MaxBodyBytes)
+	if err != nil {
+		return refuse("too_large", 1, err)
+	}
+	txs, err := decodeOpaque(body, s.opt.MaxOpaqueTxs)
+	if err != nil {
+		reason := "malformed"
+		if e, ok := err.(*Error); ok && e.Code == CodeTooLarge {
+			reason = "too_large"
+		}
+		return refuse(reason, 1, err)
+	}
+	if ok, retry := s.clients.take(r, len(txs)); !ok {
+		return refuse("rate_limited", len(txs), tooMany(retry))
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	n, err := s.b.SubmitOpaque(ctx, txs)
+	res := OpaqueResult{Accepted: n, Refused: len(txs) - n}
+	if err == nil {
+		return http.StatusOK, res, nil
+	}
+	e := s.classify(r, err)
+	res.Error, res.Reason = e.Code, e.Reason
+	reason := e.Code
+	if e.Code == CodeRejected {
+		reason = "rejected"
+	}
+	if s.opt.OpaqueRefused != nil {
+		s.opt.OpaqueRefused(reason, res.Refused)
+	}
+	if e.Code == CodeBusy {
+		w.Header().Set("Retry-After", "1")
+	}
+	return e.Status, res, nil
+}
+
+// decodeOpaque splits a body of length-prefixed transactions, at most max
+// of them, each of 1..MaxOpaqueTxBytes bytes.
+func decodeOpaque(body []byte, max int) ([][]byte, error) {
+	r := codec.NewReader(body, func(msg string) error { return badRequest("%s", msg) })
+	var txs [][]byte
+	for r.Left() > 0 && r.Err() == nil {
+		if len(txs) == max {
+			return nil, tooLarge("more than %d transactions in one request", max)
+		}
+		t := r.Bytes32(MaxOpaqueTxBytes, "transaction")
+		switch {
+		case r.Err() != nil:
+		case len(t) == 0:
+			r.Fail("transaction %d is empty", len(txs))
+		case tx.IsCluster(t):
+			r.Fail("transaction %d starts with %q, the prefix of cluster transactions; submit those to POST /v1/txs", len(txs), tx.Magic)
+		}
+		txs = append(txs, t)
+	}
+	if r.Err() != nil {
+		return nil, r.Err()
+	}
+	if len(txs) == 0 {
+		return nil, badRequest("no transactions: send each as a 4-byte big-endian length and its bytes")
+	}
+	return txs, nil
 }
 
 func decodeBatch(body []byte, maxTxs int) (BatchBody, error) {

@@ -45,6 +45,16 @@ type BatchResult struct {
 	Refused  int         `json:"refused"`
 }
 
+// OpaqueResult answers POST /v1/opaque: how many of the request's
+// transactions were queued, in order, and, when not all, why the next was
+// refused (Error and Reason as in Error; those after it were not tried).
+type OpaqueResult struct {
+	Accepted int    `json:"accepted"`
+	Refused  int    `json:"refused"`
+	Error    string `json:"error,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
 // BatchItem is one transaction's result: admitted when Error is empty.
 type BatchItem struct {
 	// ID is empty when the item is not even a transaction.
