@@ -47,12 +47,13 @@ type devnetOptions struct {
 	prov, uri   string
 	epochLength time.Duration
 	solanaRPC   string
+	opaque      bool
 }
 
 func newDevnetCmd() *cobra.Command {
 	var o devnetOptions
 	c := &cobra.Command{
-		Use:   "devnet [--nodes N] [--base-port P] [--dir D] [--load RATE] [--provision auto|libvirt|none] [--epoch-length D]",
+		Use:   "devnet [--nodes N] [--base-port P] [--dir D] [--load RATE] [--provision auto|libvirt|none] [--epoch-length D] [--opaque]",
 		Short: "run a cluster of real node processes on this machine",
 		Long: `Starts N real node processes on loopback with a fresh committee and runs until SIGINT or
 SIGTERM, then stops them cleanly. Each node's files and log are in D/node-<i>/.`,
@@ -71,6 +72,7 @@ SIGTERM, then stops them cleanly. Each node's files and log are in D/node-<i>/.`
 	f.StringVar(&o.prov, "provision", "auto", "\"libvirt\", \"none\", or \"auto\": libvirt when libvirtd's socket exists")
 	f.StringVar(&o.uri, "libvirt-uri", "test:///default", "libvirt's URI for the nodes' hosts")
 	f.DurationVar(&o.epochLength, "epoch-length", cluster.DefaultEpochLength, "a new devnet's consensus time between epoch boundaries (each stores a state snapshot)")
+	f.BoolVar(&o.opaque, "opaque", false, "a new devnet's nodes take application transactions in bulk at POST /v1/opaque (benchmarks)")
 	f.StringVar(&o.solanaRPC, "solana-rpc", "", "Solana JSON-RPC endpoint the nodes confirm payments with (default: none, payments are checked offline only)")
 	return c
 }
@@ -106,7 +108,7 @@ func devnet(stdout, stderr io.Writer, o devnetOptions) error {
 		}
 		o.dir = d
 	}
-	nodes, err := devnetPrepare(o.dir, o.n, o.base, driver, o.uri, o.solanaRPC, o.epochLength)
+	nodes, err := devnetPrepare(o, driver)
 	if err != nil {
 		return failf(1, "%v", err)
 	}
@@ -165,7 +167,8 @@ func devnet(stdout, stderr io.Writer, o devnetOptions) error {
 // devnetPrepare makes (or reuses) the devnet's directory: one node
 // directory per node, a shared genesis file, a treasury and a customer
 // wallet.
-func devnetPrepare(dir string, n, base int, driver, uri, solanaRPC string, epochLength time.Duration) ([]*devnetNode, error) {
+func devnetPrepare(o devnetOptions, driver string) ([]*devnetNode, error) {
+	dir, n, base := o.dir, o.n, o.base
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -184,8 +187,8 @@ func devnetPrepare(dir string, n, base int, driver, uri, solanaRPC string, epoch
 			continue
 		}
 		m, err := live.Init(live.InitOptions{Dir: nd.dir, ListenIP: "127.0.0.1", AdvertiseIP: "127.0.0.1",
-			P2PPort: base + devnetP2POffset + i, APIListen: nd.api, Driver: driver, URI: uri,
-			DomainPrefix: fmt.Sprintf("dagger-n%d-", i), Genesis: "../genesis.json", SolanaRPC: solanaRPC,
+			P2PPort: base + devnetP2POffset + i, APIListen: nd.api, Driver: driver, URI: o.uri,
+			DomainPrefix: fmt.Sprintf("dagger-n%d-", i), Genesis: "../genesis.json", SolanaRPC: o.solanaRPC, Opaque: o.opaque,
 			Capacity: live.GenesisCapacity{VCPU: 16, MemoryMiB: 32768, DiskGiB: 500}})
 		if err != nil {
 			return nil, err
@@ -205,7 +208,7 @@ func devnetPrepare(dir string, n, base int, driver, uri, solanaRPC string, epoch
 	var addr payment.Address
 	copy(addr[:], treasury[32:])
 	gf := live.NewGenesisFile(time.Now(), addr, members)
-	gf.EpochLength = epochLength.String()
+	gf.EpochLength = o.epochLength.String()
 	if _, err := gf.Genesis(); err != nil {
 		return nil, err
 	}

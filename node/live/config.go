@@ -71,6 +71,10 @@ type APISection struct {
 	// default, since anyone who can reach the API could fill events
 	// with them.
 	Opaque bool `toml:"opaque"`
+	// Pprof serves Go's profiles at /debug/pprof/ on the API's address,
+	// for finding what a node spends its time on. Off by default: a
+	// profile shows whoever can reach the API the node's internals.
+	Pprof bool `toml:"pprof"`
 }
 
 // StoreSection configures persistence.
@@ -310,6 +314,14 @@ max_connections = 0
 # Transactions a second one client IP may submit on average (0 picks 1000,
 # -1 is unlimited); loopback clients are not limited.
 client_rate = 0
+# POST /v1/opaque takes application transactions in bulk, which the ledger
+# orders and the cluster's state machine ignores: what consensus throughput
+# is benchmarked with. Off in production: anyone who can reach the API
+# could fill events with them.
+opaque = {{.Opaque}}
+# Go's profiles at /debug/pprof/ on this address; they show whoever can
+# reach it the node's internals.
+pprof = false
 
 [store]
 # "goleveldb" or "pebble".

@@ -33,6 +33,8 @@ type InitOptions struct {
 	LogFormat string
 	Region    string
 	Capacity  GenesisCapacity
+	// Opaque enables POST /v1/opaque (benchmarks).
+	Opaque bool
 }
 
 // Init prepares a node directory: the operator key (kept if it exists),

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"syscall"
 	"time"
@@ -178,11 +179,26 @@ func (s *Service) serveAPI(c APISection, m *metrics.Metrics, version string) {
 	handler := api.NewServer(s.rt, api.Options{Logger: s.log, MaxBodyBytes: c.MaxBodyBytes, Version: version, Metrics: m.Handler(),
 		ClientRate: c.ClientRate, LoopbackOnly: loopbackOnly(s.ln.Addr()),
 		Opaque: c.Opaque, OpaqueRefused: func(reason string, n int) { refused.WithLabelValues(reason).Add(float64(n)) }})
+	if c.Pprof {
+		handler = withPprof(handler)
+	}
 	// Every response is bounded in time: a waiting submission takes at
 	// most api.DefaultMaxWait, a snapshot download sets its own deadline.
 	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: api.DefaultMaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() { s.httpErr <- s.srv.Serve(s.ln) }()
+}
+
+// withPprof serves Go's profiles under /debug/pprof/ beside api.
+func withPprof(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", api)
+	return mux
 }
 
 // loopbackOnly says whether the API listens on a loopback address only.

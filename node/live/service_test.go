@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -322,5 +323,27 @@ func TestSnapshotDownloadsShareOneCopy(t *testing.T) {
 		} else if &sn.Data[0] != &first[0] {
 			t.Fatalf("download %d got its own copy of the snapshot", i)
 		}
+	}
+}
+
+// TestPprofServesProfilesBesideTheAPI: with api.pprof on, /debug/pprof/
+// serves Go's profiles and every other path still reaches the API.
+func TestPprofServesProfilesBesideTheAPI(t *testing.T) {
+	apiCalls := 0
+	h := withPprof(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apiCalls++
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	for path, want := range map[string]string{"/debug/pprof/": "goroutine", "/debug/pprof/cmdline": "", "/debug/pprof/heap?debug=1": "heap profile"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("%s: %d %.100s", path, rec.Code, rec.Body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/status", nil))
+	if rec.Code != http.StatusTeapot || apiCalls != 1 {
+		t.Fatalf("/v1/status: %d, %d API calls", rec.Code, apiCalls)
 	}
 }
