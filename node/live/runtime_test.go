@@ -205,6 +205,8 @@ type rtNode struct {
 	// hooks sees the node's hooks, which the runtime promises to run on
 	// its loop.
 	hooks *hookLog
+	// maxQueue, if set, bounds the ledger's queue of transactions.
+	maxQueue int
 }
 
 // hookLog records hook calls with the goroutine each ran on.
@@ -252,6 +254,7 @@ func (n *rtNode) startErr() error {
 	cfg := node.Config{}
 	cfg.Ledger.LeaderTimeout = leaderTimeout
 	cfg.Ledger.MinRoundInterval = roundInterval
+	cfg.Ledger.MaxQueue = n.maxQueue
 	cfg.Ledger.Hooks.Invalid = func(from transport.PeerID, _ error) {
 		n.hooks.mu.Lock()
 		defer n.hooks.mu.Unlock()
@@ -961,7 +964,8 @@ func TestRuntimeIgnoresMessagesAfterClose(t *testing.T) {
 
 // TestRuntimeCommitsOpaqueTransactions: application transactions queued
 // through SubmitOpaque in one turn of the loop are all committed, and the
-// processor takes no notice of them; an empty one is rejected.
+// processor takes no notice of them; an empty one is rejected, and those
+// before it stay queued.
 func TestRuntimeCommitsOpaqueTransactions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newRTNode(t)
@@ -977,9 +981,10 @@ func TestRuntimeCommitsOpaqueTransactions(t *testing.T) {
 		if got, err := n.rt.SubmitOpaque(ctx, txs); got != len(txs) || err != nil {
 			t.Fatalf("SubmitOpaque: %d, %v", got, err)
 		}
-		if got, err := n.rt.SubmitOpaque(ctx, [][]byte{nil}); got != 0 || !errors.Is(err, node.ErrRejected) {
-			t.Fatalf("an empty transaction: %d, %v", got, err)
+		if got, err := n.rt.SubmitOpaque(ctx, [][]byte{[]byte("a"), nil, []byte("b")}); got != 1 || !errors.Is(err, node.ErrRejected) {
+			t.Fatalf("an empty transaction second: %d, %v", got, err)
 		}
+		txs = append(txs, []byte("a"))
 		committed := 0
 		for deadline := time.Now().Add(time.Minute); committed < len(txs); {
 			if time.Now().After(deadline) {
@@ -1002,6 +1007,28 @@ func TestRuntimeCommitsOpaqueTransactions(t *testing.T) {
 		// became pending or done because of them.
 		if st := n.status(); st.PendingTxs != before.PendingTxs {
 			t.Fatalf("pending transactions %d before, %d after", before.PendingTxs, st.PendingTxs)
+		}
+	})
+}
+
+// TestRuntimeOpaqueSaysBusyWhenTheQueueIsFull: SubmitOpaque queues until
+// the ledger's queue is full, says how many it took, and calls the rest
+// busy, which the API answers with 503 and Retry-After.
+func TestRuntimeOpaqueSaysBusyWhenTheQueueIsFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newRTNode(t)
+		n.maxQueue = 10
+		n.start()
+		defer n.rt.Close()
+		var txs [][]byte
+		for i := range 15 {
+			txs = append(txs, []byte(fmt.Sprint("t", i)))
+		}
+		// One turn of the loop takes them all, so no event empties the
+		// queue in between.
+		got, err := n.rt.SubmitOpaque(context.Background(), txs)
+		if got != 10 || !errors.Is(err, node.ErrBusy) {
+			t.Fatalf("15 into a queue of 10: %d, %v", got, err)
 		}
 	})
 }
