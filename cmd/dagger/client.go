@@ -314,10 +314,8 @@ Exit status: 0 done, 1 failed or refused, 2 invalid arguments.`,
 	f.StringVar(&region, "region", "", "the region to run in (default: the one region the active operators serve)")
 	f.StringVar(&sshKey, "ssh-key", "", "a file holding an SSH public key to install")
 	f.DurationVar(&lease, "lease", 0, "how long the VM runs, in whole seconds (e.g. 1h, 720h)")
+	c.Args = flagsOnly
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := flagsOnly(cmd, args); err != nil {
-			return err
-		}
 		for _, name := range []string{"vcpu", "memory-mib", "disk-gib", "image", "lease"} {
 			if !cmd.Flags().Changed(name) {
 				return usageErr("--%s is required", name)

@@ -80,10 +80,8 @@ after more than 2/3 of its weight approved.`,
 	}
 	nf, wf := addNodeFlags(c.Flags()), addWaitFlags(c.Flags())
 	c.Flags().StringVar(&cfgPath, "config", "", "the new node's config.toml; its node.key signs, and member.json next to it says what the host offers")
+	c.Args = flagsOnly
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := flagsOnly(cmd, args); err != nil {
-			return err
-		}
 		cfg, key, err := loadNodeConfig(cfgPath)
 		if err != nil {
 			return err
@@ -207,10 +205,8 @@ is still pending is withdrawn at once. The VMs it hosts move to other operators.
 	}
 	nf, wf := addNodeFlags(c.Flags()), addWaitFlags(c.Flags())
 	c.Flags().StringVar(&cfgPath, "config", "", "the leaving node's config.toml; its node.key signs")
+	c.Args = flagsOnly
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := flagsOnly(cmd, args); err != nil {
-			return err
-		}
 		_, key, err := loadNodeConfig(cfgPath)
 		if err != nil {
 			return err

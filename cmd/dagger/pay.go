@@ -39,10 +39,8 @@ It does not ask Solana whether the transaction landed or was used before.
 Exit status: 0 accepted, 1 rejected, 2 invalid arguments.`,
 		Example: `  dagger pay verify --tx "$(cat tx.b64)" --treasury DaGGerTreasury111111111111111111111111111111 \
       --lamports 5000000 --memo dagger:vm-request:42`,
+		Args: flagsOnly,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := flagsOnly(cmd, args); err != nil {
-				return err
-			}
 			for _, name := range []string{"tx", "treasury", "lamports", "memo"} {
 				if !cmd.Flags().Changed(name) {
 					return usageErr("--%s is required", name)
