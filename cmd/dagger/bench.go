@@ -77,7 +77,11 @@ overloaded point may fail), 2 invalid arguments.`,
 			for _, p := range points {
 				for _, f := range p.Failed {
 					if f != "liveness" {
-						return failf(1, "%d nodes at %g tx/s failed the %s check: run %s to see why", p.Nodes, p.OfferedTPS, f, p.Scenario)
+						how := "rerun with --out DIR and 'dagger sim run' its scenario to see why"
+						if out != "" {
+							how = "'dagger sim run " + p.Scenario + "' shows why"
+						}
+						return failf(1, "%d nodes at %g tx/s failed the %s check: %s", p.Nodes, p.OfferedTPS, f, how)
 					}
 				}
 			}
