@@ -162,6 +162,10 @@ func (c *cliCluster) Commits(ctx context.Context, from uint64, limit int) ([]api
 	return out, nil
 }
 
+func (c *cliCluster) WatchCommits(ctx context.Context) (api.Watch, error) {
+	return api.Watch{}, api.ErrUnavailable
+}
+
 func (c *cliCluster) Snapshot(ctx context.Context) (node.Snapshot, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -136,6 +136,8 @@ type Runtime struct {
 	storedOK    bool
 
 	faultMsg atomic.Pointer[string]
+	// watch fans commits out to the API's commit streams.
+	watch watchers
 }
 
 // New builds a runtime; the caller then builds its transport with Deliver
@@ -258,6 +260,13 @@ func (r *Runtime) Start(tr Transport) error {
 
 func (r *Runtime) loop() {
 	defer close(r.done)
+	defer func() {
+		err := errWatchStopped
+		if r.fault != nil {
+			err = fmt.Errorf("the node stopped on a fault: %w", r.fault)
+		}
+		r.watch.close(err)
+	}()
 	tick := time.NewTicker(publishEvery)
 	defer tick.Stop()
 	for {
@@ -300,6 +309,7 @@ func (r *Runtime) applied(c graph.Commit, res cluster.Result, hash [32]byte) {
 	info := api.Commit{Index: c.Index, Txs: len(c.Txs), Events: len(c.Events), StateHash: hex.EncodeToString(hash[:]),
 		TimeUnixNs: c.Time, Epoch: r.nd.Ledger().Epoch(), Round: c.Leader.Round, Leader: hex.EncodeToString(c.Leader.Hash[:])}
 	r.commits = append(r.commits, info)
+	r.watch.publish(c)
 	now := time.Now().UnixNano()
 	for _, e := range c.Events {
 		if d := now - e.Time; d >= 0 {
@@ -537,6 +547,15 @@ func (r *Runtime) Snapshot(ctx context.Context) (node.Snapshot, bool, error) {
 	}
 	r.snap, r.hasSnap = sn, true
 	return sn, true, nil
+}
+
+// WatchCommits implements api.Backend.
+func (r *Runtime) WatchCommits(ctx context.Context) (api.Watch, error) {
+	w, err := r.watch.add(ctx)
+	if err != nil {
+		return api.Watch{}, fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+	}
+	return w, nil
 }
 
 // Commits implements api.Backend.

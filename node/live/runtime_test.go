@@ -1032,3 +1032,87 @@ func TestRuntimeOpaqueSaysBusyWhenTheQueueIsFull(t *testing.T) {
 		}
 	})
 }
+
+// TestRuntimeWatchCommits: a watcher hears every commit from its
+// subscription on, in order, with the hashes of its transactions; one
+// whose context ends is let go; one that never reads is dropped once it is
+// behind, with ErrWatchBehind; every watch ends when the node stops.
+func TestRuntimeWatchCommits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newRTNode(t)
+		n.start()
+		advance(time.Second)
+		ctx, cancel := context.WithCancel(context.Background())
+		w, err := n.rt.WatchCommits(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle, err := n.rt.WatchCommits(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var txs [][]byte
+		want := map[graph.Hash]bool{}
+		for i := range 300 {
+			txs = append(txs, fmt.Appendf(nil, "watched %04d", i))
+			want[graph.TxHash(txs[i])] = true
+		}
+		if _, err := n.rt.SubmitOpaque(context.Background(), txs); err != nil {
+			t.Fatal(err)
+		}
+		var last uint64
+		first := true
+		for len(want) > 0 {
+			var c api.CommitTxs
+			select {
+			case c = <-w.C:
+			case <-time.After(time.Minute):
+				t.Fatalf("%d transactions not heard after a minute", len(want))
+			}
+			if !first && c.Index != last+1 {
+				t.Fatalf("commit %d after %d", c.Index, last)
+			}
+			first, last = false, c.Index
+			for _, h := range c.Hashes {
+				delete(want, h)
+			}
+		}
+		cancel()
+		for range w.C {
+		}
+		if err := w.Err(); err != nil {
+			t.Fatalf("a watcher that left: %v", err)
+		}
+		// The idle watcher's buffer fills, commit by commit (most are empty
+		// rounds), and it is dropped.
+		for deadline := time.Now().Add(time.Hour); ; advance(roundInterval) {
+			if time.Now().After(deadline) {
+				t.Fatal("a watcher that never reads is still there after an hour")
+			}
+			n.rt.watch.mu.Lock()
+			left := len(n.rt.watch.subs)
+			n.rt.watch.mu.Unlock()
+			if left == 0 {
+				break
+			}
+		}
+		for range idle.C {
+		}
+		if err := idle.Err(); !errors.Is(err, api.ErrWatchBehind) {
+			t.Fatalf("a watcher that never reads: %v", err)
+		}
+		late, err := n.rt.WatchCommits(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.rt.Close()
+		for range late.C {
+		}
+		if err := late.Err(); err == nil || !strings.Contains(err.Error(), "stopped") {
+			t.Fatalf("a watch when the node stops: %v", err)
+		}
+		if _, err := n.rt.WatchCommits(context.Background()); !errors.Is(err, api.ErrUnavailable) {
+			t.Fatalf("a watch after the node stopped: %v", err)
+		}
+	})
+}

@@ -53,6 +53,11 @@ type Backend interface {
 	// may be shared with other calls and must not be modified: every
 	// download is served from one copy.
 	Snapshot(ctx context.Context) (node.Snapshot, bool, error)
+	// WatchCommits subscribes to the commits this node applies from now
+	// on, each with its transactions' hashes, until ctx is done. A
+	// watcher that falls behind by more than MaxWatchBytes of hashes is
+	// dropped: its channel closes and Err returns ErrWatchBehind.
+	WatchCommits(ctx context.Context) (Watch, error)
 }
 
 // Commit summarises one commit: what GET /v1/commits lists. Two honest

@@ -45,6 +45,10 @@ type fakeBackend struct {
 	status     Status
 	commits    []Commit
 	snapshot   *node.Snapshot
+	// watch, if set, is what WatchCommits hands out; watchErr what the
+	// watch's Err says once watch is closed.
+	watch    chan CommitTxs
+	watchErr error
 }
 
 func newFake() *fakeBackend {
@@ -201,6 +205,22 @@ func (f *fakeBackend) Snapshot(ctx context.Context) (node.Snapshot, bool, error)
 		return node.Snapshot{}, false, nil
 	}
 	return *f.snapshot, true, nil
+}
+
+func (f *fakeBackend) WatchCommits(ctx context.Context) (Watch, error) {
+	if err := f.enter(ctx); err != nil {
+		return Watch{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.watch == nil {
+		return Watch{}, ErrUnavailable
+	}
+	return Watch{C: f.watch, Err: func() error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.watchErr
+	}}, nil
 }
 
 var _ Backend = (*fakeBackend)(nil)

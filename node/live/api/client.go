@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -83,20 +82,73 @@ func (c *Client) Submit(ctx context.Context, data []byte, wait time.Duration) (S
 }
 
 // SubmitBatch submits many transactions at once: one result per
-// transaction, in order.
+// transaction, in order. They travel as raw bytes, length-prefixed.
 func (c *Client) SubmitBatch(ctx context.Context, txs [][]byte) (BatchResult, error) {
-	body := BatchBody{Txs: make([]string, len(txs))}
-	for i, t := range txs {
-		body.Txs[i] = base64.StdEncoding.EncodeToString(t)
-	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return BatchResult{}, err
-	}
 	var res BatchResult
-	err = c.do(ctx, http.MethodPost, "/v1/txs/batch", nil, "application/json", b, 0, &res)
+	err := c.do(ctx, http.MethodPost, "/v1/txs/batch", nil, "application/octet-stream", AppendFrames(nil, txs), 0, &res)
 	return res, err
 }
+
+// SubmitOpaque queues application transactions at POST /v1/opaque (a node
+// whose config enables it). The result says how many were queued, in
+// order; when not all, the error says why the next was refused: an *Error
+// with CodeBusy (HTTP 503) means the node's queue is full, slow down.
+func (c *Client) SubmitOpaque(ctx context.Context, txs [][]byte) (OpaqueResult, error) {
+	status, b, where, err := c.roundTrip(ctx, http.MethodPost, "/v1/opaque", nil, "application/octet-stream", AppendFrames(nil, txs), 0)
+	if err != nil {
+		return OpaqueResult{}, err
+	}
+	var res OpaqueResult
+	jerr := json.Unmarshal(b, &res)
+	if status >= 300 {
+		if jerr != nil || res.Error == "" {
+			return OpaqueResult{Refused: len(txs)}, decodeError(status, b)
+		}
+		return res, &Error{Status: status, Code: res.Error, Reason: res.Reason}
+	}
+	if jerr != nil {
+		return res, fmt.Errorf("%s: the response is not the expected JSON: %w", where, jerr)
+	}
+	return res, nil
+}
+
+// WatchCommits opens the node's commit stream (GET /v1/commits/stream):
+// each commit from now on with its transactions' hashes. The stream lasts
+// until ctx is done, the caller closes it, or the node ends it; only
+// opening it is bounded by the client's timeout.
+func (c *Client) WatchCommits(ctx context.Context) (*CommitStream, error) {
+	u := *c.base
+	u.Path += "/v1/commits/stream"
+	ctx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/octet-stream")
+	opening := time.AfterFunc(c.timeout, cancel)
+	resp, err := c.http.Do(req)
+	if !opening.Stop() && err == nil {
+		err = context.DeadlineExceeded
+		resp.Body.Close()
+	}
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("GET %s: opening the stream: %w", u.Redacted(), err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer cancel()
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
+		return nil, decodeError(resp.StatusCode, b)
+	}
+	return NewCommitStream(resp.Body, closer(func() error { cancel(); return resp.Body.Close() })), nil
+}
+
+// closer is a function that is an io.Closer.
+type closer func() error
+
+func (f closer) Close() error { return f() }
 
 // TxStatus returns what the node knows of a transaction; an *Error with
 // CodeNotFound if nothing.
@@ -263,6 +315,22 @@ func (c *Client) submit(ctx context.Context, method, path string, data []byte, w
 }
 
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, contentType string, body []byte, wait time.Duration, out any) error {
+	status, b, where, err := c.roundTrip(ctx, method, path, q, contentType, body, wait)
+	if err != nil {
+		return err
+	}
+	if status >= 300 {
+		return decodeError(status, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s: the response is not the expected JSON: %w", where, err)
+	}
+	return nil
+}
+
+// roundTrip sends one request and reads its response, bounded in time and
+// size. where names the request for errors.
+func (c *Client) roundTrip(ctx context.Context, method, path string, q url.Values, contentType string, body []byte, wait time.Duration) (status int, b []byte, where string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout+wait)
 	defer cancel()
 	u := *c.base
@@ -274,31 +342,26 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, cont
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return 0, nil, "", fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	where = method + " " + u.Redacted()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
+		return 0, nil, where, fmt.Errorf("%s: %w", where, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	b, err = io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 	if err != nil {
-		return fmt.Errorf("%s %s: read the response: %w", method, u.Redacted(), err)
+		return 0, nil, where, fmt.Errorf("%s: read the response: %w", where, err)
 	}
 	if len(b) > MaxResponseBytes {
-		return fmt.Errorf("%s %s: the response exceeds %d bytes", method, u.Redacted(), MaxResponseBytes)
+		return 0, nil, where, fmt.Errorf("%s: the response exceeds %d bytes", where, MaxResponseBytes)
 	}
-	if resp.StatusCode >= 300 {
-		return decodeError(resp.StatusCode, b)
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("%s %s: the response is not the expected JSON: %w", method, u.Redacted(), err)
-	}
-	return nil
+	return resp.StatusCode, b, where, nil
 }
 
 // decodeError reads an error response: the server's JSON, or whatever a

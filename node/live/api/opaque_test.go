@@ -13,14 +13,7 @@ import (
 )
 
 // frames encodes transactions as POST /v1/opaque takes them.
-func frames(txs ...[]byte) []byte {
-	var b []byte
-	for _, t := range txs {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(t)))
-		b = append(b, t...)
-	}
-	return b
-}
+func frames(txs ...[]byte) []byte { return AppendFrames(nil, txs) }
 
 type refusals map[string]int
 

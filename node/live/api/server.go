@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,6 +117,9 @@ type Options struct {
 	Opaque        bool
 	MaxOpaqueTxs  int
 	OpaqueRefused func(reason string, n int)
+	// MaxWatchers bounds the commit streams (GET /v1/commits/stream)
+	// served at once (DefaultMaxWatchers); more are refused with 503.
+	MaxWatchers int
 }
 
 func (o Options) withDefaults() Options {
@@ -152,6 +156,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxOpaqueTxs <= 0 {
 		o.MaxOpaqueTxs = DefaultMaxOpaqueTxs
 	}
+	if o.MaxWatchers <= 0 {
+		o.MaxWatchers = DefaultMaxWatchers
+	}
 	return o
 }
 
@@ -173,13 +180,16 @@ type server struct {
 	mux *http.ServeMux
 	// downloads holds a token per snapshot download in progress.
 	downloads chan struct{}
-	clients   *limiter
+	// watchers holds a token per commit stream open.
+	watchers chan struct{}
+	clients  *limiter
 }
 
 // NewServer returns the API's handler, serving from b.
 func NewServer(b Backend, opt Options) http.Handler {
 	s := &server{b: b, opt: opt.withDefaults(), mux: http.NewServeMux()}
 	s.downloads = make(chan struct{}, s.opt.MaxSnapshotDownloads)
+	s.watchers = make(chan struct{}, s.opt.MaxWatchers)
 	s.clients = newLimiter(s.opt.ClientRate, s.opt.ClientBurst)
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.endpoint(rt.h))
@@ -206,6 +216,7 @@ func (s *server) routes() []route {
 		{"GET /v1/params", s.params},
 		{"GET /v1/events/{hash}", s.event},
 		{"GET /v1/commits", s.commits},
+		{"GET /v1/commits/stream", s.commitStream},
 		{"GET /v1/snapshot", s.snapshot},
 		{"GET /v1/status", s.status},
 		{"GET /v1/health", s.health},
@@ -249,11 +260,13 @@ func (s *server) endpoint(h handler) http.Handler {
 			writeError(w, s.classify(r, err))
 			return
 		}
-		if b, ok := body.(binaryBody); ok {
+		switch b := body.(type) {
+		case binaryBody:
 			b.write(w, status)
-			return
+		case written:
+		default:
+			writeJSON(w, status, body)
 		}
-		writeJSON(w, status, body)
 	})
 }
 
@@ -530,16 +543,38 @@ func (s *server) submitBatch(w http.ResponseWriter, r *http.Request) (int, any, 
 	if _, err := query(r); err != nil {
 		return 0, nil, err
 	}
-	if _, err := mediaType(r, "application/json"); err != nil {
+	mt, err := mediaType(r, "application/json", "application/octet-stream")
+	if err != nil {
 		return 0, nil, err
 	}
 	body, err := readBody(w, r, s.opt.MaxBodyBytes)
 	if err != nil {
 		return 0, nil, err
 	}
-	b, err := decodeBatch(body, s.opt.MaxBatchTxs)
+	// The items: transactions, or why an item is none (JSON only: a
+	// framed body that does not parse is refused whole).
+	var items [][]byte
+	var bad []error
+	if mt == "application/octet-stream" {
+		items, err = decodeFrames(body, s.opt.MaxBatchTxs, tx.MaxBytes)
+	} else {
+		var b BatchBody
+		if b, err = decodeBatch(body, s.opt.MaxBatchTxs); err == nil {
+			items, bad = make([][]byte, len(b.Txs)), make([]error, len(b.Txs))
+			for i, enc := range b.Txs {
+				data, err := base64.StdEncoding.DecodeString(enc)
+				switch {
+				case err != nil:
+					bad[i] = badRequest("transaction %d is not standard base64: %v", i, err)
+				case len(data) == 0:
+					bad[i] = badRequest("transaction %d is empty", i)
+				}
+				items[i] = data
+			}
+		}
+	}
 	if err == nil {
-		if ok, retry := s.clients.take(r, max(1, len(b.Txs))); !ok {
+		if ok, retry := s.clients.take(r, max(1, len(items))); !ok {
 			err = tooMany(retry)
 		}
 	}
@@ -550,16 +585,13 @@ func (s *server) submitBatch(w http.ResponseWriter, r *http.Request) (int, any, 
 	// timeout per transaction.
 	ctx, cancel := s.call(r)
 	defer cancel()
-	res := BatchResult{Results: make([]BatchItem, len(b.Txs))}
-	for i, enc := range b.Txs {
+	res := BatchResult{Results: make([]BatchItem, len(items))}
+	for i, data := range items {
 		item := &res.Results[i]
-		data, err := base64.StdEncoding.DecodeString(enc)
-		switch {
-		case err != nil:
-			err = badRequest("transaction %d is not standard base64: %v", i, err)
-		case len(data) == 0:
-			err = badRequest("transaction %d is empty", i)
-		default:
+		var err error
+		if bad != nil && bad[i] != nil {
+			err = bad[i]
+		} else {
 			var id tx.ID
 			if id, err = s.b.Submit(ctx, data); id != (tx.ID{}) {
 				item.ID = id.String()
@@ -635,22 +667,34 @@ func (s *server) submitOpaque(w http.ResponseWriter, r *http.Request) (int, any,
 	return e.Status, res, nil
 }
 
-// decodeOpaque splits a body of length-prefixed transactions, at most max
-// of them, each of 1..MaxOpaqueTxBytes bytes.
+// decodeOpaque splits a body of length-prefixed application
+// transactions, at most max of them.
 func decodeOpaque(body []byte, max int) ([][]byte, error) {
+	txs, err := decodeFrames(body, max, MaxOpaqueTxBytes)
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range txs {
+		if tx.IsCluster(t) {
+			return nil, badRequest("transaction %d starts with %q, the prefix of cluster transactions; submit those to POST /v1/txs", i, tx.Magic)
+		}
+	}
+	return txs, nil
+}
+
+// decodeFrames splits a body of length-prefixed transactions (each a
+// 4-byte big-endian length and its bytes), at most max of them, each of
+// 1..maxBytes bytes.
+func decodeFrames(body []byte, max, maxBytes int) ([][]byte, error) {
 	r := codec.NewReader(body, func(msg string) error { return badRequest("%s", msg) })
 	var txs [][]byte
 	for r.Left() > 0 && r.Err() == nil {
 		if len(txs) == max {
 			return nil, tooLarge("more than %d transactions in one request", max)
 		}
-		t := r.Bytes32(MaxOpaqueTxBytes, "transaction")
-		switch {
-		case r.Err() != nil:
-		case len(t) == 0:
+		t := r.Bytes32(maxBytes, "transaction")
+		if r.Err() == nil && len(t) == 0 {
 			r.Fail("transaction %d is empty", len(txs))
-		case tx.IsCluster(t):
-			r.Fail("transaction %d starts with %q, the prefix of cluster transactions; submit those to POST /v1/txs", len(txs), tx.Magic)
 		}
 		txs = append(txs, t)
 	}
@@ -661,6 +705,16 @@ func decodeOpaque(body []byte, max int) ([][]byte, error) {
 		return nil, badRequest("no transactions: send each as a 4-byte big-endian length and its bytes")
 	}
 	return txs, nil
+}
+
+// AppendFrames appends txs to b in the framing of POST /v1/opaque and of
+// POST /v1/txs/batch as application/octet-stream.
+func AppendFrames(b []byte, txs [][]byte) []byte {
+	for _, t := range txs {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(t)))
+		b = append(b, t...)
+	}
+	return b
 }
 
 func decodeBatch(body []byte, maxTxs int) (BatchBody, error) {
@@ -894,6 +948,10 @@ const (
 	// its epoch's first commit, the number of commits the state applied.
 	HeaderSnapshotCommit = "Dagger-Snapshot-Commit"
 )
+
+// written is the body of a handler that wrote its response itself (a
+// stream): the endpoint adds nothing.
+type written struct{}
 
 // binaryBody is a response that is not JSON: a handler returns it as its
 // body, and the endpoint writes it as it is.

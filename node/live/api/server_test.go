@@ -272,9 +272,21 @@ func TestBatch(t *testing.T) {
 	wantError(t, request(h, "POST", "/v1/txs/batch", "application/json", five), 413, CodeTooLarge, "at most 4")
 	wantError(t, request(h, "POST", "/v1/txs/batch", "application/json", []byte(`{"txs":[]}`)), 400, CodeBadRequest, "empty")
 	wantError(t, request(h, "POST", "/v1/txs/batch", "application/json", []byte(`{"txs":"AA=="}`)), 400, CodeBadRequest, "JSON")
-	wantError(t, request(h, "POST", "/v1/txs/batch", "application/octet-stream", a), 415, CodeUnsupportedMediaType, "application/json")
+	wantError(t, request(h, "POST", "/v1/txs/batch", "text/plain", a), 415, CodeUnsupportedMediaType, "application/json or application/octet-stream")
+	wantError(t, request(h, "POST", "/v1/txs/batch", "application/octet-stream", a), 400, CodeBadRequest, "at most")
 	wantError(t, request(h, "POST", "/v1/txs/batch?wait=commit", "application/json", body), 400, CodeBadRequest, "takes none")
 	wantError(t, request(serve(newFake(), Options{MaxBodyBytes: 64}), "POST", "/v1/txs/batch", "application/json", body), 413, CodeTooLarge, "64")
+
+	// The same as raw bytes, length-prefixed: each item on its own.
+	f.err = nil
+	c, cid := vmCreate(t, 3)
+	rec = request(h, "POST", "/v1/txs/batch", "application/octet-stream", frames(c, forged))
+	if res := decode[BatchResult](t, rec); rec.Code != http.StatusOK || res.Admitted != 1 || res.Refused != 1 ||
+		res.Results[0].ID != cid.String() || res.Results[1].Error != CodeRejected {
+		t.Fatalf("framed: %d %+v", rec.Code, res)
+	}
+	wantError(t, request(h, "POST", "/v1/txs/batch", "application/octet-stream", frames(c, c, c, c, c)), 413, CodeTooLarge, "more than 4")
+	wantError(t, request(h, "POST", "/v1/txs/batch", "application/octet-stream", frames(c)[:10]), 400, CodeBadRequest, "transaction")
 }
 
 func TestBatchSharesOneDeadline(t *testing.T) {
