@@ -39,11 +39,21 @@ type Point struct {
 	LatencyMS Quantiles `json:"latency_ms"`
 	// LoadSeconds is the load window; the run then drains.
 	LoadSeconds float64 `json:"load_seconds"`
-	// CPUPercent is the CPU the run used over its wall time (100 is one
-	// core); RSSMiB the peak resident memory while the point ran (of
-	// the process that ran it: the simulator, or the nodes).
+	// SteadySeconds is the steady window of a live run: the load window
+	// after its warmup. CommittedTPS counts the commits seen in it, and
+	// LatencyMS the transactions scheduled in it.
+	SteadySeconds float64 `json:"steady_seconds,omitempty"`
+	// Refusals counts the refused transactions by reason.
+	Refusals map[string]uint64 `json:"refusals,omitempty"`
+	// CPUPercent is the CPU the run used (100 is one core): in the
+	// simulator, the simulating process over its wall time; live, the
+	// nodes together over the steady window. RSSMiB is the peak resident
+	// memory: of the simulating process while the point ran, or of the
+	// largest node. Processes has each process of a live run, the load
+	// generator's too.
 	CPUPercent  float64 `json:"cpu_percent"`
 	RSSMiB      float64 `json:"rss_mib"`
+	Processes   []Proc  `json:"processes,omitempty"`
 	WallSeconds float64 `json:"wall_seconds"`
 	// Per second of the run (simulated time in the simulator): events
 	// created, commits, bytes sent.
@@ -63,6 +73,9 @@ type Point struct {
 	// Failed names the checks the run failed (a simulated run is checked
 	// for agreement, integrity, liveness and evidence like any other).
 	Failed []string `json:"failed_checks,omitempty"`
+	// Errors are the first few failures a live run's load generator met
+	// (requests, the commit watch).
+	Errors []string `json:"errors,omitempty"`
 
 	// latencies are the samples LatencyMS summarises, in milliseconds,
 	// and commitAt when each committed, in seconds from the start, for

@@ -15,8 +15,61 @@ import (
 )
 
 func newBenchCmd() *cobra.Command {
-	c := group("bench", "measure consensus throughput and latency (bench sim)", "")
-	c.AddCommand(newBenchSimCmd())
+	c := group("bench", "measure consensus throughput and latency (bench live, sim, compare, load, report)", "")
+	c.AddCommand(newBenchLiveCmd(), newBenchSimCmd(), newBenchCompareCmd(), newBenchLoadCmd(), newBenchReportCmd())
+	return c
+}
+
+func newBenchReportCmd() *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "report --out DIR RESULTS.jsonl…",
+		Short: "one table and one set of pictures from several sweeps' results",
+		Long: `Reads the results.jsonl of sweeps ('dagger bench live', 'sim' and 'compare') and writes them together:
+the markdown table to stdout and, with --out DIR, DIR/results.jsonl, DIR/table.md and the pictures,
+every series on the same charts, so that the simulator's prediction and the real run, or two
+systems, are read side by side. With more than one system, what each sustained and the ratios
+follow the table.`,
+		Example: `  dagger bench report --out docs/bench docs/bench/live/results.jsonl docs/bench/sim/results.jsonl`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var points []bench.Point
+			systems := map[string]bool{}
+			for _, a := range args {
+				f, err := os.Open(a)
+				if err != nil {
+					return failf(1, "%v", err)
+				}
+				ps, err := bench.ReadJSONL(f)
+				f.Close()
+				if err != nil {
+					return failf(1, "%s: %v", a, err)
+				}
+				for _, p := range ps {
+					systems[p.System] = true
+				}
+				points = append(points, ps...)
+			}
+			if len(points) == 0 {
+				return failf(1, "no points in %s", strings.Join(args, ", "))
+			}
+			w := cmd.OutOrStdout()
+			if err := bench.WriteTable(w, points); err != nil {
+				return err
+			}
+			if len(systems) > 1 {
+				fmt.Fprintln(w)
+				if err := bench.WriteComparison(w, points); err != nil {
+					return err
+				}
+			}
+			if out != "" {
+				return writeBenchOut(out, points)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&out, "out", "", "directory for results.jsonl, table.md and the pictures")
 	return c
 }
 
@@ -137,6 +190,15 @@ func writeBenchOut(dir string, points []bench.Point) error {
 	}
 	if err := write("table.md", func(f *os.File) error { return bench.WriteTable(f, points) }); err != nil {
 		return err
+	}
+	systems := map[string]bool{}
+	for _, p := range points {
+		systems[p.System] = true
+	}
+	if len(systems) > 1 {
+		if err := write("compare.md", func(f *os.File) error { return bench.WriteComparison(f, points) }); err != nil {
+			return err
+		}
 	}
 	_, err := bench.WritePlots(dir, points)
 	return err

@@ -53,3 +53,98 @@ func TestBenchSimRefusesBadArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestMain lets the test binary stand in for dagger: the node and load
+// generator processes that 'dagger bench live' starts are this binary,
+// run as the CLI when asTheCLI is set in their environment.
+func TestMain(m *testing.M) {
+	if os.Getenv(asTheCLI) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+const asTheCLI = "DAGGER_TEST_AS_CLI"
+
+// TestBenchLiveWritesItsResults: a short sweep of real node processes and
+// a generator process prints its table and writes one result per point
+// whose figures add up: every transaction offered was refused, committed
+// or left uncommitted, the quantiles are in order, every process was
+// measured, the pictures are drawn. Its speed is not checked.
+func TestBenchLiveWritesItsResults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts node processes")
+	}
+	t.Setenv(asTheCLI, "1")
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI("bench", "live", "--nodes", "4", "--rates", "200,400", "--duration", "3s", "--drain", "10s",
+		"--base-port", "18700", "--payload", "opaque", "--dir", filepath.Join(dir, "nets"), "--out", filepath.Join(dir, "out"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "| dagger | opaque | 4 | 200 |") || !strings.Contains(stdout, "| dagger | opaque | 4 | 400 |") {
+		t.Fatalf("table:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "[2/2] dagger n=4 @ 400 tx/s") {
+		t.Fatalf("progress:\n%s", stderr)
+	}
+	f, err := os.Open(filepath.Join(dir, "out", "results.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	points, err := bench.ReadJSONL(f)
+	if err != nil || len(points) != 2 {
+		t.Fatalf("results %+v, %v", points, err)
+	}
+	for _, p := range points {
+		q := p.LatencyMS
+		switch {
+		case p.System != "dagger" || p.Payload != "opaque" || p.Nodes != 4 || p.TxSize != 256:
+			t.Errorf("labels %+v", p)
+		case p.Submitted+p.Refused != uint64(p.OfferedTPS*3):
+			t.Errorf("%v tx/s for 3 s offered %d", p.OfferedTPS, p.Submitted+p.Refused)
+		case p.Committed+p.Uncommitted != p.Submitted:
+			t.Errorf("committed %d + uncommitted %d != submitted %d", p.Committed, p.Uncommitted, p.Submitted)
+		case p.Committed == 0 || q.N == 0 || q.P50 <= 0 || q.P50 > q.P90 || q.P90 > q.P99 || q.P99 > q.Max:
+			t.Errorf("latency %+v of %d committed", q, p.Committed)
+		case len(p.Processes) != 5 || p.Processes[4].Role != bench.RoleLoad || p.CPUPercent <= 0 || p.RSSMiB <= 0:
+			t.Errorf("processes %+v, CPU %v, RSS %v", p.Processes, p.CPUPercent, p.RSSMiB)
+		case p.EventsPerSec <= 0 || p.CommitsPerSec <= 0 || p.BytesPerSec <= 0:
+			t.Errorf("rates: events %v, commits %v, bytes %v", p.EventsPerSec, p.CommitsPerSec, p.BytesPerSec)
+		case p.SteadySeconds <= 0 || p.SteadySeconds >= p.LoadSeconds:
+			t.Errorf("steady window %v of %v", p.SteadySeconds, p.LoadSeconds)
+		}
+	}
+	for _, name := range []string{"table.md", "throughput.png", "latency.svg", "cdf.png", "run-throughput.svg", "run-latency.png"} {
+		if _, err := os.Stat(filepath.Join(dir, "out", name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// The report command puts it beside another sweep.
+	code, stdout, stderr = runCLI("bench", "report", "--out", filepath.Join(dir, "both"), filepath.Join(dir, "out", "results.jsonl"), filepath.Join(dir, "out", "results.jsonl"))
+	if code != 0 || strings.Count(stdout, "| dagger | opaque | 4 |") != 4 {
+		t.Fatalf("report: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+func TestBenchLiveAndLoadRefuseBadArguments(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "live", "--rates", "fast"},
+		{"bench", "live", "--payload", "json"},
+		{"bench", "live", "--nodes", "0"},
+		{"bench", "live", "--duration", "0s"},
+		{"bench", "live", "extra"},
+		{"bench", "load", "--rate", "0"},
+		{"bench", "load", "--system", "etcd"},
+		{"bench", "load", "--system", "cometbft", "--payload", "signed"},
+		{"bench", "load", "--targets", "ftp://x"},
+		{"bench", "load", "--tx-size", "4"},
+		{"bench", "compare", "cometbft", "--cometbft-rates", "x"},
+		{"bench", "report"},
+	} {
+		if code, _, stderr := runCLI(args...); code == 0 || stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
