@@ -39,7 +39,7 @@ func PointFromLoad(system string, nodes int, res *LoadResult) Point {
 		OfferedTPS: res.Rate, Submitted: res.Submitted, Committed: res.Committed,
 		Uncommitted: res.Uncommitted, Refused: res.Refused, Refusals: res.Refusals,
 		LatencyMS: Summarize(steady), LoadSeconds: res.LoadSeconds, SteadySeconds: round3(to - from),
-		Errors: res.Errors,
+		Errors:    res.Errors,
 		latencies: lat, commitAt: at,
 	}
 	if to > from {
@@ -63,8 +63,8 @@ type Proc struct {
 // serves, if any.
 type Watched struct {
 	Name, Role string
-	PID     int
-	Metrics string // URL of its /metrics, or ""
+	PID        int
+	Metrics    string // URL of its /metrics, or ""
 }
 
 // Sampler reads, every second, each watched process's CPU time and peak

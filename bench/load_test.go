@@ -40,7 +40,7 @@ type pendingTx struct {
 	h  [32]byte
 }
 
-func (f *fakeTarget) Endpoints() int           { return f.endpoints }
+func (f *fakeTarget) Endpoints() int          { return f.endpoints }
 func (f *fakeTarget) Hash(tx []byte) [32]byte { return sha256.Sum256(tx) }
 
 func (f *fakeTarget) Submit(ctx context.Context, i int, txs [][]byte) ([]bool, string, error) {
