@@ -21,7 +21,10 @@ func newBenchCmd() *cobra.Command {
 }
 
 func newBenchReportCmd() *cobra.Command {
-	var out string
+	var (
+		out   string
+		nodes int
+	)
 	c := &cobra.Command{
 		Use:   "report --out DIR RESULTS.jsonl…",
 		Short: "one table and one set of pictures from several sweeps' results",
@@ -46,9 +49,11 @@ follow the table.`,
 					return failf(1, "%s: %v", a, err)
 				}
 				for _, p := range ps {
-					systems[p.System] = true
+					if nodes == 0 || p.Nodes == nodes {
+						systems[p.System] = true
+						points = append(points, p)
+					}
 				}
-				points = append(points, ps...)
 			}
 			if len(points) == 0 {
 				return failf(1, "no points in %s", strings.Join(args, ", "))
@@ -70,6 +75,7 @@ follow the table.`,
 		},
 	}
 	c.Flags().StringVar(&out, "out", "", "directory for results.jsonl, table.md and the pictures")
+	c.Flags().IntVar(&nodes, "nodes", 0, "only the points of this committee size (default: all)")
 	return c
 }
 
