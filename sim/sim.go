@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"dagger/graph"
@@ -28,6 +30,11 @@ type Options struct {
 	// Trace receives one line per delivered message and fault (JSON
 	// lines); nil writes none.
 	Trace io.Writer
+	// HeapProfile, if set, receives a heap profile (runtime/pprof's
+	// "heap", after a collection) taken when simulated time ends, before
+	// the report is made: the in-use part shows what the run still holds
+	// at its largest, the allocated part what it allocated in all.
+	HeapProfile io.Writer
 }
 
 // Sim is one run of a scenario: the nodes, the network, the agenda of
@@ -50,6 +57,7 @@ type Sim struct {
 	workload  *workload
 	cluster   *simCluster
 	trace     *tracer
+	profErr   error
 	fp        [32]byte // the delivered-message trace, chained
 	fpBuf     []byte
 	// cov counts coverage points as they happen (see Coverage).
@@ -222,6 +230,9 @@ func Run(sc *scenario.Scenario, opt Options) (*Report, error) {
 	if s.trace != nil && s.trace.err != nil {
 		return r, fmt.Errorf("write trace: %w", s.trace.err)
 	}
+	if s.profErr != nil {
+		return r, fmt.Errorf("write heap profile: %w", s.profErr)
+	}
 	return r, nil
 }
 
@@ -243,6 +254,10 @@ func (s *Sim) Run() *Report {
 	s.now = s.end
 	if s.trace != nil {
 		s.trace.flush()
+	}
+	if s.opt.HeapProfile != nil {
+		runtime.GC()
+		s.profErr = pprof.Lookup("heap").WriteTo(s.opt.HeapProfile, 0)
 	}
 	return s.report(time.Since(wall))
 }
