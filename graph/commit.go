@@ -162,8 +162,13 @@ func (g *Graph) ancestorsAt(v *vertex, round uint64) []*vertex {
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		for _, p := range x.parents {
-			if p == nil || p.ev == nil || p.mark == stamp || p.ev.Round < round {
+		var ri *roundIndex
+		for i, ref := range x.ev.Parents {
+			if ref.Round < round {
+				continue
+			}
+			p := g.parent(x, i, &ri)
+			if p == nil || p.mark == stamp {
 				continue
 			}
 			p.mark = stamp
@@ -194,8 +199,13 @@ func (g *Graph) linearize(l *vertex) {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		events = append(events, x)
-		for _, p := range x.parents {
-			if p == nil || p.ev == nil || p.committed || p.ev.Round < cutoff {
+		var ri *roundIndex
+		for i, ref := range x.ev.Parents {
+			if ref.Round < cutoff {
+				continue
+			}
+			p := g.parent(x, i, &ri)
+			if p == nil || p.committed {
 				continue
 			}
 			p.committed = true
@@ -243,6 +253,7 @@ func (g *Graph) consensusTime(l *vertex) int64 {
 	}
 	var samples []sample
 	var total uint64
+	var ri *roundIndex
 	for i, p := range l.ev.Parents {
 		if p.Round+1 != l.ev.Round {
 			break // previous-round parents come first
@@ -250,8 +261,8 @@ func (g *Graph) consensusTime(l *vertex) int64 {
 		if i > 0 && l.ev.Parents[i-1].Creator == p.Creator {
 			continue
 		}
-		v := l.parents[i]
-		if v == nil || v.ev == nil {
+		v := g.parent(l, i, &ri)
+		if v == nil {
 			continue
 		}
 		w := g.c.Weight(p.Creator)

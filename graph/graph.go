@@ -98,12 +98,19 @@ type Ready struct {
 }
 
 // vertex is an inserted event with what the graph derived from it.
+//
+// Its parents are not stored as pointers (n of them per event, n events
+// per round, in every node's graph: the bulk of a graph's memory): every
+// parent reference at or above the horizon names an inserted event, which
+// the round index finds by round and creator, first in its slot unless
+// the creator equivocated there. Only those that are not first in their
+// slot are kept, in later; see parent.
 type vertex struct {
 	ev   *Event
 	hash Hash
-	// parents are nil where a parent lay below the horizon at insertion; a
-	// parent collected later keeps its vertex with ev == nil.
-	parents []*vertex
+	// later links the parent references (by index into ev.Parents, in
+	// increasing order) whose events are not the first of their slot.
+	later []parentLink
 	// vote is the block of the previous round's leader slot this event
 	// supports: its first parent at that slot. nil means a blame.
 	vote *vertex
@@ -117,6 +124,33 @@ type vertex struct {
 	mark       uint64 // traversal stamp, see Graph.stamp
 }
 
+// parentLink is a parent reference of a vertex whose event is not the
+// first of its slot, and that event's vertex.
+type parentLink struct {
+	i int
+	v *vertex
+}
+
+// parent returns the vertex of v's i-th parent reference, nil if that lies
+// below the horizon (collected, or already below it when v was inserted).
+// ri carries the round index between calls: parents are sorted by round,
+// so a walk over them looks each round up once.
+func (g *Graph) parent(v *vertex, i int, ri **roundIndex) *vertex {
+	p := &v.ev.Parents[i]
+	if p.Round < g.horizon {
+		return nil
+	}
+	if *ri == nil || (*ri).round != p.Round {
+		*ri = g.rounds[p.Round]
+	}
+	for _, l := range v.later {
+		if l.i == i {
+			return l.v
+		}
+	}
+	return (*ri).slots[p.Creator][0]
+}
+
 // certTally counts the creators whose events certify one leader block.
 type certTally struct {
 	block  *vertex
@@ -127,6 +161,7 @@ type certTally struct {
 // roundIndex holds one round's events by creator and the tallies of the
 // round's leader slot.
 type roundIndex struct {
+	round  uint64
 	slots  [][]*vertex // by creator, in insertion order
 	weight uint64      // weight of creators with at least one event
 	count  int
@@ -136,13 +171,9 @@ type roundIndex struct {
 	certs       []certTally
 }
 
-// find returns the event with hash h in creator's slot, nil if there is none
-// (or ri is nil).
-func (ri *roundIndex) find(creator MemberID, h Hash) *vertex {
-	if ri == nil {
-		return nil
-	}
-	for _, v := range ri.slots[creator] {
+// findIn returns the vertex with hash h in a slot, nil if there is none.
+func findIn(slot []*vertex, h Hash) *vertex {
+	for _, v := range slot {
 		if v.hash == h {
 			return v
 		}
@@ -364,7 +395,7 @@ func (g *Graph) round(r uint64) *roundIndex {
 	ri := g.rounds[r]
 	if ri == nil {
 		n := g.c.Size()
-		ri = &roundIndex{slots: make([][]*vertex, n), blamers: make([]bool, n)}
+		ri = &roundIndex{round: r, slots: make([][]*vertex, n), blamers: make([]bool, n)}
 		g.rounds[r] = ri
 	}
 	return ri
@@ -398,12 +429,12 @@ func (g *Graph) insertChecked(e *Event, stored bool) (Status, error) {
 	if ri := g.rounds[e.Round]; ri != nil && len(ri.slots[e.Creator]) >= g.maxSlot && !wanted && !stored {
 		return 0, fmt.Errorf("%w: slot r%d/c%d holds %d events", ErrSlotFull, e.Round, e.Creator, g.maxSlot)
 	}
-	parents, missing, err := g.resolve(e)
+	later, missing, err := g.resolve(e)
 	if err != nil {
 		return 0, err
 	}
 	if len(missing) == 0 {
-		g.insert(e, parents)
+		g.insert(e, later)
 		g.release(h)
 		return Inserted, nil
 	}
@@ -434,11 +465,12 @@ func (g *Graph) await(h Hash, missing []EventRef) {
 	}
 }
 
-// resolve looks up e's parents. It returns the vertices (nil for parents
-// below the horizon), the references not inserted yet, and an error if an
-// inserted parent disagrees with its reference.
-func (g *Graph) resolve(e *Event) ([]*vertex, []EventRef, error) {
-	parents := make([]*vertex, len(e.Parents))
+// resolve looks up e's parents. It returns the links of the parents that
+// are not the first event of their slot (see vertex), the references not
+// inserted yet, and an error if an inserted parent disagrees with its
+// reference. Parents below the horizon count as present.
+func (g *Graph) resolve(e *Event) ([]parentLink, []EventRef, error) {
+	var later []parentLink
 	var missing []EventRef
 	var ri *roundIndex
 	for i, p := range e.Parents {
@@ -451,21 +483,25 @@ func (g *Graph) resolve(e *Event) ([]*vertex, []EventRef, error) {
 		if i == 0 || e.Parents[i-1].Round != p.Round {
 			ri = g.rounds[p.Round]
 		}
-		if v := ri.find(p.Creator, p.Hash); v != nil {
-			parents[i] = v
-			continue
+		if ri != nil {
+			if slot := ri.slots[p.Creator]; len(slot) > 0 && slot[0].hash == p.Hash {
+				continue
+			} else if v := findIn(slot, p.Hash); v != nil {
+				later = append(later, parentLink{i: i, v: v})
+				continue
+			}
 		}
 		v, ok := g.vertices[p.Hash]
 		if !ok {
 			missing = append(missing, p)
 			continue
 		}
-		if v.ev.Round != p.Round || v.ev.Creator != p.Creator {
-			return nil, nil, fmt.Errorf("%w: event %s names %s, which is r%d/c%d", ErrParentMismatch, e.Ref(), p, v.ev.Round, v.ev.Creator)
+		if v.ev.Round == p.Round && v.ev.Creator == p.Creator {
+			panic(fmt.Sprintf("graph: event %s is not in its slot", p)) // insert files every vertex in its slot
 		}
-		parents[i] = v
+		return nil, nil, fmt.Errorf("%w: event %s names %s, which is r%d/c%d", ErrParentMismatch, e.Ref(), p, v.ev.Round, v.ev.Creator)
 	}
-	return parents, missing, nil
+	return later, missing, nil
 }
 
 // release inserts, in order, the buffered events that were waiting only for
@@ -486,7 +522,7 @@ func (g *Graph) release(hs ...Hash) {
 			if pe.missing > 0 {
 				continue
 			}
-			parents, missing, err := g.resolve(pe.ev)
+			later, missing, err := g.resolve(pe.ev)
 			if err != nil {
 				g.reject(pe.ev, err)
 				continue
@@ -499,7 +535,7 @@ func (g *Graph) release(hs ...Hash) {
 				continue
 			}
 			g.unbuffer(ch)
-			g.insert(pe.ev, parents)
+			g.insert(pe.ev, later)
 			queue = append(queue, ch)
 		}
 	}
@@ -536,9 +572,9 @@ func (g *Graph) reject(e *Event, err error) {
 
 // insert adds a valid event whose parents are all present (or below the
 // horizon) and derives its vote, certificate and equivocation evidence.
-func (g *Graph) insert(e *Event, parents []*vertex) {
+func (g *Graph) insert(e *Event, later []parentLink) {
 	h := e.Hash()
-	v := &vertex{ev: e, hash: h, parents: parents}
+	v := &vertex{ev: e, hash: h, later: later}
 	g.vertices[h] = v
 	g.grown = true
 	delete(g.missing, h)
@@ -554,8 +590,9 @@ func (g *Graph) insert(e *Event, parents []*vertex) {
 	if e.Round > g.top {
 		g.top = e.Round
 	}
-	for _, p := range parents {
-		if p != nil && !p.referenced {
+	var pri *roundIndex
+	for i := range e.Parents {
+		if p := g.parent(v, i, &pri); p != nil && !p.referenced {
 			p.referenced = true
 			delete(g.tips, p.hash)
 		}
@@ -582,7 +619,8 @@ func (g *Graph) tallyVote(v *vertex) {
 	leader := g.leader(r)
 	for i, p := range v.ev.Parents {
 		if p.Round == r && p.Creator == leader {
-			v.vote = v.parents[i]
+			var ri *roundIndex
+			v.vote = g.parent(v, i, &ri)
 			break
 		}
 	}
@@ -610,8 +648,13 @@ func (g *Graph) tallyCertificate(v *vertex) {
 		last   MemberID
 	}
 	var counts []count
-	for _, p := range v.parents {
-		if p == nil || p.ev.Round != r+1 || p.vote == nil {
+	var pri *roundIndex
+	for i, ref := range v.ev.Parents {
+		if ref.Round != r+1 {
+			break // the previous round's references come first
+		}
+		p := g.parent(v, i, &pri)
+		if p == nil || p.vote == nil {
 			continue
 		}
 		i := slices.IndexFunc(counts, func(c count) bool { return c.block == p.vote })
@@ -678,7 +721,7 @@ func (g *Graph) gc(h uint64) {
 					delete(g.tips, v.hash)
 					// Kept events may still point here; cut this vertex's
 					// own links so that nothing older stays reachable.
-					v.ev, v.parents, v.vote, v.certifies = nil, nil, nil, nil
+					v.ev, v.later, v.vote, v.certifies = nil, nil, nil, nil
 				}
 			}
 			delete(g.rounds, r)

@@ -114,12 +114,12 @@ func (g *Graph) Propose(now int64, txs [][]byte) (*Event, int, Wait) {
 		panic(fmt.Sprintf("graph: proposed an invalid event: %v", err))
 	}
 	e.verifiedBy, e.verifiedLim = g.c, g.lim
-	parents, missing, err := g.resolve(e)
+	later, missing, err := g.resolve(e)
 	if err != nil || len(missing) > 0 {
 		panic(fmt.Sprintf("graph: proposed event %s with unresolved parents (%d missing, %v)", e.Ref(), len(missing), err))
 	}
 	g.ownLast, g.hasOwn = e.Ref(), true
-	g.insert(e, parents)
+	g.insert(e, later)
 	g.release(e.Hash())
 	return e, used, WaitNone
 }
