@@ -47,6 +47,7 @@ type Sim struct {
 	verifier  graph.Verifier
 	limits    graph.Limits
 	decoder   *decodeMemo
+	archive   *archive    // the encodings the nodes' stores hold
 	eps       []*endpoint // the scenario's nodes, then twins
 	byName    map[transport.PeerID]int
 	net       *network
@@ -121,7 +122,8 @@ type endpoint struct {
 
 // New prepares a run of sc.
 func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
-	s := &Sim{sc: sc, opt: opt, end: int64(sc.Duration), net: newNetwork(sc), cov: make(map[string]uint64)}
+	s := &Sim{sc: sc, opt: opt, end: int64(sc.Duration), net: newNetwork(sc), cov: make(map[string]uint64),
+		archive: newArchive()}
 	newSigner := func(seed [32]byte) graph.Signer { return graph.Ed25519SignerFromSeed(seed) }
 	var verifier graph.Verifier = graph.Ed25519{}
 	if sc.Crypto == "fast" {
@@ -344,7 +346,7 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 // storeOf returns the endpoint's store, a new empty one if it has none.
 func (s *Sim) storeOf(ep *endpoint) *simStore {
 	if ep.store == nil {
-		ep.store = newSimStore(newRand(s.sc.Seed, "store/"+string(ep.name), ep.id), ep.lossy)
+		ep.store = newSimStore(s.archive, newRand(s.sc.Seed, "store/"+string(ep.name), ep.id), ep.lossy)
 	}
 	return ep.store
 }
