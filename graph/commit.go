@@ -192,9 +192,9 @@ func (g *Graph) linearize(l *vertex) {
 	if l.ev.Round > g.depth {
 		cutoff = l.ev.Round - g.depth
 	}
-	var events []*vertex
+	events := g.walk[:0]
 	l.committed = true
-	stack := []*vertex{l}
+	stack := append(g.stack[:0], l)
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -212,6 +212,8 @@ func (g *Graph) linearize(l *vertex) {
 			stack = append(stack, p)
 		}
 	}
+	clear(stack[:cap(stack)])
+	g.stack = stack[:0]
 	slices.SortFunc(events, cmpVertex)
 	c := Commit{Index: g.commitIndex, Leader: l.ev.Ref(), Time: g.consensusTime(l), Events: make([]*Event, len(events))}
 	ntx := 0
@@ -222,6 +224,7 @@ func (g *Graph) linearize(l *vertex) {
 	c.Txs = make([]CommittedTx, 0, ntx)
 	round := l.ev.Round
 	log := commitLog{index: g.commitIndex, leader: round, added: round + g.depth + 1}
+	added := g.bucket(ntx)
 	for i, v := range events {
 		for j, tx := range v.ev.Txs {
 			h := v.ev.txHashes[j]
@@ -229,10 +232,14 @@ func (g *Graph) linearize(l *vertex) {
 				g.stats.DuplicateTxs++
 				continue
 			}
-			g.deliver(h, log.added)
+			g.delivered[h] = struct{}{}
+			added = append(added, h)
 			c.Txs = append(c.Txs, CommittedTx{Data: tx, Hash: h, Event: i, Index: j})
 		}
 	}
+	clear(events)
+	g.walk = events[:0]
+	g.file(log.added, added)
 	g.pruneDelivered(round, &log)
 	g.logs = append(g.logs, log)
 	g.commitIndex++

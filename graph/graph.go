@@ -232,9 +232,14 @@ type Graph struct {
 	deliveredByExp map[uint64][]Hash
 	expNext        uint64
 	// logs describe the commits of the batch the last Ready returned.
-	logs  []commitLog
-	stats Stats
-	fault error
+	logs []commitLog
+	// spare holds the emptied hash lists of expiry groups that left the
+	// window, for reuse by later commits; walk and stack are the
+	// linearizer's scratch space.
+	spare       [][]Hash
+	walk, stack []*vertex
+	stats       Stats
+	fault       error
 	// grown is set by every insertion; without one, the commit rule has
 	// nothing new to decide.
 	grown bool
@@ -254,7 +259,7 @@ func New(cfg Config) (*Graph, error) {
 		vertices: make(map[Hash]*vertex), rounds: make(map[uint64]*roundIndex), tips: make(map[Hash]*vertex),
 		pending: make(map[Hash]*pendingEvent), waiters: make(map[Hash][]Hash), missing: make(map[Hash]EventRef),
 		missingByRound: make(map[uint64][]Hash), pendingBy: make([]int, c.Size()),
-		leaderCache: make(map[uint64]MemberID), delivered: make(map[Hash]struct{}),
+		leaderCache: make(map[uint64]MemberID), delivered: make(map[Hash]struct{}, len(cfg.Window)),
 		deliveredByExp: make(map[uint64][]Hash), commitTime: cfg.StartTime,
 	}
 	if g.v == nil {
@@ -694,6 +699,13 @@ func (g *Graph) tallyCertificate(v *vertex) {
 // Ready runs the commit rule over everything inserted so far and returns
 // the output accumulated since the last call.
 func (g *Graph) Ready() Ready {
+	for i := range g.logs {
+		for _, p := range g.logs[i].pruned {
+			if len(g.spare) < maxSpare {
+				g.spare = append(g.spare, p.hashes[:0])
+			}
+		}
+	}
 	g.logs = g.logs[:0]
 	g.commit()
 	out := g.out
