@@ -193,22 +193,34 @@ func (g *Graph) linearize(l *vertex) {
 		cutoff = l.ev.Round - g.depth
 	}
 	events := g.walk[:0]
-	l.committed = true
+	g.setCommitted(l)
 	stack := append(g.stack[:0], l)
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		events = append(events, x)
 		var ri *roundIndex
-		for i, ref := range x.ev.Parents {
+		refs := x.ev.Parents
+		for i := 0; i < len(refs); i++ {
+			ref := &refs[i]
 			if ref.Round < cutoff {
-				continue
+				break // the rest are older still
+			}
+			if ri == nil || ri.round != ref.Round {
+				ri = g.rounds[ref.Round]
+				if ri.committed == ri.count {
+					i = sameRound(refs, i) - 1 // all of that round are committed
+					continue
+				}
+			}
+			if len(x.later) == 0 && ri.firstCommitted.has(ref.Creator) {
+				continue // every parent is the first of its slot
 			}
 			p := g.parent(x, i, &ri)
 			if p == nil || p.committed {
 				continue
 			}
-			p.committed = true
+			g.setCommitted(p)
 			stack = append(stack, p)
 		}
 	}

@@ -119,9 +119,12 @@ type vertex struct {
 	certifies *vertex
 	committed bool
 	// referenced is set once an inserted event names this one as a parent;
-	// unreferenced vertices are the tips the proposer links to.
+	// unreferenced vertices are the tips the proposer links to (see
+	// roundIndex.unreferenced).
 	referenced bool
-	mark       uint64 // traversal stamp, see Graph.stamp
+	// first is set if the vertex is the first of its slot.
+	first bool
+	mark  uint64 // traversal stamp, see Graph.stamp
 }
 
 // parentLink is a parent reference of a vertex whose event is not the
@@ -161,10 +164,23 @@ type certTally struct {
 // roundIndex holds one round's events by creator and the tallies of the
 // round's leader slot.
 type roundIndex struct {
-	round  uint64
-	slots  [][]*vertex // by creator, in insertion order
-	weight uint64      // weight of creators with at least one event
-	count  int
+	round uint64
+	slots [][]*vertex // by creator, in insertion order
+	// Of the first vertex of each slot, by creator: its hash, its vote,
+	// and whether it is committed and referenced (bitsets). Walks over
+	// parents read these rather than visit every parent's vertex.
+	firstHash       []Hash
+	firstVote       []*vertex
+	firstCommitted  bitset
+	firstReferenced bitset
+	// unreferenced counts the round's vertices no inserted event
+	// references yet: the tips the proposer links to. committed counts
+	// those committed: a walk passes over the references to a round all
+	// of whose vertices are committed.
+	unreferenced int
+	committed    int
+	weight       uint64 // weight of creators with at least one event
+	count        int
 	// Tallies for this round's leader slot, from the next two rounds.
 	blamers     []bool
 	blameWeight uint64
@@ -172,13 +188,42 @@ type roundIndex struct {
 }
 
 // findIn returns the vertex with hash h in a slot, nil if there is none.
-func findIn(slot []*vertex, h Hash) *vertex {
+func findIn(slot []*vertex, h *Hash) *vertex {
 	for _, v := range slot {
-		if v.hash == h {
+		if v.hash.equal(h) {
 			return v
 		}
 	}
 	return nil
+}
+
+// bitset is a set of small integers (members).
+type bitset []uint64
+
+func newBitset(n int) bitset { return make(bitset, (n+63)/64) }
+
+func (b bitset) has(i MemberID) bool { return b[i/64]&(1<<(i%64)) != 0 }
+
+func (b bitset) add(i MemberID) { b[i/64] |= 1 << (i % 64) }
+
+// setCommitted marks v committed.
+func (g *Graph) setCommitted(v *vertex) {
+	v.committed = true
+	ri := g.rounds[v.ev.Round]
+	ri.committed++
+	if v.first {
+		ri.firstCommitted.add(v.ev.Creator)
+	}
+}
+
+// sameRound returns the index after the references from i on that are of
+// the same round as refs[i].
+func sameRound(refs []EventRef, i int) int {
+	r := refs[i].Round
+	for i < len(refs) && refs[i].Round == r {
+		i++
+	}
+	return i
 }
 
 // pendingEvent is a verified event waiting for parents.
@@ -201,7 +246,6 @@ type Graph struct {
 
 	vertices map[Hash]*vertex
 	rounds   map[uint64]*roundIndex
-	tips     map[Hash]*vertex
 	top      uint64 // highest round holding an event
 	horizon  uint64 // lowest round kept in memory
 	stamp    uint64
@@ -256,7 +300,7 @@ func New(cfg Config) (*Graph, error) {
 	g := &Graph{
 		c: c, v: cfg.Verifier, lim: cfg.Limits.withDefaults(), signer: cfg.Signer,
 		depth: cfg.GCDepth, maxSlot: cfg.MaxSlotEvents,
-		vertices: make(map[Hash]*vertex), rounds: make(map[uint64]*roundIndex), tips: make(map[Hash]*vertex),
+		vertices: make(map[Hash]*vertex), rounds: make(map[uint64]*roundIndex),
 		pending: make(map[Hash]*pendingEvent), waiters: make(map[Hash][]Hash), missing: make(map[Hash]EventRef),
 		missingByRound: make(map[uint64][]Hash), pendingBy: make([]int, c.Size()),
 		leaderCache: make(map[uint64]MemberID), delivered: make(map[Hash]struct{}, len(cfg.Window)),
@@ -338,6 +382,22 @@ func (g *Graph) Has(h Hash) bool {
 	return ok || pend
 }
 
+// hasEvent is Has(h) for the event e whose hash is h: an inserted event
+// is in the slot its header names.
+func (g *Graph) hasEvent(e *Event, h *Hash) bool {
+	if _, pend := g.pending[*h]; pend {
+		return true
+	}
+	if e.Round < g.horizon || int(e.Creator) >= g.c.Size() {
+		return false
+	}
+	ri := g.rounds[e.Round]
+	if ri == nil || len(ri.slots[e.Creator]) == 0 {
+		return false
+	}
+	return ri.firstHash[e.Creator].equal(h) || findIn(ri.slots[e.Creator][1:], h) != nil
+}
+
 // EventsAt returns the inserted events of a round, by creator and then in
 // insertion order.
 func (g *Graph) EventsAt(round uint64) []*Event {
@@ -400,7 +460,8 @@ func (g *Graph) round(r uint64) *roundIndex {
 	ri := g.rounds[r]
 	if ri == nil {
 		n := g.c.Size()
-		ri = &roundIndex{round: r, slots: make([][]*vertex, n), blamers: make([]bool, n)}
+		ri = &roundIndex{round: r, slots: make([][]*vertex, n), blamers: make([]bool, n), firstHash: make([]Hash, n),
+			firstVote: make([]*vertex, n), firstCommitted: newBitset(n), firstReferenced: newBitset(n)}
 		g.rounds[r] = ri
 	}
 	return ri
@@ -424,7 +485,7 @@ func (g *Graph) insertChecked(e *Event, stored bool) (Status, error) {
 		return 0, err
 	}
 	h := e.Hash()
-	if g.Has(h) {
+	if g.hasEvent(e, &h) {
 		return Duplicate, nil
 	}
 	if e.Round < g.horizon {
@@ -489,9 +550,9 @@ func (g *Graph) resolve(e *Event) ([]parentLink, []EventRef, error) {
 			ri = g.rounds[p.Round]
 		}
 		if ri != nil {
-			if slot := ri.slots[p.Creator]; len(slot) > 0 && slot[0].hash == p.Hash {
+			if slot := ri.slots[p.Creator]; len(slot) > 0 && ri.firstHash[p.Creator].equal(&p.Hash) {
 				continue
-			} else if v := findIn(slot, p.Hash); v != nil {
+			} else if v := findIn(slot, &p.Hash); v != nil {
 				later = append(later, parentLink{i: i, v: v})
 				continue
 			}
@@ -587,22 +648,41 @@ func (g *Graph) insert(e *Event, later []parentLink) {
 	slot := ri.slots[e.Creator]
 	if len(slot) == 0 {
 		ri.weight += g.c.Weight(e.Creator)
+		ri.firstHash[e.Creator] = h
+		v.first = true
 	} else {
 		g.out.Evidence = append(g.out.Evidence, Evidence{First: slot[0].ev.Header(), Second: e.Header()})
 	}
 	ri.slots[e.Creator] = append(slot, v)
 	ri.count++
+	ri.unreferenced++
 	if e.Round > g.top {
 		g.top = e.Round
 	}
 	var pri *roundIndex
-	for i := range e.Parents {
+	for i := 0; i < len(e.Parents); i++ {
+		ref := &e.Parents[i]
+		if ref.Round < g.horizon {
+			continue
+		}
+		if pri == nil || pri.round != ref.Round {
+			pri = g.rounds[ref.Round]
+			if pri.unreferenced == 0 {
+				i = sameRound(e.Parents, i) - 1 // all of that round are referenced
+				continue
+			}
+		}
+		if len(later) == 0 && pri.firstReferenced.has(ref.Creator) {
+			continue // every parent is the first of its slot
+		}
 		if p := g.parent(v, i, &pri); p != nil && !p.referenced {
 			p.referenced = true
-			delete(g.tips, p.hash)
+			pri.unreferenced--
+			if p.first {
+				pri.firstReferenced.add(p.ev.Creator)
+			}
 		}
 	}
-	g.tips[h] = v
 	if e.Creator == g.self && g.signer != nil && (!g.hasOwn || e.Round > g.ownLast.Round) {
 		// Our own event came back (after a restart that lost it): never
 		// sign in its slot again.
@@ -610,6 +690,9 @@ func (g *Graph) insert(e *Event, later []parentLink) {
 	}
 	if e.Round >= 1 {
 		g.tallyVote(v)
+		if v.first {
+			ri.firstVote[e.Creator] = v.vote
+		}
 	}
 	if e.Round >= 2 {
 		g.tallyCertificate(v)
@@ -653,25 +736,33 @@ func (g *Graph) tallyCertificate(v *vertex) {
 		last   MemberID
 	}
 	var counts []count
-	var pri *roundIndex
+	pri := g.rounds[r+1]
 	for i, ref := range v.ev.Parents {
 		if ref.Round != r+1 {
 			break // the previous round's references come first
 		}
-		p := g.parent(v, i, &pri)
-		if p == nil || p.vote == nil {
+		var vote *vertex
+		if len(v.later) == 0 {
+			vote = pri.firstVote[ref.Creator] // every parent is the first of its slot
+		} else if p := g.parent(v, i, &pri); p != nil {
+			vote = p.vote
+		}
+		if vote == nil {
 			continue
 		}
-		i := slices.IndexFunc(counts, func(c count) bool { return c.block == p.vote })
+		i := 0
+		if len(counts) == 0 || counts[0].block != vote {
+			i = slices.IndexFunc(counts, func(c count) bool { return c.block == vote })
+		}
 		if i < 0 {
-			counts = append(counts, count{block: p.vote, weight: g.c.Weight(p.ev.Creator), last: p.ev.Creator})
+			counts = append(counts, count{block: vote, weight: g.c.Weight(ref.Creator), last: ref.Creator})
 			continue
 		}
 		// Parents are sorted by creator within a round: a creator's
 		// equivocating votes are adjacent and count once.
-		if counts[i].last != p.ev.Creator {
-			counts[i].weight += g.c.Weight(p.ev.Creator)
-			counts[i].last = p.ev.Creator
+		if counts[i].last != ref.Creator {
+			counts[i].weight += g.c.Weight(ref.Creator)
+			counts[i].last = ref.Creator
 		}
 	}
 	for _, c := range counts {
@@ -730,7 +821,6 @@ func (g *Graph) gc(h uint64) {
 			for _, slot := range ri.slots {
 				for _, v := range slot {
 					delete(g.vertices, v.hash)
-					delete(g.tips, v.hash)
 					// Kept events may still point here; cut this vertex's
 					// own links so that nothing older stays reachable.
 					v.ev, v.later, v.vote, v.certifies = nil, nil, nil, nil

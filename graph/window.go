@@ -119,7 +119,10 @@ func DecodeTxWindow(b []byte, maxExpiry uint64) (TxWindow, error) {
 }
 
 func cmpWindowTx(a, b WindowTx) int {
-	return cmp.Or(cmp.Compare(a.Expires, b.Expires), a.Hash.Compare(b.Hash))
+	if a.Expires != b.Expires {
+		return cmp.Compare(a.Expires, b.Expires)
+	}
+	return a.Hash.Compare(b.Hash)
 }
 
 // commitLog is what one commit of the batch Ready hands out did to the
