@@ -132,9 +132,10 @@ type memoEntry struct {
 	event *graph.Event
 }
 
-// decodeMemoBytes bounds the encodings of one generation: several seconds
-// of a 100-node run's events.
-const decodeMemoBytes = 16 << 20
+// decodeMemoBytes bounds the encodings of one generation: more than a
+// second of a 100-node run's events, time for a broadcast to reach every
+// receiver and for the fetches of its parents.
+const decodeMemoBytes = 4 << 20
 
 func newMemoGen() memoGen {
 	return memoGen{byAddr: make(map[memoKey]memoEntry), byContent: make(map[uint64]*graph.Event)}

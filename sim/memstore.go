@@ -31,12 +31,20 @@ type archive struct {
 	// noEntry ending the chain.
 	byHash map[graph.Hash]uint32
 	next   []uint32
+	// recent remembers the entries of recently put events by the event:
+	// the nodes of a run store one decoded event (see decodeMemo), so most
+	// puts find it here without a lookup or a comparison.
+	recent [recentEvents]struct {
+		e  *graph.Event
+		id uint32
+	}
 	snaps  [recentSnapshots][]byte
 	snapAt int
 }
 
 const (
 	noEntry         = ^uint32(0)
+	recentEvents    = 1 << 10
 	recentSnapshots = 8
 )
 
@@ -44,6 +52,17 @@ func newArchive() *archive { return &archive{byHash: make(map[graph.Hash]uint32)
 
 // put returns the index of e's encoding, archiving it if it is new.
 func (a *archive) put(e *graph.Event) uint32 {
+	slot := &a.recent[uintptr(unsafe.Pointer(e))/unsafe.Sizeof(*e)%recentEvents]
+	if slot.e == e {
+		return slot.id
+	}
+	id := a.lookup(e)
+	slot.e, slot.id = e, id
+	return id
+}
+
+// lookup returns the index of e's encoding, archiving it if it is new.
+func (a *archive) lookup(e *graph.Event) uint32 {
 	enc := e.Encode()
 	h := e.Hash()
 	first, known := a.byHash[h]
