@@ -257,11 +257,13 @@ type Graph struct {
 	pendingBy      []int // pending events per creator
 
 	// own chain and the proposer's state
-	ownLast     EventRef
-	hasOwn      bool
-	timedOut    uint64 // highest round whose leader timer fired, +1 (0: none)
-	floor       uint64 // the lowest round Propose may sign (SetFloor)
-	leaderCache map[uint64]MemberID
+	ownLast  EventRef
+	hasOwn   bool
+	timedOut uint64 // highest round whose leader timer fired, +1 (0: none)
+	floor    uint64 // the lowest round Propose may sign (SetFloor)
+	// leaders caches the leader schedule of recent rounds, by round
+	// modulo its size: a few windows' worth.
+	leaders [leaderCacheSize]leaderAt
 
 	// commit sequence
 	nextSlot     uint64 // lowest undecided leader slot
@@ -300,10 +302,10 @@ func New(cfg Config) (*Graph, error) {
 	g := &Graph{
 		c: c, v: cfg.Verifier, lim: cfg.Limits.withDefaults(), signer: cfg.Signer,
 		depth: cfg.GCDepth, maxSlot: cfg.MaxSlotEvents,
-		vertices: make(map[Hash]*vertex), rounds: make(map[uint64]*roundIndex),
+		rounds: make(map[uint64]*roundIndex),
 		pending: make(map[Hash]*pendingEvent), waiters: make(map[Hash][]Hash), missing: make(map[Hash]EventRef),
 		missingByRound: make(map[uint64][]Hash), pendingBy: make([]int, c.Size()),
-		leaderCache: make(map[uint64]MemberID), delivered: make(map[Hash]struct{}, len(cfg.Window)),
+		delivered:      make(map[Hash]struct{}, len(cfg.Window)),
 		deliveredByExp: make(map[uint64][]Hash), commitTime: cfg.StartTime,
 	}
 	if g.v == nil {
@@ -315,6 +317,9 @@ func New(cfg Config) (*Graph, error) {
 	if g.depth < MinGCDepth {
 		return nil, fmt.Errorf("graph: GC depth %d is below the minimum %d", g.depth, MinGCDepth)
 	}
+	// Room for the events of GC depth rounds and a few above: a map that
+	// grows from empty in every epoch copies itself over and over.
+	g.vertices = make(map[Hash]*vertex, c.Size()*int(min(g.depth+4, 1<<10)))
 	maxPend := cfg.MaxPending
 	if maxPend <= 0 {
 		maxPend = DefaultMaxPending
@@ -447,13 +452,21 @@ func (g *Graph) LatestOf(creator MemberID) (*Event, bool) {
 // last one it signed, or one of its own learned from peers after a restart.
 func (g *Graph) LastSigned() (EventRef, bool) { return g.ownLast, g.hasOwn }
 
+// leaderAt is a cached entry of the leader schedule; round+1, so that the
+// zero value is empty.
+type leaderAt struct {
+	roundPlus1 uint64
+	id         MemberID
+}
+
+const leaderCacheSize = 256
+
 func (g *Graph) leader(round uint64) MemberID {
-	if id, ok := g.leaderCache[round]; ok {
-		return id
+	c := &g.leaders[round%leaderCacheSize]
+	if c.roundPlus1 != round+1 {
+		c.roundPlus1, c.id = round+1, g.c.Leader(round)
 	}
-	id := g.c.Leader(round)
-	g.leaderCache[round] = id
-	return id
+	return c.id
 }
 
 func (g *Graph) round(r uint64) *roundIndex {
@@ -539,7 +552,8 @@ func (g *Graph) resolve(e *Event) ([]parentLink, []EventRef, error) {
 	var later []parentLink
 	var missing []EventRef
 	var ri *roundIndex
-	for i, p := range e.Parents {
+	for i := range e.Parents {
+		p := &e.Parents[i]
 		if p.Round < g.horizon {
 			continue
 		}
@@ -559,7 +573,7 @@ func (g *Graph) resolve(e *Event) ([]parentLink, []EventRef, error) {
 		}
 		v, ok := g.vertices[p.Hash]
 		if !ok {
-			missing = append(missing, p)
+			missing = append(missing, *p)
 			continue
 		}
 		if v.ev.Round == p.Round && v.ev.Creator == p.Creator {
@@ -705,8 +719,13 @@ func (g *Graph) insert(e *Event, later []parentLink) {
 func (g *Graph) tallyVote(v *vertex) {
 	r := v.ev.Round - 1
 	leader := g.leader(r)
-	for i, p := range v.ev.Parents {
-		if p.Round == r && p.Creator == leader {
+	// The previous round's references come first, by creator.
+	for i := range v.ev.Parents {
+		p := &v.ev.Parents[i]
+		if p.Round != r || p.Creator > leader {
+			break
+		}
+		if p.Creator == leader {
 			var ri *roundIndex
 			v.vote = g.parent(v, i, &ri)
 			break
@@ -737,7 +756,8 @@ func (g *Graph) tallyCertificate(v *vertex) {
 	}
 	var counts []count
 	pri := g.rounds[r+1]
-	for i, ref := range v.ev.Parents {
+	for i := range v.ev.Parents {
+		ref := &v.ev.Parents[i]
 		if ref.Round != r+1 {
 			break // the previous round's references come first
 		}
@@ -828,7 +848,6 @@ func (g *Graph) gc(h uint64) {
 			}
 			delete(g.rounds, r)
 		}
-		delete(g.leaderCache, r)
 		for _, mh := range g.missingByRound[r] {
 			if _, still := g.missing[mh]; still {
 				delete(g.missing, mh)
