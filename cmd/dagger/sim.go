@@ -19,11 +19,28 @@ import (
 
 func newSimCmd() *cobra.Command {
 	c := group("sim", "run scenarios in the deterministic simulator (sim run|sweep|fuzz|shrink|merge)", "")
-	// A run allocates at a high rate and keeps little: trading memory for
-	// fewer collections makes large runs markedly faster.
-	c.PersistentPreRun = func(*cobra.Command, []string) { debug.SetGCPercent(400) }
+	c.PersistentPreRun = func(*cobra.Command, []string) { setSimGC(1) }
 	c.AddCommand(newSimRunCmd(), newSimSweepCmd(), newSimFuzzCmd(), newSimShrinkCmd(), newSimMergeCmd())
 	return c
+}
+
+// The collector's settings for simulator runs. A run allocates at a high
+// rate and keeps little of it: the collector runs when the heap has grown
+// by simGCPercent since the last collection, and more often as the process
+// nears simMemoryLimit per run at a time (a soft limit, which GOMEMLIMIT
+// overrides), which keeps the largest scenario, scale-100, under a
+// gigabyte.
+const (
+	simGCPercent   = 200
+	simMemoryLimit = 768 << 20
+)
+
+// setSimGC sets the collector for runs simulations at a time.
+func setSimGC(runs int) {
+	debug.SetGCPercent(simGCPercent)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(runs) * simMemoryLimit)
+	}
 }
 
 // oneScenario is the one scenario file a sim command takes.
@@ -53,6 +70,9 @@ func newSimRunCmd() *cobra.Command {
 		Short: "run one scenario and check it",
 		Long: `Runs a scenario in the deterministic simulator and checks agreement, integrity, liveness and evidence.
 Exit status: 0 every check passed, 1 a check failed, 2 invalid scenario or arguments.
+
+The Go collector works to keep a run under 768 MiB (a soft limit; set GOMEMLIMIT
+to choose another).
 
 --cpuprofile and --memprofile write Go profiles of the run (of the first run with
 --check-determinism) for 'go tool pprof': where the simulator spends its time, and
