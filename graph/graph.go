@@ -302,7 +302,7 @@ func New(cfg Config) (*Graph, error) {
 	g := &Graph{
 		c: c, v: cfg.Verifier, lim: cfg.Limits.withDefaults(), signer: cfg.Signer,
 		depth: cfg.GCDepth, maxSlot: cfg.MaxSlotEvents,
-		rounds: make(map[uint64]*roundIndex),
+		rounds:  make(map[uint64]*roundIndex),
 		pending: make(map[Hash]*pendingEvent), waiters: make(map[Hash][]Hash), missing: make(map[Hash]EventRef),
 		missingByRound: make(map[uint64][]Hash), pendingBy: make([]int, c.Size()),
 		delivered:      make(map[Hash]struct{}, len(cfg.Window)),

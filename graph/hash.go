@@ -74,7 +74,8 @@ var eventDigestDomain = []byte("shadowgraph/event/v1\x00")
 // transactions with the same bytes have the same hash and are delivered
 // once by the linearizer.
 func TxHash(tx []byte) Hash {
-	h, _ := leafHash(nil, tx)
+	var buf [1 + 512]byte // room on the stack for a transaction of usual size
+	h, _ := leafHash(buf[:0], tx)
 	return h
 }
 

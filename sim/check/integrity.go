@@ -51,7 +51,10 @@ func (c *Checker) verify(e *graph.Event) ([]graph.Hash, error) {
 	if err := com.Verify(e, c.verifier, c.cfg.Limits); err != nil {
 		return nil, err
 	}
-	_, leaves := graph.BatchRoot(e.Txs)
+	leaves := make([]graph.Hash, len(e.Txs))
+	for i, tx := range e.Txs {
+		leaves[i] = graph.TxHash(tx)
+	}
 	if !known {
 		c.memo.put(Round(e.Epoch, e.Round), h, verified{sig: e.Sig, body: body, leaves: leaves})
 		c.checked.verified++
