@@ -55,7 +55,7 @@ var (
 	})
 )
 
-func load(t *testing.T, run func() (*fixture, error)) *fixture {
+func load(t testing.TB, run func() (*fixture, error)) *fixture {
 	t.Helper()
 	f, err := run()
 	if err != nil {
