@@ -248,7 +248,7 @@ func (s *Sim) Run() *Report {
 	}
 	s.workload.start()
 	s.cluster.vm.start()
-	for s.agenda.len() > 0 && s.agenda.peek().at <= s.end {
+	for s.agenda.len() > 0 && s.agenda.peekAt() <= s.end {
 		it := s.agenda.pop()
 		s.now = it.at
 		s.dispatch(&it)
