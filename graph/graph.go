@@ -335,11 +335,18 @@ func New(cfg Config) (*Graph, error) {
 		}
 		g.self = id
 	}
-	for _, t := range cfg.Window {
-		if _, dup := g.delivered[t.Hash]; dup || t.Expires > g.depth {
-			return nil, fmt.Errorf("graph: window entry %s expiring at round %d is repeated or beyond GC depth %d", t.Hash, t.Expires, g.depth)
+	for i := 0; i < len(cfg.Window); {
+		// A window comes in canonical order: one list per expiry.
+		k, hs := cfg.Window[i].Expires, []Hash(nil)
+		for ; i < len(cfg.Window) && cfg.Window[i].Expires == k; i++ {
+			t := &cfg.Window[i]
+			if _, dup := g.delivered[t.Hash]; dup || t.Expires > g.depth {
+				return nil, fmt.Errorf("graph: window entry %s expiring at round %d is repeated or beyond GC depth %d", t.Hash, t.Expires, g.depth)
+			}
+			g.delivered[t.Hash] = struct{}{}
+			hs = append(hs, t.Hash)
 		}
-		g.deliver(t.Hash, t.Expires)
+		g.file(k, hs)
 	}
 	if cfg.LastSigned != nil {
 		if cfg.Signer == nil || cfg.LastSigned.Creator != g.self {
