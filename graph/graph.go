@@ -709,13 +709,16 @@ func (g *Graph) insert(e *Event, later []parentLink) {
 		// sign in its slot again.
 		g.ownLast, g.hasOwn = e.Ref(), true
 	}
-	if e.Round >= 1 {
+	// Votes and certificates only ever decide slots not decided yet: an
+	// event of a round that votes on or certifies a decided slot (one that
+	// arrived after the quorum that decided it) counts for nothing.
+	if e.Round >= 1 && e.Round-1 >= g.nextSlot {
 		g.tallyVote(v)
 		if v.first {
 			ri.firstVote[e.Creator] = v.vote
 		}
 	}
-	if e.Round >= 2 {
+	if e.Round >= 2 && e.Round-2 >= g.nextSlot {
 		g.tallyCertificate(v)
 	}
 	g.out.Inserted = append(g.out.Inserted, e)
