@@ -19,25 +19,20 @@ import (
 
 func newSimCmd() *cobra.Command {
 	c := group("sim", "run scenarios in the deterministic simulator (sim run|sweep|fuzz|shrink|merge)", "")
-	c.PersistentPreRun = func(*cobra.Command, []string) { setSimGC(1) }
+	c.PersistentPreRun = func(*cobra.Command, []string) { setSimMemoryLimit(1) }
 	c.AddCommand(newSimRunCmd(), newSimSweepCmd(), newSimFuzzCmd(), newSimShrinkCmd(), newSimMergeCmd())
 	return c
 }
 
-// The collector's settings for simulator runs. A run allocates at a high
-// rate and keeps little of it: the collector runs when the heap has grown
-// by simGCPercent since the last collection, and more often as the process
-// nears simMemoryLimit per run at a time (a soft limit, which GOMEMLIMIT
-// overrides), which keeps the largest scenario, scale-100, under a
-// gigabyte.
-const (
-	simGCPercent   = 200
-	simMemoryLimit = 768 << 20
-)
+// simMemoryLimit is the soft memory limit of one simulation (GOMEMLIMIT
+// overrides it): the collector keeps its default pace, and works harder
+// as the process nears the limit, which keeps the largest scenario,
+// scale-100, under a gigabyte.
+const simMemoryLimit = 768 << 20
 
-// setSimGC sets the collector for runs simulations at a time.
-func setSimGC(runs int) {
-	debug.SetGCPercent(simGCPercent)
+// setSimMemoryLimit sets the soft memory limit for runs simulations at a
+// time.
+func setSimMemoryLimit(runs int) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(runs) * simMemoryLimit)
 	}
