@@ -193,7 +193,7 @@ func (g *Graph) linearize(l *vertex) {
 		cutoff = l.ev.Round - g.depth
 	}
 	events := g.walk[:0]
-	g.setCommitted(l)
+	setCommitted(l, g.rounds[l.ev.Round])
 	stack := append(g.stack[:0], l)
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
@@ -220,7 +220,7 @@ func (g *Graph) linearize(l *vertex) {
 			if p == nil || p.committed {
 				continue
 			}
-			g.setCommitted(p)
+			setCommitted(p, ri)
 			stack = append(stack, p)
 		}
 	}

@@ -206,10 +206,9 @@ func (b bitset) has(i MemberID) bool { return b[i/64]&(1<<(i%64)) != 0 }
 
 func (b bitset) add(i MemberID) { b[i/64] |= 1 << (i % 64) }
 
-// setCommitted marks v committed.
-func (g *Graph) setCommitted(v *vertex) {
+// setCommitted marks v, of the round indexed by ri, committed.
+func setCommitted(v *vertex, ri *roundIndex) {
 	v.committed = true
-	ri := g.rounds[v.ev.Round]
 	ri.committed++
 	if v.first {
 		ri.firstCommitted.add(v.ev.Creator)
@@ -217,13 +216,20 @@ func (g *Graph) setCommitted(v *vertex) {
 }
 
 // sameRound returns the index after the references from i on that are of
-// the same round as refs[i].
+// the same round as refs[i]. References are sorted by round, newest first:
+// a binary search finds it.
 func sameRound(refs []EventRef, i int) int {
 	r := refs[i].Round
-	for i < len(refs) && refs[i].Round == r {
-		i++
+	lo, hi := i+1, len(refs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if refs[m].Round == r {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
-	return i
+	return lo
 }
 
 // pendingEvent is a verified event waiting for parents.
