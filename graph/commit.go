@@ -162,8 +162,13 @@ func (g *Graph) ancestorsAt(v *vertex, round uint64) []*vertex {
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		for _, p := range x.parents {
-			if p == nil || p.ev == nil || p.mark == stamp || p.ev.Round < round {
+		var ri *roundIndex
+		for i, ref := range x.ev.Parents {
+			if ref.Round < round {
+				continue
+			}
+			p := g.parent(x, i, &ri)
+			if p == nil || p.mark == stamp {
 				continue
 			}
 			p.mark = stamp
@@ -187,21 +192,40 @@ func (g *Graph) linearize(l *vertex) {
 	if l.ev.Round > g.depth {
 		cutoff = l.ev.Round - g.depth
 	}
-	var events []*vertex
-	l.committed = true
-	stack := []*vertex{l}
+	events := g.walk[:0]
+	setCommitted(l, g.rounds[l.ev.Round])
+	stack := append(g.stack[:0], l)
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		events = append(events, x)
-		for _, p := range x.parents {
-			if p == nil || p.ev == nil || p.committed || p.ev.Round < cutoff {
+		var ri *roundIndex
+		refs := x.ev.Parents
+		for i := 0; i < len(refs); i++ {
+			ref := &refs[i]
+			if ref.Round < cutoff {
+				break // the rest are older still
+			}
+			if ri == nil || ri.round != ref.Round {
+				ri = g.rounds[ref.Round]
+				if ri.committed == ri.count {
+					i = sameRound(refs, i) - 1 // all of that round are committed
+					continue
+				}
+			}
+			if len(x.later) == 0 && ri.firstCommitted.has(ref.Creator) {
+				continue // every parent is the first of its slot
+			}
+			p := g.parent(x, i, &ri)
+			if p == nil || p.committed {
 				continue
 			}
-			p.committed = true
+			setCommitted(p, ri)
 			stack = append(stack, p)
 		}
 	}
+	clear(stack[:cap(stack)])
+	g.stack = stack[:0]
 	slices.SortFunc(events, cmpVertex)
 	c := Commit{Index: g.commitIndex, Leader: l.ev.Ref(), Time: g.consensusTime(l), Events: make([]*Event, len(events))}
 	ntx := 0
@@ -212,6 +236,7 @@ func (g *Graph) linearize(l *vertex) {
 	c.Txs = make([]CommittedTx, 0, ntx)
 	round := l.ev.Round
 	log := commitLog{index: g.commitIndex, leader: round, added: round + g.depth + 1}
+	added := g.bucket(ntx)
 	for i, v := range events {
 		for j, tx := range v.ev.Txs {
 			h := v.ev.txHashes[j]
@@ -219,10 +244,14 @@ func (g *Graph) linearize(l *vertex) {
 				g.stats.DuplicateTxs++
 				continue
 			}
-			g.deliver(h, log.added)
+			g.delivered[h] = struct{}{}
+			added = append(added, h)
 			c.Txs = append(c.Txs, CommittedTx{Data: tx, Hash: h, Event: i, Index: j})
 		}
 	}
+	clear(events)
+	g.walk = events[:0]
+	g.file(log.added, added)
 	g.pruneDelivered(round, &log)
 	g.logs = append(g.logs, log)
 	g.commitIndex++
@@ -243,6 +272,7 @@ func (g *Graph) consensusTime(l *vertex) int64 {
 	}
 	var samples []sample
 	var total uint64
+	var ri *roundIndex
 	for i, p := range l.ev.Parents {
 		if p.Round+1 != l.ev.Round {
 			break // previous-round parents come first
@@ -250,8 +280,8 @@ func (g *Graph) consensusTime(l *vertex) int64 {
 		if i > 0 && l.ev.Parents[i-1].Creator == p.Creator {
 			continue
 		}
-		v := l.parents[i]
-		if v == nil || v.ev == nil {
+		v := g.parent(l, i, &ri)
+		if v == nil {
 			continue
 		}
 		w := g.c.Weight(p.Creator)

@@ -83,6 +83,15 @@ func NewCommittee(epoch uint64, members []Member) (*Committee, error) {
 	return c, nil
 }
 
+// sameAs reports whether c and o are one committee: the same epoch and
+// members with the same weights in the same order, which the leader seed
+// hashes. Every node derives its own Committee value for an epoch from the
+// commits, so an event shared by many nodes of one process (as the
+// simulator shares them) is verified once, not once per node.
+func (c *Committee) sameAs(o *Committee) bool {
+	return c != nil && o != nil && (c == o || c.leaderSeed == o.leaderSeed)
+}
+
 // EqualCommittee builds a committee of the given keys, each of weight 1.
 func EqualCommittee(epoch uint64, keys []PublicKey) (*Committee, error) {
 	members := make([]Member, len(keys))

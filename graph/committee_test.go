@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"dagger/graph"
+	"dagger/graph/graphtest"
 )
 
 func keys(n int) []graph.PublicKey {
@@ -98,5 +99,49 @@ func TestLeaderScheduleIsDeterministicAndFollowsWeight(t *testing.T) {
 	}
 	if differ == 0 {
 		t.Fatal("two epochs share one schedule")
+	}
+}
+
+// countingVerifier counts the signatures it is asked to check.
+type countingVerifier struct{ n int }
+
+func (v *countingVerifier) Verify(key graph.PublicKey, d graph.Hash, sig graph.Signature) bool {
+	v.n++
+	return graph.Ed25519{}.Verify(key, d, sig)
+}
+
+// An event verified under one committee is not verified again under an
+// equal committee built separately (as every node of one process builds
+// its own), but is under one that differs in anything.
+func TestVerifyOnceUnderEqualCommittees(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	e := b.Layered(2, 2, 10)[1][0]
+	members := make([]graph.Member, b.Committee.Size())
+	for i := range members {
+		members[i], _ = b.Committee.Member(graph.MemberID(i))
+	}
+	equal, err := graph.NewCommittee(0, members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	members[3].Weight = 2
+	heavier, err := graph.NewCommittee(0, members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &countingVerifier{}
+	for _, c := range []*graph.Committee{b.Committee, equal, b.Committee} {
+		if err := c.Verify(e, v, graph.Limits{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v.n != 1 {
+		t.Fatalf("equal committees verified the event %d times, want once", v.n)
+	}
+	if err := heavier.Verify(e, v, graph.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if v.n != 2 {
+		t.Fatalf("a committee with other weights did not verify the event again (%d checks)", v.n)
 	}
 }

@@ -98,12 +98,19 @@ type Ready struct {
 }
 
 // vertex is an inserted event with what the graph derived from it.
+//
+// Its parents are not stored as pointers (n of them per event, n events
+// per round, in every node's graph: the bulk of a graph's memory): every
+// parent reference at or above the horizon names an inserted event, which
+// the round index finds by round and creator, first in its slot unless
+// the creator equivocated there. Only those that are not first in their
+// slot are kept, in later; see parent.
 type vertex struct {
 	ev   *Event
 	hash Hash
-	// parents are nil where a parent lay below the horizon at insertion; a
-	// parent collected later keeps its vertex with ev == nil.
-	parents []*vertex
+	// later links the parent references (by index into ev.Parents, in
+	// increasing order) whose events are not the first of their slot.
+	later []parentLink
 	// vote is the block of the previous round's leader slot this event
 	// supports: its first parent at that slot. nil means a blame.
 	vote *vertex
@@ -112,9 +119,39 @@ type vertex struct {
 	certifies *vertex
 	committed bool
 	// referenced is set once an inserted event names this one as a parent;
-	// unreferenced vertices are the tips the proposer links to.
+	// unreferenced vertices are the tips the proposer links to (see
+	// roundIndex.unreferenced).
 	referenced bool
-	mark       uint64 // traversal stamp, see Graph.stamp
+	// first is set if the vertex is the first of its slot.
+	first bool
+	mark  uint64 // traversal stamp, see Graph.stamp
+}
+
+// parentLink is a parent reference of a vertex whose event is not the
+// first of its slot, and that event's vertex.
+type parentLink struct {
+	i int
+	v *vertex
+}
+
+// parent returns the vertex of v's i-th parent reference, nil if that lies
+// below the horizon (collected, or already below it when v was inserted).
+// ri carries the round index between calls: parents are sorted by round,
+// so a walk over them looks each round up once.
+func (g *Graph) parent(v *vertex, i int, ri **roundIndex) *vertex {
+	p := &v.ev.Parents[i]
+	if p.Round < g.horizon {
+		return nil
+	}
+	if *ri == nil || (*ri).round != p.Round {
+		*ri = g.rounds[p.Round]
+	}
+	for _, l := range v.later {
+		if l.i == i {
+			return l.v
+		}
+	}
+	return (*ri).slots[p.Creator][0]
 }
 
 // certTally counts the creators whose events certify one leader block.
@@ -127,27 +164,72 @@ type certTally struct {
 // roundIndex holds one round's events by creator and the tallies of the
 // round's leader slot.
 type roundIndex struct {
-	slots  [][]*vertex // by creator, in insertion order
-	weight uint64      // weight of creators with at least one event
-	count  int
+	round uint64
+	slots [][]*vertex // by creator, in insertion order
+	// Of the first vertex of each slot, by creator: its hash, its vote,
+	// and whether it is committed and referenced (bitsets). Walks over
+	// parents read these rather than visit every parent's vertex.
+	firstHash       []Hash
+	firstVote       []*vertex
+	firstCommitted  bitset
+	firstReferenced bitset
+	// unreferenced counts the round's vertices no inserted event
+	// references yet: the tips the proposer links to. committed counts
+	// those committed: a walk passes over the references to a round all
+	// of whose vertices are committed.
+	unreferenced int
+	committed    int
+	weight       uint64 // weight of creators with at least one event
+	count        int
 	// Tallies for this round's leader slot, from the next two rounds.
 	blamers     []bool
 	blameWeight uint64
 	certs       []certTally
 }
 
-// find returns the event with hash h in creator's slot, nil if there is none
-// (or ri is nil).
-func (ri *roundIndex) find(creator MemberID, h Hash) *vertex {
-	if ri == nil {
-		return nil
-	}
-	for _, v := range ri.slots[creator] {
-		if v.hash == h {
+// findIn returns the vertex with hash h in a slot, nil if there is none.
+func findIn(slot []*vertex, h *Hash) *vertex {
+	for _, v := range slot {
+		if v.hash.equal(h) {
 			return v
 		}
 	}
 	return nil
+}
+
+// bitset is a set of small integers (members).
+type bitset []uint64
+
+func newBitset(n int) bitset { return make(bitset, (n+63)/64) }
+
+func (b bitset) has(i MemberID) bool { return b[i/64]&(1<<(i%64)) != 0 }
+
+func (b bitset) add(i MemberID) { b[i/64] |= 1 << (i % 64) }
+
+// setCommitted marks v, of the round indexed by ri, committed.
+func setCommitted(v *vertex, ri *roundIndex) {
+	v.committed = true
+	ri.committed++
+	if v.first {
+		ri.firstCommitted.add(v.ev.Creator)
+	}
+}
+
+// sameRound returns the index after the references from i on that are of
+// the same round as refs[i]. References are sorted by round, newest first:
+// a binary search finds it.
+func sameRound(refs []EventRef, i int) int {
+	r := refs[i].Round
+	lo, hi := i+1, len(refs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if refs[m].Round == r {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // pendingEvent is a verified event waiting for parents.
@@ -170,7 +252,6 @@ type Graph struct {
 
 	vertices map[Hash]*vertex
 	rounds   map[uint64]*roundIndex
-	tips     map[Hash]*vertex
 	top      uint64 // highest round holding an event
 	horizon  uint64 // lowest round kept in memory
 	stamp    uint64
@@ -182,11 +263,13 @@ type Graph struct {
 	pendingBy      []int // pending events per creator
 
 	// own chain and the proposer's state
-	ownLast     EventRef
-	hasOwn      bool
-	timedOut    uint64 // highest round whose leader timer fired, +1 (0: none)
-	floor       uint64 // the lowest round Propose may sign (SetFloor)
-	leaderCache map[uint64]MemberID
+	ownLast  EventRef
+	hasOwn   bool
+	timedOut uint64 // highest round whose leader timer fired, +1 (0: none)
+	floor    uint64 // the lowest round Propose may sign (SetFloor)
+	// leaders caches the leader schedule of recent rounds, by round
+	// modulo its size: a few windows' worth.
+	leaders [leaderCacheSize]leaderAt
 
 	// commit sequence
 	nextSlot     uint64 // lowest undecided leader slot
@@ -201,9 +284,14 @@ type Graph struct {
 	deliveredByExp map[uint64][]Hash
 	expNext        uint64
 	// logs describe the commits of the batch the last Ready returned.
-	logs  []commitLog
-	stats Stats
-	fault error
+	logs []commitLog
+	// spare holds the emptied hash lists of expiry groups that left the
+	// window, for reuse by later commits; walk and stack are the
+	// linearizer's scratch space.
+	spare       [][]Hash
+	walk, stack []*vertex
+	stats       Stats
+	fault       error
 	// grown is set by every insertion; without one, the commit rule has
 	// nothing new to decide.
 	grown bool
@@ -220,10 +308,10 @@ func New(cfg Config) (*Graph, error) {
 	g := &Graph{
 		c: c, v: cfg.Verifier, lim: cfg.Limits.withDefaults(), signer: cfg.Signer,
 		depth: cfg.GCDepth, maxSlot: cfg.MaxSlotEvents,
-		vertices: make(map[Hash]*vertex), rounds: make(map[uint64]*roundIndex), tips: make(map[Hash]*vertex),
+		rounds:  make(map[uint64]*roundIndex),
 		pending: make(map[Hash]*pendingEvent), waiters: make(map[Hash][]Hash), missing: make(map[Hash]EventRef),
 		missingByRound: make(map[uint64][]Hash), pendingBy: make([]int, c.Size()),
-		leaderCache: make(map[uint64]MemberID), delivered: make(map[Hash]struct{}),
+		delivered:      make(map[Hash]struct{}, len(cfg.Window)),
 		deliveredByExp: make(map[uint64][]Hash), commitTime: cfg.StartTime,
 	}
 	if g.v == nil {
@@ -235,6 +323,9 @@ func New(cfg Config) (*Graph, error) {
 	if g.depth < MinGCDepth {
 		return nil, fmt.Errorf("graph: GC depth %d is below the minimum %d", g.depth, MinGCDepth)
 	}
+	// Room for the events of GC depth rounds and a few above: a map that
+	// grows from empty in every epoch copies itself over and over.
+	g.vertices = make(map[Hash]*vertex, c.Size()*int(min(g.depth+4, 1<<10)))
 	maxPend := cfg.MaxPending
 	if maxPend <= 0 {
 		maxPend = DefaultMaxPending
@@ -250,11 +341,18 @@ func New(cfg Config) (*Graph, error) {
 		}
 		g.self = id
 	}
-	for _, t := range cfg.Window {
-		if _, dup := g.delivered[t.Hash]; dup || t.Expires > g.depth {
-			return nil, fmt.Errorf("graph: window entry %s expiring at round %d is repeated or beyond GC depth %d", t.Hash, t.Expires, g.depth)
+	for i := 0; i < len(cfg.Window); {
+		// A window comes in canonical order: one list per expiry.
+		k, hs := cfg.Window[i].Expires, []Hash(nil)
+		for ; i < len(cfg.Window) && cfg.Window[i].Expires == k; i++ {
+			t := &cfg.Window[i]
+			if _, dup := g.delivered[t.Hash]; dup || t.Expires > g.depth {
+				return nil, fmt.Errorf("graph: window entry %s expiring at round %d is repeated or beyond GC depth %d", t.Hash, t.Expires, g.depth)
+			}
+			g.delivered[t.Hash] = struct{}{}
+			hs = append(hs, t.Hash)
 		}
-		g.deliver(t.Hash, t.Expires)
+		g.file(k, hs)
 	}
 	if cfg.LastSigned != nil {
 		if cfg.Signer == nil || cfg.LastSigned.Creator != g.self {
@@ -300,6 +398,22 @@ func (g *Graph) Has(h Hash) bool {
 	_, ok := g.vertices[h]
 	_, pend := g.pending[h]
 	return ok || pend
+}
+
+// hasEvent is Has(h) for the event e whose hash is h: an inserted event
+// is in the slot its header names.
+func (g *Graph) hasEvent(e *Event, h *Hash) bool {
+	if _, pend := g.pending[*h]; pend {
+		return true
+	}
+	if e.Round < g.horizon || int(e.Creator) >= g.c.Size() {
+		return false
+	}
+	ri := g.rounds[e.Round]
+	if ri == nil || len(ri.slots[e.Creator]) == 0 {
+		return false
+	}
+	return ri.firstHash[e.Creator].equal(h) || findIn(ri.slots[e.Creator][1:], h) != nil
 }
 
 // EventsAt returns the inserted events of a round, by creator and then in
@@ -351,20 +465,29 @@ func (g *Graph) LatestOf(creator MemberID) (*Event, bool) {
 // last one it signed, or one of its own learned from peers after a restart.
 func (g *Graph) LastSigned() (EventRef, bool) { return g.ownLast, g.hasOwn }
 
+// leaderAt is a cached entry of the leader schedule; round+1, so that the
+// zero value is empty.
+type leaderAt struct {
+	roundPlus1 uint64
+	id         MemberID
+}
+
+const leaderCacheSize = 256
+
 func (g *Graph) leader(round uint64) MemberID {
-	if id, ok := g.leaderCache[round]; ok {
-		return id
+	c := &g.leaders[round%leaderCacheSize]
+	if c.roundPlus1 != round+1 {
+		c.roundPlus1, c.id = round+1, g.c.Leader(round)
 	}
-	id := g.c.Leader(round)
-	g.leaderCache[round] = id
-	return id
+	return c.id
 }
 
 func (g *Graph) round(r uint64) *roundIndex {
 	ri := g.rounds[r]
 	if ri == nil {
 		n := g.c.Size()
-		ri = &roundIndex{slots: make([][]*vertex, n), blamers: make([]bool, n)}
+		ri = &roundIndex{round: r, slots: make([][]*vertex, n), blamers: make([]bool, n), firstHash: make([]Hash, n),
+			firstVote: make([]*vertex, n), firstCommitted: newBitset(n), firstReferenced: newBitset(n)}
 		g.rounds[r] = ri
 	}
 	return ri
@@ -388,7 +511,7 @@ func (g *Graph) insertChecked(e *Event, stored bool) (Status, error) {
 		return 0, err
 	}
 	h := e.Hash()
-	if g.Has(h) {
+	if g.hasEvent(e, &h) {
 		return Duplicate, nil
 	}
 	if e.Round < g.horizon {
@@ -398,12 +521,12 @@ func (g *Graph) insertChecked(e *Event, stored bool) (Status, error) {
 	if ri := g.rounds[e.Round]; ri != nil && len(ri.slots[e.Creator]) >= g.maxSlot && !wanted && !stored {
 		return 0, fmt.Errorf("%w: slot r%d/c%d holds %d events", ErrSlotFull, e.Round, e.Creator, g.maxSlot)
 	}
-	parents, missing, err := g.resolve(e)
+	later, missing, err := g.resolve(e)
 	if err != nil {
 		return 0, err
 	}
 	if len(missing) == 0 {
-		g.insert(e, parents)
+		g.insert(e, later)
 		g.release(h)
 		return Inserted, nil
 	}
@@ -434,14 +557,16 @@ func (g *Graph) await(h Hash, missing []EventRef) {
 	}
 }
 
-// resolve looks up e's parents. It returns the vertices (nil for parents
-// below the horizon), the references not inserted yet, and an error if an
-// inserted parent disagrees with its reference.
-func (g *Graph) resolve(e *Event) ([]*vertex, []EventRef, error) {
-	parents := make([]*vertex, len(e.Parents))
+// resolve looks up e's parents. It returns the links of the parents that
+// are not the first event of their slot (see vertex), the references not
+// inserted yet, and an error if an inserted parent disagrees with its
+// reference. Parents below the horizon count as present.
+func (g *Graph) resolve(e *Event) ([]parentLink, []EventRef, error) {
+	var later []parentLink
 	var missing []EventRef
 	var ri *roundIndex
-	for i, p := range e.Parents {
+	for i := range e.Parents {
+		p := &e.Parents[i]
 		if p.Round < g.horizon {
 			continue
 		}
@@ -451,21 +576,25 @@ func (g *Graph) resolve(e *Event) ([]*vertex, []EventRef, error) {
 		if i == 0 || e.Parents[i-1].Round != p.Round {
 			ri = g.rounds[p.Round]
 		}
-		if v := ri.find(p.Creator, p.Hash); v != nil {
-			parents[i] = v
-			continue
+		if ri != nil {
+			if slot := ri.slots[p.Creator]; len(slot) > 0 && ri.firstHash[p.Creator].equal(&p.Hash) {
+				continue
+			} else if v := findIn(slot, &p.Hash); v != nil {
+				later = append(later, parentLink{i: i, v: v})
+				continue
+			}
 		}
 		v, ok := g.vertices[p.Hash]
 		if !ok {
-			missing = append(missing, p)
+			missing = append(missing, *p)
 			continue
 		}
-		if v.ev.Round != p.Round || v.ev.Creator != p.Creator {
-			return nil, nil, fmt.Errorf("%w: event %s names %s, which is r%d/c%d", ErrParentMismatch, e.Ref(), p, v.ev.Round, v.ev.Creator)
+		if v.ev.Round == p.Round && v.ev.Creator == p.Creator {
+			panic(fmt.Sprintf("graph: event %s is not in its slot", p)) // insert files every vertex in its slot
 		}
-		parents[i] = v
+		return nil, nil, fmt.Errorf("%w: event %s names %s, which is r%d/c%d", ErrParentMismatch, e.Ref(), p, v.ev.Round, v.ev.Creator)
 	}
-	return parents, missing, nil
+	return later, missing, nil
 }
 
 // release inserts, in order, the buffered events that were waiting only for
@@ -486,7 +615,7 @@ func (g *Graph) release(hs ...Hash) {
 			if pe.missing > 0 {
 				continue
 			}
-			parents, missing, err := g.resolve(pe.ev)
+			later, missing, err := g.resolve(pe.ev)
 			if err != nil {
 				g.reject(pe.ev, err)
 				continue
@@ -499,7 +628,7 @@ func (g *Graph) release(hs ...Hash) {
 				continue
 			}
 			g.unbuffer(ch)
-			g.insert(pe.ev, parents)
+			g.insert(pe.ev, later)
 			queue = append(queue, ch)
 		}
 	}
@@ -536,9 +665,9 @@ func (g *Graph) reject(e *Event, err error) {
 
 // insert adds a valid event whose parents are all present (or below the
 // horizon) and derives its vote, certificate and equivocation evidence.
-func (g *Graph) insert(e *Event, parents []*vertex) {
+func (g *Graph) insert(e *Event, later []parentLink) {
 	h := e.Hash()
-	v := &vertex{ev: e, hash: h, parents: parents}
+	v := &vertex{ev: e, hash: h, later: later}
 	g.vertices[h] = v
 	g.grown = true
 	delete(g.missing, h)
@@ -546,30 +675,56 @@ func (g *Graph) insert(e *Event, parents []*vertex) {
 	slot := ri.slots[e.Creator]
 	if len(slot) == 0 {
 		ri.weight += g.c.Weight(e.Creator)
+		ri.firstHash[e.Creator] = h
+		v.first = true
 	} else {
 		g.out.Evidence = append(g.out.Evidence, Evidence{First: slot[0].ev.Header(), Second: e.Header()})
 	}
 	ri.slots[e.Creator] = append(slot, v)
 	ri.count++
+	ri.unreferenced++
 	if e.Round > g.top {
 		g.top = e.Round
 	}
-	for _, p := range parents {
-		if p != nil && !p.referenced {
+	var pri *roundIndex
+	for i := 0; i < len(e.Parents); i++ {
+		ref := &e.Parents[i]
+		if ref.Round < g.horizon {
+			continue
+		}
+		if pri == nil || pri.round != ref.Round {
+			pri = g.rounds[ref.Round]
+			if pri.unreferenced == 0 {
+				i = sameRound(e.Parents, i) - 1 // all of that round are referenced
+				continue
+			}
+		}
+		if len(later) == 0 && pri.firstReferenced.has(ref.Creator) {
+			continue // every parent is the first of its slot
+		}
+		if p := g.parent(v, i, &pri); p != nil && !p.referenced {
 			p.referenced = true
-			delete(g.tips, p.hash)
+			pri.unreferenced--
+			if p.first {
+				pri.firstReferenced.add(p.ev.Creator)
+			}
 		}
 	}
-	g.tips[h] = v
 	if e.Creator == g.self && g.signer != nil && (!g.hasOwn || e.Round > g.ownLast.Round) {
 		// Our own event came back (after a restart that lost it): never
 		// sign in its slot again.
 		g.ownLast, g.hasOwn = e.Ref(), true
 	}
-	if e.Round >= 1 {
+	// Votes and certificates only ever decide slots not decided yet: an
+	// event of a round that votes on or certifies a decided slot (one that
+	// arrived after the quorum that decided it) counts for nothing.
+	if e.Round >= 1 && e.Round-1 >= g.nextSlot {
 		g.tallyVote(v)
+		if v.first {
+			ri.firstVote[e.Creator] = v.vote
+		}
 	}
-	if e.Round >= 2 {
+	if e.Round >= 2 && e.Round-2 >= g.nextSlot {
 		g.tallyCertificate(v)
 	}
 	g.out.Inserted = append(g.out.Inserted, e)
@@ -580,9 +735,15 @@ func (g *Graph) insert(e *Event, parents []*vertex) {
 func (g *Graph) tallyVote(v *vertex) {
 	r := v.ev.Round - 1
 	leader := g.leader(r)
-	for i, p := range v.ev.Parents {
-		if p.Round == r && p.Creator == leader {
-			v.vote = v.parents[i]
+	// The previous round's references come first, by creator.
+	for i := range v.ev.Parents {
+		p := &v.ev.Parents[i]
+		if p.Round != r || p.Creator > leader {
+			break
+		}
+		if p.Creator == leader {
+			var ri *roundIndex
+			v.vote = g.parent(v, i, &ri)
 			break
 		}
 	}
@@ -610,20 +771,34 @@ func (g *Graph) tallyCertificate(v *vertex) {
 		last   MemberID
 	}
 	var counts []count
-	for _, p := range v.parents {
-		if p == nil || p.ev.Round != r+1 || p.vote == nil {
+	pri := g.rounds[r+1]
+	for i := range v.ev.Parents {
+		ref := &v.ev.Parents[i]
+		if ref.Round != r+1 {
+			break // the previous round's references come first
+		}
+		var vote *vertex
+		if len(v.later) == 0 {
+			vote = pri.firstVote[ref.Creator] // every parent is the first of its slot
+		} else if p := g.parent(v, i, &pri); p != nil {
+			vote = p.vote
+		}
+		if vote == nil {
 			continue
 		}
-		i := slices.IndexFunc(counts, func(c count) bool { return c.block == p.vote })
+		i := 0
+		if len(counts) == 0 || counts[0].block != vote {
+			i = slices.IndexFunc(counts, func(c count) bool { return c.block == vote })
+		}
 		if i < 0 {
-			counts = append(counts, count{block: p.vote, weight: g.c.Weight(p.ev.Creator), last: p.ev.Creator})
+			counts = append(counts, count{block: vote, weight: g.c.Weight(ref.Creator), last: ref.Creator})
 			continue
 		}
 		// Parents are sorted by creator within a round: a creator's
 		// equivocating votes are adjacent and count once.
-		if counts[i].last != p.ev.Creator {
-			counts[i].weight += g.c.Weight(p.ev.Creator)
-			counts[i].last = p.ev.Creator
+		if counts[i].last != ref.Creator {
+			counts[i].weight += g.c.Weight(ref.Creator)
+			counts[i].last = ref.Creator
 		}
 	}
 	for _, c := range counts {
@@ -651,6 +826,13 @@ func (g *Graph) tallyCertificate(v *vertex) {
 // Ready runs the commit rule over everything inserted so far and returns
 // the output accumulated since the last call.
 func (g *Graph) Ready() Ready {
+	for i := range g.logs {
+		for _, p := range g.logs[i].pruned {
+			if len(g.spare) < maxSpare {
+				g.spare = append(g.spare, p.hashes[:0])
+			}
+		}
+	}
 	g.logs = g.logs[:0]
 	g.commit()
 	out := g.out
@@ -675,15 +857,13 @@ func (g *Graph) gc(h uint64) {
 			for _, slot := range ri.slots {
 				for _, v := range slot {
 					delete(g.vertices, v.hash)
-					delete(g.tips, v.hash)
 					// Kept events may still point here; cut this vertex's
 					// own links so that nothing older stays reachable.
-					v.ev, v.parents, v.vote, v.certifies = nil, nil, nil, nil
+					v.ev, v.later, v.vote, v.certifies = nil, nil, nil, nil
 				}
 			}
 			delete(g.rounds, r)
 		}
-		delete(g.leaderCache, r)
 		for _, mh := range g.missingByRound[r] {
 			if _, still := g.missing[mh]; still {
 				delete(g.missing, mh)

@@ -1,8 +1,8 @@
 package graph
 
 import (
-	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 )
 
@@ -25,6 +25,16 @@ func (h Hash) Hex() string { return hex.EncodeToString(h[:]) }
 // IsZero reports whether h is the zero hash, which no event has.
 func (h Hash) IsZero() bool { return h == Hash{} }
 
+// equal reports whether h and o are equal, word by word: the compiler
+// compares arrays of this size with a call to a byte loop, and the graph
+// compares a hash per parent reference.
+func (h *Hash) equal(o *Hash) bool {
+	return binary.LittleEndian.Uint64(h[0:]) == binary.LittleEndian.Uint64(o[0:]) &&
+		binary.LittleEndian.Uint64(h[8:]) == binary.LittleEndian.Uint64(o[8:]) &&
+		binary.LittleEndian.Uint64(h[16:]) == binary.LittleEndian.Uint64(o[16:]) &&
+		binary.LittleEndian.Uint64(h[24:]) == binary.LittleEndian.Uint64(o[24:])
+}
+
 // Less orders hashes bytewise; it is the tie-breaker of every deterministic
 // order in this package.
 func (h Hash) Less(o Hash) bool {
@@ -36,8 +46,20 @@ func (h Hash) Less(o Hash) bool {
 	return false
 }
 
-// Compare orders hashes as Less does: -1, 0 or +1.
-func (h Hash) Compare(o Hash) int { return bytes.Compare(h[:], o[:]) }
+// Compare orders hashes as Less does: -1, 0 or +1. It compares big-endian
+// words, which orders as the bytes do.
+func (h Hash) Compare(o Hash) int {
+	for i := 0; i < HashSize; i += 8 {
+		x, y := binary.BigEndian.Uint64(h[i:]), binary.BigEndian.Uint64(o[i:])
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
 
 // Domain-separation prefixes: a leaf can never be mistaken for an inner
 // node (RFC 6962 style) and an event digest never collides with either.
@@ -52,7 +74,8 @@ var eventDigestDomain = []byte("shadowgraph/event/v1\x00")
 // transactions with the same bytes have the same hash and are delivered
 // once by the linearizer.
 func TxHash(tx []byte) Hash {
-	h, _ := leafHash(nil, tx)
+	var buf [1 + 512]byte // room on the stack for a transaction of usual size
+	h, _ := leafHash(buf[:0], tx)
 	return h
 }
 

@@ -114,12 +114,12 @@ func (g *Graph) Propose(now int64, txs [][]byte) (*Event, int, Wait) {
 		panic(fmt.Sprintf("graph: proposed an invalid event: %v", err))
 	}
 	e.verifiedBy, e.verifiedLim = g.c, g.lim
-	parents, missing, err := g.resolve(e)
+	later, missing, err := g.resolve(e)
 	if err != nil || len(missing) > 0 {
 		panic(fmt.Sprintf("graph: proposed event %s with unresolved parents (%d missing, %v)", e.Ref(), len(missing), err))
 	}
 	g.ownLast, g.hasOwn = e.Ref(), true
-	g.insert(e, parents)
+	g.insert(e, later)
 	g.release(e.Hash())
 	return e, used, WaitNone
 }
@@ -184,27 +184,31 @@ func (g *Graph) highestQuorumRound() (uint64, bool) {
 // yet, oldest first, up to the parent limit, so that every event this node
 // saw enters its causal history and can be committed.
 func (g *Graph) chooseParents(r uint64) []EventRef {
+	// The three kinds cannot repeat one another: the own event is the only
+	// one of this node's, the previous round's are one per other creator,
+	// and the older ones lie below it.
 	ri := g.rounds[r-1]
 	refs := make([]EventRef, 0, g.c.Size()+4)
-	inSet := make(map[Hash]bool, g.c.Size()+4)
-	add := func(ref EventRef) {
-		if !inSet[ref.Hash] {
-			inSet[ref.Hash] = true
-			refs = append(refs, ref)
-		}
-	}
-	add(g.ownLast)
+	refs = append(refs, g.ownLast)
 	if ri != nil {
 		for c, slot := range ri.slots {
 			if len(slot) > 0 && MemberID(c) != g.self {
-				add(slot[0].ev.Ref())
+				refs = append(refs, slot[0].ev.Ref())
 			}
 		}
 	}
 	var weak []*vertex
-	for _, v := range g.tips {
-		if v.ev.Round < r-1 && v.ev.Creator != g.self && !inSet[v.hash] {
-			weak = append(weak, v)
+	for k := g.horizon; k+1 < r; k++ {
+		ri := g.rounds[k]
+		if ri == nil || ri.unreferenced == 0 {
+			continue
+		}
+		for c, slot := range ri.slots {
+			for _, v := range slot {
+				if !v.referenced && MemberID(c) != g.self {
+					weak = append(weak, v)
+				}
+			}
 		}
 	}
 	slices.SortFunc(weak, cmpVertex)
@@ -212,9 +216,14 @@ func (g *Graph) chooseParents(r uint64) []EventRef {
 		if len(refs) >= g.lim.MaxParents {
 			break
 		}
-		add(v.ev.Ref())
+		refs = append(refs, v.ev.Ref())
 	}
 	SortParents(refs)
+	for i := 1; i < len(refs); i++ {
+		if refs[i] == refs[i-1] {
+			panic(fmt.Sprintf("graph: parent %s chosen twice", refs[i]))
+		}
+	}
 	return refs
 }
 

@@ -119,7 +119,10 @@ func DecodeTxWindow(b []byte, maxExpiry uint64) (TxWindow, error) {
 }
 
 func cmpWindowTx(a, b WindowTx) int {
-	return cmp.Or(cmp.Compare(a.Expires, b.Expires), a.Hash.Compare(b.Hash))
+	if a.Expires != b.Expires {
+		return cmp.Compare(a.Expires, b.Expires)
+	}
+	return a.Hash.Compare(b.Hash)
 }
 
 // commitLog is what one commit of the batch Ready hands out did to the
@@ -128,13 +131,43 @@ type commitLog struct {
 	index  uint64
 	leader uint64 // the commit's leader round
 	added  uint64 // the expiry its deliveries were filed under
-	pruned []WindowTx
+	pruned []expiryGroup
 }
 
-// deliver records that the commit being made delivers h.
-func (g *Graph) deliver(h Hash, expires uint64) {
-	g.delivered[h] = struct{}{}
-	g.deliveredByExp[expires] = append(g.deliveredByExp[expires], h)
+// expiryGroup is the list of the delivered transactions that leave the
+// window after one leader round's commit.
+type expiryGroup struct {
+	expires uint64
+	hashes  []Hash
+}
+
+// maxSpare bounds the emptied hash lists a graph keeps for reuse: a few
+// batches' worth.
+const maxSpare = 64
+
+// bucket returns an empty hash list with room for about n hashes, reusing
+// a spare one if it can.
+func (g *Graph) bucket(n int) []Hash {
+	if k := len(g.spare); k > 0 {
+		b := g.spare[k-1]
+		g.spare = g.spare[:k-1]
+		return b
+	}
+	return make([]Hash, 0, n)
+}
+
+// file adds hashes, delivered, to the group that expires at expires.
+func (g *Graph) file(expires uint64, hashes []Hash) {
+	if len(hashes) == 0 {
+		if len(g.spare) < maxSpare {
+			g.spare = append(g.spare, hashes)
+		}
+		return
+	}
+	if old := g.deliveredByExp[expires]; len(old) > 0 {
+		hashes = append(old, hashes...)
+	}
+	g.deliveredByExp[expires] = hashes
 }
 
 // pruneDelivered drops from the window what leaves it after the commit
@@ -144,10 +177,14 @@ func (g *Graph) pruneDelivered(l uint64, log *commitLog) {
 		return
 	}
 	drop := func(k uint64) {
-		for _, h := range g.deliveredByExp[k] {
-			delete(g.delivered, h)
-			log.pruned = append(log.pruned, WindowTx{Hash: h, Expires: k})
+		hs, ok := g.deliveredByExp[k]
+		if !ok {
+			return
 		}
+		for _, h := range hs {
+			delete(g.delivered, h)
+		}
+		log.pruned = append(log.pruned, expiryGroup{expires: k, hashes: hs})
 		delete(g.deliveredByExp, k)
 	}
 	if l-g.expNext < uint64(len(g.deliveredByExp)) {
@@ -192,22 +229,32 @@ func (g *Graph) WindowAt(index uint64) (TxWindow, error) {
 		later[lg.added] = true
 	}
 	shift := g.logs[at].leader + 1
-	var w TxWindow
+	var groups []expiryGroup
 	for k, hs := range g.deliveredByExp {
-		if later[k] {
-			continue
-		}
-		for _, h := range hs {
-			w = append(w, WindowTx{Hash: h, Expires: k - shift})
+		if !later[k] {
+			groups = append(groups, expiryGroup{expires: k, hashes: hs})
 		}
 	}
 	for _, lg := range g.logs[at+1:] {
-		for _, t := range lg.pruned {
-			if !later[t.Expires] {
-				w = append(w, WindowTx{Hash: t.Hash, Expires: t.Expires - shift})
+		for _, p := range lg.pruned {
+			if !later[p.expires] {
+				groups = append(groups, p)
 			}
 		}
 	}
-	slices.SortFunc(w, cmpWindowTx)
+	// The canonical order, by expiry and then hash: groups by expiry, and
+	// each expiry's hashes sorted apart, which is cheaper than sorting all.
+	slices.SortFunc(groups, func(a, b expiryGroup) int { return cmp.Compare(a.expires, b.expires) })
+	w := make(TxWindow, 0, len(g.delivered))
+	for i := 0; i < len(groups); {
+		from := len(w)
+		k := groups[i].expires
+		for ; i < len(groups) && groups[i].expires == k; i++ {
+			for _, h := range groups[i].hashes {
+				w = append(w, WindowTx{Hash: h, Expires: k - shift})
+			}
+		}
+		slices.SortFunc(w[from:], func(a, b WindowTx) int { return a.Hash.Compare(b.Hash) })
+	}
 	return w, nil
 }

@@ -28,7 +28,7 @@ const snapshotMagic = "dagger/node-snapshot/v1\x00"
 // encodeSnapshotData joins an epoch start's state and window.
 func encodeSnapshotData(state []byte, w graph.TxWindow) []byte {
 	win := w.Encode()
-	b := make([]byte, 0, len(snapshotMagic)+8+len(state)+len(win))
+	b := make([]byte, 0, len(snapshotMagic)+8+len(state)+len(win)+sha256.Size)
 	b = append(b, snapshotMagic...)
 	b = binary.BigEndian.AppendUint64(b, uint64(len(state)))
 	b = append(b, state...)

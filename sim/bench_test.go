@@ -32,3 +32,10 @@ func BenchmarkQuickstart(b *testing.B) { benchScenario(b, "quickstart.yaml") }
 
 // BenchmarkScale100 is 100 nodes, 60 simulated seconds, fast crypto.
 func BenchmarkScale100(b *testing.B) { benchScenario(b, "scale-100.yaml") }
+
+// BenchmarkScale100Short is scale-100 for 10 simulated seconds: the
+// per-event and per-commit work of 100 nodes (graph insertion and commit,
+// the checkers, the stores) without a minute's wait per iteration.
+func BenchmarkScale100Short(b *testing.B) {
+	benchScenario(b, "scale-100.yaml", scenario.Override{Key: "duration", Value: "10s"})
+}

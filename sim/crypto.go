@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"hash/maphash"
 	"unsafe"
 
 	"dagger/graph"
@@ -52,11 +54,12 @@ func (FastVerifier) Verify(key graph.PublicKey, digest graph.Hash, sig graph.Sig
 
 // memoVerifier remembers verdicts: in one process every node verifies the
 // same signatures, and a verdict is a pure function of its inputs, so the
-// simulator checks each one once. The memo is bounded and simply starts
-// over when full.
+// simulator checks each one once while it is recent. The memo is bounded:
+// it keeps two generations of verdicts and drops the older one when the
+// newer fills up.
 type memoVerifier struct {
-	inner graph.Verifier
-	seen  map[sigKey]bool
+	inner     graph.Verifier
+	cur, prev map[sigKey]bool
 }
 
 type sigKey struct {
@@ -65,38 +68,56 @@ type sigKey struct {
 	sig    graph.Signature
 }
 
-const memoLimit = 1 << 20
+// memoLimit bounds the verdicts of one generation.
+const memoLimit = 1 << 16
 
 func newMemoVerifier(v graph.Verifier) *memoVerifier {
-	return &memoVerifier{inner: v, seen: make(map[sigKey]bool)}
+	return &memoVerifier{inner: v, cur: make(map[sigKey]bool)}
 }
 
 func (m *memoVerifier) Verify(key graph.PublicKey, digest graph.Hash, sig graph.Signature) bool {
 	k := sigKey{key, digest, sig}
-	if ok, hit := m.seen[k]; hit {
+	if ok, hit := m.cur[k]; hit {
 		return ok
 	}
-	if len(m.seen) >= memoLimit {
-		clear(m.seen)
+	ok, hit := m.prev[k]
+	if !hit {
+		ok = m.inner.Verify(key, digest, sig)
 	}
-	ok := m.inner.Verify(key, digest, sig)
-	m.seen[k] = ok
+	if len(m.cur) >= memoLimit {
+		m.prev, m.cur = m.cur, make(map[sigKey]bool, memoLimit)
+	}
+	m.cur[k] = ok
 	return ok
 }
 
-// decodeMemo hands every node that receives one message the same decoded
-// event. A broadcast reaches all its receivers as one byte slice, so the
-// slice's address identifies it: each entry keeps its bytes alive itself,
-// and the memo is only ever cleared whole, so an address is never reused
-// under a live entry, whatever graph.Decode keeps of the bytes. The
-// simulator never modifies a message's bytes. Events are immutable and
-// what a graph caches in one (hash, leaf hashes, verification under the
-// committee) is the same for every node of a run, so sharing changes no
-// outcome, only the cost: a 100-node run decodes, hashes and verifies each
-// event once instead of 99 times.
+// decodeMemo hands every node that receives an event the same decoded
+// event. Events are immutable, and what a graph caches in one (hash, leaf
+// hashes, verification under the committee) is the same for every node of
+// a run, so sharing changes no outcome, only the cost: a 100-node run
+// decodes, hashes and verifies each event once instead of 99 times.
+//
+// A broadcast reaches all its receivers as one byte slice, so the slice's
+// address identifies it: each entry keeps its bytes alive itself, and an
+// entry leaves the memo only with its generation, so an address is never
+// reused under a live entry, whatever graph.Decode keeps of the bytes; and
+// the simulator never modifies a message's bytes. An event that
+// arrives in other bytes (a batch answering a fetch or a sync) is found by
+// its content: a hash of the bytes, confirmed by comparing them, since
+// equal bytes decode to equal events. The memo keeps two generations of
+// entries, each of at most decodeMemoBytes of encodings, and drops the
+// older one when the newer fills up.
 type decodeMemo struct {
-	lim    graph.Limits
-	events map[memoKey]memoEntry
+	lim       graph.Limits
+	seed      maphash.Seed
+	cur, prev memoGen
+}
+
+// memoGen is one generation of the memo.
+type memoGen struct {
+	byAddr    map[memoKey]memoEntry
+	byContent map[uint64]*graph.Event
+	bytes     int
 }
 
 type memoKey struct {
@@ -111,10 +132,17 @@ type memoEntry struct {
 	event *graph.Event
 }
 
-const decodeMemoLimit = 1 << 15
+// decodeMemoBytes bounds the encodings of one generation: more than a
+// second of a 100-node run's events, time for a broadcast to reach every
+// receiver and for the fetches of its parents.
+const decodeMemoBytes = 4 << 20
+
+func newMemoGen() memoGen {
+	return memoGen{byAddr: make(map[memoKey]memoEntry), byContent: make(map[uint64]*graph.Event)}
+}
 
 func newDecodeMemo(lim graph.Limits) *decodeMemo {
-	return &decodeMemo{lim: lim, events: make(map[memoKey]memoEntry)}
+	return &decodeMemo{lim: lim, seed: maphash.MakeSeed(), cur: newMemoGen(), prev: newMemoGen()}
 }
 
 func (m *decodeMemo) decode(enc []byte, lim graph.Limits) (*graph.Event, error) {
@@ -122,16 +150,37 @@ func (m *decodeMemo) decode(enc []byte, lim graph.Limits) (*graph.Event, error) 
 		return graph.Decode(enc, lim)
 	}
 	k := memoKey{uintptr(unsafe.Pointer(unsafe.SliceData(enc))), len(enc)}
-	if e, ok := m.events[k]; ok {
-		return e.event, nil
+	if en, ok := m.cur.byAddr[k]; ok {
+		return en.event, nil
 	}
-	e, err := graph.Decode(enc, lim)
-	if err != nil {
-		return nil, err
+	if en, ok := m.prev.byAddr[k]; ok {
+		m.keep(k, en.enc, 0, en.event)
+		return en.event, nil
 	}
-	if len(m.events) >= decodeMemoLimit {
-		clear(m.events)
+	sum := maphash.Bytes(m.seed, enc)
+	e := m.cur.byContent[sum]
+	if e == nil {
+		e = m.prev.byContent[sum]
 	}
-	m.events[k] = memoEntry{enc: enc, event: e}
+	if e == nil || !bytes.Equal(e.Encode(), enc) {
+		var err error
+		if e, err = graph.Decode(enc, lim); err != nil {
+			return nil, err
+		}
+	}
+	m.keep(k, enc, sum, e)
 	return e, nil
+}
+
+// keep files e in the current generation under the address key k of enc
+// and, if sum is not 0, under the content sum.
+func (m *decodeMemo) keep(k memoKey, enc []byte, sum uint64, e *graph.Event) {
+	if m.cur.bytes >= decodeMemoBytes {
+		m.prev, m.cur = m.cur, newMemoGen()
+	}
+	m.cur.byAddr[k] = memoEntry{enc: enc, event: e}
+	if sum != 0 {
+		m.cur.byContent[sum] = e
+	}
+	m.cur.bytes += len(enc)
 }

@@ -10,10 +10,11 @@ import (
 )
 
 // TestDecodeMemoSharesOneMessagesEvent: the receivers of one message get
-// one decoded event; a message with the same bytes at another address is
-// decoded on its own, to an equal event; and an entry keeps its message's
-// bytes alive itself, so a collected message's address, if reused by a
-// later one, never finds a stale entry.
+// one decoded event, and so do those of other bytes equal to it (an event
+// in a batch); bytes that differ (a flipped signature bit) decode to
+// another event; and an entry keeps its message's bytes alive itself, so
+// a collected message's address, if reused by a later one, never finds a
+// stale entry.
 func TestDecodeMemoSharesOneMessagesEvent(t *testing.T) {
 	var lim graph.Limits
 	m := newDecodeMemo(lim)
@@ -26,9 +27,17 @@ func TestDecodeMemoSharesOneMessagesEvent(t *testing.T) {
 	if b, _ := m.decode(enc, lim); b != a {
 		t.Fatal("two receivers of one message got two decoded events")
 	}
-	other := bytes.Clone(enc)
-	if c, _ := m.decode(other, lim); c == a || c.Hash() != a.Hash() {
-		t.Fatalf("a copy of the message: same event %v, same hash %v; want another event with the same hash", c == a, c.Hash() == a.Hash())
+	if c, _ := m.decode(bytes.Clone(enc), lim); c != a {
+		t.Fatal("a copy of the message decoded to another event")
+	}
+	x := layer[1][0]
+	flipped := &graph.Event{Epoch: x.Epoch, Round: x.Round, Creator: x.Creator, Time: x.Time, Parents: x.Parents,
+		TxRoot: x.TxRoot, Txs: x.Txs, Sig: x.Sig}
+	flipped.Sig[0] ^= 1
+	altered := flipped.Encode()
+	if c, err := m.decode(altered, lim); err != nil || c == a || c.Sig == a.Sig || c.Hash() != a.Hash() {
+		t.Fatalf("altered bytes: same event %v, same signature %v, same hash %v (%v); want another event with the same hash",
+			c == a, c.Sig == a.Sig, c.Hash() == a.Hash(), err)
 	}
 
 	// Messages that are dropped after decoding: their bytes stay held by

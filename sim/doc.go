@@ -12,8 +12,9 @@
 // through provision.Async and the ledger through payment.AsyncChain, whose
 // work the simulator's executor runs on the agenda where the live node
 // runs it on goroutines; it paces its events by
-// consensus.min_round_interval; and it stores everything in a node.MemStore
-// wrapped with the storage faults a scenario injects (failed writes,
+// consensus.min_round_interval; and it stores everything in memory (one
+// copy of each event's encoding for the whole run, which every node's
+// store indexes) wrapped with the storage faults a scenario injects (failed writes,
 // damaged or torn records, unsynced writes lost in a machine crash), which
 // stop the node, or make it refuse to start, as they stop a live one; a
 // backup copies that store as it is on disk, and a restart may put it back

@@ -1,8 +1,8 @@
 package sim
 
-// The engine's agenda: a binary min-heap of pending happenings ordered by
-// virtual time, then by the order they were scheduled, so two runs with one
-// seed pop them in one order.
+// The engine's agenda: the pending happenings, popped in order of virtual
+// time, then of the order they were scheduled (a binary min-heap), so two
+// runs with one seed pop them in one order.
 
 type itemKind uint8
 
@@ -23,7 +23,6 @@ type packet struct {
 
 type item struct {
 	at    int64
-	seq   uint64
 	kind  itemKind
 	to    int32
 	from  int32
@@ -35,59 +34,87 @@ type item struct {
 	call   func()
 }
 
+// agenda holds the pending items in a slab and orders them with a heap of
+// small keys: the heap moves 24 bytes per step instead of an item.
 type agenda struct {
+	keys  []agendaKey
 	items []item
+	free  []int32 // slab slots not in use
 	seq   uint64
 }
 
+// agendaKey orders one item of the slab: by time, then by the order the
+// items were scheduled in.
+type agendaKey struct {
+	at   int64
+	seq  uint64
+	slot int32
+}
+
 func (a *agenda) push(it item) {
-	it.seq = a.seq
+	seq := a.seq
 	a.seq++
-	a.items = append(a.items, it)
-	i := len(a.items) - 1
+	var slot int32
+	if n := len(a.free); n > 0 {
+		slot = a.free[n-1]
+		a.free = a.free[:n-1]
+		a.items[slot] = it
+	} else {
+		slot = int32(len(a.items))
+		a.items = append(a.items, it)
+	}
+	a.keys = append(a.keys, agendaKey{at: it.at, seq: seq, slot: slot})
+	i := len(a.keys) - 1
+	k := a.keys[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if !a.less(i, p) {
+		if !k.less(&a.keys[p]) {
 			break
 		}
-		a.items[i], a.items[p] = a.items[p], a.items[i]
+		a.keys[i] = a.keys[p]
 		i = p
 	}
+	a.keys[i] = k
 }
 
-func (a *agenda) less(i, j int) bool {
-	x, y := &a.items[i], &a.items[j]
-	if x.at != y.at {
-		return x.at < y.at
+func (k *agendaKey) less(o *agendaKey) bool {
+	if k.at != o.at {
+		return k.at < o.at
 	}
-	return x.seq < y.seq
+	return k.seq < o.seq
 }
 
-func (a *agenda) len() int { return len(a.items) }
+func (a *agenda) len() int { return len(a.keys) }
 
-func (a *agenda) peek() *item { return &a.items[0] }
+// peekAt returns the time of the next item.
+func (a *agenda) peekAt() int64 { return a.keys[0].at }
 
 func (a *agenda) pop() item {
-	top := a.items[0]
-	last := len(a.items) - 1
-	a.items[0] = a.items[last]
-	a.items[last] = item{}
-	a.items = a.items[:last]
+	slot := a.keys[0].slot
+	top := a.items[slot]
+	a.items[slot] = item{}
+	a.free = append(a.free, slot)
+	last := len(a.keys) - 1
+	k := a.keys[last]
+	a.keys = a.keys[:last]
+	if last == 0 {
+		return top
+	}
 	i := 0
 	for {
-		l, r := 2*i+1, 2*i+2
-		m := i
-		if l < last && a.less(l, m) {
-			m = l
-		}
-		if r < last && a.less(r, m) {
-			m = r
-		}
-		if m == i {
+		c := 2*i + 1
+		if c >= last {
 			break
 		}
-		a.items[i], a.items[m] = a.items[m], a.items[i]
-		i = m
+		if r := c + 1; r < last && a.keys[r].less(&a.keys[c]) {
+			c = r
+		}
+		if !a.keys[c].less(&k) {
+			break
+		}
+		a.keys[i] = a.keys[c]
+		i = c
 	}
+	a.keys[i] = k
 	return top
 }

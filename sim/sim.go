@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"dagger/graph"
@@ -28,6 +30,11 @@ type Options struct {
 	// Trace receives one line per delivered message and fault (JSON
 	// lines); nil writes none.
 	Trace io.Writer
+	// HeapProfile, if set, receives a heap profile (runtime/pprof's
+	// "heap", after a collection) taken when simulated time ends, before
+	// the report is made: the in-use part shows what the run still holds
+	// at its largest, the allocated part what it allocated in all.
+	HeapProfile io.Writer
 }
 
 // Sim is one run of a scenario: the nodes, the network, the agenda of
@@ -40,6 +47,7 @@ type Sim struct {
 	verifier  graph.Verifier
 	limits    graph.Limits
 	decoder   *decodeMemo
+	archive   *archive    // the encodings the nodes' stores hold
 	eps       []*endpoint // the scenario's nodes, then twins
 	byName    map[transport.PeerID]int
 	net       *network
@@ -50,6 +58,7 @@ type Sim struct {
 	workload  *workload
 	cluster   *simCluster
 	trace     *tracer
+	profErr   error
 	fp        [32]byte // the delivered-message trace, chained
 	fpBuf     []byte
 	// cov counts coverage points as they happen (see Coverage).
@@ -113,7 +122,8 @@ type endpoint struct {
 
 // New prepares a run of sc.
 func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
-	s := &Sim{sc: sc, opt: opt, end: int64(sc.Duration), net: newNetwork(sc), cov: make(map[string]uint64)}
+	s := &Sim{sc: sc, opt: opt, end: int64(sc.Duration), net: newNetwork(sc), cov: make(map[string]uint64),
+		archive: newArchive()}
 	newSigner := func(seed [32]byte) graph.Signer { return graph.Ed25519SignerFromSeed(seed) }
 	var verifier graph.Verifier = graph.Ed25519{}
 	if sc.Crypto == "fast" {
@@ -222,6 +232,9 @@ func Run(sc *scenario.Scenario, opt Options) (*Report, error) {
 	if s.trace != nil && s.trace.err != nil {
 		return r, fmt.Errorf("write trace: %w", s.trace.err)
 	}
+	if s.profErr != nil {
+		return r, fmt.Errorf("write heap profile: %w", s.profErr)
+	}
 	return r, nil
 }
 
@@ -235,7 +248,7 @@ func (s *Sim) Run() *Report {
 	}
 	s.workload.start()
 	s.cluster.vm.start()
-	for s.agenda.len() > 0 && s.agenda.peek().at <= s.end {
+	for s.agenda.len() > 0 && s.agenda.peekAt() <= s.end {
 		it := s.agenda.pop()
 		s.now = it.at
 		s.dispatch(&it)
@@ -243,6 +256,10 @@ func (s *Sim) Run() *Report {
 	s.now = s.end
 	if s.trace != nil {
 		s.trace.flush()
+	}
+	if s.opt.HeapProfile != nil {
+		runtime.GC()
+		s.profErr = pprof.Lookup("heap").WriteTo(s.opt.HeapProfile, 0)
 	}
 	return s.report(time.Since(wall))
 }
@@ -329,7 +346,7 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 // storeOf returns the endpoint's store, a new empty one if it has none.
 func (s *Sim) storeOf(ep *endpoint) *simStore {
 	if ep.store == nil {
-		ep.store = newSimStore(newRand(s.sc.Seed, "store/"+string(ep.name), ep.id), ep.lossy)
+		ep.store = newSimStore(s.archive, newRand(s.sc.Seed, "store/"+string(ep.name), ep.id), ep.lossy)
 	}
 	return ep.store
 }

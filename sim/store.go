@@ -1,12 +1,12 @@
 package sim
 
 // The simulated store and its faults. A node in the simulator stores
-// everything in a node.MemStore; simStore wraps it with the failures of
+// everything in a memStore (memstore.go); simStore wraps it with the failures of
 // the live on-disk store (package node/live/store) that a scenario injects: a
 // write that fails, a record whose bytes are damaged (found, as the live
 // store finds it by its checksum, when the record is read), a write torn
 // by a crash, and the loss at a machine crash of what was never synced.
-// With no fault armed every call goes straight to the MemStore. A backup
+// With no fault armed every call goes straight to the memStore. A backup
 // is a copy of a simStore as it is on disk (copySynced).
 
 import (
@@ -118,7 +118,7 @@ func (d *damage) check() error {
 // crashes; a restart that loses the state replaces it, and so does one
 // on a backup.
 type simStore struct {
-	mem *node.MemStore
+	mem *memStore
 	rng *rand.Rand
 	// fail is the write armed to fail next, writeNone if none is.
 	fail writeKind
@@ -138,8 +138,8 @@ type simStore struct {
 
 var _ node.Store = (*simStore)(nil)
 
-func newSimStore(rng *rand.Rand, lossy bool) *simStore {
-	return &simStore{mem: node.NewMemStore(), rng: rng, lossy: lossy}
+func newSimStore(ar *archive, rng *rand.Rand, lossy bool) *simStore {
+	return &simStore{mem: newMemStore(ar), rng: rng, lossy: lossy}
 }
 
 // failing reports whether the write k is armed to fail, and disarms it.

@@ -23,7 +23,7 @@ type storeFixture struct {
 
 func newStoreFixture(t *testing.T, lossy bool) *storeFixture {
 	t.Helper()
-	f := &storeFixture{st: newSimStore(newRand(1, "store-test", 0), lossy)}
+	f := &storeFixture{st: newSimStore(newArchive(), newRand(1, "store-test", 0), lossy)}
 	f.events = graphtest.NewBuilder(4, 1).Layered(3, 1, 32)
 	for r, layer := range f.events {
 		for _, e := range layer {
@@ -186,7 +186,7 @@ func TestSimStoreFindsADamagedLastSignedRecordAndSnapshot(t *testing.T) {
 		t.Fatalf("newer snapshot: %+v, %v", sn, err)
 	}
 
-	empty := newSimStore(newRand(1, "store-test", 1), false)
+	empty := newSimStore(newArchive(), newRand(1, "store-test", 1), false)
 	for _, k := range []writeKind{writeEvent, writeLastSigned, writeSnapshot} {
 		if what, ok := empty.corrupt(k, false); ok {
 			t.Errorf("an empty store damaged a %s: %s", k, what)

@@ -20,7 +20,13 @@ type workload struct {
 	until   int64
 	filler  []byte
 	seq     uint64
-	pending map[graph.Hash]submission
+	// pending holds the submission of every transaction from sequence
+	// number base on (its first 8 bytes): whether it awaits its commit
+	// at its node, found there by the number and confirmed by its hash.
+	// None before front awaits its commit.
+	pending []submission
+	base    uint64
+	front   int
 	lat     []int64 // commit latencies, nanoseconds
 	at      []int64 // the virtual time of each of those commits
 	steady  []int64 // those of transactions submitted from the liveness point on
@@ -29,13 +35,14 @@ type workload struct {
 }
 
 type submission struct {
-	node int
-	at   int64
+	hash    graph.Hash
+	at      int64
+	node    int32
+	waiting bool
 }
 
 func newWorkload(s *Sim) *workload {
-	w := &workload{s: s, rng: newRand(s.sc.Seed, "workload", 0), rate: s.sc.Workload.Rate,
-		until: s.end, pending: make(map[graph.Hash]submission)}
+	w := &workload{s: s, rng: newRand(s.sc.Seed, "workload", 0), rate: s.sc.Workload.Rate, until: s.end}
 	if u := int64(s.sc.Workload.Until); u > 0 {
 		w.until = u
 	}
@@ -79,26 +86,46 @@ func (w *workload) submit() {
 	copy(tx, w.filler)
 	binary.BigEndian.PutUint64(tx, w.seq)
 	w.seq++
+	w.pending = append(w.pending, submission{})
 	if !ep.up || ep.ledger.Submit(tx) != nil {
 		w.refused++
 		return
 	}
 	w.sent++
 	h := graph.TxHash(tx)
-	w.pending[h] = submission{node: target, at: s.now}
+	w.pending[len(w.pending)-1] = submission{hash: h, at: s.now, node: int32(target), waiting: true}
 	s.checker.Submit(target, h, s.now)
 }
 
 // committed measures the latency of the node's own submissions.
 func (w *workload) committed(nodeIdx int, txs []graph.CommittedTx) {
 	for i := range txs {
-		if sub, ok := w.pending[txs[i].Hash]; ok && sub.node == nodeIdx {
-			w.lat = append(w.lat, w.s.now-sub.at)
-			w.at = append(w.at, w.s.now)
-			if sub.at >= int64(w.s.sc.Expect.Liveness.After) {
-				w.steady = append(w.steady, w.s.now-sub.at)
-			}
-			delete(w.pending, txs[i].Hash)
+		tx := &txs[i]
+		if len(tx.Data) < 8 {
+			continue
 		}
+		k := binary.BigEndian.Uint64(tx.Data) - w.base
+		if k >= uint64(len(w.pending)) {
+			continue
+		}
+		sub := &w.pending[k]
+		if !sub.waiting || int(sub.node) != nodeIdx || sub.hash != tx.Hash {
+			continue
+		}
+		w.lat = append(w.lat, w.s.now-sub.at)
+		w.at = append(w.at, w.s.now)
+		if sub.at >= int64(w.s.sc.Expect.Liveness.After) {
+			w.steady = append(w.steady, w.s.now-sub.at)
+		}
+		sub.waiting = false
+	}
+	// Those no longer waiting at the front leave, in bulk.
+	for w.front < len(w.pending) && !w.pending[w.front].waiting {
+		w.front++
+	}
+	if w.front > 1024 && w.front >= len(w.pending)/2 {
+		w.pending = append(w.pending[:0], w.pending[w.front:]...)
+		w.base += uint64(w.front)
+		w.front = 0
 	}
 }

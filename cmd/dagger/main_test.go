@@ -80,6 +80,26 @@ func TestSimRunPassesAndWritesTheReport(t *testing.T) {
 	}
 }
 
+func TestSimRunWritesProfiles(t *testing.T) {
+	file := writeScenario(t, smallScenario)
+	dir := t.TempDir()
+	cpu, mem := filepath.Join(dir, "cpu.out"), filepath.Join(dir, "mem.out")
+	code, out, errs := runCLI("sim", "run", file, "--cpuprofile", cpu, "--memprofile", mem)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, p := range []string{cpu, mem} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// pprof writes gzipped protocol buffers.
+		if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s is not a pprof profile (%d bytes)", filepath.Base(p), len(b))
+		}
+	}
+}
+
 func TestSimRunIsReproducibleFromItsSeed(t *testing.T) {
 	file := writeScenario(t, smallScenario)
 	fingerprint := func(seed string) string {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -18,11 +19,23 @@ import (
 
 func newSimCmd() *cobra.Command {
 	c := group("sim", "run scenarios in the deterministic simulator (sim run|sweep|fuzz|shrink|merge)", "")
-	// A run allocates at a high rate and keeps little: trading memory for
-	// fewer collections makes large runs markedly faster.
-	c.PersistentPreRun = func(*cobra.Command, []string) { debug.SetGCPercent(400) }
+	c.PersistentPreRun = func(*cobra.Command, []string) { setSimMemoryLimit(1) }
 	c.AddCommand(newSimRunCmd(), newSimSweepCmd(), newSimFuzzCmd(), newSimShrinkCmd(), newSimMergeCmd())
 	return c
+}
+
+// simMemoryLimit is the soft memory limit of one simulation (GOMEMLIMIT
+// overrides it): the collector keeps its default pace, and works harder
+// as the process nears the limit, which keeps the largest scenario,
+// scale-100, under a gigabyte.
+const simMemoryLimit = 768 << 20
+
+// setSimMemoryLimit sets the soft memory limit for runs simulations at a
+// time.
+func setSimMemoryLimit(runs int) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(runs) * simMemoryLimit)
+	}
 }
 
 // oneScenario is the one scenario file a sim command takes.
@@ -46,29 +59,47 @@ func parseOverrides(sets []string) ([]scenario.Override, error) {
 }
 
 func newSimRunCmd() *cobra.Command {
-	var seed, jsonPath, tracePath string
-	var determinism bool
-	var sets []string
+	var o simRunOpts
 	c := &cobra.Command{
-		Use:   "run FILE [--seed N] [--set key=value ...] [--json PATH] [--trace PATH] [--check-determinism]",
+		Use:   "run FILE [--seed N] [--set key=value ...] [--json PATH] [--trace PATH] [--check-determinism] [--cpuprofile PATH] [--memprofile PATH]",
 		Short: "run one scenario and check it",
 		Long: `Runs a scenario in the deterministic simulator and checks agreement, integrity, liveness and evidence.
-Exit status: 0 every check passed, 1 a check failed, 2 invalid scenario or arguments.`,
+Exit status: 0 every check passed, 1 a check failed, 2 invalid scenario or arguments.
+
+The Go collector works to keep a run under 768 MiB (a soft limit; set GOMEMLIMIT
+to choose another).
+
+--cpuprofile and --memprofile write Go profiles of the run (of the first run with
+--check-determinism) for 'go tool pprof': where the simulator spends its time, and
+what it holds when simulated time ends (inuse_space) and allocated in all
+(alloc_space), e.g.
+  dagger sim run scenarios/scale-100.yaml --cpuprofile cpu.out --memprofile mem.out
+  go tool pprof -top cpu.out; go tool pprof -sample_index=inuse_space -top mem.out`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, err := oneScenario(args)
 			if err != nil {
 				return err
 			}
-			return simRun(cmd.OutOrStdout(), cmd.ErrOrStderr(), file, seed, jsonPath, tracePath, determinism, sets)
+			return simRun(cmd.OutOrStdout(), cmd.ErrOrStderr(), file, o)
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&seed, "seed", "", "seed to run with (default: the scenario's)")
-	f.StringVar(&jsonPath, "json", "", "write the JSON report to this file ('-' for stdout)")
-	f.StringVar(&tracePath, "trace", "", "write every delivered message and fault as JSON lines to this file")
-	f.BoolVar(&determinism, "check-determinism", false, "run twice and fail unless both runs have the same fingerprint")
-	f.StringArrayVar(&sets, "set", nil, "override a scenario setting, `key=value` (repeatable), e.g. --set network.drop=0.05")
+	f.StringVar(&o.seed, "seed", "", "seed to run with (default: the scenario's)")
+	f.StringVar(&o.jsonPath, "json", "", "write the JSON report to this file ('-' for stdout)")
+	f.StringVar(&o.tracePath, "trace", "", "write every delivered message and fault as JSON lines to this file")
+	f.BoolVar(&o.determinism, "check-determinism", false, "run twice and fail unless both runs have the same fingerprint")
+	f.StringArrayVar(&o.sets, "set", nil, "override a scenario setting, `key=value` (repeatable), e.g. --set network.drop=0.05")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.StringVar(&o.memProfile, "memprofile", "", "write a heap profile, taken when simulated time ends, to this file")
 	return c
+}
+
+// simRunOpts are the flags of sim run.
+type simRunOpts struct {
+	seed, jsonPath, tracePath string
+	cpuProfile, memProfile    string
+	determinism               bool
+	sets                      []string
 }
 
 // loadScenario loads a scenario file with --seed and --set applied; its
@@ -88,26 +119,48 @@ func loadScenario(file, seed string, sets []string) (*scenario.Scenario, error) 
 	return sc, nil
 }
 
-func simRun(stdout, stderr io.Writer, file, seed, jsonPath, tracePath string, determinism bool, sets []string) error {
-	sc, err := loadScenario(file, seed, sets)
+func simRun(stdout, stderr io.Writer, file string, o simRunOpts) error {
+	jsonPath, sets := o.jsonPath, o.sets
+	sc, err := loadScenario(file, o.seed, sets)
 	if err != nil {
 		return err
 	}
 	opt := sim.Options{}
-	if tracePath != "" {
-		f, err := os.Create(tracePath)
+	if o.tracePath != "" {
+		f, err := os.Create(o.tracePath)
 		if err != nil {
 			return failf(2, "%v", err)
 		}
 		defer f.Close()
 		opt.Trace = f
 	}
+	if o.memProfile != "" {
+		f, err := os.Create(o.memProfile)
+		if err != nil {
+			return failf(2, "%v", err)
+		}
+		defer f.Close()
+		opt.HeapProfile = f
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return failf(2, "%v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return failf(2, "--cpuprofile: %v", err)
+		}
+	}
 	rep, err := sim.Run(sc, opt)
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return failf(2, "%v", err)
 	}
 	rep.Overrides = sets
-	if determinism {
+	if o.determinism {
 		again, err := sim.Run(sc, sim.Options{})
 		if err != nil {
 			return failf(2, "%v", err)

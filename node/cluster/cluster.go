@@ -228,6 +228,9 @@ type State struct {
 
 	hash  [32]byte
 	dirty bool
+	// hashBuf is Hash's scratch space: a state is hashed after every
+	// commit.
+	hashBuf []byte
 }
 
 type evidenceKey struct {
@@ -470,8 +473,7 @@ func (s *State) Hash() [32]byte {
 	if !s.dirty {
 		return s.hash
 	}
-	b := make([]byte, 0, 256+128*len(s.opOrder)+160*len(s.vms))
-	b = append(b, "dagger/cluster-state/v1\x00"...)
+	b := append(s.hashBuf[:0], "dagger/cluster-state/v1\x00"...)
 	b = binary.BigEndian.AppendUint64(b, s.epoch)
 	b = binary.BigEndian.AppendUint64(b, uint64(s.boundary))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.time))
@@ -515,6 +517,7 @@ func (s *State) Hash() [32]byte {
 	b = append(b, s.seenHash[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(len(s.evidence)))
 	s.hash = sha256.Sum256(b)
+	s.hashBuf = b
 	s.dirty = false
 	return s.hash
 }

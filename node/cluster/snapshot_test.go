@@ -451,7 +451,7 @@ func TestSnapshotKnowsEveryField(t *testing.T) {
 		fields string
 	}{
 		{State{}, "params verifier epoch committee committees boundary epochStart time commits operators opOrder joined " +
-			"vms live byOwner payments payHash seen seenByExp seenHash evidence hash dirty"},
+			"vms live byOwner payments payHash seen seenByExp seenHash evidence hash dirty hashBuf"},
 		{Params{}, "Treasury Price EpochLength StatusTimeout MaxAttempts"},
 		{Price{}, "VCPUHour MemoryGiBHour DiskGiBHour"},
 		{Operator{}, "Key PeerID Region Capacity Payout Weight Status Used Equivocated Leaving Approvals Removals Since order"},

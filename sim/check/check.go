@@ -12,8 +12,9 @@
 //
 // A run may have a hundred nodes and tens of thousands of events, so the
 // Checker keeps neither commits nor events: one digest per commit index,
-// and per node only the window of rounds the graph itself still remembers
-// (GC depth below the last committed leader). The verdicts depend only on
+// and only the window of rounds the graph itself still remembers (GC depth
+// below the last committed leader), once for all the nodes that committed
+// the same sequence (lineage.go). The verdicts depend only on
 // the order of the calls, never on map iteration, clocks or randomness.
 package check
 
@@ -109,6 +110,13 @@ type Checker struct {
 	buf    []byte
 	leaves [][]graph.Hash
 
+	// lineages are the windows of what honest nodes committed before,
+	// each shared by the nodes that committed the same (lineage.go);
+	// share is false only in the tests that compare the checker with one
+	// that gives every node windows of its own.
+	lineages []*lineage
+	share    bool
+
 	committees map[uint64]*graph.Committee
 	// epochBase maps an epoch to the TxRound of its round 0, as the first
 	// honest node to enter it derived it.
@@ -132,20 +140,20 @@ type nodeState struct {
 	reached uint64
 	fork    *commitSummary
 
-	// Integrity: the leader round of the last commit and the events and
-	// transactions committed within GC depth of it, with the index of the
-	// commit that delivered them. Reset by Restart.
+	// Integrity: the leader round of the last commit, the cutoff of the
+	// events it committed within GC depth of it, which its lineage holds
+	// with those of the other nodes that committed the same, and the
+	// cutoff of the transactions (txCutoff), on the axis that chains the
+	// epochs (TxRound): that window does not end with an epoch. txEpoch is
+	// the epoch of the last commit, txLeader its leader's round there.
+	// Reset by Restart.
 	hasLeader  bool
 	lastLeader uint64
 	cutoff     uint64
-	events     window[graph.Hash, uint64]
-	// txs is the transaction replay window, on the axis that chains the
-	// epochs (TxRound): it does not end with an epoch. txEpoch is the
-	// epoch of the last commit, txLeader its leader's round there.
-	txs      window[graph.Hash, uint64]
-	txEpoch  uint64
-	txLeader uint64
-	txCutoff uint64
+	lin        *lineage
+	txEpoch    uint64
+	txLeader   uint64
+	txCutoff   uint64
 
 	// pending maps the required transactions not yet committed here to
 	// their submission time.
@@ -170,6 +178,7 @@ func New(cfg Config) *Checker {
 		firstTx:    make(map[graph.Hash]uint64),
 		eqSlots:    make(map[slot]struct{}),
 		committees: map[uint64]*graph.Committee{cfg.Committee.Epoch(): cfg.Committee},
+		share:      true,
 		epochBase:  map[uint64]uint64{cfg.Committee.Epoch(): 0},
 	}
 	if c.verifier == nil {
@@ -187,11 +196,15 @@ func New(cfg Config) *Checker {
 	for _, h := range cfg.Honest {
 		n := &nodeState{honest: h, synced: true}
 		if h {
-			n.resetIntegrity()
 			n.pending = make(map[graph.Hash]int64)
 			n.slots = make(map[slot]uint8)
 		}
 		c.nodes = append(c.nodes, n)
+	}
+	for i, n := range c.nodes {
+		if n.honest {
+			c.join(i, 0)
+		}
 	}
 	return c
 }
@@ -209,11 +222,14 @@ func (c *Checker) node(i int) *nodeState {
 	return c.nodes[i]
 }
 
-func (n *nodeState) resetIntegrity() {
+// resetIntegrity starts node's integrity state afresh, delivering from
+// index from.
+func (c *Checker) resetIntegrity(node int, from uint64) {
+	n := c.nodes[node]
 	n.hasLeader, n.lastLeader, n.cutoff = false, 0, 0
-	n.events = newWindow[graph.Hash, uint64]()
-	n.txs = newWindow[graph.Hash, uint64]()
 	n.txEpoch, n.txLeader, n.txCutoff = 0, 0, 0
+	c.leave(node)
+	c.join(node, from)
 }
 
 // Commit is called every time node delivers a commit, at virtual time now.
@@ -226,8 +242,9 @@ func (c *Checker) Commit(node int, cm *graph.Commit, now int64) {
 	if !n.honest {
 		return
 	}
+	pos := n.next
 	a := c.agree(node, n, cm, d, now)
-	c.checkIntegrity(node, n, cm, a)
+	c.checkIntegrity(node, n, cm, a, pos)
 	c.satisfy(n, cm)
 }
 
@@ -241,7 +258,7 @@ func (c *Checker) Restart(node int, from uint64) {
 	n.fingerprint = graph.Hash{}
 	n.synced = true
 	if n.honest {
-		n.resetIntegrity()
+		c.resetIntegrity(node, from)
 	}
 }
 

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -54,7 +55,7 @@ var (
 	})
 )
 
-func load(t *testing.T, run func() (*fixture, error)) *fixture {
+func load(t testing.TB, run func() (*fixture, error)) *fixture {
 	t.Helper()
 	f, err := run()
 	if err != nil {
@@ -308,18 +309,20 @@ func TestRedeliverReproducesTheGoodRun(t *testing.T) {
 	}
 }
 
-func TestEachSafetyViolationFailsItsChecker(t *testing.T) {
-	f := load(t, goodRun)
+// safetyCase is a run altered to break one property, and what must fail.
+type safetyCase struct {
+	name   string
+	mutate func(t *testing.T, s *stream)
+	fail   map[string]string
+}
+
+func safetyCases(t *testing.T, f *fixture) []safetyCase {
 	last := len(f.commits[0]) - 1
 	const k = 10 // a commit in the middle of the run
 	if last < k+2 {
 		t.Fatalf("the good run has %d commits", last+1)
 	}
-	cases := []struct {
-		name   string
-		mutate func(t *testing.T, s *stream)
-		fail   map[string]string
-	}{
+	return []safetyCase{
 		{"unaltered run passes", func(*testing.T, *stream) {}, nil},
 		{"nodes disagree on a commit's time", func(t *testing.T, s *stream) {
 			s.commits[2][k].Time++
@@ -402,12 +405,127 @@ func TestEachSafetyViolationFailsItsChecker(t *testing.T) {
 		{"the leader is not its commit's last event", func(t *testing.T, s *stream) {
 			s.every(k, func(cm *graph.Commit) { cm.Leader = cm.Events[0].Ref() })
 		}, map[string]string{"integrity": "is not the last of its"}},
+		{"a transaction is delivered from a place that does not exist", func(t *testing.T, s *stream) {
+			s.every(k, func(cm *graph.Commit) { cm.Txs[0].Index = 1 << 20 })
+		}, map[string]string{"integrity": "no such place"}},
+		{"a node restarts and delivers the sequence again", func(t *testing.T, s *stream) {
+			redo := slices.Clone(s.commits[1][:k+3])
+			s.commits[1] = s.commits[1][:k]
+			s.after = append(s.after, func(c *Checker) {
+				c.Restart(1, 0)
+				for i := range redo {
+					c.Commit(1, &redo[i], 1000*second)
+				}
+			})
+		}, nil},
 	}
-	for _, tc := range cases {
+}
+
+func TestEachSafetyViolationFailsItsChecker(t *testing.T) {
+	f := load(t, goodRun)
+	for _, tc := range safetyCases(t, f) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := f.stream()
 			tc.mutate(t, s)
 			expect(t, check(f.config(), s), tc.fail)
+		})
+	}
+}
+
+// feedShuffled makes the calls of feed, but lets the nodes run ahead of
+// and fall behind one another as the seed draws it: each node's commits
+// stay in order.
+func (s *stream) feedShuffled(c *Checker, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	for _, fn := range s.before {
+		fn(c)
+	}
+	next := make([]int, len(s.commits))
+	for {
+		var ready []int
+		for i, seq := range s.commits {
+			if next[i] < len(seq) {
+				ready = append(ready, i)
+			}
+		}
+		if len(ready) == 0 {
+			break
+		}
+		// Node 0 is the slowest, so that others pull ahead of it by
+		// more than a window.
+		i := ready[r.IntN(len(ready))]
+		if i == 0 && len(ready) > 1 && r.IntN(8) != 0 {
+			i = ready[1+r.IntN(len(ready)-1)]
+		}
+		c.Commit(i, &s.commits[i][next[i]], int64(next[i])*1e9)
+		next[i]++
+	}
+	for i := range s.equivocations {
+		for _, e := range s.equivocations[i] {
+			c.Equivocation(i, e.creator, e.round)
+		}
+		for _, ev := range s.evidence[i] {
+			c.Evidence(i, ev)
+		}
+	}
+	for _, fn := range s.after {
+		fn(c)
+	}
+}
+
+// Nodes sharing windows (lineage.go) must find exactly what nodes with
+// windows of their own find, violation by violation, however far apart
+// they run, whatever breaks.
+func TestSharedWindowsFindWhatOwnWindowsFind(t *testing.T) {
+	f := load(t, goodRun)
+	cases := safetyCases(t, f)
+	cfg, messy := messyStream(f)
+	cases = append(cases, safetyCase{name: "a messy run", mutate: func(_ *testing.T, s *stream) { *s = *messy }})
+	// A transaction delivered again around the end of its window: for
+	// nodes behind the front it may still be in theirs.
+	for m := 3; m < 12; m++ {
+		cases = append(cases, safetyCase{name: fmt.Sprintf("a transaction is delivered again %d commits later", m),
+			mutate: func(_ *testing.T, s *stream) {
+				dup := f.freshEvent(m, 2, f.commits[0][1].Txs[0].Data)
+				s.every(m, func(cm *graph.Commit) { insertEvent(cm, dup); redeliver(cm) })
+			}})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := range uint64(6) {
+				run := func(share bool) ([]Result, any, int) {
+					s := f.stream()
+					tc.mutate(t, s)
+					conf := f.config()
+					if tc.name == "a messy run" {
+						conf = cfg
+					}
+					c := New(conf)
+					c.share = share
+					if !share {
+						for i, n := range c.nodes {
+							if n.honest {
+								c.resetIntegrity(i, 0)
+							}
+						}
+					}
+					if seed == 0 {
+						s.feed(c)
+					} else {
+						s.feedShuffled(c, seed)
+					}
+					return c.Finish(), c.checked, len(c.lineages)
+				}
+				shared, sharedCount, lineages := run(true)
+				own, ownCount, _ := run(false)
+				if !reflect.DeepEqual(shared, own) || sharedCount != ownCount {
+					t.Fatalf("seed %d: shared windows found\n%v %+v\nown windows found\n%v %+v", seed, shared, sharedCount, own, ownCount)
+				}
+				if seed == 0 && tc.fail == nil && !strings.Contains(tc.name, "restarts") && !strings.Contains(tc.name, "commits later") &&
+					tc.name != "a messy run" && lineages != 1 {
+					t.Errorf("%d lineages after a run whose nodes committed the same", lineages)
+				}
+			}
 		})
 	}
 }
@@ -753,8 +871,9 @@ func TestDetailShowsTheSmallestViolationsFirst(t *testing.T) {
 	}
 }
 
-// The checker's memory must follow the graph's: per node only the rounds
-// at or above the GC cutoff of its last commit.
+// The checker's memory must follow the graph's: per lineage only the
+// rounds at or above the GC cutoff of its members' last commits, and one
+// lineage for nodes that committed the same.
 func TestWindowsKeepOnlyRoundsAtOrAboveTheCutoff(t *testing.T) {
 	f := load(t, goodRun)
 	c := New(f.config())
@@ -765,17 +884,21 @@ func TestWindowsKeepOnlyRoundsAtOrAboveTheCutoff(t *testing.T) {
 			t.Fatalf("node %d: cutoff %d never advanced", i, n.cutoff)
 		}
 		lowest = min(lowest, n.cutoff)
-		for name, w := range map[string]*window[graph.Hash, uint64]{"events": &n.events, "txs": &n.txs} {
-			held := 0
-			for r, ks := range w.rounds {
-				if r < n.cutoff {
-					t.Errorf("node %d %s window holds round %d below cutoff %d", i, name, r, n.cutoff)
-				}
-				held += len(ks)
+	}
+	if len(c.lineages) != 1 || len(c.lineages[0].members) != len(c.nodes) {
+		t.Fatalf("%d lineages for %d nodes that committed the same", len(c.lineages), len(c.nodes))
+	}
+	l := c.lineages[0]
+	for name, w := range map[string]*histWindow{"events": &l.events, "txs": &l.txs} {
+		held := 0
+		for r, ks := range w.rounds {
+			if name == "events" && r < lowest {
+				t.Errorf("%s window holds round %d below every node's cutoff %d", name, r, lowest)
 			}
-			if held != len(w.m) {
-				t.Errorf("node %d %s window: %d keys by round, %d in the map", i, name, held, len(w.m))
-			}
+			held += len(ks)
+		}
+		if held != len(w.m) {
+			t.Errorf("%s window: %d keys by round, %d in the map", name, held, len(w.m))
 		}
 	}
 	for r := range c.memo.rounds {

@@ -51,7 +51,10 @@ func (c *Checker) verify(e *graph.Event) ([]graph.Hash, error) {
 	if err := com.Verify(e, c.verifier, c.cfg.Limits); err != nil {
 		return nil, err
 	}
-	_, leaves := graph.BatchRoot(e.Txs)
+	leaves := make([]graph.Hash, len(e.Txs))
+	for i, tx := range e.Txs {
+		leaves[i] = graph.TxHash(tx)
+	}
 	if !known {
 		c.memo.put(Round(e.Epoch, e.Round), h, verified{sig: e.Sig, body: body, leaves: leaves})
 		c.checked.verified++
@@ -75,8 +78,10 @@ const memoSpan = 4
 // The parent check is the costly one (a lookup per parent reference), and
 // its outcome is a function of the sequence alone: a node whose every
 // commit so far matched the agreed one skips it when another such node
-// already ran it on this index.
-func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *agreed) {
+// already ran it on this index. The checks against the windows of what
+// the node committed before are made once per lineage (lineage.go); pos
+// is the index the node was due to deliver.
+func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *agreed, pos uint64) {
 	idx := cm.Index
 	bad := func(msg func() string) { c.integrity.add(idx, node, 0, msg) }
 	lead := cm.Leader
@@ -116,9 +121,14 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 	}
 
 	causal := !n.synced || !a.checked
+	lin, rec, front := c.role(node, n, cm, causal, pos)
+	var rf *found // what this node, the front, finds
+	if front && len(lin.members) > 1 {
+		rf = &found{invalidPlaces: invalidPlaces(cm)}
+	}
 	leaves := c.leaves[:0]
 	var prev *graph.Event
-	for _, e := range cm.Events {
+	for i, e := range cm.Events {
 		ref := e.Ref()
 		l, err := c.verify(e)
 		leaves = append(leaves, l)
@@ -138,10 +148,21 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 			})
 			continue
 		}
-		if first, dup := n.events.get(ref.Hash); dup {
+		if !front {
+			if first, dup := rec.eventDup(i); dup {
+				bad(func() string {
+					return fmt.Sprintf("node %d commit %d: event %s committed again (first in commit %d)", node, idx, ref, first)
+				})
+			}
+			continue
+		}
+		if first, dup := lin.events.get(ref.Hash, n.cutoff); dup {
 			bad(func() string {
-				return fmt.Sprintf("node %d commit %d: event %s committed again (first in commit %d)", node, idx, ref, first)
+				return fmt.Sprintf("node %d commit %d: event %s committed again (first in commit %d)", node, idx, ref, first.index)
 			})
+			if rf != nil {
+				rf.events = append(rf.events, dupAt{pos: i, first: first.index})
+			}
 			continue
 		}
 		if causal {
@@ -149,14 +170,14 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 				if Round(e.Epoch, p.Round) < cutoff {
 					continue
 				}
-				if _, ok := n.events.get(p.Hash); !ok {
+				if _, ok := lin.events.get(p.Hash, n.cutoff); !ok {
 					bad(func() string {
 						return fmt.Sprintf("node %d commit %d: event %s committed before its parent %s", node, idx, ref, p)
 					})
 				}
 			}
 		}
-		n.events.put(Round(e.Epoch, e.Round), ref.Hash, idx)
+		lin.events.put(ref.Hash, entry{index: idx, round: Round(e.Epoch, e.Round)})
 	}
 	if causal && n.synced {
 		a.checked = true
@@ -165,7 +186,7 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 	lastEvent, lastIndex := -1, -1
 	for i := range cm.Txs {
 		tx := &cm.Txs[i]
-		if tx.Event < 0 || tx.Event >= len(cm.Events) || tx.Index < 0 || tx.Index >= len(cm.Events[tx.Event].Txs) {
+		if !placed(cm, tx) {
 			bad(func() string {
 				return fmt.Sprintf("node %d commit %d: tx %s at event %d #%d: no such place", node, idx, tx.Hash, tx.Event, tx.Index)
 			})
@@ -187,13 +208,24 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 				return fmt.Sprintf("node %d commit %d: tx %s at event %d #%d differs from the batch", node, idx, tx.Hash, tx.Event, tx.Index)
 			})
 		}
-		if first, dup := n.txs.get(tx.Hash); dup {
-			bad(func() string {
-				return fmt.Sprintf("node %d commit %d: tx %s delivered again (first in commit %d)", node, idx, tx.Hash, first)
-			})
+		if !front {
+			if first, dup := rec.txDup(i); dup {
+				bad(func() string {
+					return fmt.Sprintf("node %d commit %d: tx %s delivered again (first in commit %d)", node, idx, tx.Hash, first)
+				})
+			}
 			continue
 		}
-		n.txs.put(txRound, tx.Hash, idx)
+		if first, dup := lin.txs.get(tx.Hash, n.txCutoff); dup {
+			bad(func() string {
+				return fmt.Sprintf("node %d commit %d: tx %s delivered again (first in commit %d)", node, idx, tx.Hash, first.index)
+			})
+			if rf != nil {
+				rf.txs = append(rf.txs, dupAt{pos: i, first: first.index})
+			}
+			continue
+		}
+		lin.txs.put(tx.Hash, entry{index: idx, round: txRound})
 	}
 
 	// The graph forgets delivered transactions and events below the cutoff
@@ -201,15 +233,67 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 	// exactly as wide as the graph's.
 	n.hasLeader, n.lastLeader = true, max(n.lastLeader, leadRound)
 	n.cutoff = max(n.cutoff, cutoff)
-	n.events.prune(n.cutoff)
 	n.txCutoff = max(n.txCutoff, txCutoff)
-	n.txs.prune(n.txCutoff)
+	if front {
+		lin.next = idx + 1
+		if rf != nil && (len(rf.events) > 0 || len(rf.txs) > 0 || rf.invalidPlaces > 0) {
+			if lin.found == nil {
+				lin.found = make(map[uint64]*found)
+			}
+			lin.found[idx] = rf
+		}
+	}
+	c.settle(lin)
 	clear(leaves)
 	c.leaves = leaves[:0]
 	c.checked.commits++
 	c.checked.events += uint64(len(cm.Events))
 	c.checked.txs += uint64(len(cm.Txs))
 	c.pruneMemos()
+}
+
+// placed reports whether tx names a place in cm's batches.
+func placed(cm *graph.Commit, tx *graph.CommittedTx) bool {
+	return tx.Event >= 0 && tx.Event < len(cm.Events) && tx.Index >= 0 && tx.Index < len(cm.Events[tx.Event].Txs)
+}
+
+// invalidPlaces counts cm's transactions that name no place in its
+// batches: they do not enter the transactions window.
+func invalidPlaces(cm *graph.Commit) int {
+	n := 0
+	for i := range cm.Txs {
+		if !placed(cm, &cm.Txs[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+// role decides how node's commit is checked against the windows of what
+// it committed before. It returns the node's lineage, and whether the node
+// checks the commit against the lineage's windows and adds to them (the
+// front, or a node alone in its lineage); if not, rec is what the front
+// found at this index, which the node replays. A node that can no longer
+// share its lineage's windows detaches with its own copy first; causal
+// says the node checks parents against the windows.
+func (c *Checker) role(node int, n *nodeState, cm *graph.Commit, causal bool, pos uint64) (l *lineage, rec *found, front bool) {
+	l = n.lin
+	if len(l.members) == 1 {
+		return l, nil, true
+	}
+	if n.synced && cm.Index == pos {
+		switch {
+		case cm.Index == l.next:
+			return l, nil, true
+		case cm.Index < l.next && !causal:
+			rec = l.found[cm.Index]
+			if (rec == nil || rec.invalidPlaces == 0) && invalidPlaces(cm) == 0 {
+				return l, rec, false
+			}
+		}
+	}
+	c.detach(node, pos)
+	return n.lin, nil, true
 }
 
 // txRound places the leader round of node's commit of epoch on the axis
