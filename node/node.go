@@ -17,7 +17,6 @@ import (
 // Defaults of a node.
 const (
 	DefaultResubmitAfter  = 5 * time.Second
-	DefaultTxValidity     = 10 * time.Minute
 	DefaultConfirmTimeout = time.Minute
 	DefaultConfirmPoll    = time.Second
 	DefaultReconcile      = time.Second
@@ -52,7 +51,8 @@ type Config struct {
 	// ResubmitAfter: an admitted transaction not committed after this long
 	// is queued again (its id commits once, so this is safe).
 	ResubmitAfter time.Duration
-	// TxValidity is the expiry of the node's own transactions.
+	// TxValidity is the expiry of the node's own transactions, at most
+	// tx.MaxValidity; 0 means tx.DefaultValidity.
 	TxValidity time.Duration
 	// ConfirmTimeout bounds the wait for a payment to be finalized;
 	// ConfirmPoll is how often the chain is asked.
@@ -154,7 +154,7 @@ func NewNode(cfg Config) (*Node, error) {
 		cfg.ResubmitAfter = DefaultResubmitAfter
 	}
 	if cfg.TxValidity <= 0 || cfg.TxValidity > tx.MaxValidity {
-		cfg.TxValidity = DefaultTxValidity
+		cfg.TxValidity = tx.DefaultValidity
 	}
 	if cfg.ConfirmTimeout <= 0 {
 		cfg.ConfirmTimeout = DefaultConfirmTimeout

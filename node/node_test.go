@@ -124,7 +124,7 @@ func (s *solo) run(d time.Duration) {
 
 func (s *solo) create(late time.Duration, fail bool, lamports int64) *tx.Tx {
 	c := &tx.Tx{Kind: tx.KindVMCreate, Spec: tx.Spec{VCPU: 1, MemoryMiB: 1024, DiskGiB: 10, Image: "debian-12", Region: "eu"},
-		Lease: time.Hour, Expiry: s.now + int64(5*time.Minute)}
+		Lease: time.Hour, Expiry: s.now + int64(tx.DefaultValidity)}
 	s.nonce++
 	c.Nonce = s.nonce
 	if lamports < 0 {

@@ -93,7 +93,7 @@ func (n *Node) Submit(data []byte) (tx.ID, error) {
 	id := t.ID()
 	// Cheap checks first: a transaction already committed is refused
 	// before its signature costs anything.
-	if n.state.Committed(id) {
+	if n.state.Replay(id, t.Expiry) {
 		return id, fmt.Errorf("%w: duplicate: this transaction already committed", ErrRejected)
 	}
 	// The signature is checked before a pending copy answers for it: the

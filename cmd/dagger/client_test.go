@@ -402,8 +402,8 @@ func TestClientCommandUsage(t *testing.T) {
 	wantRun(t, []string{"tx"}, 2, "", "usage: dagger tx status")
 	wantRun(t, []string{"tx", "-h"}, 0, "", "usage: dagger tx status")
 	wantRun(t, []string{"tx", "status", "-h"}, 0, "", "Exit status")
-	if txValidity >= tx.MaxValidity {
-		t.Fatalf("txValidity %v: the cluster refuses expiries more than %v ahead", txValidity, tx.MaxValidity)
+	if tx.DefaultValidity >= tx.MaxValidity {
+		t.Fatalf("tx.DefaultValidity %v: the cluster refuses expiries more than %v ahead", tx.DefaultValidity, tx.MaxValidity)
 	}
 	if defaultWait > api.DefaultMaxWait {
 		t.Fatalf("--timeout's default %v exceeds what a node waits, %v", defaultWait, api.DefaultMaxWait)

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"container/heap"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -44,7 +43,7 @@ type TxOutcome struct {
 func (s *State) Apply(c Commit) Result {
 	var res Result
 	s.time = max(s.time, c.Time)
-	s.pruneSeen()
+	s.seen.prune(s.time)
 	for i, data := range c.Txs {
 		if !tx.IsCluster(data) {
 			continue
@@ -80,10 +79,10 @@ func (s *State) applyTx(data []byte, index uint64) Outcome {
 	if err := t.VerifySignature(); err != nil {
 		return reject(o, "%v", err)
 	}
-	if r := s.CheckWindow(t); r != "" {
+	if r := s.checkWindow(t, o.ID); r != "" {
 		return reject(o, "%s", r)
 	}
-	s.remember(o.ID, t.Expiry, index)
+	s.seen.add(o.ID, t.Expiry, index)
 	if t.Kind == tx.KindVMGet {
 		v, ok := s.vms[t.VM]
 		o.OK, o.Found = true, ok && !v.State.Final()
@@ -107,33 +106,19 @@ func (s *State) applyTx(data []byte, index uint64) Outcome {
 
 // CheckWindow returns why t cannot commit now, or "": its expiry must lie
 // ahead, within tx.MaxValidity, and its id must not have committed.
-func (s *State) CheckWindow(t *tx.Tx) string {
+func (s *State) CheckWindow(t *tx.Tx) string { return s.checkWindow(t, t.ID()) }
+
+func (s *State) checkWindow(t *tx.Tx, id tx.ID) string {
 	switch {
 	case t.Expiry < s.time:
 		return "expired before it committed"
 	case t.Expiry-s.time > int64(tx.MaxValidity):
 		return fmt.Sprintf("expiry is more than %v ahead of consensus time", tx.MaxValidity)
 	}
-	if s.Committed(t.ID()) {
+	if s.Replay(id, t.Expiry) {
 		return "duplicate: this transaction already committed"
 	}
 	return ""
-}
-
-func (s *State) remember(id tx.ID, expiry int64, commit uint64) {
-	s.seen[id] = seenTx{expiry: expiry, commit: commit}
-	heap.Push(&s.seenByExp, seenEntry{expiry: expiry, id: id})
-	xorSeen(&s.seenHash, id, commit)
-}
-
-// pruneSeen forgets ids whose expiry passed: they can no longer commit, so
-// replay protection needs them no more.
-func (s *State) pruneSeen() {
-	for s.seenByExp.Len() > 0 && s.seenByExp[0].expiry < s.time {
-		e := heap.Pop(&s.seenByExp).(seenEntry)
-		xorSeen(&s.seenHash, e.id, s.seen[e.id].commit)
-		delete(s.seen, e.id)
-	}
 }
 
 // IsMember says whether k is an active operator: in the committee.
@@ -544,36 +529,4 @@ func addCap(c tx.Capacity, s tx.Spec) tx.Capacity {
 
 func subCap(c tx.Capacity, s tx.Spec) tx.Capacity {
 	return tx.Capacity{VCPU: c.VCPU - s.VCPU, MemoryMiB: c.MemoryMiB - s.MemoryMiB, DiskGiB: c.DiskGiB - s.DiskGiB}
-}
-
-// seenTx is what the state keeps of a committed id until its expiry
-// passes: the expiry, for replay protection, and the commit it is in, for
-// those who ask where it committed.
-type seenTx struct {
-	expiry int64
-	commit uint64
-}
-
-// seenEntry orders the seen ids by expiry, to prune them.
-type seenEntry struct {
-	expiry int64
-	id     tx.ID
-}
-
-type expiryHeap []seenEntry
-
-func (h expiryHeap) Len() int { return len(h) }
-func (h expiryHeap) Less(i, j int) bool {
-	if h[i].expiry != h[j].expiry {
-		return h[i].expiry < h[j].expiry
-	}
-	return cmpID(h[i].id, h[j].id) < 0
-}
-func (h expiryHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)   { *h = append(*h, x.(seenEntry)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
 }

@@ -113,10 +113,27 @@ const (
 	MaxDiskGiB       = 1 << 20  // 1 PiB
 	MinLease         = time.Minute
 	MaxLease         = 366 * 24 * time.Hour
-	// MaxValidity bounds how far in the future a transaction's expiry may
-	// lie when it commits, so that the ids the cluster remembers for replay
-	// protection can be forgotten once they expire.
-	MaxValidity = time.Hour
+	// MaxValidity bounds how far past the consensus time a transaction's
+	// expiry may lie when it commits. The cluster remembers every committed
+	// id until its expiry passes (replay protection, see cluster.State),
+	// so this window, times the rate, is what it holds: at 15,000 tx/s,
+	// at most 1.8 million ids, where an hour would be 54 million. Like
+	// Solana's recent blockhash (about a minute), a short window keeps
+	// that set small; it has to leave room for what a transaction waits
+	// for before it can commit, which DefaultValidity covers, plus a
+	// client's clock running ahead of consensus time (a quorum median of
+	// the operators' clocks): MaxValidity - DefaultValidity, 30 s.
+	MaxValidity = 2 * time.Minute
+	// DefaultValidity is how far ahead of its own clock a client (the CLI,
+	// the load generators, a node for its own transactions) sets a
+	// transaction's expiry. It covers the longest wait before a
+	// transaction can commit: a vm-create or vm-renew waits for its Solana
+	// payment to be finalized (about 13 s after it lands, 32 slots; a
+	// node gives up after node.DefaultConfirmTimeout, 1 min), then for
+	// ordering (a few seconds; a node queues it again every 5 s while it
+	// has not committed), with about 25 s for a client's clock running
+	// behind consensus time.
+	DefaultValidity = 90 * time.Second
 )
 
 // Capacity is what a host offers.

@@ -226,7 +226,7 @@ func signed(tb testing.TB, t tx.Tx, key ed25519.PrivateKey) ([]byte, tx.ID) {
 	if t.Nonce == 0 {
 		t.Nonce = 1
 	}
-	t.Expiry = time.Now().Add(5 * time.Minute).UnixNano()
+	t.Expiry = time.Now().Add(tx.DefaultValidity).UnixNano()
 	if t.Kind == tx.KindVMCreate || t.Kind == tx.KindVMRenew {
 		copy(t.Author[:], key.Public().(ed25519.PublicKey))
 		pay, _, err := payment.Build(key, treasury, 1000, t.Memo(), [32]byte{})
