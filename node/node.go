@@ -25,6 +25,13 @@ const (
 	// MaxPendingTxs bounds the transactions a node admitted and tracks
 	// until they commit.
 	MaxPendingTxs = 1 << 16
+	// MaxQueuedTxs bounds the admitted transactions waiting in the
+	// ledger's queue for this node's next event. A longer queue means the
+	// node proposes slower than its clients submit: admitting more would
+	// only make its next events larger, and every node's work on each of
+	// them longer, so a client is told to come back later (ErrBusy).
+	// It is many rounds' worth at the throughput the design targets.
+	MaxQueuedTxs = 1 << 13
 )
 
 // Config configures a node: the ledger plus what sits above it.
@@ -45,6 +52,9 @@ type Config struct {
 	// Chain confirms payments; nil admits payments without confirming
 	// them, which only tests may want.
 	Chain payment.Chain
+	// TxChecker checks the cluster transactions of inserted events ahead
+	// of their commit; nil checks them when they are applied.
+	TxChecker TxChecker
 	// AutoApprove makes this operator vote to admit every operator that
 	// asks to join.
 	AutoApprove bool
@@ -94,6 +104,7 @@ type Node struct {
 	clock  Clock
 	prov   provision.Provisioner
 
+	checks     *txChecks
 	pending    map[tx.ID]*pendingTx
 	pendOrder  []tx.ID
 	results    map[tx.ID]TxStatus
@@ -174,7 +185,7 @@ func NewNode(cfg Config) (*Node, error) {
 	if cfg.KeepEpochs == 0 {
 		cfg.KeepEpochs = DefaultKeepEpochs
 	}
-	n := &Node{cfg: cfg, state: st, clock: cfg.Ledger.Clock, prov: cfg.Provisioner,
+	n := &Node{cfg: cfg, state: st, clock: cfg.Ledger.Clock, prov: cfg.Provisioner, checks: newTxChecks(),
 		pending: map[tx.ID]*pendingTx{}, results: map[tx.ID]TxStatus{}, reports: map[tx.ID]report{},
 		evidence: map[[2]uint64]bool{}, approved: map[tx.Key]bool{}, store: cfg.Ledger.Store}
 	copy(n.self[:], cfg.Key.Public().(ed25519.PublicKey))
@@ -189,6 +200,14 @@ func NewNode(cfg Config) (*Node, error) {
 	lc.Signers = n.signers
 	lc.PeerWeight = n.peerWeight
 	lc.Hooks.Evidence = n.onEvidence
+	if cfg.TxChecker != nil {
+		lc.Hooks.Inserted = func(e *graph.Event) {
+			n.precheck(e)
+			if h := n.userHooks.Inserted; h != nil {
+				h(e)
+			}
+		}
+	}
 	l, err := NewLedger(lc)
 	if err != nil {
 		return nil, err

@@ -86,6 +86,10 @@ func (n *Node) TxStatus(id tx.ID) TxStatus {
 // transaction waiting for it; the outcome reaches NodeHooks.Done and
 // TxStatus.
 func (n *Node) Submit(data []byte) (tx.ID, error) {
+	h := graph.TxHash(data)
+	if ck, ok := n.checks.done(h); ok {
+		return n.SubmitChecked(data, h, ck)
+	}
 	t, err := tx.Decode(data)
 	if err != nil {
 		return tx.ID{}, fmt.Errorf("%w: %v", ErrRejected, err)
@@ -96,24 +100,42 @@ func (n *Node) Submit(data []byte) (tx.ID, error) {
 	if n.state.Replay(id, t.Expiry) {
 		return id, fmt.Errorf("%w: duplicate: this transaction already committed", ErrRejected)
 	}
+	ck := tx.Checked{Tx: t, ID: id, Err: t.VerifySignature()}
+	return n.SubmitChecked(data, h, ck)
+}
+
+// SubmitChecked is Submit for a transaction already checked elsewhere:
+// ck is tx.Check(data) and h is graph.TxHash(data). The live runtime
+// checks what its API receives on the caller's goroutine and hands the
+// node only the answer; the node keeps it for when it applies the
+// transaction, which it then checks no more.
+func (n *Node) SubmitChecked(data []byte, h graph.Hash, ck tx.Checked) (tx.ID, error) {
+	t, id := ck.Tx, ck.ID
+	if t == nil {
+		return tx.ID{}, fmt.Errorf("%w: %v", ErrRejected, ck.Err)
+	}
+	if n.state.Replay(id, t.Expiry) {
+		return id, fmt.Errorf("%w: duplicate: this transaction already committed", ErrRejected)
+	}
 	// The signature is checked before a pending copy answers for it: the
 	// id does not cover the signature, and a copy with a bad one must be
 	// refused, not reported admitted.
-	if err := t.VerifySignature(); err != nil {
-		return id, fmt.Errorf("%w: %v", ErrRejected, err)
+	if ck.Err != nil {
+		return id, fmt.Errorf("%w: %v", ErrRejected, ck.Err)
 	}
 	if _, dup := n.pending[id]; dup {
 		return id, nil
 	}
-	if why := n.state.CheckWindow(t); why != "" {
+	if why := n.state.CheckWindow(t, id); why != "" {
 		return id, fmt.Errorf("%w: %s", ErrRejected, why)
 	}
 	if why, final := n.state.Check(t); why != "" && final {
 		return id, fmt.Errorf("%w: %s", ErrRejected, why)
 	}
-	if len(n.pending) >= MaxPendingTxs {
+	if len(n.pending) >= MaxPendingTxs || n.ledger.QueueLen() >= MaxQueuedTxs {
 		return id, ErrBusy
 	}
+	n.checks.add(doneCheck(h, ck))
 	p := &pendingTx{data: data, t: t, submitted: n.clock.Now(), since: n.clock.Now()}
 	n.pending[id] = p
 	n.pendOrder = append(n.pendOrder, id)

@@ -60,6 +60,14 @@ func (c *cliCluster) SubmitOpaque(context.Context, [][]byte) (int, error) {
 	return 0, fmt.Errorf("%w: not served here", node.ErrRejected)
 }
 
+func (c *cliCluster) SubmitMany(ctx context.Context, txs [][]byte) ([]tx.ID, []error, error) {
+	ids, errs := make([]tx.ID, len(txs)), make([]error, len(txs))
+	for i, data := range txs {
+		ids[i], errs[i] = c.Submit(ctx, data)
+	}
+	return ids, errs, nil
+}
+
 func (c *cliCluster) Submit(ctx context.Context, data []byte) (tx.ID, error) {
 	t, err := tx.Decode(data)
 	if err != nil {

@@ -18,6 +18,12 @@ type Commit struct {
 	// Time is the commit's consensus time (Unix ns).
 	Time int64
 	Txs  [][]byte
+	// Checked, if not nil, holds for some of Txs what tx.Check returns for
+	// them (a zero entry for the others): the caller checked them ahead,
+	// so that a transaction is decoded and its signature verified once
+	// per node. The state takes an entry as it is: it must be tx.Check's
+	// answer for exactly those bytes.
+	Checked []tx.Checked
 }
 
 // Result is what applying one commit did.
@@ -40,15 +46,22 @@ type TxOutcome struct {
 // passing of consensus time does (leases end, silent hosts lose their VMs,
 // an epoch boundary admits and removes operators). Commits come in order,
 // each once, so the commit's index is Commits().
-func (s *State) Apply(c Commit) Result {
+func (s *State) Apply(cm Commit) Result {
 	var res Result
-	s.time = max(s.time, c.Time)
+	s.time = max(s.time, cm.Time)
 	s.seen.prune(s.time)
-	for i, data := range c.Txs {
+	for i, data := range cm.Txs {
 		if !tx.IsCluster(data) {
 			continue
 		}
-		res.Outcomes = append(res.Outcomes, TxOutcome{Index: i, Outcome: s.applyTx(data, s.commits)})
+		var c tx.Checked
+		if i < len(cm.Checked) {
+			c = cm.Checked[i]
+		}
+		if !c.Known() {
+			c = tx.Check(data)
+		}
+		res.Outcomes = append(res.Outcomes, TxOutcome{Index: i, Outcome: s.applyTx(c, s.commits)})
 	}
 	s.sweep()
 	res.Epoch = s.epochBoundary()
@@ -63,23 +76,23 @@ func reject(o Outcome, format string, args ...any) Outcome {
 	return o
 }
 
-// applyTx applies one cluster transaction of the commit at index. Every
-// check here runs on every node at the same point of the order; the
-// processor ran the same checks earlier (Check), but a Byzantine node can
-// put anything in its events.
-func (s *State) applyTx(data []byte, index uint64) Outcome {
-	t, err := tx.Decode(data)
-	if err != nil {
-		return Outcome{Reason: err.Error()}
+// applyTx applies one cluster transaction of the commit at index, given
+// what tx.Check found of it. Every check here runs on every node at the
+// same point of the order; the processor ran the same checks earlier
+// (Check), but a Byzantine node can put anything in its events.
+func (s *State) applyTx(ck tx.Checked, index uint64) Outcome {
+	t := ck.Tx
+	if t == nil {
+		return Outcome{Reason: ck.Err.Error()}
 	}
-	o := Outcome{ID: t.ID(), Kind: t.Kind, VM: t.VM}
+	o := Outcome{ID: ck.ID, Kind: t.Kind, VM: t.VM}
 	if t.Kind == tx.KindVMCreate {
 		o.VM = o.ID
 	}
-	if err := t.VerifySignature(); err != nil {
-		return reject(o, "%v", err)
+	if ck.Err != nil {
+		return reject(o, "%v", ck.Err)
 	}
-	if r := s.checkWindow(t, o.ID); r != "" {
+	if r := s.CheckWindow(t, o.ID); r != "" {
 		return reject(o, "%s", r)
 	}
 	s.seen.add(o.ID, t.Expiry, index)
@@ -104,11 +117,10 @@ func (s *State) applyTx(data []byte, index uint64) Outcome {
 	return o
 }
 
-// CheckWindow returns why t cannot commit now, or "": its expiry must lie
-// ahead, within tx.MaxValidity, and its id must not have committed.
-func (s *State) CheckWindow(t *tx.Tx) string { return s.checkWindow(t, t.ID()) }
-
-func (s *State) checkWindow(t *tx.Tx, id tx.ID) string {
+// CheckWindow returns why t, whose id is id, cannot commit now, or "":
+// its expiry must lie ahead, within tx.MaxValidity, and its id must not
+// have committed.
+func (s *State) CheckWindow(t *tx.Tx, id tx.ID) string {
 	switch {
 	case t.Expiry < s.time:
 		return "expired before it committed"

@@ -115,6 +115,7 @@ type Runtime struct {
 	snap    node.Snapshot
 	hasSnap bool
 
+	checks   *checkPool
 	in       chan inbound
 	inBytes  atomic.Int64
 	inDrops  atomic.Uint64
@@ -150,6 +151,7 @@ func New(opt Options) *Runtime {
 	r := &Runtime{opt: opt, log: opt.Logger, in: make(chan inbound, MaxInboxMessages), ctl: make(chan func(), maxControl),
 		quit: make(chan struct{}), done: make(chan struct{}), admitted: map[tx.ID]time.Time{}}
 	copy(r.self[:], opt.Key.Public().(ed25519.PublicKey))
+	r.checks = newCheckPool()
 	return r
 }
 
@@ -178,6 +180,7 @@ func (r *Runtime) Start(tr Transport) error {
 	cfg.Ledger.Transport = tr
 	cfg.Ledger.Clock = (*clock)(r)
 	cfg.Ledger.Store = r.opt.Store
+	cfg.TxChecker = r.checks
 	signer, err := graph.NewEd25519Signer(r.opt.Key)
 	if err != nil {
 		return err
@@ -252,12 +255,14 @@ func (r *Runtime) Start(tr Transport) error {
 	}
 	r.allow()
 	r.publish()
+	r.checks.start()
 	go r.loop()
 	return nil
 }
 
 func (r *Runtime) loop() {
 	defer close(r.done)
+	defer r.checks.stop()
 	tick := time.NewTicker(publishEvery)
 	defer tick.Stop()
 	for {
@@ -415,19 +420,42 @@ func (r *Runtime) do(ctx context.Context, f func()) error {
 	}
 }
 
-// Submit implements api.Backend.
+// Submit implements api.Backend. The transaction is decoded and its
+// signature checked on the caller's goroutine; the loop only admits it.
 func (r *Runtime) Submit(ctx context.Context, data []byte) (tx.ID, error) {
+	h, ck := graph.TxHash(data), tx.Check(data)
 	var id tx.ID
 	var err error
+	if e := r.do(ctx, func() { id, err = r.admit(data, h, ck) }); e != nil {
+		return tx.ID{}, e
+	}
+	return id, err
+}
+
+// SubmitMany implements api.Backend: the checks run on the caller's
+// goroutine and as many more as there are CPUs, and one turn of the loop
+// admits the whole batch.
+func (r *Runtime) SubmitMany(ctx context.Context, txs [][]byte) ([]tx.ID, []error, error) {
+	hashes, checked := checkAll(txs)
+	ids, errs := make([]tx.ID, len(txs)), make([]error, len(txs))
 	if e := r.do(ctx, func() {
-		id, err = r.nd.Submit(data)
-		if err == nil && r.nd.TxStatus(id).State == node.TxPending && len(r.admitted) < maxLatencyTracked {
-			if _, seen := r.admitted[id]; !seen {
-				r.admitted[id] = time.Now()
-			}
+		for i, data := range txs {
+			ids[i], errs[i] = r.admit(data, hashes[i], checked[i])
 		}
 	}); e != nil {
-		return tx.ID{}, e
+		return nil, nil, e
+	}
+	return ids, errs, nil
+}
+
+// admit hands a checked transaction to the node, on the loop, and starts
+// measuring its latency.
+func (r *Runtime) admit(data []byte, h graph.Hash, ck tx.Checked) (tx.ID, error) {
+	id, err := r.nd.SubmitChecked(data, h, ck)
+	if err == nil && r.nd.TxStatus(id).State == node.TxPending && len(r.admitted) < maxLatencyTracked {
+		if _, seen := r.admitted[id]; !seen {
+			r.admitted[id] = time.Now()
+		}
 	}
 	return id, err
 }

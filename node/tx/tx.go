@@ -317,12 +317,43 @@ func (t *Tx) Sign(key ed25519.PrivateKey) {
 }
 
 // VerifySignature checks the author's signature.
-func (t *Tx) VerifySignature() error {
-	id := t.ID()
+func (t *Tx) VerifySignature() error { return t.verify(t.ID()) }
+
+// verify checks the signature over id, which must be t.ID().
+func (t *Tx) verify(id ID) error {
 	if !ed25519.Verify(t.Author[:], id[:], t.Sig[:]) {
 		return ErrSignature
 	}
 	return nil
+}
+
+// Checked is what Check found of a transaction's bytes.
+type Checked struct {
+	// Tx is the decoded transaction and ID its id; nil if the bytes do not
+	// decode.
+	Tx *Tx
+	ID ID
+	// Err is why the bytes are not a valid signed transaction: an error
+	// wrapping ErrMalformed (Tx is nil) or ErrSignature.
+	Err error
+}
+
+// Known says whether c holds Check's answer (the zero Checked does not).
+func (c Checked) Known() bool { return c.Tx != nil || c.Err != nil }
+
+// Check decodes b and checks its signature: what a node must know of a
+// cluster transaction before it admits or applies it, with each step
+// done once (the id is hashed once, for the signature and for the
+// caller). It is a pure function of b, so its answer may be computed on
+// any goroutine and kept for the same bytes.
+func Check(b []byte) Checked {
+	t, err := Decode(b)
+	if err != nil {
+		return Checked{Err: err}
+	}
+	c := Checked{Tx: t, ID: t.ID()}
+	c.Err = t.verify(c.ID)
+	return c
 }
 
 // decoder reads a transaction's fields (package codec) with its own:

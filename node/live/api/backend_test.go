@@ -85,6 +85,14 @@ func (f *fakeBackend) Submit(ctx context.Context, data []byte) (tx.ID, error) {
 	return id, nil
 }
 
+func (f *fakeBackend) SubmitMany(ctx context.Context, txs [][]byte) ([]tx.ID, []error, error) {
+	ids, errs := make([]tx.ID, len(txs)), make([]error, len(txs))
+	for i, data := range txs {
+		ids[i], errs[i] = f.Submit(ctx, data)
+	}
+	return ids, errs, nil
+}
+
 func (f *fakeBackend) SubmitOpaque(ctx context.Context, txs [][]byte) (int, error) {
 	if err := f.enter(ctx); err != nil {
 		return 0, err

@@ -551,23 +551,37 @@ func (s *server) submitBatch(w http.ResponseWriter, r *http.Request) (int, any, 
 	ctx, cancel := s.call(r)
 	defer cancel()
 	res := BatchResult{Results: make([]BatchItem, len(b.Txs))}
+	errs := make([]error, len(b.Txs))
+	var datas [][]byte
+	var at []int // datas[k] is transaction at[k]
 	for i, enc := range b.Txs {
-		item := &res.Results[i]
 		data, err := base64.StdEncoding.DecodeString(enc)
 		switch {
 		case err != nil:
-			err = badRequest("transaction %d is not standard base64: %v", i, err)
+			errs[i] = badRequest("transaction %d is not standard base64: %v", i, err)
 		case len(data) == 0:
-			err = badRequest("transaction %d is empty", i)
+			errs[i] = badRequest("transaction %d is empty", i)
 		default:
-			var id tx.ID
-			if id, err = s.b.Submit(ctx, data); id != (tx.ID{}) {
-				item.ID = id.String()
+			datas, at = append(datas, data), append(at, i)
+		}
+	}
+	if len(datas) > 0 {
+		ids, subErrs, err := s.b.SubmitMany(ctx, datas)
+		for k, i := range at {
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			errs[i] = subErrs[k]
+			if ids[k] != (tx.ID{}) {
+				res.Results[i].ID = ids[k].String()
 			}
 		}
+	}
+	for i, err := range errs {
 		if err != nil {
 			e := s.classify(r, err)
-			item.Error, item.Reason = e.Code, e.Reason
+			res.Results[i].Error, res.Results[i].Reason = e.Code, e.Reason
 			res.Refused++
 			continue
 		}
