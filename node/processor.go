@@ -59,6 +59,13 @@ type pendingTx struct {
 	since     int64
 }
 
+// Busy says whether the node refuses new transactions for now (ErrBusy):
+// it tracks MaxPendingTxs admitted ones, or MaxQueuedTxs wait for its
+// next event.
+func (n *Node) Busy() bool {
+	return len(n.pending) >= MaxPendingTxs || n.ledger.QueueLen() >= MaxQueuedTxs
+}
+
 // PendingLen is the number of transactions admitted and not yet decided.
 func (n *Node) PendingLen() int { return len(n.pending) }
 
@@ -132,7 +139,7 @@ func (n *Node) SubmitChecked(data []byte, h graph.Hash, ck tx.Checked) (tx.ID, e
 	if why, final := n.state.Check(t); why != "" && final {
 		return id, fmt.Errorf("%w: %s", ErrRejected, why)
 	}
-	if len(n.pending) >= MaxPendingTxs || n.ledger.QueueLen() >= MaxQueuedTxs {
+	if n.Busy() {
 		return id, ErrBusy
 	}
 	n.checks.add(doneCheck(h, ck))

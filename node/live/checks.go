@@ -3,6 +3,7 @@
 package live
 
 import (
+	"context"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -20,25 +21,34 @@ const maxCheckJobs = 1 << 10
 // the cluster transactions of the events the node inserts. The loop only
 // hands them over and never waits for a worker: applying a transaction
 // takes the answer if a worker got there first, and runs the check itself
-// otherwise (a worker then skips it).
+// otherwise (a worker then skips it). It also bounds the checks of what
+// clients submit (checkSubmitted), so that all the checks of a node leave
+// it one CPU for its loop.
 type checkPool struct {
 	jobs    chan []*node.TxCheck
 	running atomic.Bool
 	quit    chan struct{}
 	wg      sync.WaitGroup
+	// slots bounds the client batches checked at once.
+	slots chan struct{}
 	// dropped counts checks handed over when the queue was full.
 	dropped atomic.Uint64
 }
 
+// checkWorkers is how many goroutines check for a node: one per CPU but
+// one, which its loop keeps.
+func checkWorkers() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+
 func newCheckPool() *checkPool {
-	return &checkPool{jobs: make(chan []*node.TxCheck, maxCheckJobs), quit: make(chan struct{})}
+	return &checkPool{jobs: make(chan []*node.TxCheck, maxCheckJobs), quit: make(chan struct{}),
+		slots: make(chan struct{}, checkWorkers())}
 }
 
-// start runs one worker per CPU. Until then, while the node replays its
-// store before its loop runs, Check drops everything: the replay applies
-// what it inserts at once.
+// start runs the workers. Until then, while the node replays its store
+// before its loop runs, Check drops everything: the replay applies what
+// it inserts at once.
 func (p *checkPool) start() {
-	for range runtime.GOMAXPROCS(0) {
+	for range checkWorkers() {
 		p.wg.Add(1)
 		go p.work()
 	}
@@ -78,34 +88,20 @@ func (p *checkPool) work() {
 	}
 }
 
-// minCheckShare is the fewest transactions of a client's batch worth
-// handing to another goroutine.
-const minCheckShare = 64
-
-// checkAll runs tx.Check on each of txs, on up to one goroutine per CPU
-// (the caller's among them), and returns the answers with the hashes
-// (graph.TxHash) of the transactions.
-func checkAll(txs [][]byte) ([]graph.Hash, []tx.Checked) {
+// checkSubmitted runs tx.Check on what a client submitted, on the
+// caller's goroutine once one of the pool's slots is free (or ctx's
+// error), and returns the answers with the transactions' hashes
+// (graph.TxHash).
+func (p *checkPool) checkSubmitted(ctx context.Context, txs [][]byte) ([]graph.Hash, []tx.Checked, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	defer func() { <-p.slots }()
 	hashes, checked := make([]graph.Hash, len(txs)), make([]tx.Checked, len(txs))
-	check := func(from, to int) {
-		for i := from; i < to; i++ {
-			hashes[i], checked[i] = graph.TxHash(txs[i]), tx.Check(txs[i])
-		}
+	for i, data := range txs {
+		hashes[i], checked[i] = graph.TxHash(data), tx.Check(data)
 	}
-	parts := min(runtime.GOMAXPROCS(0), len(txs)/minCheckShare)
-	if parts <= 1 {
-		check(0, len(txs))
-		return hashes, checked
-	}
-	var wg sync.WaitGroup
-	for k := 1; k < parts; k++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			check(k*len(txs)/parts, (k+1)*len(txs)/parts)
-		}()
-	}
-	check(0, len(txs)/parts)
-	wg.Wait()
-	return hashes, checked
+	return hashes, checked, nil
 }

@@ -12,11 +12,13 @@ import (
 	"dagger/node/tx"
 )
 
-// TestCheckAllMatchesCheck: the checks of a client's batch, split over
-// goroutines, are tx.Check's answers in order, with the right hashes.
-func TestCheckAllMatchesCheck(t *testing.T) {
+// TestCheckSubmittedMatchesCheck: the checks of a client's batch are
+// tx.Check's answers in order, with the right hashes; a caller that finds
+// no free slot before its deadline gets its context's error.
+func TestCheckSubmittedMatchesCheck(t *testing.T) {
 	n := newRTNode(t)
-	for _, size := range []int{1, minCheckShare - 1, 3*minCheckShare + 7} {
+	p := newCheckPool()
+	for _, size := range []int{1, 200} {
 		txs := make([][]byte, size)
 		for i := range txs {
 			txs[i] = n.vmGet(uint64(i + 1))
@@ -27,7 +29,10 @@ func TestCheckAllMatchesCheck(t *testing.T) {
 				txs[i] = []byte("not a transaction")
 			}
 		}
-		hashes, checked := checkAll(txs)
+		hashes, checked, err := p.checkSubmitted(context.Background(), txs)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i, data := range txs {
 			want := tx.Check(data)
 			got := checked[i]
@@ -36,6 +41,14 @@ func TestCheckAllMatchesCheck(t *testing.T) {
 				t.Fatalf("%d transactions: transaction %d: checked %+v, want %+v", size, i, got, want)
 			}
 		}
+	}
+	for range cap(p.slots) {
+		p.slots <- struct{}{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := p.checkSubmitted(ctx, [][]byte{n.vmGet(1)}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("no free slot and a cancelled context: %v", err)
 	}
 }
 

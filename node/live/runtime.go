@@ -116,6 +116,7 @@ type Runtime struct {
 	hasSnap bool
 
 	checks   *checkPool
+	busy     atomic.Bool // the node's Busy after the loop's last turn
 	in       chan inbound
 	inBytes  atomic.Int64
 	inDrops  atomic.Uint64
@@ -279,6 +280,7 @@ func (r *Runtime) loop() {
 		case <-tick.C:
 			r.publish()
 		}
+		r.busy.Store(r.nd.Busy())
 		if r.fault != nil {
 			r.nd.Stop()
 			r.publish()
@@ -423,21 +425,30 @@ func (r *Runtime) do(ctx context.Context, f func()) error {
 // Submit implements api.Backend. The transaction is decoded and its
 // signature checked on the caller's goroutine; the loop only admits it.
 func (r *Runtime) Submit(ctx context.Context, data []byte) (tx.ID, error) {
-	h, ck := graph.TxHash(data), tx.Check(data)
-	var id tx.ID
-	var err error
-	if e := r.do(ctx, func() { id, err = r.admit(data, h, ck) }); e != nil {
-		return tx.ID{}, e
+	ids, errs, err := r.SubmitMany(ctx, [][]byte{data})
+	if err != nil {
+		return tx.ID{}, err
 	}
-	return id, err
+	return ids[0], errs[0]
 }
 
 // SubmitMany implements api.Backend: the checks run on the caller's
-// goroutine and as many more as there are CPUs, and one turn of the loop
-// admits the whole batch.
+// goroutine (as many batches at once as the node has CPUs but one), and
+// one turn of the loop admits the whole batch. A node that is busy
+// (node.Node.Busy, as of its loop's last turn) refuses at once, without
+// spending a check on what it would refuse.
 func (r *Runtime) SubmitMany(ctx context.Context, txs [][]byte) ([]tx.ID, []error, error) {
-	hashes, checked := checkAll(txs)
 	ids, errs := make([]tx.ID, len(txs)), make([]error, len(txs))
+	if r.busy.Load() {
+		for i := range errs {
+			errs[i] = fmt.Errorf("%w: the node's queue is full", node.ErrBusy)
+		}
+		return ids, errs, nil
+	}
+	hashes, checked, err := r.checks.checkSubmitted(ctx, txs)
+	if err != nil {
+		return nil, nil, err
+	}
 	if e := r.do(ctx, func() {
 		for i, data := range txs {
 			ids[i], errs[i] = r.admit(data, hashes[i], checked[i])
