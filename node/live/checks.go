@@ -29,26 +29,31 @@ type checkPool struct {
 	running atomic.Bool
 	quit    chan struct{}
 	wg      sync.WaitGroup
+	workers int
 	// slots bounds the client batches checked at once.
 	slots chan struct{}
 	// dropped counts checks handed over when the queue was full.
 	dropped atomic.Uint64
 }
 
-// checkWorkers is how many goroutines check for a node: one per CPU but
-// one, which its loop keeps.
-func checkWorkers() int { return max(1, runtime.GOMAXPROCS(0)-1) }
-
-func newCheckPool() *checkPool {
-	return &checkPool{jobs: make(chan []*node.TxCheck, maxCheckJobs), quit: make(chan struct{}),
-		slots: make(chan struct{}, checkWorkers())}
+// newCheckPool makes a pool of workers goroutines (Options.CheckWorkers:
+// 0 means one per CPU but one, which the loop keeps; -1 none).
+func newCheckPool(workers int) *checkPool {
+	switch {
+	case workers == 0:
+		workers = max(1, runtime.GOMAXPROCS(0)-1)
+	case workers < 0:
+		workers = 0
+	}
+	return &checkPool{workers: workers, jobs: make(chan []*node.TxCheck, maxCheckJobs), quit: make(chan struct{}),
+		slots: make(chan struct{}, max(1, workers))}
 }
 
 // start runs the workers. Until then, while the node replays its store
 // before its loop runs, Check drops everything: the replay applies what
 // it inserts at once.
 func (p *checkPool) start() {
-	for range checkWorkers() {
+	for range p.workers {
 		p.wg.Add(1)
 		go p.work()
 	}

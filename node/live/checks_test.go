@@ -17,7 +17,7 @@ import (
 // no free slot before its deadline gets its context's error.
 func TestCheckSubmittedMatchesCheck(t *testing.T) {
 	n := newRTNode(t)
-	p := newCheckPool()
+	p := newCheckPool(0)
 	for _, size := range []int{1, 200} {
 		txs := make([][]byte, size)
 		for i := range txs {
@@ -67,7 +67,7 @@ func TestCheckPoolRunsChecksOffTheLoop(t *testing.T) {
 		if c.Run() {
 			t.Fatal("the pool did not run the check")
 		}
-		idle := newCheckPool()
+		idle := newCheckPool(0)
 		c = &node.TxCheck{Hash: graph.TxHash(data), Data: data}
 		idle.Check([]*node.TxCheck{c})
 		if len(idle.jobs) != 0 || !c.Run() {

@@ -94,6 +94,15 @@ type Options struct {
 	// Extra counters for metrics: provisioner and payment chain.
 	Provision Counters
 	Payments  Counters
+	// CheckWorkers is how many goroutines check the signatures of the
+	// transactions in peers' events as they are inserted (node.TxChecker),
+	// and how many client batches are checked at once: 0 picks one per
+	// CPU but one, leaving the loop a CPU. -1 runs no such goroutine: the
+	// loop checks those transactions when it applies them, and one client
+	// batch is checked at a time. Where several nodes share a machine's
+	// cores (dagger devnet), more goroutines only take turns with the
+	// loops that make the rounds.
+	CheckWorkers int
 }
 
 type inbound struct {
@@ -152,7 +161,7 @@ func New(opt Options) *Runtime {
 	r := &Runtime{opt: opt, log: opt.Logger, in: make(chan inbound, MaxInboxMessages), ctl: make(chan func(), maxControl),
 		quit: make(chan struct{}), done: make(chan struct{}), admitted: map[tx.ID]time.Time{}}
 	copy(r.self[:], opt.Key.Public().(ed25519.PublicKey))
-	r.checks = newCheckPool()
+	r.checks = newCheckPool(opt.CheckWorkers)
 	return r
 }
 
@@ -181,7 +190,9 @@ func (r *Runtime) Start(tr Transport) error {
 	cfg.Ledger.Transport = tr
 	cfg.Ledger.Clock = (*clock)(r)
 	cfg.Ledger.Store = r.opt.Store
-	cfg.TxChecker = r.checks
+	if r.checks.workers > 0 {
+		cfg.TxChecker = r.checks
+	}
 	signer, err := graph.NewEd25519Signer(r.opt.Key)
 	if err != nil {
 		return err
