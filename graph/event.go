@@ -145,6 +145,16 @@ func (e *Event) Hash() Hash {
 	return e.hash
 }
 
+// TxHash returns the hash (TxHash) of the batch's i-th transaction: the
+// one the graph computed when it checked or made the event, or computed
+// now for an event it did not.
+func (e *Event) TxHash(i int) Hash {
+	if i < len(e.txHashes) {
+		return e.txHashes[i]
+	}
+	return TxHash(e.Txs[i])
+}
+
 func (e *Event) digest() Hash { return headerDigest(e.appendHeader(make([]byte, 0, e.headerSize()))) }
 
 // headerDigest is the value a creator signs: the encoded header under the

@@ -27,10 +27,17 @@ func (n *Node) onCommit(c graph.Commit) {
 		h(c)
 	}
 	txs := make([][]byte, len(c.Txs))
+	var checked []tx.Checked
 	for i := range c.Txs {
 		txs[i] = c.Txs[i].Data
+		if ck, ok := n.checks.take(c.Txs[i].Hash); ok {
+			if checked == nil {
+				checked = make([]tx.Checked, len(c.Txs))
+			}
+			checked[i] = ck
+		}
 	}
-	res := n.state.Apply(cluster.Commit{Index: c.Index, Time: c.Time, Txs: txs})
+	res := n.state.Apply(cluster.Commit{Index: c.Index, Time: c.Time, Txs: txs, Checked: checked})
 	for _, o := range res.Outcomes {
 		ctx := c.Txs[o.Index]
 		st := TxStatus{State: TxCommitted, Commit: c.Index, Event: c.Events[ctx.Event].Hash(), Position: ctx.Index, Outcome: o.Outcome}

@@ -20,7 +20,11 @@
 //   - The processor (processor.go) admits transactions: encoding, limits,
 //     signature, replay window, the state machine's final checks and
 //     payment finality through payment.Chain; it tracks each admitted
-//     transaction until it commits, is rejected or expires.
+//     transaction until it commits, is rejected or expires. Each
+//     transaction's encoding and signature are checked once per node
+//     (checks.go): at admission, or, for those in peers' events, by a
+//     TxChecker as the events are inserted (the live runtime's runs on
+//     a pool of goroutines) or else when the commit is applied.
 //   - The controller (controller.go) applies commits to the cluster state
 //     (package node/cluster), stores a snapshot at each epoch start,
 //     reports evidence, and reconciles the host with the VMs placed on

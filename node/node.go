@@ -17,7 +17,6 @@ import (
 // Defaults of a node.
 const (
 	DefaultResubmitAfter  = 5 * time.Second
-	DefaultTxValidity     = 10 * time.Minute
 	DefaultConfirmTimeout = time.Minute
 	DefaultConfirmPoll    = time.Second
 	DefaultReconcile      = time.Second
@@ -26,6 +25,13 @@ const (
 	// MaxPendingTxs bounds the transactions a node admitted and tracks
 	// until they commit.
 	MaxPendingTxs = 1 << 16
+	// MaxQueuedTxs bounds the admitted transactions waiting in the
+	// ledger's queue for this node's next event. A longer queue means the
+	// node proposes slower than its clients submit: admitting more would
+	// only make its next events larger, and every node's work on each of
+	// them longer, so a client is told to come back later (ErrBusy).
+	// It is many rounds' worth at the throughput the design targets.
+	MaxQueuedTxs = 1 << 13
 )
 
 // Config configures a node: the ledger plus what sits above it.
@@ -46,13 +52,17 @@ type Config struct {
 	// Chain confirms payments; nil admits payments without confirming
 	// them, which only tests may want.
 	Chain payment.Chain
+	// TxChecker checks the cluster transactions of inserted events ahead
+	// of their commit; nil checks them when they are applied.
+	TxChecker TxChecker
 	// AutoApprove makes this operator vote to admit every operator that
 	// asks to join.
 	AutoApprove bool
 	// ResubmitAfter: an admitted transaction not committed after this long
 	// is queued again (its id commits once, so this is safe).
 	ResubmitAfter time.Duration
-	// TxValidity is the expiry of the node's own transactions.
+	// TxValidity is the expiry of the node's own transactions, at most
+	// tx.MaxValidity; 0 means tx.DefaultValidity.
 	TxValidity time.Duration
 	// ConfirmTimeout bounds the wait for a payment to be finalized;
 	// ConfirmPoll is how often the chain is asked.
@@ -94,6 +104,7 @@ type Node struct {
 	clock  Clock
 	prov   provision.Provisioner
 
+	checks     *txChecks
 	pending    map[tx.ID]*pendingTx
 	pendOrder  []tx.ID
 	results    map[tx.ID]TxStatus
@@ -154,7 +165,7 @@ func NewNode(cfg Config) (*Node, error) {
 		cfg.ResubmitAfter = DefaultResubmitAfter
 	}
 	if cfg.TxValidity <= 0 || cfg.TxValidity > tx.MaxValidity {
-		cfg.TxValidity = DefaultTxValidity
+		cfg.TxValidity = tx.DefaultValidity
 	}
 	if cfg.ConfirmTimeout <= 0 {
 		cfg.ConfirmTimeout = DefaultConfirmTimeout
@@ -174,7 +185,7 @@ func NewNode(cfg Config) (*Node, error) {
 	if cfg.KeepEpochs == 0 {
 		cfg.KeepEpochs = DefaultKeepEpochs
 	}
-	n := &Node{cfg: cfg, state: st, clock: cfg.Ledger.Clock, prov: cfg.Provisioner,
+	n := &Node{cfg: cfg, state: st, clock: cfg.Ledger.Clock, prov: cfg.Provisioner, checks: newTxChecks(),
 		pending: map[tx.ID]*pendingTx{}, results: map[tx.ID]TxStatus{}, reports: map[tx.ID]report{},
 		evidence: map[[2]uint64]bool{}, approved: map[tx.Key]bool{}, store: cfg.Ledger.Store}
 	copy(n.self[:], cfg.Key.Public().(ed25519.PublicKey))
@@ -189,6 +200,14 @@ func NewNode(cfg Config) (*Node, error) {
 	lc.Signers = n.signers
 	lc.PeerWeight = n.peerWeight
 	lc.Hooks.Evidence = n.onEvidence
+	if cfg.TxChecker != nil {
+		lc.Hooks.Inserted = func(e *graph.Event) {
+			n.precheck(e)
+			if h := n.userHooks.Inserted; h != nil {
+				h(e)
+			}
+		}
+	}
 	l, err := NewLedger(lc)
 	if err != nil {
 		return nil, err

@@ -22,7 +22,7 @@ import (
 // commits alone, so the controller and processor can be driven step by
 // step.
 type solo struct {
-	t      *testing.T
+	t      testing.TB
 	now    int64
 	timers []*soloTimer
 	key    ed25519.PrivateKey
@@ -35,6 +35,8 @@ type solo struct {
 	block  uint64
 	gen    cluster.Genesis
 	keep   int // KeepEpochs
+	// checker is the node's TxChecker.
+	checker node.TxChecker
 	// hashes are the state hashes after each commit index; a commit
 	// applied again after a restart must give the same.
 	hashes   map[uint64][32]byte
@@ -63,7 +65,10 @@ func (s *solo) Peers() []transport.PeerID     { return nil }
 
 var soloTreasury = payment.Address{7}
 
-func newSolo(t *testing.T) *solo {
+func newSolo(t testing.TB) *solo { return newSoloWith(t, nil) }
+
+// newSoloWith starts a solo node whose TxChecker is c.
+func newSoloWith(t testing.TB, c node.TxChecker) *solo {
 	seed := graph.KeySeed(9, 0)
 	s := &solo{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), key: ed25519.NewKeyFromSeed(seed[:]),
 		store: node.NewMemStore(), done: map[tx.ID]node.TxStatus{}, hashes: map[uint64][32]byte{}}
@@ -78,6 +83,7 @@ func newSolo(t *testing.T) *solo {
 		t.Fatal(err)
 	}
 	s.hv = hv
+	s.checker = c
 	s.start()
 	return s
 }
@@ -85,7 +91,7 @@ func newSolo(t *testing.T) *solo {
 func (s *solo) start() {
 	s.timers = nil
 	n, err := node.NewNode(node.Config{Key: s.key, Genesis: s.gen, Provisioner: s.hv, Chain: s.chain,
-		ConfirmTimeout: 10 * time.Second,
+		ConfirmTimeout: 10 * time.Second, TxChecker: s.checker,
 		Ledger: node.LedgerConfig{Graph: graph.Config{Signer: graph.Ed25519SignerFromSeed(graph.KeySeed(9, 0))}, Transport: s, Clock: s, Store: s.store,
 			LeaderTimeout: 100 * time.Millisecond, FetchRetry: 50 * time.Millisecond},
 		KeepEpochs: s.keep,
@@ -124,7 +130,7 @@ func (s *solo) run(d time.Duration) {
 
 func (s *solo) create(late time.Duration, fail bool, lamports int64) *tx.Tx {
 	c := &tx.Tx{Kind: tx.KindVMCreate, Spec: tx.Spec{VCPU: 1, MemoryMiB: 1024, DiskGiB: 10, Image: "debian-12", Region: "eu"},
-		Lease: time.Hour, Expiry: s.now + int64(5*time.Minute)}
+		Lease: time.Hour, Expiry: s.now + int64(tx.DefaultValidity)}
 	s.nonce++
 	c.Nonce = s.nonce
 	if lamports < 0 {

@@ -59,6 +59,13 @@ type pendingTx struct {
 	since     int64
 }
 
+// Busy says whether the node refuses new transactions for now (ErrBusy):
+// it tracks MaxPendingTxs admitted ones, or MaxQueuedTxs wait for its
+// next event.
+func (n *Node) Busy() bool {
+	return len(n.pending) >= MaxPendingTxs || n.ledger.QueueLen() >= MaxQueuedTxs
+}
+
 // PendingLen is the number of transactions admitted and not yet decided.
 func (n *Node) PendingLen() int { return len(n.pending) }
 
@@ -86,6 +93,10 @@ func (n *Node) TxStatus(id tx.ID) TxStatus {
 // transaction waiting for it; the outcome reaches NodeHooks.Done and
 // TxStatus.
 func (n *Node) Submit(data []byte) (tx.ID, error) {
+	h := graph.TxHash(data)
+	if ck, ok := n.checks.done(h); ok {
+		return n.SubmitChecked(data, h, ck)
+	}
 	t, err := tx.Decode(data)
 	if err != nil {
 		return tx.ID{}, fmt.Errorf("%w: %v", ErrRejected, err)
@@ -93,27 +104,45 @@ func (n *Node) Submit(data []byte) (tx.ID, error) {
 	id := t.ID()
 	// Cheap checks first: a transaction already committed is refused
 	// before its signature costs anything.
-	if n.state.Committed(id) {
+	if n.state.Replay(id, t.Expiry) {
+		return id, fmt.Errorf("%w: duplicate: this transaction already committed", ErrRejected)
+	}
+	ck := tx.Checked{Tx: t, ID: id, Err: t.VerifySignature()}
+	return n.SubmitChecked(data, h, ck)
+}
+
+// SubmitChecked is Submit for a transaction already checked elsewhere:
+// ck is tx.Check(data) and h is graph.TxHash(data). The live runtime
+// checks what its API receives on the caller's goroutine and hands the
+// node only the answer; the node keeps it for when it applies the
+// transaction, which it then checks no more.
+func (n *Node) SubmitChecked(data []byte, h graph.Hash, ck tx.Checked) (tx.ID, error) {
+	t, id := ck.Tx, ck.ID
+	if t == nil {
+		return tx.ID{}, fmt.Errorf("%w: %v", ErrRejected, ck.Err)
+	}
+	if n.state.Replay(id, t.Expiry) {
 		return id, fmt.Errorf("%w: duplicate: this transaction already committed", ErrRejected)
 	}
 	// The signature is checked before a pending copy answers for it: the
 	// id does not cover the signature, and a copy with a bad one must be
 	// refused, not reported admitted.
-	if err := t.VerifySignature(); err != nil {
-		return id, fmt.Errorf("%w: %v", ErrRejected, err)
+	if ck.Err != nil {
+		return id, fmt.Errorf("%w: %v", ErrRejected, ck.Err)
 	}
 	if _, dup := n.pending[id]; dup {
 		return id, nil
 	}
-	if why := n.state.CheckWindow(t); why != "" {
+	if why := n.state.CheckWindow(t, id); why != "" {
 		return id, fmt.Errorf("%w: %s", ErrRejected, why)
 	}
 	if why, final := n.state.Check(t); why != "" && final {
 		return id, fmt.Errorf("%w: %s", ErrRejected, why)
 	}
-	if len(n.pending) >= MaxPendingTxs {
+	if n.Busy() {
 		return id, ErrBusy
 	}
+	n.checks.add(doneCheck(h, ck))
 	p := &pendingTx{data: data, t: t, submitted: n.clock.Now(), since: n.clock.Now()}
 	n.pending[id] = p
 	n.pendOrder = append(n.pendOrder, id)

@@ -512,7 +512,7 @@ func (w *vmWorkload) create(ci int, ep *endpoint) {
 		Region: w.c.region(w.rng.IntN(len(s.sc.Cluster.Regions))), SSHKey: fmt.Sprintf("ssh-ed25519 client-%d", ci)}}
 	cl.nonce++
 	t.Nonce, t.Author = cl.nonce, pubKey(cl.key)
-	t.Expiry = StartTime + s.now + int64(node.DefaultTxValidity)
+	t.Expiry = StartTime + s.now + int64(tx.DefaultValidity)
 	price, err := w.c.genesis.Params.PriceOf(t.Spec, t.Lease)
 	if err != nil {
 		panic(fmt.Sprintf("sim: price of the workload's VM: %v", err)) // validated limits keep it in range
@@ -567,7 +567,7 @@ func (w *vmWorkload) send(ci int, ep *endpoint, kind linear.Kind, vm tx.ID, t *t
 	cl := w.clients[ci]
 	cl.nonce++
 	t.Nonce = cl.nonce
-	t.Expiry = StartTime + w.c.s.now + int64(node.DefaultTxValidity)
+	t.Expiry = StartTime + w.c.s.now + int64(tx.DefaultValidity)
 	t.Sign(cl.key)
 	w.submit(ci, ep, kind, vm, t)
 }

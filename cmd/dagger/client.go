@@ -31,9 +31,6 @@ const (
 	// defaultNodeURL is where a node's API listens unless configured
 	// otherwise.
 	defaultNodeURL = "http://127.0.0.1:8700"
-	// txValidity is how long a signed transaction may wait to commit. The
-	// cluster refuses expiries more than tx.MaxValidity ahead.
-	txValidity = 5 * time.Minute
 	// defaultWait is how long --wait waits for a commit; within the
 	// server's default bound (api.DefaultMaxWait).
 	defaultWait = 30 * time.Second
@@ -152,11 +149,11 @@ func loadWallet(path string) (ed25519.PrivateKey, error) {
 }
 
 // newTx returns a transaction of kind by key's owner, with a fresh nonce
-// and an expiry txValidity from now.
+// and an expiry tx.DefaultValidity from now.
 func newTx(kind tx.Kind, key ed25519.PrivateKey) tx.Tx {
 	var nonce [8]byte
 	_, _ = rand.Read(nonce[:]) // crypto/rand.Read never fails
-	t := tx.Tx{Kind: kind, Nonce: binary.BigEndian.Uint64(nonce[:]), Expiry: time.Now().Add(txValidity).UnixNano()}
+	t := tx.Tx{Kind: kind, Nonce: binary.BigEndian.Uint64(nonce[:]), Expiry: time.Now().Add(tx.DefaultValidity).UnixNano()}
 	copy(t.Author[:], key.Public().(ed25519.PublicKey))
 	return t
 }

@@ -60,6 +60,14 @@ func (c *cliCluster) SubmitOpaque(context.Context, [][]byte) (int, error) {
 	return 0, fmt.Errorf("%w: not served here", node.ErrRejected)
 }
 
+func (c *cliCluster) SubmitMany(ctx context.Context, txs [][]byte) ([]tx.ID, []error, error) {
+	ids, errs := make([]tx.ID, len(txs)), make([]error, len(txs))
+	for i, data := range txs {
+		ids[i], errs[i] = c.Submit(ctx, data)
+	}
+	return ids, errs, nil
+}
+
 func (c *cliCluster) Submit(ctx context.Context, data []byte) (tx.ID, error) {
 	t, err := tx.Decode(data)
 	if err != nil {
@@ -406,8 +414,8 @@ func TestClientCommandUsage(t *testing.T) {
 	wantRun(t, []string{"tx"}, 2, "", "usage: dagger tx status")
 	wantRun(t, []string{"tx", "-h"}, 0, "", "usage: dagger tx status")
 	wantRun(t, []string{"tx", "status", "-h"}, 0, "", "Exit status")
-	if txValidity >= tx.MaxValidity {
-		t.Fatalf("txValidity %v: the cluster refuses expiries more than %v ahead", txValidity, tx.MaxValidity)
+	if tx.DefaultValidity >= tx.MaxValidity {
+		t.Fatalf("tx.DefaultValidity %v: the cluster refuses expiries more than %v ahead", tx.DefaultValidity, tx.MaxValidity)
 	}
 	if defaultWait > api.DefaultMaxWait {
 		t.Fatalf("--timeout's default %v exceeds what a node waits, %v", defaultWait, api.DefaultMaxWait)

@@ -67,7 +67,7 @@ func devnetLoad(ctx context.Context, nodes []*devnetNode, rate float64, stdout, 
 			body := api.BatchBody{Txs: make([]string, n)}
 			for i := range body.Txs {
 				nonce++
-				t := &tx.Tx{Kind: tx.KindVMGet, Nonce: nonce, Expiry: time.Now().Add(5 * time.Minute).UnixNano()}
+				t := &tx.Tx{Kind: tx.KindVMGet, Nonce: nonce, Expiry: time.Now().Add(tx.DefaultValidity).UnixNano()}
 				copy(t.VM[:], fmt.Appendf(nil, "load-%d-%d", time.Now().UnixNano(), nonce))
 				t.Sign(key)
 				body.Txs[i] = base64.StdEncoding.EncodeToString(t.Encode())

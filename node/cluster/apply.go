@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"container/heap"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -19,6 +18,12 @@ type Commit struct {
 	// Time is the commit's consensus time (Unix ns).
 	Time int64
 	Txs  [][]byte
+	// Checked, if not nil, holds for some of Txs what tx.Check returns for
+	// them (a zero entry for the others): the caller checked them ahead,
+	// so that a transaction is decoded and its signature verified once
+	// per node. The state takes an entry as it is: it must be tx.Check's
+	// answer for exactly those bytes.
+	Checked []tx.Checked
 }
 
 // Result is what applying one commit did.
@@ -41,15 +46,22 @@ type TxOutcome struct {
 // passing of consensus time does (leases end, silent hosts lose their VMs,
 // an epoch boundary admits and removes operators). Commits come in order,
 // each once, so the commit's index is Commits().
-func (s *State) Apply(c Commit) Result {
+func (s *State) Apply(cm Commit) Result {
 	var res Result
-	s.time = max(s.time, c.Time)
-	s.pruneSeen()
-	for i, data := range c.Txs {
+	s.time = max(s.time, cm.Time)
+	s.seen.prune(s.time)
+	for i, data := range cm.Txs {
 		if !tx.IsCluster(data) {
 			continue
 		}
-		res.Outcomes = append(res.Outcomes, TxOutcome{Index: i, Outcome: s.applyTx(data, s.commits)})
+		var c tx.Checked
+		if i < len(cm.Checked) {
+			c = cm.Checked[i]
+		}
+		if !c.Known() {
+			c = tx.Check(data)
+		}
+		res.Outcomes = append(res.Outcomes, TxOutcome{Index: i, Outcome: s.applyTx(c, s.commits)})
 	}
 	s.sweep()
 	res.Epoch = s.epochBoundary()
@@ -64,26 +76,26 @@ func reject(o Outcome, format string, args ...any) Outcome {
 	return o
 }
 
-// applyTx applies one cluster transaction of the commit at index. Every
-// check here runs on every node at the same point of the order; the
-// processor ran the same checks earlier (Check), but a Byzantine node can
-// put anything in its events.
-func (s *State) applyTx(data []byte, index uint64) Outcome {
-	t, err := tx.Decode(data)
-	if err != nil {
-		return Outcome{Reason: err.Error()}
+// applyTx applies one cluster transaction of the commit at index, given
+// what tx.Check found of it. Every check here runs on every node at the
+// same point of the order; the processor ran the same checks earlier
+// (Check), but a Byzantine node can put anything in its events.
+func (s *State) applyTx(ck tx.Checked, index uint64) Outcome {
+	t := ck.Tx
+	if t == nil {
+		return Outcome{Reason: ck.Err.Error()}
 	}
-	o := Outcome{ID: t.ID(), Kind: t.Kind, VM: t.VM}
+	o := Outcome{ID: ck.ID, Kind: t.Kind, VM: t.VM}
 	if t.Kind == tx.KindVMCreate {
 		o.VM = o.ID
 	}
-	if err := t.VerifySignature(); err != nil {
-		return reject(o, "%v", err)
+	if ck.Err != nil {
+		return reject(o, "%v", ck.Err)
 	}
-	if r := s.CheckWindow(t); r != "" {
+	if r := s.CheckWindow(t, o.ID); r != "" {
 		return reject(o, "%s", r)
 	}
-	s.remember(o.ID, t.Expiry, index)
+	s.seen.add(o.ID, t.Expiry, index)
 	if t.Kind == tx.KindVMGet {
 		v, ok := s.vms[t.VM]
 		o.OK, o.Found = true, ok && !v.State.Final()
@@ -105,35 +117,20 @@ func (s *State) applyTx(data []byte, index uint64) Outcome {
 	return o
 }
 
-// CheckWindow returns why t cannot commit now, or "": its expiry must lie
-// ahead, within tx.MaxValidity, and its id must not have committed.
-func (s *State) CheckWindow(t *tx.Tx) string {
+// CheckWindow returns why t, whose id is id, cannot commit now, or "":
+// its expiry must lie ahead, within tx.MaxValidity, and its id must not
+// have committed.
+func (s *State) CheckWindow(t *tx.Tx, id tx.ID) string {
 	switch {
 	case t.Expiry < s.time:
 		return "expired before it committed"
 	case t.Expiry-s.time > int64(tx.MaxValidity):
 		return fmt.Sprintf("expiry is more than %v ahead of consensus time", tx.MaxValidity)
 	}
-	if s.Committed(t.ID()) {
+	if s.Replay(id, t.Expiry) {
 		return "duplicate: this transaction already committed"
 	}
 	return ""
-}
-
-func (s *State) remember(id tx.ID, expiry int64, commit uint64) {
-	s.seen[id] = seenTx{expiry: expiry, commit: commit}
-	heap.Push(&s.seenByExp, seenEntry{expiry: expiry, id: id})
-	xorSeen(&s.seenHash, id, commit)
-}
-
-// pruneSeen forgets ids whose expiry passed: they can no longer commit, so
-// replay protection needs them no more.
-func (s *State) pruneSeen() {
-	for s.seenByExp.Len() > 0 && s.seenByExp[0].expiry < s.time {
-		e := heap.Pop(&s.seenByExp).(seenEntry)
-		xorSeen(&s.seenHash, e.id, s.seen[e.id].commit)
-		delete(s.seen, e.id)
-	}
 }
 
 // IsMember says whether k is an active operator: in the committee.
@@ -544,36 +541,4 @@ func addCap(c tx.Capacity, s tx.Spec) tx.Capacity {
 
 func subCap(c tx.Capacity, s tx.Spec) tx.Capacity {
 	return tx.Capacity{VCPU: c.VCPU - s.VCPU, MemoryMiB: c.MemoryMiB - s.MemoryMiB, DiskGiB: c.DiskGiB - s.DiskGiB}
-}
-
-// seenTx is what the state keeps of a committed id until its expiry
-// passes: the expiry, for replay protection, and the commit it is in, for
-// those who ask where it committed.
-type seenTx struct {
-	expiry int64
-	commit uint64
-}
-
-// seenEntry orders the seen ids by expiry, to prune them.
-type seenEntry struct {
-	expiry int64
-	id     tx.ID
-}
-
-type expiryHeap []seenEntry
-
-func (h expiryHeap) Len() int { return len(h) }
-func (h expiryHeap) Less(i, j int) bool {
-	if h[i].expiry != h[j].expiry {
-		return h[i].expiry < h[j].expiry
-	}
-	return cmpID(h[i].id, h[j].id) < 0
-}
-func (h expiryHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)   { *h = append(*h, x.(seenEntry)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
 }

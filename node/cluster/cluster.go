@@ -219,12 +219,10 @@ type State struct {
 	live    []tx.ID // VMs not final, sorted
 	byOwner map[tx.Key][]tx.ID
 
-	payments  map[payment.Signature]struct{}
-	payHash   [32]byte // XOR of the consumed signatures' hashes
-	seen      map[tx.ID]seenTx
-	seenByExp expiryHeap
-	seenHash  [32]byte // XOR of the hashes of the seen ids with their commits
-	evidence  map[evidenceKey]struct{}
+	payments map[payment.Signature]struct{}
+	payHash  [32]byte // XOR of the consumed signatures' hashes
+	seen     seenWindow
+	evidence map[evidenceKey]struct{}
 
 	hash  [32]byte
 	dirty bool
@@ -263,7 +261,7 @@ func New(g Genesis, verifier graph.Verifier) (*State, error) {
 	s := &State{params: *p, verifier: verifier, committees: map[uint64]*graph.Committee{},
 		boundary: g.Time + int64(p.EpochLength), time: g.Time, epochStart: g.Time,
 		operators: map[tx.Key]*Operator{}, vms: map[tx.ID]*VM{}, byOwner: map[tx.Key][]tx.ID{},
-		payments: map[payment.Signature]struct{}{}, seen: map[tx.ID]seenTx{}, evidence: map[evidenceKey]struct{}{},
+		payments: map[payment.Signature]struct{}{}, evidence: map[evidenceKey]struct{}{},
 		dirty: true}
 	for i, o := range g.Operators {
 		if _, dup := s.operators[o.Key]; dup {
@@ -408,9 +406,18 @@ func (s *State) PaymentUsed(sig payment.Signature) bool {
 }
 
 // Committed says whether a transaction id committed (and has not expired
-// from the replay window).
+// from the replay window). Replay answers faster for a transaction at
+// hand.
 func (s *State) Committed(id tx.ID) bool {
-	_, ok := s.seen[id]
+	_, ok := s.seen.find(id)
+	return ok
+}
+
+// Replay says whether the transaction with this id and expiry committed
+// (and has not expired from the replay window): Committed, looking only
+// where the expiry files it.
+func (s *State) Replay(id tx.ID, expiry int64) bool {
+	_, ok := s.seen.lookup(id, expirySecond(expiry))
 	return ok
 }
 
@@ -419,9 +426,12 @@ func (s *State) Committed(id tx.ID) bool {
 // part of the replicated state, so a node restarted from a snapshot knows
 // it for transactions it never saw commit.
 func (s *State) CommittedAt(id tx.ID) (index uint64, ok bool) {
-	t, ok := s.seen[id]
-	return t.commit, ok
+	return s.seen.find(id)
 }
+
+// ReplayWindowLen returns how many transaction ids the replay window
+// holds.
+func (s *State) ReplayWindowLen() int { return s.seen.n }
 
 // PriceOf returns what spec costs for lease, in lamports, or an error if
 // the price does not fit in 64 bits.
@@ -514,7 +524,7 @@ func (s *State) Hash() [32]byte {
 		b = appendKeys(b, v.Tried)
 	}
 	b = append(b, s.payHash[:]...)
-	b = append(b, s.seenHash[:]...)
+	b = append(b, s.seen.hash[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(len(s.evidence)))
 	s.hash = sha256.Sum256(b)
 	s.hashBuf = b

@@ -520,3 +520,79 @@ func TestCheckRefusesOnlyForFinalReasons(t *testing.T) {
 		t.Fatalf("a pending operator's vote: %q final=%v; want a rejection that is not final", why, final)
 	}
 }
+
+// TestReplayWindowStaysBounded: at a steady rate of transactions that all
+// take the longest validity allowed, the ids the state remembers never
+// exceed the rate times tx.MaxValidity (and the second of expiry that
+// the window rounds to), however long the run, and neither does the
+// snapshot; a replay of a remembered id is refused until it expires.
+func TestReplayWindowStaysBounded(t *testing.T) {
+	h := newHarness(t, 4)
+	const (
+		perCommit = 3
+		interval  = 250 * time.Millisecond
+		windows   = 8 // the run lasts this many MaxValidity
+	)
+	commits := int(windows * tx.MaxValidity / interval)
+	perSecond := perCommit * int(time.Second/interval)
+	bound := perSecond * int((tx.MaxValidity+time.Second)/time.Second)
+	key := customer(0)
+	var most, snapMost int
+	var replay []byte
+	var replayExpiry int64
+	for i := range commits {
+		txs := make([][]byte, perCommit)
+		for j := range txs {
+			// The id commits at h.now+interval: its expiry is then exactly
+			// MaxValidity ahead.
+			txs[j] = h.sign(key, &tx.Tx{Kind: tx.KindVMGet, VM: tx.ID{byte(j)}, Expiry: h.now + int64(interval+tx.MaxValidity)})
+		}
+		if i == commits/2 {
+			replay = txs[0]
+			d, _ := tx.Decode(replay)
+			replayExpiry = d.Expiry
+		}
+		for _, o := range h.commit(interval, txs...).Outcomes {
+			if !o.OK {
+				t.Fatalf("commit %d: %s", i, o.Reason)
+			}
+		}
+		n := h.st.ReplayWindowLen()
+		if n > bound {
+			t.Fatalf("commit %d: the replay window holds %d ids, more than %d (%d/s for %v and a second)", i, n, bound, perSecond, tx.MaxValidity)
+		}
+		most = max(most, n)
+		if i%int(tx.MaxValidity/interval) == 0 {
+			snapMost = max(snapMost, len(h.st.Snapshot()))
+		}
+		if replay != nil && h.now < replayExpiry {
+			if o := h.one(replay); o.OK || !strings.Contains(o.Reason, "duplicate") {
+				t.Fatalf("commit %d: a replay of a remembered transaction: OK=%v %q", i, o.OK, o.Reason)
+			}
+		}
+	}
+	if floor := perSecond * int(tx.MaxValidity/time.Second); most < floor {
+		t.Fatalf("the window held at most %d ids, fewer than the %d a full window holds: the test did not fill it", most, floor)
+	}
+	if limit := bound*(32+8) + 16<<10; snapMost > limit {
+		t.Fatalf("a snapshot took %d bytes, more than %d", snapMost, limit)
+	}
+	if h.now < replayExpiry {
+		t.Fatal("the run ended before the replayed transaction expired")
+	}
+	if o := h.one(replay); o.OK || !strings.Contains(o.Reason, "expired") {
+		t.Fatalf("the replay after its expiry: OK=%v %q", o.OK, o.Reason)
+	}
+	t.Logf("%d commits, %d transactions: the window held at most %d ids (bound %d), snapshots at most %d bytes",
+		commits, commits*perCommit, most, bound, snapMost)
+}
+
+// TestExpiryBeyondTheWindowIsRefused: an expiry more than MaxValidity
+// past consensus time is refused, one at the edge is taken.
+func TestExpiryBeyondTheWindowIsRefused(t *testing.T) {
+	h := newHarness(t, 4)
+	at := h.now + int64(time.Millisecond) // the commit's time
+	h.mustReject(h.sign(customer(0), &tx.Tx{Kind: tx.KindVMGet, Expiry: at + int64(tx.MaxValidity) + 1}), "ahead of consensus time")
+	at += int64(time.Millisecond)
+	h.mustOK(h.sign(customer(0), &tx.Tx{Kind: tx.KindVMGet, Expiry: at + int64(tx.MaxValidity)}))
+}

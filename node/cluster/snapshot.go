@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"bytes"
-	"container/heap"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -19,7 +18,7 @@ import (
 // can restart from it instead of replaying every commit before it. Its
 // layout, in order:
 //
-//	magic       "dagger/cluster-snapshot/v2\x00"
+//	magic       "dagger/cluster-snapshot/v3\x00"
 //	params      treasury [32]; price per vCPU, GiB of memory, GiB of disk
 //	            u64; epoch length, status timeout (ns) i64; max attempts i64
 //	clock       epoch u64, epoch start i64, next boundary i64, time i64,
@@ -37,8 +36,8 @@ import (
 //	owners      n u32, then by key: owner [32], n u32, VM ids [32] in
 //	            creation order
 //	payments    n u32, then signatures [64], sorted
-//	seen        n u32, then id [32], expiry i64, commit u64, sorted by
-//	            expiry then id
+//	seen        n u32, then by increasing second of expiry: second i64
+//	            (Unix), n u32, then id [32], commit u64, sorted by id
 //	evidence    n u32, then epoch u64, member u32, sorted
 //	state hash  [32]: State.Hash
 //	checksum    [32]: SHA-256 of everything before it
@@ -46,19 +45,23 @@ import (
 // Integers are big-endian; a str is a u32 length and the bytes, a cap is
 // vcpu u32, memory u64, disk u64, keys are a u32 count and 32-byte keys, a
 // flag is 0 or 1. What the state derives is not stored: the current
-// committee (the recent one of the current epoch), the live VMs, the
+// committee (the recent one of the current epoch), the live VMs, and the
 // payment and seen-id hashes (XORs over the payments, and over the seen
-// ids with their commits) and the expiry heap. The state hash does not
-// cover every field (params, epoch start, committees, owners' lists,
-// expiries, evidence keys), so the checksum is what catches corruption
-// there; the state hash ties the snapshot to the hash the cluster agreed
-// on.
+// ids with their commits). The state hash does not cover every field
+// (params, epoch start, committees, owners' lists, expiry seconds,
+// evidence keys), so the checksum is what catches corruption there; the
+// state hash ties the snapshot to the hash the cluster agreed on.
 //
-// Version 2 added each seen id's commit. Version 1 cannot be read: the
-// commits it lacks are part of the state and of its hash.
+// Version 2 added each seen id's commit; version 3 files the seen ids by
+// the second of their expiry, which is all the state keeps of it, within
+// a replay window shrunk from an hour to tx.MaxValidity. Neither older
+// version can be read: version 1 lacks the commits, which are part of the
+// state and of its hash, and version 2 holds ids of a wider window,
+// remembered to the nanosecond of their expiry.
 const (
-	snapshotMagic   = "dagger/cluster-snapshot/v2\x00"
+	snapshotMagic   = "dagger/cluster-snapshot/v3\x00"
 	snapshotMagicV1 = "dagger/cluster-snapshot/v1\x00"
+	snapshotMagicV2 = "dagger/cluster-snapshot/v2\x00"
 )
 
 // Limits of a snapshot. Restore refuses a snapshot beyond them, and it
@@ -76,8 +79,9 @@ const (
 	MaxSnapshotVMs = 1 << 22
 	// MaxSnapshotPayments bounds the consumed payment signatures.
 	MaxSnapshotPayments = 1 << 24
-	// MaxSnapshotSeen bounds the transaction ids in the replay window: at
-	// minSeenBytes each, 768 MiB, within MaxSnapshotBytes.
+	// MaxSnapshotSeen bounds the transaction ids in the replay window, at
+	// minSeenBytes each 640 MiB, within MaxSnapshotBytes: tx.MaxValidity
+	// at about 140,000 signed transactions a second.
 	MaxSnapshotSeen = 1 << 24
 	// MaxSnapshotEvidence bounds the proven equivocations.
 	MaxSnapshotEvidence = 1 << 20
@@ -102,7 +106,8 @@ const (
 	minOperatorBytes  = 32 + 4 + 4 + 20 + 32 + 8 + 1 + 20 + 2 + 4 + 4 + 8 + 8
 	minVMBytes        = 32 + 32 + 20 + 3*4 + 1 + 4 + 32 + 4*8 + 8 + 4
 	minOwnerBytes     = 32 + 4 + 32
-	minSeenBytes      = 32 + 8 + 8
+	minSeenBytes      = 32 + 8
+	minSecondBytes    = 8 + 4 + minSeenBytes
 	minEvidenceBytes  = 8 + 4
 )
 
@@ -118,7 +123,7 @@ func snapshotError(format string, args ...any) error {
 // Restore refuses it.
 func (s *State) Snapshot() []byte {
 	w := &snapWriter{codec.Writer{B: make([]byte, 0, 1024+200*len(s.opOrder)+256*len(s.vms)+
-		64*len(s.payments)+minSeenBytes*len(s.seen)+12*len(s.evidence))}}
+		64*len(s.payments)+minSecondBytes*int(windowSeconds)+minSeenBytes*s.seen.n+12*len(s.evidence))}}
 	w.Raw([]byte(snapshotMagic))
 	w.params(s.params)
 	w.U64(s.epoch)
@@ -228,17 +233,29 @@ func (s *State) putPayments(w *snapWriter) {
 }
 
 func (s *State) putSeen(w *snapWriter) {
-	seen := make(expiryHeap, 0, len(s.seen))
-	for id, t := range s.seen {
-		seen = append(seen, seenEntry{expiry: t.expiry, id: id})
+	secs := s.seen.seconds()
+	w.Count(len(secs))
+	var ids []seenID
+	for _, sec := range secs {
+		b := s.seen.bucket(sec)
+		ids = ids[:0]
+		for id, c := range b.ids {
+			ids = append(ids, seenID{id: id, commit: c})
+		}
+		slices.SortFunc(ids, func(a, b seenID) int { return cmpID(a.id, b.id) })
+		w.I64(sec)
+		w.Count(len(ids))
+		for _, e := range ids {
+			w.Raw(e.id[:])
+			w.U64(e.commit)
+		}
 	}
-	slices.SortFunc(seen, cmpSeen)
-	w.Count(len(seen))
-	for _, e := range seen {
-		w.Raw(e.id[:])
-		w.I64(e.expiry)
-		w.U64(s.seen[e.id].commit)
-	}
+}
+
+// seenID is a remembered id with its commit, as a snapshot lists it.
+type seenID struct {
+	id     tx.ID
+	commit uint64
 }
 
 func (s *State) putEvidence(w *snapWriter) {
@@ -275,16 +292,6 @@ func (s *State) sortedEvidence() []evidenceKey {
 	}
 	slices.SortFunc(keys, cmpEvidence)
 	return keys
-}
-
-func cmpSeen(a, b seenEntry) int {
-	if a.expiry != b.expiry {
-		if a.expiry < b.expiry {
-			return -1
-		}
-		return 1
-	}
-	return cmpID(a.id, b.id)
 }
 
 func cmpEvidence(a, b evidenceKey) int {
@@ -345,6 +352,9 @@ func Restore(data []byte, verifier graph.Verifier) (*State, error) {
 	case string(data[:len(snapshotMagicV1)]) == snapshotMagicV1:
 		return nil, snapshotError("format v1, written by an older version, which lacks the commit of each id in the replay window; "+
 			"this version reads only %q: restore from a snapshot that a node of this version wrote", snapshotMagic)
+	case string(data[:len(snapshotMagicV2)]) == snapshotMagicV2:
+		return nil, snapshotError("format v2, written by an older version, whose replay window spans an hour of expiries; "+
+			"this version reads only %q, with a window of %v: restore from a snapshot that a node of this version wrote", snapshotMagic, tx.MaxValidity)
 	case string(data[:len(snapshotMagic)]) != snapshotMagic:
 		return nil, snapshotError("no %q prefix", snapshotMagic)
 	}
@@ -398,7 +408,6 @@ func decodeSnapshot(body []byte, verifier graph.Verifier) (*State, error) {
 			s.live = append(s.live, id)
 		}
 	}
-	heap.Init(&s.seenByExp)
 	return s, nil
 }
 
@@ -718,37 +727,51 @@ func (r *snapReader) payments(s *State) {
 	}
 }
 
-// seenIDs reads the replay window: ids with expiries no earlier than the
-// time (older ones were pruned) and at most tx.MaxValidity after it, each
-// in one of the commits before the state.
+// seenIDs reads the replay window: seconds of expiry no earlier than the
+// time's (older ones were pruned) and at most tx.MaxValidity after it,
+// each id in one of the commits before the state, and in one second only.
 func (r *snapReader) seenIDs(s *State) {
 	r.at("", 0)
-	n := r.Count("seen ids", MaxSnapshotSeen, minSeenBytes)
-	s.seen = make(map[tx.ID]seenTx, n)
-	s.seenByExp = make(expiryHeap, 0, n)
+	n := r.Count("replay window seconds", int(windowSeconds), minSecondBytes)
+	first := expirySecond(s.time)
+	last := expirySecond(s.time + int64(tx.MaxValidity))
+	all := map[tx.ID]struct{}{} // to refuse an id filed under two seconds
+	var prevSec int64
 	for i := 0; i < n && r.Err() == nil; i++ {
-		r.at("seen id", i)
-		var e seenEntry
-		r.Fixed(e.id[:], "id")
-		r.name(e.id)
-		e.expiry = r.I64("expiry")
-		commit := r.U64("commit")
-		_, dup := s.seen[e.id]
+		r.at("replay window second", i)
+		sec := r.I64("second")
+		m := r.Count("ids", MaxSnapshotSeen-s.seen.n, minSeenBytes)
 		switch {
 		case r.Err() != nil:
 			return
-		case i > 0 && cmpSeen(s.seenByExp[i-1], e) >= 0:
-			r.Fail("not after the previous one: want sorted by expiry, then id")
-		case dup:
-			r.Fail("repeats an id")
-		case e.expiry < s.time || uint64(e.expiry)-uint64(s.time) > uint64(tx.MaxValidity):
-			r.Fail("expiry %d is outside the replay window [%d, %d + %v]", e.expiry, s.time, s.time, tx.MaxValidity)
-		case commit >= s.commits:
-			r.Fail("commit %d is not one of the %d commits before the state", commit, s.commits)
+		case i > 0 && sec <= prevSec:
+			r.Fail("second %d is not after the previous one", sec)
+		case sec < first || sec > last:
+			r.Fail("second %d is outside the replay window [%d, %d]", sec, first, last)
+		case m == 0:
+			r.Fail("second %d holds no ids", sec)
 		}
-		s.seen[e.id] = seenTx{expiry: e.expiry, commit: commit}
-		s.seenByExp = append(s.seenByExp, e)
-		xorSeen(&s.seenHash, e.id, commit)
+		prevSec = sec
+		var prev tx.ID
+		for j := 0; j < m && r.Err() == nil; j++ {
+			var id tx.ID
+			r.Fixed(id[:], "id")
+			commit := r.U64("commit")
+			_, dup := all[id]
+			switch {
+			case r.Err() != nil:
+				return
+			case j > 0 && cmpID(prev, id) >= 0:
+				r.Fail("id %s is not after %s: want sorted, unique ids", id.Short(), prev.Short())
+			case dup:
+				r.Fail("id %s is filed under two seconds", id.Short())
+			case commit >= s.commits:
+				r.Fail("id %s: commit %d is not one of the %d commits before the state", id.Short(), commit, s.commits)
+			}
+			all[id] = struct{}{}
+			s.seen.add(id, sec*windowSecond, commit)
+			prev = id
+		}
 	}
 }
 

@@ -57,8 +57,9 @@ type snapFull struct {
 	Live                       []tx.ID
 	ByOwner                    map[tx.Key][]tx.ID
 	Payments                   map[payment.Signature]struct{}
-	Seen                       map[tx.ID]seenTx
-	Expiries                   []seenEntry // the heap's entries, sorted
+	Seen                       map[int64]map[tx.ID]uint64 // by second of expiry
+	SeenHashes                 map[int64][32]byte
+	SeenLen                    int
 	Evidence                   map[evidenceKey]struct{}
 	PayHash, SeenHash, Hash    [32]byte
 }
@@ -78,8 +79,12 @@ func snapFullOf(s *State) snapFull {
 		Committee: snapMembers(s.committee), SameCommittee: s.committee == s.committees[s.epoch],
 		Committees: map[uint64][]graph.Member{}, Operators: map[tx.Key]Operator{}, OpOrder: append([]tx.Key(nil), s.opOrder...),
 		VMs: map[tx.ID]VM{}, Live: append([]tx.ID(nil), s.live...), ByOwner: map[tx.Key][]tx.ID{},
-		Payments: maps.Clone(s.payments), Seen: maps.Clone(s.seen), Evidence: maps.Clone(s.evidence),
-		Expiries: append([]seenEntry(nil), s.seenByExp...), PayHash: s.payHash, SeenHash: s.seenHash, Hash: s.Hash()}
+		Payments: maps.Clone(s.payments), Seen: map[int64]map[tx.ID]uint64{}, SeenHashes: map[int64][32]byte{}, SeenLen: s.seen.n,
+		Evidence: maps.Clone(s.evidence), PayHash: s.payHash, SeenHash: s.seen.hash, Hash: s.Hash()}
+	for _, sec := range s.seen.seconds() {
+		b := s.seen.bucket(sec)
+		f.Seen[sec], f.SeenHashes[sec] = maps.Clone(b.ids), b.hash
+	}
 	for e, c := range s.committees {
 		f.Committees[e] = snapMembers(c)
 	}
@@ -92,7 +97,6 @@ func snapFullOf(s *State) snapFull {
 	for k, ids := range s.byOwner {
 		f.ByOwner[k] = slices.Clone(ids)
 	}
-	slices.SortFunc(f.Expiries, cmpSeen)
 	return f
 }
 
@@ -343,8 +347,8 @@ func TestSnapshotScenarioIsRich(t *testing.T) {
 		}
 		evidence = evidence || len(s.evidence) > 0
 		fullWindow = fullWindow || len(s.committees) == MaxSnapshotCommittees
-		pruned = pruned || len(s.seen) < maxSeen
-		maxSeen = max(maxSeen, len(s.seen))
+		pruned = pruned || s.seen.n < maxSeen
+		maxSeen = max(maxSeen, s.seen.n)
 	}
 	final := h.st
 	switch {
@@ -451,7 +455,7 @@ func TestSnapshotKnowsEveryField(t *testing.T) {
 		fields string
 	}{
 		{State{}, "params verifier epoch committee committees boundary epochStart time commits operators opOrder joined " +
-			"vms live byOwner payments payHash seen seenByExp seenHash evidence hash dirty hashBuf"},
+			"vms live byOwner payments payHash seen evidence hash dirty hashBuf"},
 		{Params{}, "Treasury Price EpochLength StatusTimeout MaxAttempts"},
 		{Price{}, "VCPUHour MemoryGiBHour DiskGiBHour"},
 		{Operator{}, "Key PeerID Region Capacity Payout Weight Status Used Equivocated Leaving Approvals Removals Since order"},
@@ -459,8 +463,9 @@ func TestSnapshotKnowsEveryField(t *testing.T) {
 		{tx.Spec{}, "VCPU MemoryMiB DiskGiB Image Region SSHKey"},
 		{tx.Capacity{}, "VCPU MemoryMiB DiskGiB"},
 		{evidenceKey{}, "epoch creator"},
-		{seenTx{}, "expiry commit"},
-		{seenEntry{}, "expiry id"},
+		{seenWindow{}, "buckets n hash"},
+		{seenBucket{}, "sec ids hash"},
+		{seenID{}, "id commit"},
 	} {
 		typ := reflect.TypeOf(c.v)
 		var got []string
@@ -536,6 +541,20 @@ func TestRestoreRefusesVersion1(t *testing.T) {
 	if !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), "format v1") {
 		t.Fatalf("a version 1 snapshot: error %v, want one naming the format", err)
 	}
+}
+
+// snapMoveSeen files the ids of the replay window's first second under
+// another second.
+func snapMoveSeen(s *State, sec int64) bool {
+	secs := s.seen.seconds()
+	if len(secs) == 0 {
+		return false
+	}
+	b := *s.seen.bucket(secs[0])
+	*s.seen.bucket(secs[0]) = seenBucket{}
+	b.sec = sec
+	*s.seen.bucket(sec) = b
+	return true
 }
 
 // snapTamper breaks one invariant of a state; it returns false if the
@@ -821,22 +840,28 @@ func TestRestoreRefusesBrokenInvariants(t *testing.T) {
 			return true
 		}},
 		{"seen expired", "outside the replay window", func(s *State) bool {
-			for id, t := range s.seen {
-				s.seen[id] = seenTx{expiry: s.time - 1, commit: t.commit}
-				return true
-			}
-			return false
+			return snapMoveSeen(s, expirySecond(s.time)-1)
 		}},
 		{"seen too far", "outside the replay window", func(s *State) bool {
-			for id, t := range s.seen {
-				s.seen[id] = seenTx{expiry: s.time + int64(tx.MaxValidity) + 1, commit: t.commit}
-				return true
+			return snapMoveSeen(s, expirySecond(s.time+int64(tx.MaxValidity))+1)
+		}},
+		{"seen in a later commit", "is not one of the", func(s *State) bool {
+			for _, sec := range s.seen.seconds() {
+				b := s.seen.bucket(sec)
+				for id := range b.ids {
+					b.ids[id] = s.commits
+					return true
+				}
 			}
 			return false
 		}},
-		{"seen in a later commit", "is not one of the", func(s *State) bool {
-			for id, t := range s.seen {
-				s.seen[id] = seenTx{expiry: t.expiry, commit: s.commits}
+		{"seen under two seconds", "filed under two seconds", func(s *State) bool {
+			secs := s.seen.seconds()
+			if len(secs) == 0 || expirySecond(s.time+int64(tx.MaxValidity)) == secs[len(secs)-1] {
+				return false
+			}
+			for id, c := range s.seen.bucket(secs[0]).ids {
+				s.seen.add(id, (secs[len(secs)-1]+1)*windowSecond, c)
 				return true
 			}
 			return false
@@ -970,13 +995,16 @@ func FuzzRestore(f *testing.F) {
 	// The final state without its replay window, which is most of its
 	// bytes: the smaller the inputs, the faster the fuzzer minimizes them.
 	s := snapMustRestore(f, h.snaps[len(h.snaps)-1])
-	e := s.seenByExp[0]
-	t := s.seen[e.id]
-	s.seen, s.seenByExp, s.seenHash, s.dirty = map[tx.ID]seenTx{}, nil, [32]byte{}, true
+	sec := s.seen.seconds()[0]
+	var id tx.ID
+	var commit uint64
+	for id, commit = range s.seen.bucket(sec).ids {
+		break
+	}
+	s.seen, s.dirty = seenWindow{}, true
 	f.Add(s.Snapshot())
-	// And with one id in it, whose expiry and commit the fuzzer can reach.
-	s.seen[e.id], s.seenByExp, s.dirty = t, expiryHeap{e}, true
-	xorSeen(&s.seenHash, e.id, t.commit)
+	// And with one id in it, whose second and commit the fuzzer can reach.
+	s.seen.add(id, sec*windowSecond, commit)
 	f.Add(s.Snapshot())
 	f.Add([]byte(snapshotMagic))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -78,7 +78,8 @@ func badInputCorpus(t *testing.T) []badRequest {
 		add(fmt.Sprintf("byte %d flipped", at), "POST", "/v1/txs", "application/octet-stream", flipped)
 	}
 	for name, exp := range map[string]int64{"zero": 0, "negative": -1, "past": time.Now().Add(-time.Hour).UnixNano(),
-		"far future": time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), "max": 1<<63 - 1} {
+		"far future": time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), "max": 1<<63 - 1,
+		"beyond the window": time.Now().Add(tx.MaxValidity + time.Minute).UnixNano()} {
 		add("expiry "+name, "POST", "/v1/txs", "application/octet-stream", sign(tx.Tx{Kind: tx.KindVMGet, VM: vm, Expiry: exp}))
 	}
 	add("vote by a stranger", "POST", "/v1/txs", "application/octet-stream",

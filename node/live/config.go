@@ -42,6 +42,9 @@ type NodeSection struct {
 	LeaderTimeout Duration `toml:"leader_timeout"`
 	// MinRoundInterval paces an idle node's events.
 	MinRoundInterval Duration `toml:"min_round_interval"`
+	// CheckWorkers is how many goroutines check signed transactions off
+	// the node's loop (Options.CheckWorkers).
+	CheckWorkers int `toml:"check_workers"`
 }
 
 // P2PSection configures libp2p.
@@ -252,6 +255,9 @@ func (c *Config) check() error {
 	default:
 		return fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level)
 	}
+	if c.Node.CheckWorkers < -1 {
+		return errors.New("node.check_workers must be a count, 0 for one per CPU but one, or -1 for none")
+	}
 	if c.API.MaxBodyBytes < 0 {
 		return errors.New("api.max_body_bytes must not be negative")
 	}
@@ -293,6 +299,11 @@ leader_timeout = "1s"
 # The least time between two of this node's events while its queue holds
 # less than a full event: an idle cluster makes about 20 rounds a second.
 min_round_interval = "50ms"
+# Goroutines that check the signatures of the transactions in peers' events
+# ahead of their commit, off the node's loop; 0 picks one per CPU but one.
+# -1: none, the loop checks them when it applies them, which is faster
+# where several nodes share a machine's cores (dagger devnet).
+check_workers = {{.CheckWorkers}}
 
 [p2p]
 # libp2p listen addresses: TCP and QUIC.

@@ -35,6 +35,8 @@ type InitOptions struct {
 	Capacity  GenesisCapacity
 	// Opaque enables POST /v1/opaque (benchmarks).
 	Opaque bool
+	// CheckWorkers is the config's node.check_workers.
+	CheckWorkers int
 }
 
 // Init prepares a node directory: the operator key (kept if it exists),

@@ -94,6 +94,15 @@ type Options struct {
 	// Extra counters for metrics: provisioner and payment chain.
 	Provision Counters
 	Payments  Counters
+	// CheckWorkers is how many goroutines check the signatures of the
+	// transactions in peers' events as they are inserted (node.TxChecker),
+	// and how many client batches are checked at once: 0 picks one per
+	// CPU but one, leaving the loop a CPU. -1 runs no such goroutine: the
+	// loop checks those transactions when it applies them, and one client
+	// batch is checked at a time. Where several nodes share a machine's
+	// cores (dagger devnet), more goroutines only take turns with the
+	// loops that make the rounds.
+	CheckWorkers int
 }
 
 type inbound struct {
@@ -115,6 +124,8 @@ type Runtime struct {
 	snap    node.Snapshot
 	hasSnap bool
 
+	checks   *checkPool
+	busy     atomic.Bool // the node's Busy after the loop's last turn
 	in       chan inbound
 	inBytes  atomic.Int64
 	inDrops  atomic.Uint64
@@ -152,6 +163,7 @@ func New(opt Options) *Runtime {
 	r := &Runtime{opt: opt, log: opt.Logger, in: make(chan inbound, MaxInboxMessages), ctl: make(chan func(), maxControl),
 		quit: make(chan struct{}), done: make(chan struct{}), admitted: map[tx.ID]time.Time{}}
 	copy(r.self[:], opt.Key.Public().(ed25519.PublicKey))
+	r.checks = newCheckPool(opt.CheckWorkers)
 	return r
 }
 
@@ -180,6 +192,9 @@ func (r *Runtime) Start(tr Transport) error {
 	cfg.Ledger.Transport = tr
 	cfg.Ledger.Clock = (*clock)(r)
 	cfg.Ledger.Store = r.opt.Store
+	if r.checks.workers > 0 {
+		cfg.TxChecker = r.checks
+	}
 	signer, err := graph.NewEd25519Signer(r.opt.Key)
 	if err != nil {
 		return err
@@ -254,6 +269,7 @@ func (r *Runtime) Start(tr Transport) error {
 	}
 	r.allow()
 	r.publish()
+	r.checks.start()
 	go r.loop()
 	return nil
 }
@@ -267,6 +283,7 @@ func (r *Runtime) loop() {
 		}
 		r.watch.close(err)
 	}()
+	defer r.checks.stop()
 	tick := time.NewTicker(publishEvery)
 	defer tick.Stop()
 	for {
@@ -283,6 +300,7 @@ func (r *Runtime) loop() {
 		case <-tick.C:
 			r.publish()
 		}
+		r.busy.Store(r.nd.Busy())
 		if r.fault != nil {
 			r.nd.Stop()
 			r.publish()
@@ -425,19 +443,51 @@ func (r *Runtime) do(ctx context.Context, f func()) error {
 	}
 }
 
-// Submit implements api.Backend.
+// Submit implements api.Backend. The transaction is decoded and its
+// signature checked on the caller's goroutine; the loop only admits it.
 func (r *Runtime) Submit(ctx context.Context, data []byte) (tx.ID, error) {
-	var id tx.ID
-	var err error
+	ids, errs, err := r.SubmitMany(ctx, [][]byte{data})
+	if err != nil {
+		return tx.ID{}, err
+	}
+	return ids[0], errs[0]
+}
+
+// SubmitMany implements api.Backend: the checks run on the caller's
+// goroutine (as many batches at once as the node has CPUs but one), and
+// one turn of the loop admits the whole batch. A node that is busy
+// (node.Node.Busy, as of its loop's last turn) refuses at once, without
+// spending a check on what it would refuse.
+func (r *Runtime) SubmitMany(ctx context.Context, txs [][]byte) ([]tx.ID, []error, error) {
+	ids, errs := make([]tx.ID, len(txs)), make([]error, len(txs))
+	if r.busy.Load() {
+		for i := range errs {
+			errs[i] = fmt.Errorf("%w: the node's queue is full", node.ErrBusy)
+		}
+		return ids, errs, nil
+	}
+	hashes, checked, err := r.checks.checkSubmitted(ctx, txs)
+	if err != nil {
+		return nil, nil, err
+	}
 	if e := r.do(ctx, func() {
-		id, err = r.nd.Submit(data)
-		if err == nil && r.nd.TxStatus(id).State == node.TxPending && len(r.admitted) < maxLatencyTracked {
-			if _, seen := r.admitted[id]; !seen {
-				r.admitted[id] = time.Now()
-			}
+		for i, data := range txs {
+			ids[i], errs[i] = r.admit(data, hashes[i], checked[i])
 		}
 	}); e != nil {
-		return tx.ID{}, e
+		return nil, nil, e
+	}
+	return ids, errs, nil
+}
+
+// admit hands a checked transaction to the node, on the loop, and starts
+// measuring its latency.
+func (r *Runtime) admit(data []byte, h graph.Hash, ck tx.Checked) (tx.ID, error) {
+	id, err := r.nd.SubmitChecked(data, h, ck)
+	if err == nil && r.nd.TxStatus(id).State == node.TxPending && len(r.admitted) < maxLatencyTracked {
+		if _, seen := r.admitted[id]; !seen {
+			r.admitted[id] = time.Now()
+		}
 	}
 	return id, err
 }

@@ -295,7 +295,7 @@ func (n *rtNode) loopID() uint64 {
 
 // vmGet is a signed read transaction, the simplest one a node admits.
 func (n *rtNode) vmGet(nonce uint64) []byte {
-	c := &tx.Tx{Kind: tx.KindVMGet, Nonce: nonce, Expiry: time.Now().Add(5 * time.Minute).UnixNano(), VM: tx.ID{byte(nonce)}}
+	c := &tx.Tx{Kind: tx.KindVMGet, Nonce: nonce, Expiry: time.Now().Add(tx.DefaultValidity).UnixNano(), VM: tx.ID{byte(nonce)}}
 	c.Sign(n.key)
 	return c.Encode()
 }

@@ -137,7 +137,8 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 		log.Warn("solana.rpc is empty: payments are checked offline and never confirmed on chain; use this only on test clusters")
 	}
 	m := metrics.New()
-	opt := Options{Key: key, Genesis: gen.Cluster, Store: s.db, Node: ncfg, Logger: log, Metrics: m, Version: o.Version, NodeID: string(nodeID)}
+	opt := Options{Key: key, Genesis: gen.Cluster, Store: s.db, Node: ncfg, Logger: log, Metrics: m, Version: o.Version, NodeID: string(nodeID),
+		CheckWorkers: cfg.Node.CheckWorkers}
 	if s.prov != nil {
 		opt.Provision = asyncCounters{s.prov}
 	}

@@ -113,10 +113,27 @@ const (
 	MaxDiskGiB       = 1 << 20  // 1 PiB
 	MinLease         = time.Minute
 	MaxLease         = 366 * 24 * time.Hour
-	// MaxValidity bounds how far in the future a transaction's expiry may
-	// lie when it commits, so that the ids the cluster remembers for replay
-	// protection can be forgotten once they expire.
-	MaxValidity = time.Hour
+	// MaxValidity bounds how far past the consensus time a transaction's
+	// expiry may lie when it commits. The cluster remembers every committed
+	// id until its expiry passes (replay protection, see cluster.State),
+	// so this window, times the rate, is what it holds: at 15,000 tx/s,
+	// at most 1.8 million ids, where an hour would be 54 million. Like
+	// Solana's recent blockhash (about a minute), a short window keeps
+	// that set small; it has to leave room for what a transaction waits
+	// for before it can commit, which DefaultValidity covers, plus a
+	// client's clock running ahead of consensus time (a quorum median of
+	// the operators' clocks): MaxValidity - DefaultValidity, 30 s.
+	MaxValidity = 2 * time.Minute
+	// DefaultValidity is how far ahead of its own clock a client (the CLI,
+	// the load generators, a node for its own transactions) sets a
+	// transaction's expiry. It covers the longest wait before a
+	// transaction can commit: a vm-create or vm-renew waits for its Solana
+	// payment to be finalized (about 13 s after it lands, 32 slots; a
+	// node gives up after node.DefaultConfirmTimeout, 1 min), then for
+	// ordering (a few seconds; a node queues it again every 5 s while it
+	// has not committed), with about 25 s for a client's clock running
+	// behind consensus time.
+	DefaultValidity = 90 * time.Second
 )
 
 // Capacity is what a host offers.
@@ -300,12 +317,43 @@ func (t *Tx) Sign(key ed25519.PrivateKey) {
 }
 
 // VerifySignature checks the author's signature.
-func (t *Tx) VerifySignature() error {
-	id := t.ID()
+func (t *Tx) VerifySignature() error { return t.verify(t.ID()) }
+
+// verify checks the signature over id, which must be t.ID().
+func (t *Tx) verify(id ID) error {
 	if !ed25519.Verify(t.Author[:], id[:], t.Sig[:]) {
 		return ErrSignature
 	}
 	return nil
+}
+
+// Checked is what Check found of a transaction's bytes.
+type Checked struct {
+	// Tx is the decoded transaction and ID its id; nil if the bytes do not
+	// decode.
+	Tx *Tx
+	ID ID
+	// Err is why the bytes are not a valid signed transaction: an error
+	// wrapping ErrMalformed (Tx is nil) or ErrSignature.
+	Err error
+}
+
+// Known says whether c holds Check's answer (the zero Checked does not).
+func (c Checked) Known() bool { return c.Tx != nil || c.Err != nil }
+
+// Check decodes b and checks its signature: what a node must know of a
+// cluster transaction before it admits or applies it, with each step
+// done once (the id is hashed once, for the signature and for the
+// caller). It is a pure function of b, so its answer may be computed on
+// any goroutine and kept for the same bytes.
+func Check(b []byte) Checked {
+	t, err := Decode(b)
+	if err != nil {
+		return Checked{Err: err}
+	}
+	c := Checked{Tx: t, ID: t.ID()}
+	c.Err = t.verify(c.ID)
+	return c
 }
 
 // decoder reads a transaction's fields (package codec) with its own:

@@ -160,3 +160,12 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDefaultValidityFitsTheWindow: what clients give their transactions
+// leaves room, within what the cluster takes, for a client's clock
+// running ahead of consensus time.
+func TestDefaultValidityFitsTheWindow(t *testing.T) {
+	if slack := MaxValidity - DefaultValidity; slack < 15*time.Second {
+		t.Fatalf("DefaultValidity %v leaves %v below MaxValidity %v for clock skew", DefaultValidity, slack, MaxValidity)
+	}
+}

@@ -20,6 +20,12 @@ type Backend interface {
 	// Its errors wrap node.ErrRejected (the transaction is bad: 4xx) or
 	// node.ErrBusy (try again later: 503).
 	Submit(ctx context.Context, data []byte) (tx.ID, error)
+	// SubmitMany admits several transactions, in order: ids[i] and errs[i]
+	// are what Submit would return for txs[i]. The live runtime checks
+	// them on several goroutines and admits them in one turn of the node's
+	// loop. err, if not nil, is why none was admitted (ctx's error,
+	// ErrUnavailable), and ids and errs are then nil.
+	SubmitMany(ctx context.Context, txs [][]byte) (ids []tx.ID, errs []error, err error)
 	// TxStatus is what this node knows of a transaction.
 	TxStatus(ctx context.Context, id tx.ID) (node.TxStatus, error)
 	// VM returns a VM by id as of this node's latest commit.

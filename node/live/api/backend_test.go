@@ -89,6 +89,14 @@ func (f *fakeBackend) Submit(ctx context.Context, data []byte) (tx.ID, error) {
 	return id, nil
 }
 
+func (f *fakeBackend) SubmitMany(ctx context.Context, txs [][]byte) ([]tx.ID, []error, error) {
+	ids, errs := make([]tx.ID, len(txs)), make([]error, len(txs))
+	for i, data := range txs {
+		ids[i], errs[i] = f.Submit(ctx, data)
+	}
+	return ids, errs, nil
+}
+
 func (f *fakeBackend) SubmitOpaque(ctx context.Context, txs [][]byte) (int, error) {
 	if err := f.enter(ctx); err != nil {
 		return 0, err
@@ -246,7 +254,7 @@ func signed(tb testing.TB, t tx.Tx, key ed25519.PrivateKey) ([]byte, tx.ID) {
 	if t.Nonce == 0 {
 		t.Nonce = 1
 	}
-	t.Expiry = time.Now().Add(5 * time.Minute).UnixNano()
+	t.Expiry = time.Now().Add(tx.DefaultValidity).UnixNano()
 	if t.Kind == tx.KindVMCreate || t.Kind == tx.KindVMRenew {
 		copy(t.Author[:], key.Public().(ed25519.PublicKey))
 		pay, _, err := payment.Build(key, treasury, 1000, t.Memo(), [32]byte{})

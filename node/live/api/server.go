@@ -586,20 +586,33 @@ func (s *server) submitBatch(w http.ResponseWriter, r *http.Request) (int, any, 
 	ctx, cancel := s.call(r)
 	defer cancel()
 	res := BatchResult{Results: make([]BatchItem, len(items))}
+	errs := make([]error, len(items))
+	var datas [][]byte
+	var at []int // datas[k] is transaction at[k]
 	for i, data := range items {
-		item := &res.Results[i]
-		var err error
 		if bad != nil && bad[i] != nil {
-			err = bad[i]
-		} else {
-			var id tx.ID
-			if id, err = s.b.Submit(ctx, data); id != (tx.ID{}) {
-				item.ID = id.String()
+			errs[i] = bad[i]
+			continue
+		}
+		datas, at = append(datas, data), append(at, i)
+	}
+	if len(datas) > 0 {
+		ids, subErrs, err := s.b.SubmitMany(ctx, datas)
+		for k, i := range at {
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			errs[i] = subErrs[k]
+			if ids[k] != (tx.ID{}) {
+				res.Results[i].ID = ids[k].String()
 			}
 		}
+	}
+	for i, err := range errs {
 		if err != nil {
 			e := s.classify(r, err)
-			item.Error, item.Reason = e.Code, e.Reason
+			res.Results[i].Error, res.Results[i].Reason = e.Code, e.Reason
 			res.Refused++
 			continue
 		}

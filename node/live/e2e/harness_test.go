@@ -244,7 +244,7 @@ func (c *client) metric(name string) (float64, error) {
 // readTx makes a vm-get of a random VM id: a cheap, valid transaction
 // that commits through consensus like any other.
 func readTx(key ed25519.PrivateKey, nonce uint64) []byte {
-	t := &tx.Tx{Kind: tx.KindVMGet, Nonce: nonce, Expiry: time.Now().Add(5 * time.Minute).UnixNano()}
+	t := &tx.Tx{Kind: tx.KindVMGet, Nonce: nonce, Expiry: time.Now().Add(tx.DefaultValidity).UnixNano()}
 	copy(t.VM[:], fmt.Appendf(nil, "e2e-%d", nonce))
 	t.Sign(key)
 	return t.Encode()
