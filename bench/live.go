@@ -112,7 +112,7 @@ func (s *Sampler) Sample(ctx context.Context) {
 	sm := sample{at: time.Now(), cpu: make([]float64, len(s.procs)), hwm: make([]uint64, len(s.procs)), ctrs: make([]map[string]float64, len(s.procs))}
 	for i, w := range s.procs {
 		if p, err := procfs.NewProc(w.PID); err == nil {
-			if st, err := p.NewStat(); err == nil {
+			if st, err := p.Stat(); err == nil {
 				sm.cpu[i] = st.CPUTime()
 			}
 			if st, err := p.NewStatus(); err == nil {
