@@ -75,7 +75,7 @@ type MemStore struct {
 	last   Signed
 	signed bool
 	events int
-	snaps  []Snapshot // the newest two, oldest first
+	snaps  Snapshots
 }
 
 // NewMemStore returns an empty store.
@@ -159,29 +159,45 @@ func (s *MemStore) DropNewest(pos Position) bool {
 }
 
 // PutSnapshot implements Store. It keeps the data as given.
-func (s *MemStore) PutSnapshot(sn Snapshot) error {
-	if n := len(s.snaps); n > 0 {
-		switch last := s.snaps[n-1]; {
-		case sn.Commit < last.Commit:
-			return fmt.Errorf("snapshot at commit %d is older than the stored one at commit %d", sn.Commit, last.Commit)
-		case sn.Commit == last.Commit:
-			s.snaps[n-1] = sn
-			return nil
-		}
-	}
-	s.snaps = append(s.snaps, sn)
-	if len(s.snaps) > 2 {
-		s.snaps = append(s.snaps[:0], s.snaps[len(s.snaps)-2:]...)
-	}
-	return nil
-}
+func (s *MemStore) PutSnapshot(sn Snapshot) error { return s.snaps.Put(sn) }
 
 // LatestSnapshot implements Store.
 func (s *MemStore) LatestSnapshot() (Snapshot, bool, error) {
-	if len(s.snaps) == 0 {
-		return Snapshot{}, false, nil
+	sn, ok := s.snaps.Latest()
+	return sn, ok, nil
+}
+
+// Snapshots are the newest two snapshots a store in memory keeps, oldest
+// first, as Store.PutSnapshot promises.
+type Snapshots []Snapshot
+
+// Put keeps sn and refuses one older than the newest kept; one of the
+// same commit replaces it.
+func (ss *Snapshots) Put(sn Snapshot) error {
+	s := *ss
+	if n := len(s); n > 0 {
+		switch last := s[n-1]; {
+		case sn.Commit < last.Commit:
+			return fmt.Errorf("snapshot at commit %d is older than the stored one at commit %d", sn.Commit, last.Commit)
+		case sn.Commit == last.Commit:
+			s[n-1] = sn
+			return nil
+		}
 	}
-	return s.snaps[len(s.snaps)-1], true, nil
+	s = append(s, sn)
+	if len(s) > 2 {
+		s = append(s[:0], s[len(s)-2:]...)
+	}
+	*ss = s
+	return nil
+}
+
+// Latest is the newest snapshot kept, if any.
+func (ss Snapshots) Latest() (Snapshot, bool) {
+	if len(ss) == 0 {
+		return Snapshot{}, false
+	}
+	return ss[len(ss)-1], true
 }
 
 // Prune implements Store.

@@ -8,7 +8,6 @@ package sim
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
 	"unsafe"
 
@@ -116,7 +115,7 @@ type memStore struct {
 	last   node.Signed
 	signed bool
 	events int
-	snaps  []node.Snapshot // the newest two, oldest first
+	snaps  node.Snapshots
 }
 
 var _ node.Store = (*memStore)(nil)
@@ -167,28 +166,13 @@ func (s *memStore) Scan(from node.Position, fn func(node.Position, []byte) bool)
 // PutSnapshot implements node.Store.
 func (s *memStore) PutSnapshot(sn node.Snapshot) error {
 	sn.Data = s.ar.snapshot(sn.Data)
-	if n := len(s.snaps); n > 0 {
-		switch last := s.snaps[n-1]; {
-		case sn.Commit < last.Commit:
-			return fmt.Errorf("snapshot at commit %d is older than the stored one at commit %d", sn.Commit, last.Commit)
-		case sn.Commit == last.Commit:
-			s.snaps[n-1] = sn
-			return nil
-		}
-	}
-	s.snaps = append(s.snaps, sn)
-	if len(s.snaps) > 2 {
-		s.snaps = append(s.snaps[:0], s.snaps[len(s.snaps)-2:]...)
-	}
-	return nil
+	return s.snaps.Put(sn)
 }
 
 // LatestSnapshot implements node.Store.
 func (s *memStore) LatestSnapshot() (node.Snapshot, bool, error) {
-	if len(s.snaps) == 0 {
-		return node.Snapshot{}, false, nil
-	}
-	return s.snaps[len(s.snaps)-1], true, nil
+	sn, ok := s.snaps.Latest()
+	return sn, ok, nil
 }
 
 // Prune implements node.Store.
