@@ -149,7 +149,7 @@ func nodeBootstrap(stdout, stderr io.Writer, cfgPath string, from []string, time
 	}
 	db, err := store.Open(dataDir, store.Options{Backend: cfg.Store.Backend, Key: pub})
 	if err != nil {
-		if errors.Is(err, syscall.EAGAIN) {
+		if errors.Is(err, store.ErrLocked) {
 			return failf(1, "the node's store is in use, most likely by the node itself: stop it first (it must not run while it is bootstrapped), then run this again.\n(%v)", err)
 		}
 		return failf(1, "%v", err)

@@ -140,7 +140,6 @@ const (
 	DefaultAPIListen = "127.0.0.1:8700"
 	// DefaultMaxAPIConnections caps api.max_connections when it is 0.
 	DefaultMaxAPIConnections = 1024
-	DefaultBackend           = "goleveldb"
 	DefaultLibvirt           = "qemu:///system"
 	// DefaultMinRoundInterval keeps an idle cluster at about 20 rounds a
 	// second; a full queue does not wait for it.
@@ -207,9 +206,6 @@ func (c *Config) defaults() {
 	}
 	if c.API.Listen == "" {
 		c.API.Listen = DefaultAPIListen
-	}
-	if c.Store.Backend == "" {
-		c.Store.Backend = DefaultBackend
 	}
 	if c.Store.KeepEpochs == 0 {
 		c.Store.KeepEpochs = node.DefaultKeepEpochs
@@ -335,8 +331,9 @@ opaque = {{.Opaque}}
 pprof = false
 
 [store]
-# "goleveldb" or "pebble".
-backend = "goleveldb"
+# "pebble" or "goleveldb"; empty: the backend of the store the data
+# directory holds, and pebble for a new one.
+backend = "pebble"
 # At every epoch start the node stores a snapshot of the cluster state, so
 # a restart replays only the events since, and deletes the events of the
 # epochs before the last keep_epochs: peers that fell behind by less can

@@ -478,6 +478,33 @@ func TestOpenRefusesBadBackends(t *testing.T) {
 	}
 }
 
+// TestOpenWithoutBackendKeepsTheStoresOwn: an empty Backend opens the
+// store the directory holds, whichever backend wrote it, and creates a
+// new store on DefaultBackend.
+func TestOpenWithoutBackendKeepsTheStoresOwn(t *testing.T) {
+	for _, backend := range allBackends {
+		dir := t.TempDir()
+		d := open(t, dir, backend)
+		if err := d.PutEvent(event(0, 1, 0, "a")); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		d = open(t, dir, "")
+		if !strings.HasSuffix(d.path, dbName(backend)+".db") {
+			t.Fatalf("a %s store opened as %s", backend, d.path)
+		}
+		if _, ok, err := d.Get(event(0, 1, 0, "a").Hash()); err != nil || !ok {
+			t.Fatalf("%s: the event put before is gone: %v %v", backend, ok, err)
+		}
+	}
+	d := open(t, t.TempDir(), "")
+	if !strings.HasSuffix(d.path, dbName(DefaultBackend)+".db") {
+		t.Fatalf("a new store is %s, want the default backend %s", d.path, DefaultBackend)
+	}
+}
+
 // TestOpenRefusesALockedStore: a second open in this process, and an open
 // while another process holds the store, both fail.
 func TestOpenRefusesALockedStore(t *testing.T) {
@@ -513,7 +540,7 @@ func TestOpenRefusesALockedStore(t *testing.T) {
 				t.Fatalf("helper process: %q, %v", line, err)
 			}
 			_, err = Open(dir, Options{Backend: backend, Key: testKey(1)})
-			if err == nil || !strings.Contains(err.Error(), "is locked") {
+			if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "is locked") {
 				t.Fatalf("open while another process holds the store: err = %v", err)
 			}
 		})
