@@ -36,6 +36,11 @@ const (
 	// maxProposalsPerStep bounds the events one step makes: a node that
 	// catches up makes one per round it may advance to.
 	maxProposalsPerStep = 64
+	// maxAheadEvents and maxAheadBytes bound the events of the next epoch
+	// a node keeps while it has not committed the end of its own (see
+	// Ledger.ahead); beyond them it syncs at once.
+	maxAheadEvents = 1024
+	maxAheadBytes  = 4 * SyncBatchBytes
 )
 
 // Errors of Submit.
@@ -213,6 +218,21 @@ type Ledger struct {
 	// only fills a hole below its rounds does not hold it.
 	syncHold bool
 
+	// ahead holds events of the next epoch that arrived before this node
+	// committed the end of its own, with their senders; aheadBytes is
+	// their encoded size, aheadSince when the first came. Around an epoch
+	// change peers are a commit apart, so the events of the next epoch
+	// usually reach a node just before it commits the last leader of its
+	// own: it keeps them, bounded, and inserts them once it switches,
+	// instead of dropping them and syncing from a peer's store. If it has
+	// not switched a retry tick later, it syncs (onRetry), and from then on
+	// answers each further one with a sync, as it would without keeping
+	// them (aheadWaited).
+	ahead       []aheadEvent
+	aheadBytes  int
+	aheadSince  int64
+	aheadWaited bool
+
 	lastRound  uint64 // NextRound at the last retry tick, to notice a stall
 	stalledFor time.Duration
 	// hole is the lowest missing parent at the last retry tick, and
@@ -258,6 +278,11 @@ type ownAnswer struct {
 	events []graph.EventRef
 }
 
+type aheadEvent struct {
+	from transport.PeerID
+	e    *graph.Event
+}
+
 type forwardedTx struct {
 	data []byte
 	at   int64
@@ -266,20 +291,24 @@ type forwardedTx struct {
 
 // LedgerStats counts a ledger's activity.
 type LedgerStats struct {
-	EventsCreated   uint64
-	EventsReceived  uint64
-	Invalid         uint64
-	FetchesSent     uint64
-	FetchRetries    uint64 // fetches of parents still missing at a retry tick
-	SyncsSent       uint64
-	Rebroadcasts    uint64
-	TxsSubmitted    uint64
-	TxsRefused      uint64
-	CommittedEvents uint64
-	Epochs          uint64 // epochs this ledger moved to
-	TxsForwarded    uint64
-	TxsReforwarded  uint64 // forwarded again after ForwardRetry without a commit
-	TxsRequeued     uint64 // from own events that can no longer commit
+	EventsCreated  uint64
+	EventsReceived uint64
+	Invalid        uint64
+	FetchesSent    uint64
+	FetchRetries   uint64 // fetches of parents still missing at a retry tick
+	SyncsSent      uint64
+	// SyncsToNextEpoch counts the syncs started because events of the
+	// next epoch came while this node had not committed the end of its
+	// own (see Ledger.ahead).
+	SyncsToNextEpoch uint64
+	Rebroadcasts     uint64
+	TxsSubmitted     uint64
+	TxsRefused       uint64
+	CommittedEvents  uint64
+	Epochs           uint64 // epochs this ledger moved to
+	TxsForwarded     uint64
+	TxsReforwarded   uint64 // forwarded again after ForwardRetry without a commit
+	TxsRequeued      uint64 // from own events that can no longer commit
 	// Graph sums the counters of every graph the ledger ran.
 	Graph graph.Stats
 }
@@ -709,6 +738,23 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 	if e.Epoch > l.epoch {
 		l.drain(from) // what arrived so far may end the epoch
 	}
+	if e.Epoch == l.epoch+1 && !l.faulted && len(l.ahead) < maxAheadEvents && l.aheadBytes+len(enc) <= maxAheadBytes {
+		if len(l.ahead) == 0 {
+			l.aheadSince = l.clock.Now()
+		}
+		l.ahead = append(l.ahead, aheadEvent{from: from, e: e})
+		l.aheadBytes += len(enc)
+		if l.aheadWaited {
+			l.syncToNextEpoch(from)
+		}
+		return
+	}
+	l.insert(from, e)
+}
+
+// insert adds an event received from a peer to the graph, or answers an
+// event of a later epoch with a sync.
+func (l *Ledger) insert(from transport.PeerID, e *graph.Event) {
 	switch {
 	case l.faulted:
 		return
@@ -720,11 +766,7 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 		// the lowest undecided leader slot: the events that decide the
 		// epoch's last slots may be ones nothing this node holds refers
 		// to, and no new event of this epoch ever will.
-		if !l.syncing {
-			pos := l.syncFrom()
-			pos.Round = min(pos.Round, l.g.NextSlot())
-			l.startSync(from, pos, true)
-		}
+		l.syncToNextEpoch(from)
 		return
 	}
 	st, err := l.g.Insert(e)
@@ -737,6 +779,29 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 	if st == graph.Buffered && !l.syncing && e.Round > l.g.Round()+syncGap {
 		l.startSync(from, l.syncFrom(), true)
 	}
+}
+
+func (l *Ledger) syncToNextEpoch(from transport.PeerID) {
+	if !l.syncing {
+		l.stats.SyncsToNextEpoch++
+		pos := l.syncFrom()
+		pos.Round = min(pos.Round, l.g.NextSlot())
+		l.startSync(from, pos, true)
+	}
+}
+
+// releaseAhead inserts the kept events of the next epoch once the node is
+// in it, and then processes what they made ready.
+func (l *Ledger) releaseAhead(from transport.PeerID) {
+	if len(l.ahead) == 0 || l.ahead[0].e.Epoch > l.epoch {
+		return
+	}
+	kept := l.ahead
+	l.ahead, l.aheadBytes, l.aheadWaited = nil, 0, false
+	for _, a := range kept {
+		l.insert(a.from, a.e)
+	}
+	l.drain(from)
 }
 
 func (l *Ledger) invalid(from transport.PeerID, err error) {
@@ -1013,6 +1078,13 @@ func (l *Ledger) onRetry() {
 	} else {
 		l.holeTicks = 0
 	}
+	// Events of the next epoch kept for a retry tick without this node
+	// committing the end of its own: it lacks what decides the epoch's
+	// last leaders, which no new event of its epoch will bring.
+	if len(l.ahead) > 0 && !l.aheadWaited && l.clock.Now()-l.aheadSince >= int64(l.cfg.FetchRetry) {
+		l.aheadWaited = true
+		l.syncToNextEpoch(l.ahead[len(l.ahead)-1].from)
+	}
 	// A sync whose peer stays silent for a leader timeout (its answers may
 	// be large, the link slow) moves on to another peer.
 	if l.syncing {
@@ -1199,7 +1271,9 @@ func (l *Ledger) drain(from transport.PeerID) {
 	}
 	if err := l.g.Fault(); err != nil {
 		l.fail(err)
+		return
 	}
+	l.releaseAhead(from)
 }
 
 // settleOwn drops the own events a commit delivered.

@@ -24,6 +24,7 @@ type mesh struct {
 	queue     []pending
 	cut       []bool
 	blocked   map[[2]int]bool // from, to
+	slow      map[[2]int]int64 // from, to: delay beyond the common one
 	// epochs: after the commit with this index, the committee takes over
 	epochs map[uint64]*graph.Committee
 }
@@ -50,7 +51,7 @@ type pending struct {
 const delay = int64(10 * time.Millisecond)
 
 func newCluster(t *testing.T, n int) *mesh {
-	c := &mesh{t: t, cut: make([]bool, n), epochs: map[uint64]*graph.Committee{}, blocked: map[[2]int]bool{}}
+	c := &mesh{t: t, cut: make([]bool, n), epochs: map[uint64]*graph.Committee{}, blocked: map[[2]int]bool{}, slow: map[[2]int]int64{}}
 	members := make([]graph.Member, n)
 	for i := range n {
 		s := graph.Ed25519SignerFromSeed(graph.KeySeed(1, i))
@@ -103,13 +104,13 @@ func (m *member) start(rejoin bool) {
 func (m *member) Send(to transport.PeerID, msg []byte) {
 	var i int
 	fmt.Sscanf(string(to), "n%d", &i)
-	m.c.push(pending{at: m.c.now + delay, from: m.id, to: i, msg: msg})
+	m.c.push(pending{at: m.c.now + delay + m.c.slow[[2]int{m.id, i}], from: m.id, to: i, msg: msg})
 }
 
 func (m *member) Broadcast(msg []byte) {
 	for i := range m.c.nodes {
 		if i != m.id {
-			m.c.push(pending{at: m.c.now + delay, from: m.id, to: i, msg: msg})
+			m.c.push(pending{at: m.c.now + delay + m.c.slow[[2]int{m.id, i}], from: m.id, to: i, msg: msg})
 		}
 	}
 }
@@ -544,5 +545,76 @@ func TestEpochChangeHandsTheGraphToTheNewCommittee(t *testing.T) {
 		if down.commits[i].Leader != cm.Leader {
 			t.Fatalf("replayed commit %d differs", i)
 		}
+	}
+}
+
+// TestNextEpochEventsWaitForTheSwitch: around an epoch change the members
+// commit the epoch's last leader a message delay apart, so the first events
+// of the next epoch reach some of them before they switch. They keep those
+// events and insert them once they switch; none of them syncs from a
+// peer's store for it, and nothing is lost. One node, cut off from the
+// epoch's last events for longer than a retry tick, still learns them
+// with a sync.
+func TestNextEpochEventsWaitForTheSwitch(t *testing.T) {
+	for _, late := range []bool{false, true} {
+		t.Run(fmt.Sprintf("late=%v", late), func(t *testing.T) {
+			c := newCluster(t, 4)
+			// Node 3 hears node 2 late, so it commits a leader of node 2
+			// after the others and meets their next epoch's events first.
+			c.slow[[2]int{2, 3}] = int64(25 * time.Millisecond)
+			for e := uint64(1); e <= 4; e++ {
+				next, err := graph.NewCommittee(e, []graph.Member{
+					{Key: c.signers[0].PublicKey(), Weight: 1}, {Key: c.signers[1].PublicKey(), Weight: 1},
+					{Key: c.signers[2].PublicKey(), Weight: 1}, {Key: c.signers[3].PublicKey(), Weight: 1}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.epochs[e*10] = next
+			}
+			sent := 0
+			submit := func(upTo time.Duration) {
+				for ; time.Duration(c.now) < upTo; sent++ {
+					if err := c.nodes[sent%4].ledger.Submit([]byte(fmt.Sprintf("tx-%d", sent))); err != nil {
+						t.Fatal(err)
+					}
+					c.run(time.Duration(c.now) + 5*time.Millisecond)
+				}
+			}
+			if late {
+				// Node 3 hears nothing from the others for 100 ms (five
+				// retry ticks) while they pass the first boundary.
+				submit(time.Duration(0))
+				for len(c.nodes[0].commits) < 9 {
+					submit(time.Duration(c.now) + 5*time.Millisecond)
+				}
+				for from := range 3 {
+					c.blocked[[2]int{from, 3}] = true
+				}
+				submit(time.Duration(c.now) + 100*time.Millisecond)
+				clear(c.blocked)
+			}
+			submit(3 * time.Second)
+			c.run(6 * time.Second)
+			c.checkAgreement()
+			syncs := uint64(0)
+			for _, m := range c.nodes {
+				if m.ledger.Epoch() != 4 {
+					t.Fatalf("node %d is in epoch %d, want 4", m.id, m.ledger.Epoch())
+				}
+				got := committed(m)
+				for i := range sent {
+					if !got[fmt.Sprintf("tx-%d", i)] {
+						t.Fatalf("node %d never committed tx-%d", m.id, i)
+					}
+				}
+				syncs += m.ledger.Stats().SyncsToNextEpoch
+			}
+			if !late && syncs != 0 {
+				t.Fatalf("%d syncs for the next epoch across four epoch changes of a healthy cluster, want none", syncs)
+			}
+			if late && c.nodes[3].ledger.Stats().SyncsToNextEpoch == 0 {
+				t.Fatal("the node cut off from an epoch's end never synced")
+			}
+		})
 	}
 }
