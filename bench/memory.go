@@ -1,7 +1,10 @@
 package bench
 
 import (
+	"encoding/csv"
+	"io"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -109,4 +112,38 @@ func (m MemoryTimeline) NodeDrift(loadSeconds float64) (startMiB, endMiB float64
 		return 0, 0, false
 	}
 	return mean(head, node), mean(tail, node), true
+}
+
+// Apply keeps the timeline in p, for the pictures and memory.csv, and
+// puts into p its NodeDrift over p's load window.
+func (m MemoryTimeline) Apply(p *Point) {
+	p.memory = m
+	if start, end, ok := m.NodeDrift(p.LoadSeconds); ok {
+		p.RSSStartMiB, p.RSSEndMiB = round3(start), round3(end)
+	}
+}
+
+// WriteCSV writes the timeline in long form, a row per process per
+// sample: t_s (seconds from the start), process, role, rss_mib and
+// snapshot_bytes (empty where not known).
+func (m MemoryTimeline) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"t_s", "process", "role", "rss_mib", "snapshot_bytes"}); err != nil {
+		return err
+	}
+	for _, s := range m.Samples {
+		for i, p := range m.Procs {
+			snapshot := ""
+			if s.SnapshotBytes[i] != NoSnapshot {
+				snapshot = strconv.FormatInt(s.SnapshotBytes[i], 10)
+			}
+			row := []string{strconv.FormatFloat(round3(s.Seconds), 'f', -1, 64), p.Name, p.Role,
+				strconv.FormatFloat(round3(s.RSSMiB[i]), 'f', -1, 64), snapshot}
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -1,12 +1,17 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,5 +145,107 @@ func TestNodeDriftIsOneNodesStartAndEnd(t *testing.T) {
 	loadOnly.Procs = []Watched{{Name: "a", Role: RoleLoad}, {Name: "b", Role: RoleLoad}, {Name: "c", Role: RoleLoad}}
 	if _, _, ok := loadOnly.NodeDrift(100); ok {
 		t.Error("a drift without a node")
+	}
+}
+
+// soakTimeline is an hour of a 4-node run sampled every second: the nodes
+// flat at 600 to 900 MiB, their snapshots growing from 0 by 1 KiB an
+// epoch of 30 s, the generator at 300 MiB without a snapshot.
+func soakTimeline() MemoryTimeline {
+	m := MemoryTimeline{Procs: []Watched{{Name: "node-0", Role: RoleNode}, {Name: "node-1", Role: RoleNode},
+		{Name: "node-2", Role: RoleNode}, {Name: "node-3", Role: RoleNode}, {Name: "load", Role: RoleLoad}}}
+	for s := range 3611 {
+		snap := int64(s/30) * 1024
+		m.Samples = append(m.Samples, MemorySample{Seconds: float64(s) + 0.0004,
+			RSSMiB:        []float64{600, 700, 800, 900 + float64(s%7), 300},
+			SnapshotBytes: []int64{snap, snap, snap, snap, NoSnapshot}})
+	}
+	return m
+}
+
+// TestMemoryTimelineWritesItsCSV: memory.csv has a row per process per
+// sample, in long form, the snapshot size empty where it is not known.
+func TestMemoryTimelineWritesItsCSV(t *testing.T) {
+	m := soakTimeline()
+	var buf bytes.Buffer
+	if err := m.WriteCSV(&buf); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1+len(m.Samples)*len(m.Procs) {
+		t.Fatalf("%d rows, want a header and %d×%d", len(rows), len(m.Samples), len(m.Procs))
+	}
+	if got := strings.Join(rows[0], ","); got != "t_s,process,role,rss_mib,snapshot_bytes" {
+		t.Fatalf("header %q", got)
+	}
+	// Sample 61 (61.0004 s): node-3 at 900 + 61 mod 7 MiB, snapshots of 2 epochs.
+	row := rows[1+61*len(m.Procs)+3]
+	ts, err1 := strconv.ParseFloat(row[0], 64)
+	rss, err2 := strconv.ParseFloat(row[3], 64)
+	if err1 != nil || err2 != nil || !near(ts, 61.0004, 0.001) || row[1] != "node-3" || row[2] != RoleNode || !near(rss, 905, 0.001) || row[4] != "2048" {
+		t.Fatalf("row %q", row)
+	}
+	if load := rows[1+61*len(m.Procs)+4]; load[1] != "load" || load[2] != RoleLoad || load[4] != "" {
+		t.Fatalf("the generator's row %q: want no snapshot size", load)
+	}
+}
+
+// TestMemoryPictures: a live run's last point gets run-memory and
+// run-snapshot pictures, and its drift; a run whose nodes serve no
+// snapshot size gets no run-snapshot picture.
+func TestMemoryPictures(t *testing.T) {
+	dir := t.TempDir()
+	p := Point{System: "dagger", Payload: PayloadOpaque, Nodes: 4, OfferedTPS: 20000, LoadSeconds: 3600}
+	soakTimeline().Apply(&p)
+	// node-3's sawtooth of 900…906 MiB averages to about 903 over 30 s.
+	if !near(p.RSSStartMiB, 903, 0.5) || !near(p.RSSEndMiB, 903, 0.5) {
+		t.Fatalf("drift %v → %v MiB, want node-3's, about 903 at both ends", p.RSSStartMiB, p.RSSEndMiB)
+	}
+	if len(p.Memory().Samples) != 3611 {
+		t.Fatalf("the point keeps %d samples", len(p.Memory().Samples))
+	}
+	files, err := WritePlots(dir, []Point{{System: "dagger", OfferedTPS: 1000}, p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, name := range []string{"run-memory.png", "run-memory.svg", "run-snapshot.png", "run-snapshot.svg"} {
+		want[filepath.Join(dir, name)] = true
+	}
+	for _, f := range files {
+		if !want[f] {
+			continue
+		}
+		delete(want, f)
+		if st, err := os.Stat(f); err != nil || st.Size() < 1000 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("not drawn: %v (files %v)", want, files)
+	}
+
+	dir = t.TempDir()
+	m := soakTimeline()
+	for _, s := range m.Samples {
+		for i := range s.SnapshotBytes {
+			s.SnapshotBytes[i] = NoSnapshot
+		}
+	}
+	q := Point{System: "cometbft", LoadSeconds: 3600}
+	m.Apply(&q)
+	files, err = WritePlots(dir, []Point{q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drawn := map[string]bool{}
+	for _, f := range files {
+		drawn[filepath.Base(f)] = true
+	}
+	if !drawn["run-memory.svg"] || drawn["run-snapshot.png"] || drawn["run-snapshot.svg"] {
+		t.Fatalf("pictures %v, want run-memory and no run-snapshot", files)
 	}
 }

@@ -99,9 +99,15 @@ and bytes sent per second (the nodes' /metrics).
 --payload opaque sends application transactions to POST /v1/opaque (consensus alone, as
 CometBFT's kvstore measures it); signed sends the cluster's signed vm-get transactions to
 POST /v1/txs/batch (signed before the run).
+Every process's resident memory and each node's last snapshot size (dagger_snapshot_bytes) are
+sampled every second; a point's rss_start_mib and rss_end_mib are the resident memory of the node
+largest at the end, averaged over the first and over the last tenth of the load window (at most
+30 s each): equal figures mean the memory stayed flat, which is what a long run (make bench-soak)
+is for.
 The markdown table goes to stdout, progress to stderr. With --out DIR: DIR/results.jsonl (one JSON
 object per point), DIR/table.md and the pictures (throughput, latency, cdf, and the last point's
-run-throughput and run-latency per second; PNG and SVG).
+run-throughput and run-latency per second, run-memory and run-snapshot over time; PNG and SVG),
+and DIR/memory.csv, the last point's memory samples (t_s,process,role,rss_mib,snapshot_bytes).
 Exit status: 0 measured, 1 a network failed to start or the generator failed, 2 invalid
 arguments.`,
 		Example: `  dagger bench live --nodes 4 --rates 10000,30000,50000 --duration 60s --tx-size 256 --payload opaque --out bin/bench-live`,
@@ -270,6 +276,7 @@ func livePoint(ctx context.Context, o liveOptions, sys liveSystem, rate float64,
 	} else {
 		w.Apply(&p)
 	}
+	sampler.Memory(start).Apply(&p)
 	p.WallSeconds = time.Since(started).Round(time.Millisecond).Seconds()
 	return p, nil
 }
