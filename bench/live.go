@@ -18,7 +18,9 @@ import (
 // PointFromLoad summarises a load run of a live system: committed tx/s
 // over the steady window (the load window after its warmup, by the time
 // each commit was seen), the latency of the transactions scheduled in it,
-// and what was refused or never committed over the whole run.
+// and what was refused or never committed over the whole run. From a run
+// that kept a sample of its transactions, the committed tx/s is the
+// sample's, scaled.
 func PointFromLoad(system string, nodes int, res *LoadResult) Point {
 	from, to := res.WarmupSeconds, res.LoadSeconds
 	var lat, at, steady []float64
@@ -40,11 +42,11 @@ func PointFromLoad(system string, nodes int, res *LoadResult) Point {
 		OfferedTPS: res.Rate, Submitted: res.Submitted, Committed: res.Committed,
 		Uncommitted: res.Uncommitted, Refused: res.Refused, Refusals: res.Refusals,
 		LatencyMS: Summarize(steady), LoadSeconds: res.LoadSeconds, SteadySeconds: round3(to - from),
-		Errors:    res.Errors,
+		SampleEvery: res.SampleEvery, Errors: res.Errors,
 		latencies: lat, commitAt: at,
 	}
 	if to > from {
-		p.CommittedTPS = round3(float64(inWindow) / (to - from))
+		p.CommittedTPS = round3(float64(inWindow) * float64(p.weight()) / (to - from))
 	}
 	return p
 }

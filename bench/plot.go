@@ -100,10 +100,13 @@ func WritePlots(dir string, points []Point) ([]string, error) {
 	if len(last.commitAt) > 0 {
 		secs := perSecond(last.commitAt, last.latencies)
 		rt := newPlot("Committed per second of one run: "+name, "time (s)", "committed tx/s")
+		if w := last.weight(); w > 1 {
+			rt.Y.Label.Text = fmt.Sprintf("committed tx/s (from a sample of 1 in %d)", w)
+		}
 		rl := newPlot("Latency per second of one run (p50 solid, p99 dashed)", "time of commit (s)", "latency (ms)")
 		var tps, p50, p99 plotter.XYs
 		for _, b := range secs {
-			tps = append(tps, plotter.XY{X: b.t, Y: float64(b.n)})
+			tps = append(tps, plotter.XY{X: b.t, Y: float64(b.n) * float64(last.weight())})
 			if b.n > 0 {
 				p50 = append(p50, plotter.XY{X: b.t, Y: b.q.P50})
 				p99 = append(p99, plotter.XY{X: b.t, Y: b.q.P99})

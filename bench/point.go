@@ -37,6 +37,11 @@ type Point struct {
 	// LatencyMS summarises each committed transaction's latency from its
 	// scheduled send to its commit.
 	LatencyMS Quantiles `json:"latency_ms"`
+	// SampleEvery, above 1, says that a long live run kept one committed
+	// transaction in every SampleEvery (LoadResult.SampleEvery): LatencyMS
+	// and the pictures summarise that uniform sample, and CommittedTPS is
+	// estimated from it.
+	SampleEvery uint64 `json:"sample_every,omitempty"`
 	// LoadSeconds is the load window; the run then drains.
 	LoadSeconds float64 `json:"load_seconds"`
 	// SteadySeconds is the steady window of a live run: the load window
@@ -90,6 +95,10 @@ type Point struct {
 	latencies, commitAt []float64
 	memory              MemoryTimeline
 }
+
+// weight is how many committed transactions each of the point's samples
+// stands for.
+func (p *Point) weight() uint64 { return max(1, p.SampleEvery) }
 
 // Memory is the memory of a live run's processes over time, from the
 // start of its load; empty for a point read back from results.jsonl or

@@ -93,9 +93,11 @@ then waits --drain for what is in flight. Latency runs from each transaction's s
 the moment the first node's commit stream shows it committed, so a node that falls behind shows
 its backlog in the latency. Reports committed tx/s over the steady window (the load window
 after --warmup), p50, p90, p99 and max latency of the transactions scheduled in it (gonum/stat
-over every transaction), transactions refused (by reason) and not committed after the drain, CPU
-and peak memory of each process (the nodes' CPU summed: 100 is one core), and events, commits
-and bytes sent per second (the nodes' /metrics).
+over every transaction, or over a uniform sample of 8 Mi of them in a longer run, whose
+committed tx/s is then estimated from the sample and whose sample_every says so), transactions
+refused (by reason) and not committed after the drain, CPU and peak memory of each process (the
+nodes' CPU summed: 100 is one core), and events, commits and bytes sent per second (the nodes'
+/metrics).
 --payload opaque sends application transactions to POST /v1/opaque (consensus alone, as
 CometBFT's kvstore measures it); signed sends the cluster's signed vm-get transactions to
 POST /v1/txs/batch (signed before the run).
