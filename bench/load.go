@@ -85,9 +85,9 @@ const (
 	// MaxLoadSamples is the default LoadConfig.MaxSamples. Kept whole, an
 	// hour at 20,000 tx/s (72 M transactions) takes 576 MB of float32 in
 	// the generator, growing all along the run beside the nodes it
-	// measures, 1.5 GB of JSON, and several GB more when `dagger bench
+	// measures, 1.4 GB of JSON, and several GB more when `dagger bench
 	// live` reads that back into float64 while the nodes still run. 8 Mi
-	// samples are 64 MiB and about 170 MB of JSON, and still leave 8,000
+	// samples are 64 MiB and about 160 MB of JSON, and still leave 8,000
 	// above the run's p99.9 and 2,000 in each second of such a run.
 	MaxLoadSamples = 1 << 23
 )
