@@ -261,6 +261,7 @@ func TestLoadRefusesWhatItCannotRun(t *testing.T) {
 		{Rate: 10, Duration: time.Second, TxSize: 64, Payload: "json"},
 		{Rate: 10, Duration: time.Second, Payload: PayloadSigned},
 		{Rate: 10, Duration: time.Second, TxSize: 64, Warmup: 2 * time.Second},
+		{Rate: 10, Duration: time.Second, TxSize: 64, MaxSamples: -1},
 	} {
 		if _, err := Load(context.Background(), f, c, nil); err == nil {
 			t.Errorf("%+v: no error", c)
