@@ -9,7 +9,7 @@ FUZZ_TARGETS = $(shell grep -o '^func Fuzz[A-Za-z0-9_]*' $$(git ls-files '*_test
 
 FUZZ_SIM_TIME ?= 10m
 
-.PHONY: help build demo test e2e race bench bench-results bench-sim bench-live bench-compare fuzz fuzz-sim soak scenarios lint clean
+.PHONY: help build demo test e2e race bench bench-results bench-sim bench-live bench-compare bench-soak fuzz fuzz-sim soak scenarios lint clean
 
 help:
 	@echo "make demo    run the quick-start scenario in the simulator and print its summary"
@@ -20,6 +20,7 @@ help:
 	@echo "make race    the tests under the race detector"
 	@echo "make bench   the benchmarks (BENCHTIME=$(BENCHTIME))"
 	@echo "make bench-results  the throughput and latency sweeps whose results docs/bench/ holds (bench-sim, bench-live, bench-compare; about 40 minutes)"
+	@echo "make bench-soak  4 live nodes at BENCH_SOAK_RATE=$(BENCH_SOAK_RATE) tx/s for BENCH_SOAK_DURATION=$(BENCH_SOAK_DURATION): memory and snapshot size over time, in docs/bench/soak"
 	@echo "make fuzz    each fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make soak    the property tests with CHECKS=$(CHECKS) generated executions each"
 	@echo "make lint    gofmt, go vet, staticcheck"
@@ -69,6 +70,16 @@ bench-live: build
 
 bench-compare: build
 	./bin/dagger bench compare cometbft --nodes 4 --rates $(BENCH_LIVE_RATES) --cometbft-rates $(BENCH_COMET_RATES) --duration $(BENCH_DURATION) --tx-size 256 --out docs/bench/compare
+
+# A long run at about half the rate 4 nodes sustain (bench-live): whether
+# their memory and snapshots stay flat (docs/bench/soak/memory.csv,
+# run-memory.png, run-snapshot.png; rss_start_mib and rss_end_mib in
+# results.jsonl). An hour needs about 8 GB of disk for the nodes' stores.
+BENCH_SOAK_RATE     ?= 20000
+BENCH_SOAK_DURATION ?= 1h
+
+bench-soak: build
+	./bin/dagger bench live --nodes 4 --rates $(BENCH_SOAK_RATE) --duration $(BENCH_SOAK_DURATION) --tx-size 256 --payload opaque --out docs/bench/soak
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 // PointFromLoad summarises a load run of a live system: committed tx/s
 // over the steady window (the load window after its warmup, by the time
 // each commit was seen), the latency of the transactions scheduled in it,
-// and what was refused or never committed over the whole run.
+// and what was refused or never committed over the whole run. From a run
+// that kept a sample of its transactions, the committed tx/s is the
+// sample's, scaled.
 func PointFromLoad(system string, nodes int, res *LoadResult) Point {
 	from, to := res.WarmupSeconds, res.LoadSeconds
 	var lat, at, steady []float64
@@ -39,11 +42,11 @@ func PointFromLoad(system string, nodes int, res *LoadResult) Point {
 		OfferedTPS: res.Rate, Submitted: res.Submitted, Committed: res.Committed,
 		Uncommitted: res.Uncommitted, Refused: res.Refused, Refusals: res.Refusals,
 		LatencyMS: Summarize(steady), LoadSeconds: res.LoadSeconds, SteadySeconds: round3(to - from),
-		Errors:    res.Errors,
+		SampleEvery: res.SampleEvery, Errors: res.Errors,
 		latencies: lat, commitAt: at,
 	}
 	if to > from {
-		p.CommittedTPS = round3(float64(inWindow) / (to - from))
+		p.CommittedTPS = round3(float64(inWindow) * float64(p.weight()) / (to - from))
 	}
 	return p
 }
@@ -67,9 +70,10 @@ type Watched struct {
 	Metrics    string // URL of its /metrics, or ""
 }
 
-// Sampler reads, every second, each watched process's CPU time and peak
-// memory from /proc and the counters it serves at /metrics, so that a run
-// can be summarised over any window of it afterwards.
+// Sampler reads, every second, each watched process's CPU time and
+// memory (peak and current) from /proc and the figures it serves at
+// /metrics, so that a run can be summarised over any window of it, and
+// its memory followed over time, afterwards.
 type Sampler struct {
 	procs []Watched
 	http  *http.Client
@@ -79,14 +83,16 @@ type Sampler struct {
 }
 
 type sample struct {
-	at   time.Time
-	cpu  []float64 // seconds, per process
-	hwm  []uint64  // bytes, per process
-	ctrs []map[string]float64
+	at      time.Time
+	cpu     []float64 // seconds, per process
+	hwm     []uint64  // bytes, per process
+	rss     []uint64  // bytes, per process
+	metrics []map[string]float64
 }
 
-// Counters a Sampler reads from /metrics.
-var sampledCounters = []string{"dagger_events_created_total", "dagger_commits_total", "dagger_network_sent_bytes_total"}
+// Counters and gauges a Sampler reads from /metrics.
+var sampledMetrics = []string{"dagger_events_created_total", "dagger_commits_total", "dagger_network_sent_bytes_total",
+	"dagger_snapshot_bytes"}
 
 // NewSampler follows procs.
 func NewSampler(procs []Watched) *Sampler {
@@ -109,18 +115,19 @@ func (s *Sampler) Run(ctx context.Context, interval time.Duration) {
 
 // Sample takes one sample now.
 func (s *Sampler) Sample(ctx context.Context) {
-	sm := sample{at: time.Now(), cpu: make([]float64, len(s.procs)), hwm: make([]uint64, len(s.procs)), ctrs: make([]map[string]float64, len(s.procs))}
+	n := len(s.procs)
+	sm := sample{at: time.Now(), cpu: make([]float64, n), hwm: make([]uint64, n), rss: make([]uint64, n), metrics: make([]map[string]float64, n)}
 	for i, w := range s.procs {
 		if p, err := procfs.NewProc(w.PID); err == nil {
 			if st, err := p.Stat(); err == nil {
 				sm.cpu[i] = st.CPUTime()
 			}
 			if st, err := p.NewStatus(); err == nil {
-				sm.hwm[i] = st.VmHWM
+				sm.hwm[i], sm.rss[i] = st.VmHWM, st.VmRSS
 			}
 		}
 		if w.Metrics != "" {
-			sm.ctrs[i] = s.counters(ctx, w.Metrics)
+			sm.metrics[i] = s.scrape(ctx, w.Metrics)
 		}
 	}
 	s.mu.Lock()
@@ -128,9 +135,9 @@ func (s *Sampler) Sample(ctx context.Context) {
 	s.mu.Unlock()
 }
 
-// counters reads the sampled counters from a Prometheus text endpoint;
-// what cannot be read is left out.
-func (s *Sampler) counters(ctx context.Context, url string) map[string]float64 {
+// scrape reads the sampled counters and gauges from a Prometheus text
+// endpoint; what cannot be read is left out.
+func (s *Sampler) scrape(ctx context.Context, url string) map[string]float64 {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil
@@ -147,10 +154,14 @@ func (s *Sampler) counters(ctx context.Context, url string) map[string]float64 {
 		if err := dec.Decode(&mf); err != nil {
 			break
 		}
-		for _, name := range sampledCounters {
-			if mf.GetName() == name && len(mf.Metric) == 1 && mf.Metric[0].Counter != nil {
-				out[name] = mf.Metric[0].Counter.GetValue()
-			}
+		if !slices.Contains(sampledMetrics, mf.GetName()) || len(mf.Metric) != 1 {
+			continue
+		}
+		switch m := mf.Metric[0]; {
+		case m.Counter != nil:
+			out[mf.GetName()] = m.Counter.GetValue()
+		case m.Gauge != nil:
+			out[mf.GetName()] = m.Gauge.GetValue()
 		}
 	}
 	return out
@@ -192,10 +203,10 @@ func (s *Sampler) Window(from, to time.Time) (Window, error) {
 	commitsFrom := -1
 	for i, p := range s.procs {
 		w.Procs = append(w.Procs, Proc{Name: p.Name, Role: p.Role, CPUPercent: round3(100 * (b.cpu[i] - a.cpu[i]) / secs), RSSMiB: round3(float64(b.hwm[i]) / (1 << 20))})
-		if a.ctrs[i] == nil || b.ctrs[i] == nil {
+		if a.metrics[i] == nil || b.metrics[i] == nil {
 			continue
 		}
-		rate := func(name string) float64 { return (b.ctrs[i][name] - a.ctrs[i][name]) / secs }
+		rate := func(name string) float64 { return (b.metrics[i][name] - a.metrics[i][name]) / secs }
 		w.EventsPerSec += rate("dagger_events_created_total")
 		w.BytesPerSec += rate("dagger_network_sent_bytes_total")
 		if commitsFrom < 0 {

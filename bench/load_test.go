@@ -174,6 +174,42 @@ func TestLoadCountsRefusalsAndLosses(t *testing.T) {
 	})
 }
 
+// TestLoadKeepsAUniformSampleOfALongRun: a run that schedules more than
+// MaxSamples transactions counts every one but describes one in each
+// block of SampleEvery consecutive ones, each with its own schedule and
+// latency.
+func TestLoadKeepsAUniformSampleOfALongRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeTarget{endpoints: 3, delay: 200 * time.Millisecond}
+		res, err := Load(context.Background(), f, LoadConfig{Rate: 1000, Duration: 2 * time.Second, TxSize: 64, MaxSamples: 150}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 2000 scheduled, at most 150 kept: one in every 14.
+		if res.Scheduled != 2000 || res.Committed != 2000 || res.SampleEvery != 14 {
+			t.Fatalf("counts: %d scheduled, %d committed, sample every %d", res.Scheduled, res.Committed, res.SampleEvery)
+		}
+		blocks := map[int]int{}
+		for i, s := range res.Sched {
+			seq := int(math.Round(float64(s) * 1000))
+			blocks[seq/14]++
+			if l := res.Latency[i]; l < 200 || l > 200+10+5+1 {
+				t.Fatalf("transaction %d: latency %.1f ms, want 200 to 216", seq, l)
+			}
+		}
+		// 142 whole blocks and the 12 transactions of a last one, which
+		// has its sample unless it was drawn past the end.
+		if n := len(res.Sched); n != len(res.Latency) || n < 142 || n > 143 || len(blocks) != n {
+			t.Fatalf("%d samples in %d blocks, want one in each of the 142 or 143", n, len(blocks))
+		}
+		for b, n := range blocks {
+			if n != 1 || b > 142 {
+				t.Fatalf("block %d has %d samples", b, n)
+			}
+		}
+	})
+}
+
 // TestLoadSignedPayloadIsValidTransactions: a signed load sends the
 // cluster's transactions, each one signed, distinct and within the
 // validity window.
@@ -225,6 +261,7 @@ func TestLoadRefusesWhatItCannotRun(t *testing.T) {
 		{Rate: 10, Duration: time.Second, TxSize: 64, Payload: "json"},
 		{Rate: 10, Duration: time.Second, Payload: PayloadSigned},
 		{Rate: 10, Duration: time.Second, TxSize: 64, Warmup: 2 * time.Second},
+		{Rate: 10, Duration: time.Second, TxSize: 64, MaxSamples: -1},
 	} {
 		if _, err := Load(context.Background(), f, c, nil); err == nil {
 			t.Errorf("%+v: no error", c)
@@ -255,6 +292,12 @@ func TestPointFromLoadUsesTheSteadyWindow(t *testing.T) {
 	}
 	if len(p.latencies) != 4 || len(p.commitAt) != 4 || p.commitAt[0] != 1.5 {
 		t.Fatalf("the pictures' samples: %v %v", p.latencies, p.commitAt)
+	}
+	// The same samples, as one in every ten of a longer run's.
+	res.SampleEvery = 10
+	p = PointFromLoad("dagger", 4, res)
+	if !near(p.CommittedTPS, 20.0/8, 0.001) || p.SampleEvery != 10 || p.LatencyMS.N != 3 || p.Committed != 4 {
+		t.Fatalf("from a sample of one in ten: %v committed tx/s (want 2 samples × 10 in 8 s), %+v", p.CommittedTPS, p)
 	}
 }
 

@@ -20,7 +20,10 @@ import (
 // one line per series (system, payload and committee size); and, for the
 // sweep's last point (its largest committee at its highest rate, as
 // sweeps run), run-throughput.* and run-latency.* (committed tx/s and
-// p50/p99 latency per second of the run). It returns the files written.
+// p50/p99 latency per second of the run) and, for a live run,
+// run-memory.* (each process's resident memory over time) and
+// run-snapshot.* (each node's last snapshot size over time). It returns
+// the files written.
 func WritePlots(dir string, points []Point) ([]string, error) {
 	if len(points) == 0 {
 		return nil, fmt.Errorf("no points to draw")
@@ -92,14 +95,18 @@ func WritePlots(dir string, points []Point) ([]string, error) {
 			return nil, err
 		}
 	}
-	if last := points[len(points)-1]; len(last.commitAt) > 0 {
-		name := fmt.Sprintf("%s %s n=%d at %s tx/s", last.System, last.Payload, last.Nodes, num(last.OfferedTPS))
+	last := points[len(points)-1]
+	name := fmt.Sprintf("%s %s n=%d at %s tx/s", last.System, last.Payload, last.Nodes, num(last.OfferedTPS))
+	if len(last.commitAt) > 0 {
 		secs := perSecond(last.commitAt, last.latencies)
 		rt := newPlot("Committed per second of one run: "+name, "time (s)", "committed tx/s")
+		if w := last.weight(); w > 1 {
+			rt.Y.Label.Text = fmt.Sprintf("committed tx/s (from a sample of 1 in %d)", w)
+		}
 		rl := newPlot("Latency per second of one run (p50 solid, p99 dashed)", "time of commit (s)", "latency (ms)")
 		var tps, p50, p99 plotter.XYs
 		for _, b := range secs {
-			tps = append(tps, plotter.XY{X: b.t, Y: float64(b.n)})
+			tps = append(tps, plotter.XY{X: b.t, Y: float64(b.n) * float64(last.weight())})
 			if b.n > 0 {
 				p50 = append(p50, plotter.XY{X: b.t, Y: b.q.P50})
 				p99 = append(p99, plotter.XY{X: b.t, Y: b.q.P99})
@@ -128,7 +135,59 @@ func WritePlots(dir string, points []Point) ([]string, error) {
 			return nil, err
 		}
 	}
+	if len(last.memory.Samples) > 0 {
+		rss, snap, err := memoryPlots(last.memory, name)
+		if err != nil {
+			return nil, err
+		}
+		if err := save(rss, "run-memory"); err != nil {
+			return nil, err
+		}
+		if snap != nil {
+			if err := save(snap, "run-snapshot"); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return files, nil
+}
+
+// memoryPlots draws a run's memory over time: every process's resident
+// memory (the load generator's dashed), and every node's last snapshot
+// size; snap is nil if no node's is known.
+func memoryPlots(m MemoryTimeline, name string) (rss, snap *plot.Plot, err error) {
+	rss = newPlot("Resident memory over one run: "+name, "time from the start of the load (s)", "resident memory (MiB)")
+	snap = newPlot("Size of each node's last state snapshot: "+name, "time from the start of the load (s)", "snapshot (KiB)")
+	nodes := 0
+	for i, p := range m.Procs {
+		var mem, size plotter.XYs
+		for _, s := range m.Samples {
+			mem = append(mem, plotter.XY{X: s.Seconds, Y: s.RSSMiB[i]})
+			if s.SnapshotBytes[i] != NoSnapshot {
+				size = append(size, plotter.XY{X: s.Seconds, Y: float64(s.SnapshotBytes[i]) / 1024})
+			}
+		}
+		if err := addLine(rss, p.Name, mem, i, p.Role != RoleNode); err != nil {
+			return nil, nil, err
+		}
+		if p.Role == RoleNode && len(size) > 0 {
+			if err := addLine(snap, p.Name, size, i, false); err != nil {
+				return nil, nil, err
+			}
+			nodes++
+		}
+	}
+	for _, p := range []*plot.Plot{rss, snap} {
+		// From zero, so that a flat line looks flat; room above for the
+		// legend, and a scale even when every size is still 0.
+		p.X.Min, p.Y.Min = 0, 0
+		p.Y.Max = max(p.Y.Max*1.3, 1)
+		p.Legend.Top = true
+	}
+	if nodes == 0 {
+		snap = nil
+	}
+	return rss, snap, nil
 }
 
 // second is one second of a run: how many committed in it and their
@@ -203,6 +262,10 @@ func cdfOf(sample []float64) plotter.XYs {
 	return append(xy, plotter.XY{X: s[len(s)-1], Y: 1})
 }
 
+// maxGlyphs is the most points a line marks each of with a glyph: the
+// thousands of a long run's per-second points would hide the line.
+const maxGlyphs = 200
+
 func addLine(p *plot.Plot, name string, xy plotter.XYs, i int, dashed bool) error {
 	l, pts, err := plotter.NewLinePoints(xy)
 	if err != nil {
@@ -214,6 +277,11 @@ func addLine(p *plot.Plot, name string, xy plotter.XYs, i int, dashed bool) erro
 	if dashed {
 		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		pts.Color = color.Transparent
+	}
+	if len(xy) > maxGlyphs {
+		p.Add(l)
+		p.Legend.Add(name, l)
+		return nil
 	}
 	p.Add(l, pts)
 	p.Legend.Add(name, l, pts)

@@ -37,6 +37,11 @@ type Point struct {
 	// LatencyMS summarises each committed transaction's latency from its
 	// scheduled send to its commit.
 	LatencyMS Quantiles `json:"latency_ms"`
+	// SampleEvery, above 1, says that a long live run kept one committed
+	// transaction in every SampleEvery (LoadResult.SampleEvery): LatencyMS
+	// and the pictures summarise that uniform sample, and CommittedTPS is
+	// estimated from it.
+	SampleEvery uint64 `json:"sample_every,omitempty"`
 	// LoadSeconds is the load window; the run then drains.
 	LoadSeconds float64 `json:"load_seconds"`
 	// SteadySeconds is the steady window of a live run: the load window
@@ -51,8 +56,14 @@ type Point struct {
 	// memory: of the simulating process while the point ran, or of the
 	// largest node. Processes has each process of a live run, the load
 	// generator's too.
-	CPUPercent  float64 `json:"cpu_percent"`
-	RSSMiB      float64 `json:"rss_mib"`
+	CPUPercent float64 `json:"cpu_percent"`
+	RSSMiB     float64 `json:"rss_mib"`
+	// RSSStartMiB and RSSEndMiB say whether a live run's memory stayed
+	// flat: one node's resident memory (the node largest at the end),
+	// averaged over the first and over the last tenth of the load window,
+	// at most 30 s each (MemoryTimeline.NodeDrift).
+	RSSStartMiB float64 `json:"rss_start_mib,omitempty"`
+	RSSEndMiB   float64 `json:"rss_end_mib,omitempty"`
 	Processes   []Proc  `json:"processes,omitempty"`
 	WallSeconds float64 `json:"wall_seconds"`
 	// Per second of the run (simulated time in the simulator): events
@@ -78,10 +89,21 @@ type Point struct {
 	Errors []string `json:"errors,omitempty"`
 
 	// latencies are the samples LatencyMS summarises, in milliseconds,
-	// and commitAt when each committed, in seconds from the start, for
-	// the pictures; they are not written.
+	// and commitAt when each committed, in seconds from the start, and
+	// memory a live run's processes' memory over time, for the pictures
+	// and memory.csv; they are not written.
 	latencies, commitAt []float64
+	memory              MemoryTimeline
 }
+
+// weight is how many committed transactions each of the point's samples
+// stands for.
+func (p *Point) weight() uint64 { return max(1, p.SampleEvery) }
+
+// Memory is the memory of a live run's processes over time, from the
+// start of its load; empty for a point read back from results.jsonl or
+// measured in the simulator.
+func (p *Point) Memory() MemoryTimeline { return p.memory }
 
 // Quantiles summarises a sample.
 type Quantiles struct {

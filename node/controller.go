@@ -73,6 +73,7 @@ func (n *Node) checkpoint(epoch, commit uint64, w graph.TxWindow) {
 		return
 	}
 	n.snapCommit = commit
+	n.stats.SnapshotBytes = uint64(len(data))
 	if keep := uint64(n.cfg.KeepEpochs); n.cfg.KeepEpochs > 0 && epoch > keep {
 		if err := n.store.Prune(epoch - keep); err != nil {
 			n.ledger.fail(fmt.Errorf("prune the events below epoch %d: %w", epoch-keep, err))

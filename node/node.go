@@ -134,6 +134,10 @@ type NodeStats struct {
 	// PaymentPolls counts questions to the chain about a payment that was
 	// not final yet.
 	PaymentPolls uint64
+	// SnapshotBytes is the size of the newest snapshot this node stored
+	// or started from, 0 before there is one: a gauge, which a long run
+	// watches to see the state stay bounded.
+	SnapshotBytes uint64
 }
 
 // Stats returns the node's counters.
@@ -195,6 +199,9 @@ func NewNode(cfg Config) (*Node, error) {
 	lc.Graph.Window = window
 	lc.CommitBase = st.Commits()
 	n.snapCommit = st.Commits()
+	if fromSnapshot {
+		n.stats.SnapshotBytes = uint64(len(sn.Data))
+	}
 	n.userHooks = lc.Hooks
 	lc.Hooks.Commit = n.onCommit
 	lc.Signers = n.signers

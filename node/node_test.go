@@ -320,6 +320,9 @@ func TestRestartFromTheSnapshotAtTheEpochStart(t *testing.T) {
 	if !ok || err != nil || sn.Epoch != 3 || sn.Commit == 0 || sn.Commit != s.n.SnapshotCommit() {
 		t.Fatalf("latest snapshot epoch %d commit %d (%v, %v); node says %d", sn.Epoch, sn.Commit, ok, err, s.n.SnapshotCommit())
 	}
+	if got := s.n.Stats().SnapshotBytes; got != uint64(len(sn.Data)) || got == 0 {
+		t.Fatalf("SnapshotBytes %d, want the stored snapshot's %d", got, len(sn.Data))
+	}
 	if h := s.hashes[sn.Commit-1]; h != mustRestore(t, sn, s.gen).Hash() {
 		t.Fatal("the snapshot is not the state after the boundary commit")
 	}
@@ -341,6 +344,9 @@ func TestRestartFromTheSnapshotAtTheEpochStart(t *testing.T) {
 	s.start()
 	if s.n.FirstCommit() != sn.Commit || s.n.Ledger().Epoch() != 3 {
 		t.Fatalf("restarted at commit %d epoch %d, want the snapshot's %d, 3", s.n.FirstCommit(), s.n.Ledger().Epoch(), sn.Commit)
+	}
+	if got := s.n.Stats().SnapshotBytes; got != uint64(len(sn.Data)) {
+		t.Fatalf("after the restart SnapshotBytes %d, want the snapshot it started from's %d", got, len(sn.Data))
 	}
 	if got := s.n.State().Commits(); got != commits || s.n.State().Hash() != h {
 		t.Fatalf("replay from the snapshot reached commit %d, want %d, or another state", got, commits)

@@ -205,6 +205,11 @@ func writeBenchOut(dir string, points []bench.Point) error {
 			return err
 		}
 	}
+	if m := points[len(points)-1].Memory(); len(m.Samples) > 0 {
+		if err := write("memory.csv", func(f *os.File) error { return m.WriteCSV(f) }); err != nil {
+			return err
+		}
+	}
 	_, err := bench.WritePlots(dir, points)
 	return err
 }

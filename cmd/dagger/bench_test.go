@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/csv"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -114,12 +116,42 @@ func TestBenchLiveWritesItsResults(t *testing.T) {
 			t.Errorf("rates: events %v, commits %v, bytes %v", p.EventsPerSec, p.CommitsPerSec, p.BytesPerSec)
 		case p.SteadySeconds <= 0 || p.SteadySeconds >= p.LoadSeconds:
 			t.Errorf("steady window %v of %v", p.SteadySeconds, p.LoadSeconds)
+		case p.RSSStartMiB <= 0 || p.RSSEndMiB <= 0 || p.RSSEndMiB > p.RSSMiB:
+			t.Errorf("a node's memory from %v to %v MiB, peak %v", p.RSSStartMiB, p.RSSEndMiB, p.RSSMiB)
 		}
 	}
-	for _, name := range []string{"table.md", "throughput.png", "latency.svg", "cdf.png", "run-throughput.svg", "run-latency.png"} {
+	for _, name := range []string{"table.md", "throughput.png", "latency.svg", "cdf.png", "run-throughput.svg", "run-latency.png",
+		"run-memory.png", "run-snapshot.svg"} {
 		if _, err := os.Stat(filepath.Join(dir, "out", name)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	// The last point's memory, every second: every process's resident
+	// memory, the nodes' snapshot sizes (0 before the first epoch ends),
+	// none for the generator.
+	mf, err := os.Open(filepath.Join(dir, "out", "memory.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	rows, err := csv.NewReader(mf).ReadAll()
+	if err != nil || len(rows) < 1+5*3 || strings.Join(rows[0], ",") != "t_s,process,role,rss_mib,snapshot_bytes" {
+		t.Fatalf("memory.csv: %d rows, %v: want a header and 3 s or more of 5 processes", len(rows), err)
+	}
+	sized := 0
+	for _, r := range rows[1:] {
+		rss, err := strconv.ParseFloat(r[3], 64)
+		switch {
+		case err != nil || rss <= 0:
+			t.Errorf("memory.csv row %q: no resident memory", r)
+		case r[2] == bench.RoleLoad && r[4] != "":
+			t.Errorf("memory.csv row %q: the generator has no snapshot", r)
+		case r[2] == bench.RoleNode && r[4] != "":
+			sized++
+		}
+	}
+	if sized == 0 {
+		t.Error("memory.csv has no node's snapshot size")
 	}
 	// The report command puts it beside another sweep.
 	code, stdout, stderr = runCLI("bench", "report", "--out", filepath.Join(dir, "both"), filepath.Join(dir, "out", "results.jsonl"), filepath.Join(dir, "out", "results.jsonl"))

@@ -48,6 +48,8 @@ type devnetOptions struct {
 	epochLength time.Duration
 	solanaRPC   string
 	opaque      bool
+	// keepEpochs is the nodes' store.keep_epochs; 0 is the default.
+	keepEpochs int
 }
 
 func newDevnetCmd() *cobra.Command {
@@ -191,6 +193,7 @@ func devnetPrepare(o devnetOptions, driver string) ([]*devnetNode, error) {
 			DomainPrefix: fmt.Sprintf("dagger-n%d-", i), Genesis: "../genesis.json", SolanaRPC: o.solanaRPC, Opaque: o.opaque,
 			// The nodes share this machine's cores: checking on the loops is faster.
 			CheckWorkers: -1,
+			KeepEpochs:   o.keepEpochs,
 			Capacity:     live.GenesisCapacity{VCPU: 16, MemoryMiB: 32768, DiskGiB: 500}})
 		if err != nil {
 			return nil, err

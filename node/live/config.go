@@ -338,7 +338,7 @@ backend = "pebble"
 # a restart replays only the events since, and deletes the events of the
 # epochs before the last keep_epochs: peers that fell behind by less can
 # catch up from this node. -1 keeps everything.
-keep_epochs = 120
+keep_epochs = {{.KeepEpochs}}
 
 [provision]
 # "libvirt" provisions the VMs placed on this operator; "none" hosts nothing.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"dagger/node"
 	"dagger/node/live/keyfile"
 	"dagger/node/payment"
 )
@@ -42,6 +43,24 @@ func TestInitWritesAConfigThatLoads(t *testing.T) {
 	}
 	if _, err := LoadMember(filepath.Join(dir, "member.json")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInitKeepsTheEpochsItIsTold: store.keep_epochs is the default
+// unless Init is given another number, as a benchmark's devnet is.
+func TestInitKeepsTheEpochsItIsTold(t *testing.T) {
+	for _, c := range []struct{ keep, want int }{{0, node.DefaultKeepEpochs}, {10, 10}, {-1, -1}} {
+		dir := t.TempDir()
+		if _, err := Init(InitOptions{Dir: dir, KeepEpochs: c.keep}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := LoadConfig(filepath.Join(dir, "config.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Store.KeepEpochs != c.want {
+			t.Errorf("Init with KeepEpochs %d: keep_epochs = %d, want %d", c.keep, cfg.Store.KeepEpochs, c.want)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"dagger/node"
 	"dagger/node/live/keyfile"
 	"dagger/node/tx"
 )
@@ -37,6 +38,9 @@ type InitOptions struct {
 	Opaque bool
 	// CheckWorkers is the config's node.check_workers.
 	CheckWorkers int
+	// KeepEpochs is the config's store.keep_epochs; 0 means
+	// node.DefaultKeepEpochs.
+	KeepEpochs int
 }
 
 // Init prepares a node directory: the operator key (kept if it exists),
@@ -116,5 +120,8 @@ func (o *InitOptions) defaults() {
 	}
 	if o.Region == "" {
 		o.Region = "local"
+	}
+	if o.KeepEpochs == 0 {
+		o.KeepEpochs = node.DefaultKeepEpochs
 	}
 }

@@ -373,7 +373,8 @@ func (r *Runtime) publish() {
 		EventsCreated: st.EventsCreated, EventsReceived: st.EventsReceived, EventsInvalid: st.Invalid,
 		Fetches: st.FetchesSent, Syncs: st.SyncsSent, CommittedTxs: r.committedTxs,
 		PendingTxs: r.nd.PendingLen(), QueuedTxs: l.QueueLen(), Equivocations: r.equivocations,
-		Member: l.Member(), Faulted: r.fault != nil, Peers: len(r.tr.Peers()), InboxDropped: r.inDrops.Load(),
+		Member: l.Member(), Faulted: r.fault != nil, SnapshotBytes: r.nd.Stats().SnapshotBytes,
+		Peers: len(r.tr.Peers()), InboxDropped: r.inDrops.Load(),
 		VMs: map[string]int{}, Operators: map[string]int{},
 	}
 	s.LastCommittedRound, _ = g.LastCommitted()

@@ -934,6 +934,34 @@ func TestRuntimePublishesMetricsEveryPeriod(t *testing.T) {
 	})
 }
 
+// TestRuntimePublishesTheSnapshotSize: dagger_snapshot_bytes is the size
+// of the snapshot the node stored at its last epoch boundary, and, after a
+// restart, of the one it started from.
+func TestRuntimePublishesTheSnapshotSize(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newRTNode(t)
+		n.gen.Params.EpochLength = time.Second
+		n.start()
+		if got := n.metric("dagger_snapshot_bytes"); got != 0 {
+			t.Fatalf("dagger_snapshot_bytes %v before any snapshot", got)
+		}
+		advance(2*time.Second + publishEvery)
+		sn, ok, err := n.store.LatestSnapshot()
+		if !ok || err != nil {
+			t.Fatalf("no snapshot after two epochs: %v, %v", ok, err)
+		}
+		if got := n.metric("dagger_snapshot_bytes"); got != float64(len(sn.Data)) {
+			t.Fatalf("dagger_snapshot_bytes %v, the latest snapshot has %d bytes", got, len(sn.Data))
+		}
+		n.rt.Close()
+		n.start()
+		if got := n.metric("dagger_snapshot_bytes"); got != float64(len(sn.Data)) {
+			t.Fatalf("after the restart dagger_snapshot_bytes %v, the snapshot it started from has %d bytes", got, len(sn.Data))
+		}
+		n.rt.Close()
+	})
+}
+
 // TestRuntimeIgnoresMessagesAfterClose: what arrives after Close neither
 // panics nor blocks nor reaches the node, even past the inbox's bound.
 func TestRuntimeIgnoresMessagesAfterClose(t *testing.T) {

@@ -32,6 +32,7 @@ type Snapshot struct {
 	Equivocations      uint64
 	Member             bool
 	Faulted            bool
+	SnapshotBytes      uint64
 
 	Peers           int
 	BytesReceived   uint64
@@ -133,6 +134,7 @@ var plain = []desc{
 	counter("dagger_equivocations_total", "Equivocations this node saw proof of.", func(s *Snapshot) float64 { return float64(s.Equivocations) }),
 	gauge("dagger_committee_member", "1 if this node signs in the current epoch.", func(s *Snapshot) float64 { return b2f(s.Member) }),
 	gauge("dagger_faulted", "1 if the node stopped on a fault.", func(s *Snapshot) float64 { return b2f(s.Faulted) }),
+	gauge("dagger_snapshot_bytes", "Size of the last state snapshot this node stored or started from.", func(s *Snapshot) float64 { return float64(s.SnapshotBytes) }),
 	gauge("dagger_peers", "Connected peers.", func(s *Snapshot) float64 { return float64(s.Peers) }),
 	counter("dagger_network_received_bytes_total", "Bytes of messages received from peers.", func(s *Snapshot) float64 { return float64(s.BytesReceived) }),
 	counter("dagger_network_sent_bytes_total", "Bytes of messages sent to peers.", func(s *Snapshot) float64 { return float64(s.BytesSent) }),
