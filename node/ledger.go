@@ -235,6 +235,14 @@ type Ledger struct {
 
 	lastRound  uint64 // NextRound at the last retry tick, to notice a stall
 	stalledFor time.Duration
+	// stallSynced: this stall already asked for a sync.
+	stallSynced bool
+	// heard counts the events of the current epoch new to the graph;
+	// heardAtTick is its value at the last retry tick. A node that keeps
+	// receiving new events is not cut off: under load, events of hundreds
+	// of kilobytes take longer than a tick or two to arrive, and a sync
+	// would fetch them again from a store while they are on their way.
+	heard, heardAtTick uint64
 	// hole is the lowest missing parent at the last retry tick, and
 	// holeTicks how many ticks in a row it was.
 	hole      graph.EventRef
@@ -776,6 +784,9 @@ func (l *Ledger) insert(from transport.PeerID, e *graph.Event) {
 		}
 		return
 	}
+	if st != graph.Duplicate {
+		l.heard++
+	}
 	if st == graph.Buffered && !l.syncing && e.Round > l.g.Round()+syncGap {
 		l.startSync(from, l.syncFrom(), true)
 	}
@@ -1078,10 +1089,14 @@ func (l *Ledger) onRetry() {
 	} else {
 		l.holeTicks = 0
 	}
-	// Events of the next epoch kept for a retry tick without this node
+	// Events of the next epoch kept for a retry tick in which no new event
+	// of this node's epoch came, or for a leader timeout, without this node
 	// committing the end of its own: it lacks what decides the epoch's
 	// last leaders, which no new event of its epoch will bring.
-	if len(l.ahead) > 0 && !l.aheadWaited && l.clock.Now()-l.aheadSince >= int64(l.cfg.FetchRetry) {
+	hearing := l.heard != l.heardAtTick
+	l.heardAtTick = l.heard
+	if waited := l.clock.Now() - l.aheadSince; len(l.ahead) > 0 && !l.aheadWaited &&
+		(waited >= int64(l.cfg.FetchRetry) && !hearing || waited >= int64(l.cfg.LeaderTimeout)) {
 		l.aheadWaited = true
 		l.syncToNextEpoch(l.ahead[len(l.ahead)-1].from)
 	}
@@ -1097,14 +1112,17 @@ func (l *Ledger) onRetry() {
 		l.askOwn() // answers may have been lost, or peers were down
 	}
 	if next := l.g.NextRound(); next != l.lastRound {
-		l.lastRound, l.stalledFor = next, 0
-	} else if l.stalledFor += l.cfg.FetchRetry; l.stalledFor == 2*l.cfg.FetchRetry && next > 0 && !l.syncing &&
+		l.lastRound, l.stalledFor, l.stallSynced = next, 0, false
+	} else if l.stalledFor += l.cfg.FetchRetry; !l.stallSynced && !hearing && l.stalledFor >= 2*l.cfg.FetchRetry && next > 0 && !l.syncing &&
 		l.stalledFor < l.cfg.LeaderTimeout && (l.g.Waiting() == graph.WaitQuorum || l.g.Waiting() == graph.WaitLeader) {
-		// Short of a quorum or of the leader for two ticks: an event of
-		// the round may have been lost on its way here, and nothing refers
-		// to it yet, so no fetch asks for it. A sync from the round brings
-		// it from a peer's store, where waiting would cost a leader timeout
-		// or a peer's rebroadcast.
+		// Short of a quorum or of the leader for two ticks, the last of
+		// them without a new event: an event of the round may have been
+		// lost on its way here, and nothing refers to it yet, so no fetch
+		// asks for it. A sync from the round brings it from a peer's
+		// store, where waiting would cost a leader timeout or a peer's
+		// rebroadcast. (A lost event that later events refer to is
+		// fetched as a missing parent.)
+		l.stallSynced = true
 		l.startSync(l.nextPeer(&l.syncCursor), Position{Epoch: l.epoch, Round: next - 1}, false)
 	} else if l.stalledFor >= l.cfg.LeaderTimeout {
 		l.stalledFor = 0

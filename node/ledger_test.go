@@ -23,7 +23,7 @@ type mesh struct {
 	now       int64
 	queue     []pending
 	cut       []bool
-	blocked   map[[2]int]bool // from, to
+	blocked   map[[2]int]bool  // from, to
 	slow      map[[2]int]int64 // from, to: delay beyond the common one
 	// epochs: after the commit with this index, the committee takes over
 	epochs map[uint64]*graph.Committee
