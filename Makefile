@@ -53,9 +53,9 @@ bench:
 
 # The sweeps whose results docs/bench/ holds; each point of the live ones
 # starts fresh node processes (about 75 s a point).
-BENCH_LIVE_RATES   ?= 10000,30000,40000,50000,60000
-BENCH_SIGNED_RATES ?= 4000,8000,15000
-BENCH_COMET_RATES  ?= 1000,1500,2000,3000
+BENCH_LIVE_RATES   ?= 10000,30000,50000,60000,70000
+BENCH_SIGNED_RATES ?= 4000,6000
+BENCH_COMET_RATES  ?= 2000,3000,4500
 BENCH_DURATION     ?= 60s
 
 # bench-compare sweeps DAGGER's opaque payloads beside CometBFT, so the
@@ -75,11 +75,11 @@ bench-live-signed: build
 bench-compare: build
 	./bin/dagger bench compare cometbft --nodes 4 --rates $(BENCH_LIVE_RATES) --cometbft-rates $(BENCH_COMET_RATES) --duration $(BENCH_DURATION) --tx-size 256 --out docs/bench/compare
 
-# A long run at about half the rate 4 nodes sustain (bench-live): whether
+# A long run at half the rate 4 nodes sustain (bench-live): whether
 # their memory and snapshots stay flat (docs/bench/soak/memory.csv,
 # run-memory.png, run-snapshot.png; rss_start_mib and rss_end_mib in
 # results.jsonl). An hour needs about 8 GB of disk for the nodes' stores.
-BENCH_SOAK_RATE     ?= 20000
+BENCH_SOAK_RATE     ?= 25000
 BENCH_SOAK_DURATION ?= 1h
 
 bench-soak: build
