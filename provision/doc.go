@@ -55,6 +55,47 @@ answers from a view that its own goroutine keeps up to date and queues the
 operations for that goroutine; when the queue is full it returns ErrBusy,
 and the controller tries again on a later tick.
 
+# Reaching a VM
+
+A customer reaches a VM with ssh -p PORT user@HOST: the host forwards one of
+its ports to the guest's SSH port. Libvirt.GuestAddress reads the IPv4
+address that the libvirt network's DHCP server leased to the guest, or
+ErrNoAddress until there is one, and a Forwarder publishes it: one DNAT rule
+per VM, from the lowest free port of its range (22000 to 22999 by default)
+to the guest's port 22, whose comment "dagger-vm:ID" names the VM. Every
+call reads the rules back from the kernel, so a restarted node keeps its
+VMs' ports, and Reconcile removes the labelled rules of VMs it no longer
+runs.
+
+DAGGER owns the nftables table "ip dagger" (ForwarderConfig.Table) whole,
+creates it on its first change and rewrites its base chains on every change:
+chain publish holds the forwards; prerouting (nat, priority dstnat) jumps to
+it for connections to an address of the host (fib daddr type local), output
+(nat) for those the host makes to its own addresses but 127.0.0.0/8; forward
+(filter) accepts the packets of translated connections (ct status dnat). The
+table's family is ip, not inet: guests on libvirt's NAT network are IPv4,
+and no IPv6 packet can be DNATed to one. `nft list table ip dagger` shows it
+all.
+
+An accept ends only its own chain: a drop or reject in any other table still
+applies. libvirt rejects new connections forwarded into a NAT network's
+subnet (iptables chain LIBVIRT_FWI, or chain guest_input of table ip
+libvirt_network with its nftables backend), so until the operator allows
+them, a forward works from the host itself and is refused from outside. The
+operator adds, ahead of that reject and from libvirt's network hook
+(/etc/libvirt/hooks/network, since libvirt rewrites its rules whenever the
+network starts), a rule accepting translated connections to the bridge:
+
+	iptables -I LIBVIRT_FWI -o virbr0 -m conntrack --ctstate DNAT -j ACCEPT
+	nft insert rule ip libvirt_network guest_input oifname virbr0 ct status dnat accept
+
+or gives the network <forward mode='open'/>, where libvirt adds no rules and
+the NAT of the guests' own traffic is the operator's. A host firewall whose
+forward policy is drop (Docker sets one) must accept them too, and the range
+must be open to customers. A guest cannot reach another guest through the
+host's forwarded port: nothing rewrites the source of such a connection,
+so the answer would not come back the same way.
+
 # The simulated hypervisor
 
 Sim keeps its domains in memory and computes state transitions lazily from
