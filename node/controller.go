@@ -16,9 +16,10 @@ import (
 )
 
 type report struct {
-	state tx.VMState
-	at    int64
-	host  tx.Key
+	state  tx.VMState
+	at     int64
+	host   tx.Key
+	access tx.Access
 }
 
 // onCommit is the ledger's Commit hook: the controller applies the commit.
@@ -158,7 +159,7 @@ func (n *Node) reconcile() {
 		}
 		switch d.State {
 		case provision.StateRunning:
-			n.report(v, tx.VMRunning, "")
+			n.reportAccess(v, tx.Access{Host: d.Access.Host, Port: d.Access.Port})
 		case provision.StateBooting:
 			n.report(v, tx.VMProvisioning, "")
 		case provision.StateDefined:
@@ -184,16 +185,32 @@ func (n *Node) reconcile() {
 // report sends a vm-status when the state changed or the last report is
 // getting old.
 func (n *Node) report(v cluster.VM, st tx.VMState, reason string) {
+	n.send(v, st, reason, tx.Access{})
+}
+
+// reportAccess reports v running, reachable at a (zero while the host
+// publishes no access for it): a report also when the access changed. An
+// access the cluster would refuse (a host address that is not an IP
+// address or a DNS name) is left out, and the VM is reported running
+// without it, rather than not at all.
+func (n *Node) reportAccess(v cluster.VM, a tx.Access) {
+	if a.Check() != nil {
+		a = tx.Access{}
+	}
+	n.send(v, tx.VMRunning, "", a)
+}
+
+func (n *Node) send(v cluster.VM, st tx.VMState, reason string, a tx.Access) {
 	now := n.clock.Now()
 	last, ok := n.reports[v.ID]
-	if ok && last.state == st && last.host == v.Host && now-last.at < int64(n.cfg.ReportEvery) {
+	if ok && last.state == st && last.host == v.Host && last.access == a && now-last.at < int64(n.cfg.ReportEvery) {
 		return
 	}
 	if st == tx.VMProvisioning && v.State == cluster.VMProvisioning && now-v.Updated < int64(n.cfg.ReportEvery) && !ok {
 		return
 	}
-	n.reports[v.ID] = report{state: st, at: now, host: v.Host}
-	n.own(&tx.Tx{Kind: tx.KindVMStatus, VM: v.ID, State: st, Reason: reason})
+	n.reports[v.ID] = report{state: st, at: now, host: v.Host, access: a}
+	n.own(&tx.Tx{Kind: tx.KindVMStatus, VM: v.ID, State: st, Reason: reason, Access: a})
 	if len(n.reports) > 4*MaxPendingTxs {
 		clear(n.reports) // only a hint against repeating reports
 	}

@@ -112,6 +112,18 @@ type Domain struct {
 	State  State
 	Reason string // why the VM failed or crashed, when the host knows
 	Spec   Spec
+	// Access is how the VM's owner reaches it while it runs: the host's
+	// advertised address and the port it forwards to the guest's SSH;
+	// zero while the host publishes none (not running, no address yet,
+	// or no forwarding configured).
+	Access Access
+}
+
+// Access is a host's address and the port there that reaches a guest's
+// SSH port.
+type Access struct {
+	Host string
+	Port uint16
 }
 
 // Provisioner is what the node's controller needs of this operator's

@@ -23,6 +23,10 @@ type SimConfig struct {
 	Rand *rand.Rand
 	// BootFailure is the probability that a boot fails.
 	BootFailure float64
+	// Address is the host's advertised address: a running VM's Access is
+	// this address and a port of its own from DefaultPortMin up, as a
+	// host that forwards ports publishes it. Empty publishes none.
+	Address string
 }
 
 // Sim is a simulated hypervisor: an in-memory host whose VMs boot after
@@ -34,8 +38,9 @@ type Sim struct {
 	doms     map[string]*simDomain
 	free     Capacity
 	down     bool
-	failNext int   // boots that fail whatever the draw
-	nowMax   int64 // the latest time read from cfg.Now
+	failNext int               // boots that fail whatever the draw
+	nowMax   int64             // the latest time read from cfg.Now
+	ports    map[uint16]string // the forwarded ports given out, to VM ids
 }
 
 var _ Host = (*Sim)(nil)
@@ -47,8 +52,9 @@ type simDomain struct {
 	spec    Spec
 	state   State // defined, booting, crashed or failed
 	reason  string
-	readyAt int64 // booting: when the boot ends
-	fails   bool  // booting: it ends in StateFailed
+	readyAt int64  // booting: when the boot ends
+	fails   bool   // booting: it ends in StateFailed
+	port    uint16 // the port forwarded to its SSH, 0 for none
 }
 
 const (
@@ -71,7 +77,7 @@ func NewSim(cfg SimConfig) (*Sim, error) {
 	case cfg.BootFailure > 0 && cfg.Rand == nil:
 		return nil, errors.New("provision: sim boot failures need the runtime's seeded source (SimConfig.Rand)")
 	}
-	return &Sim{cfg: cfg, doms: map[string]*simDomain{}, free: c, nowMax: math.MinInt64}, nil
+	return &Sim{cfg: cfg, doms: map[string]*simDomain{}, free: c, nowMax: math.MinInt64, ports: map[uint16]string{}}, nil
 }
 
 // now reads the clock, never backwards: a live wall clock may step back,
@@ -82,7 +88,7 @@ func (s *Sim) now() int64 {
 }
 
 // view is d as the host sees it at now.
-func (d *simDomain) view(now int64) Domain {
+func (s *Sim) view(d *simDomain, now int64) Domain {
 	st, reason := d.state, d.reason
 	if st == StateBooting && now >= d.readyAt {
 		st = StateRunning
@@ -90,7 +96,26 @@ func (d *simDomain) view(now int64) Domain {
 			st, reason = StateFailed, reasonBootFailed
 		}
 	}
-	return Domain{ID: d.spec.ID, State: st, Reason: reason, Spec: d.spec}
+	dom := Domain{ID: d.spec.ID, State: st, Reason: reason, Spec: d.spec}
+	if st == StateRunning && d.port != 0 {
+		dom.Access = Access{Host: s.cfg.Address, Port: d.port}
+	}
+	return dom
+}
+
+// port gives id the lowest forwarded port not given out, or 0 if the
+// host publishes no access or the range is full.
+func (s *Sim) port(id string) uint16 {
+	if s.cfg.Address == "" {
+		return 0
+	}
+	for p := uint16(DefaultPortMin); p <= DefaultPortMax; p++ {
+		if _, taken := s.ports[p]; !taken {
+			s.ports[p] = id
+			return p
+		}
+	}
+	return 0
 }
 
 // lookup returns the domain id, or why the call cannot reach it.
@@ -124,7 +149,7 @@ func (s *Sim) Define(spec Spec) error {
 			spec.ID, ErrCapacity, SpecCapacity(spec), s.free, s.cfg.Capacity)
 	}
 	s.free = s.free.Sub(spec)
-	s.doms[spec.ID] = &simDomain{spec: spec, state: StateDefined}
+	s.doms[spec.ID] = &simDomain{spec: spec, state: StateDefined, port: s.port(spec.ID)}
 	return nil
 }
 
@@ -140,7 +165,7 @@ func (s *Sim) Start(id string) error {
 		return err
 	}
 	now := s.now()
-	switch d.view(now).State {
+	switch s.view(d, now).State {
 	case StateBooting, StateRunning:
 		return nil
 	}
@@ -153,7 +178,7 @@ func (s *Sim) Start(id string) error {
 	if readyAt < now {
 		readyAt = math.MaxInt64
 	}
-	*d = simDomain{spec: d.spec, state: StateBooting, readyAt: readyAt, fails: fails}
+	*d = simDomain{spec: d.spec, state: StateBooting, readyAt: readyAt, fails: fails, port: d.port}
 	return nil
 }
 
@@ -165,7 +190,7 @@ func (s *Sim) Stop(id string) error {
 	if err != nil {
 		return err
 	}
-	*d = simDomain{spec: d.spec, state: StateDefined}
+	*d = simDomain{spec: d.spec, state: StateDefined, port: d.port}
 	return nil
 }
 
@@ -178,6 +203,7 @@ func (s *Sim) Destroy(id string) error {
 		return err
 	}
 	delete(s.doms, id)
+	delete(s.ports, d.port)
 	s.free = s.free.Add(d.spec)
 	return nil
 }
@@ -190,7 +216,7 @@ func (s *Sim) State(id string) (Domain, error) {
 	if err != nil {
 		return Domain{}, err
 	}
-	return d.view(s.now()), nil
+	return s.view(d, s.now()), nil
 }
 
 // List returns every VM on the host, sorted by ID.
@@ -203,7 +229,7 @@ func (s *Sim) List() ([]Domain, error) {
 	now := s.now()
 	out := make([]Domain, 0, len(s.doms))
 	for _, d := range s.doms {
-		out = append(out, d.view(now))
+		out = append(out, s.view(d, now))
 	}
 	slices.SortFunc(out, func(a, b Domain) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
@@ -226,6 +252,7 @@ func (s *Sim) Kill() {
 	defer s.mu.Unlock()
 	s.down = true
 	clear(s.doms)
+	clear(s.ports)
 	s.free = s.cfg.Capacity
 }
 
@@ -252,10 +279,10 @@ func (s *Sim) Crash(id string) error {
 	if err != nil {
 		return err
 	}
-	if st := d.view(s.now()).State; st != StateBooting && st != StateRunning {
+	if st := s.view(d, s.now()).State; st != StateBooting && st != StateRunning {
 		return fmt.Errorf("crash %s: the VM is %s, it has no guest to crash", id, st)
 	}
-	*d = simDomain{spec: d.spec, state: StateCrashed, reason: reasonCrashed}
+	*d = simDomain{spec: d.spec, state: StateCrashed, reason: reasonCrashed, port: d.port}
 	return nil
 }
 

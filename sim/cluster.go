@@ -155,6 +155,9 @@ func (c *simCluster) newHost(ep *endpoint) *provision.Sim {
 		Now:         func() int64 { return StartTime + c.s.now },
 		Rand:        newRand(c.s.sc.Seed, "host/"+string(ep.name), ep.id),
 		BootFailure: cc.BootFailure,
+		// Each host publishes its VMs at an address of its own, as a
+		// live host with port forwarding does.
+		Address: fmt.Sprintf("10.%d.%d.1", 64+ep.id/256, ep.id%256),
 	})
 	if err != nil {
 		panic(fmt.Sprintf("sim: host of %s: %v", ep.name, err)) // the scenario was validated; this is a bug

@@ -73,9 +73,9 @@ func (w *waitFlags) duration() time.Duration {
 }
 
 func newVMCmd() *cobra.Command {
-	c := group("vm", "pay for, change and read VMs through a node (vm create|renew|delete|get|list)",
+	c := group("vm", "pay for, change and read VMs through a node (vm create|renew|delete|get|list|events)",
 		"Pays for, changes and reads VMs through a node's API; every change is signed with the wallet key.")
-	c.AddCommand(newVMCreateCmd(), newVMRenewCmd(), newVMDeleteCmd(), newVMGetCmd(), newVMListCmd())
+	c.AddCommand(newVMCreateCmd(), newVMRenewCmd(), newVMDeleteCmd(), newVMGetCmd(), newVMListCmd(), newVMEventsCmd())
 	return c
 }
 
@@ -512,6 +512,42 @@ func newVMGetCmd() *cobra.Command {
 	return c
 }
 
+func newVMEventsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "events --node URL [--json] VM",
+		Short: "print a VM's history",
+		Long: "Prints what happened to a VM, oldest first, at consensus times: its creation, each placement\n" +
+			"on a host, each move with why it moved (the host failed, stopped reporting, equivocated or left),\n" +
+			"its host's reports, renewals and its end, with any refund owed to its owner.",
+	}
+	nf := addNodeFlags(c.Flags())
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		id, cl, err := idCommand(cmd, nf, args)
+		if err != nil {
+			return err
+		}
+		evs, err := cl.client.VMEvents(context.Background(), id)
+		if err != nil {
+			return cl.fail(err)
+		}
+		return cl.print(evs, func(w io.Writer) { printVMEvents(w, evs) })
+	}
+	return c
+}
+
+func printVMEvents(w io.Writer, evs api.VMEvents) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME (UTC)\tEVENT\tSTATE\tHOST\tWHAT HAPPENED")
+	for _, e := range evs.Events {
+		host := "-"
+		if e.Host != "" {
+			host = e.Host[:8]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", formatTime(e.TimeUnixNs), e.Kind, e.State, host, e.Reason)
+	}
+	tw.Flush()
+}
+
 func newVMListCmd() *cobra.Command {
 	var ownerFlag, keyPath string
 	c := &cobra.Command{
@@ -556,9 +592,13 @@ func newVMListCmd() *cobra.Command {
 				return
 			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VM\tSTATE\tVCPU\tMEMORY\tDISK\tREGION\tLEASE END (UTC)")
+			fmt.Fprintln(tw, "VM\tSTATE\tLEASE LEFT\tACCESS\tVCPU\tMEMORY\tDISK\tREGION")
 			for _, v := range vms {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d MiB\t%d GiB\t%s\t%s\n", v.ID, v.State, v.VCPU, v.MemoryMiB, v.DiskGiB, v.Region, formatTime(v.LeaseEndUnixNs))
+				access := "-"
+				if v.Access != nil {
+					access = v.Access.SSH
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d MiB\t%d GiB\t%s\n", v.ID, v.State, v.LeaseLeft, access, v.VCPU, v.MemoryMiB, v.DiskGiB, v.Region)
 			}
 			tw.Flush()
 		})
@@ -658,8 +698,20 @@ func printVM(w io.Writer, v api.VM) {
 		fmt.Fprintf(w, "host       %s\n", v.Host)
 	}
 	fmt.Fprintf(w, "created    %s\n", formatTime(v.CreatedUnixNs))
-	fmt.Fprintf(w, "lease end  %s\n", formatTime(v.LeaseEndUnixNs))
+	if v.LeaseLeft != "" && v.LeaseLeft != "0s" {
+		fmt.Fprintf(w, "lease end  %s (ends in %s)\n", formatTime(v.LeaseEndUnixNs), v.LeaseLeft)
+	} else {
+		fmt.Fprintf(w, "lease end  %s (ended)\n", formatTime(v.LeaseEndUnixNs))
+	}
 	fmt.Fprintf(w, "paid       %d lamports\n", v.PaidLamports)
+	if v.RefundDueLamports > 0 {
+		fmt.Fprintf(w, "refund due %d lamports (paid for time it never ran; the treasury pays it back)\n", v.RefundDueLamports)
+	}
+	if v.Access != nil {
+		fmt.Fprintf(w, "access     %s\n", v.Access.SSH)
+	} else if v.State == "provisioning" || v.State == "running" {
+		fmt.Fprintf(w, "access     not yet: its host has not reported an address\n")
+	}
 }
 
 func formatTime(unixNs int64) string {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"slices"
+	"time"
 
 	"dagger/graph"
 	"dagger/node/payment"
@@ -309,7 +310,9 @@ func (s *State) effect(t *tx.Tx, id tx.ID, c *checked) {
 		}
 	case tx.KindVMCreate:
 		s.consume(c.pay)
-		v := &VM{ID: id, Owner: t.Author, Spec: t.Spec, Created: s.time, LeaseEnd: s.time + int64(t.Lease), Paid: c.pay.Lamports}
+		v := &VM{ID: id, Owner: t.Author, Spec: t.Spec, State: VMPending, Created: s.time, LeaseEnd: s.time + int64(t.Lease),
+			Paid: c.pay.Lamports, PendingSince: s.time}
+		s.note(v, VMEventCreated, tx.Key{}, fmt.Sprintf("paid %d lamports for a lease until %s", v.Paid, formatTime(v.LeaseEnd)))
 		s.vms[v.ID] = v
 		i, _ := slices.BinarySearchFunc(s.live, v.ID, cmpID)
 		s.live = slices.Insert(s.live, i, v.ID)
@@ -317,24 +320,31 @@ func (s *State) effect(t *tx.Tx, id tx.ID, c *checked) {
 		s.place(v)
 		s.dropFinal()
 	case tx.KindVMDelete:
-		s.finish(c.vm, VMDeleted, "deleted by its owner")
+		s.end(c.vm, VMDeleted, "deleted by its owner")
 		s.dropFinal()
 		s.retryPending()
 	case tx.KindVMRenew:
 		s.consume(c.pay)
 		c.vm.LeaseEnd += int64(t.Lease)
 		c.vm.Paid += c.pay.Lamports
+		s.note(c.vm, VMEventRenewed, tx.Key{}, fmt.Sprintf("paid %d lamports more: the lease runs until %s", c.pay.Lamports, formatTime(c.vm.LeaseEnd)))
 	case tx.KindVMStatus:
 		v := c.vm
 		v.Updated, v.Reason = s.time, t.Reason
 		switch t.State {
 		case tx.VMRunning:
-			v.State = VMRunning
+			if v.State != VMRunning || v.Access != t.Access {
+				s.setState(v, VMRunning)
+				v.Access = t.Access
+				s.note(v, VMEventRunning, v.Host, runningReason(t))
+			}
 		case tx.VMStopped:
-			v.State = VMStopped
+			if v.State != VMStopped {
+				s.setState(v, VMStopped)
+				s.note(v, VMEventStopped, v.Host, t.Reason)
+			}
 		case tx.VMFailed:
-			s.unplace(v, true)
-			v.Reason = fmt.Sprintf("failed on %s: %s", t.Author.Short(), t.Reason)
+			s.unplace(v, true, fmt.Sprintf("failed on %s: %s", t.Author.Short(), t.Reason))
 			s.place(v)
 			s.dropFinal()
 		}
@@ -344,8 +354,7 @@ func (s *State) effect(t *tx.Tx, id tx.ID, c *checked) {
 		op.Equivocated = true
 		for _, vid := range s.live {
 			if v := s.vms[vid]; v.State.Placed() && v.Host == op.Key {
-				s.unplace(v, true)
-				v.Reason = fmt.Sprintf("host %s equivocated", op.Key.Short())
+				s.unplace(v, true, fmt.Sprintf("host %s equivocated", op.Key.Short()))
 				s.place(v)
 			}
 		}
@@ -372,8 +381,7 @@ func (s *State) servesRegion(region string) bool {
 // without coordination, and identical on every node.
 func (s *State) place(v *VM) {
 	if len(v.Tried) >= s.params.MaxAttempts {
-		v.State = VMFailed
-		v.Reason = fmt.Sprintf("gave up after %d hosts; last: %s", len(v.Tried), v.Reason)
+		s.end(v, VMFailed, fmt.Sprintf("gave up after %d hosts; last: %s", len(v.Tried), v.Reason))
 		return
 	}
 	var best *Operator
@@ -390,34 +398,57 @@ func (s *State) place(v *VM) {
 		}
 	}
 	if best == nil {
-		v.State = VMPending
+		s.setState(v, VMPending)
 		if v.Reason == "" {
 			v.Reason = fmt.Sprintf("no operator in region %q has room", v.Spec.Region)
 		}
+		s.note(v, VMEventWaiting, tx.Key{}, fmt.Sprintf("no operator in region %q has room for it", v.Spec.Region))
 		return
 	}
 	best.Used = addCap(best.Used, v.Spec)
-	v.Host, v.State, v.Updated, v.PlacedAt = best.Key, VMProvisioning, s.time, s.time
+	s.setState(v, VMProvisioning)
+	v.Host, v.Updated, v.PlacedAt = best.Key, s.time, s.time
+	s.note(v, VMEventPlaced, best.Key, fmt.Sprintf("placed on %s", best.Key.Short()))
 }
 
-// unplace takes v off its host; failed says the host failed it.
-func (s *State) unplace(v *VM, failed bool) {
+// unplace takes v off its host for the reason why; failed says the host
+// failed it, which it is then never tried on again.
+func (s *State) unplace(v *VM, failed bool, why string) {
 	if !v.State.Placed() {
 		return
 	}
-	if op, ok := s.operators[v.Host]; ok {
+	host := v.Host
+	if op, ok := s.operators[host]; ok {
 		op.Used = subCap(op.Used, v.Spec)
 	}
 	if failed {
-		v.Tried = append(v.Tried, v.Host)
+		v.Tried = append(v.Tried, host)
 	}
+	s.setState(v, VMPending) // stops the clock while the host is still v's
 	v.Host = tx.Key{}
-	v.State = VMPending
+	v.Reason = why
+	s.note(v, VMEventLeft, host, why+"; the guest's disk stays on that host: it does not move with the VM")
 }
 
-func (s *State) finish(v *VM, st VMState, reason string) {
-	s.unplace(v, false)
-	v.State, v.Reason, v.Updated = st, reason, s.time
+// end makes v final: deleted, expired or failed, for the reason why. A VM
+// the cluster ended has what was paid for time it never ran recorded as
+// due to its owner.
+func (s *State) end(v *VM, st VMState, why string) {
+	if v.State.Placed() {
+		if op, ok := s.operators[v.Host]; ok {
+			op.Used = subCap(op.Used, v.Spec)
+		}
+	}
+	s.setState(v, st) // stops the clock while the host is still v's
+	v.Host, v.Reason, v.Updated = tx.Key{}, why, s.time
+	if st.Lost() {
+		s.refund(v)
+	}
+	msg := why
+	if v.RefundDue > 0 {
+		msg = fmt.Sprintf("%s; %d lamports paid for time it never ran are owed to its owner", why, v.RefundDue)
+	}
+	s.note(v, VMEventEnded, tx.Key{}, msg)
 }
 
 // dropFinal removes final VMs from the live list.
@@ -436,20 +467,24 @@ func (s *State) retryPending() {
 
 // sweep ends leases and takes VMs away from hosts that stopped reporting.
 func (s *State) sweep() {
-	freed := false
+	freed, ended := false, false
 	for _, id := range s.live {
 		v := s.vms[id]
 		switch {
 		case v.LeaseEnd <= s.time:
-			s.finish(v, VMExpired, "lease ended")
+			s.end(v, VMExpired, "lease ended")
 			freed = true
 		case v.State.Placed() && s.time-v.Updated > int64(s.params.StatusTimeout):
-			host := v.Host
-			s.unplace(v, true)
-			v.Reason = fmt.Sprintf("host %s stopped reporting", host.Short())
+			s.unplace(v, true, fmt.Sprintf("host %s stopped reporting", v.Host.Short()))
 			s.place(v)
 			freed = true
+		case v.State == VMPending && s.time-v.PendingSince >= int64(s.params.PendingTimeout):
+			s.end(v, VMFailed, fmt.Sprintf("waited %v for a host with room", time.Duration(s.time-v.PendingSince)))
+			ended = true
 		}
+	}
+	if ended && !freed {
+		s.dropFinal()
 	}
 	if freed {
 		s.dropFinal()
@@ -500,8 +535,7 @@ func (s *State) epochBoundary() *EpochChange {
 	}
 	for _, id := range s.live {
 		if v := s.vms[id]; v.State.Placed() && s.operators[v.Host].Status != OperatorActive {
-			s.unplace(v, false)
-			v.Reason = fmt.Sprintf("host %s left the cluster", v.Host.Short())
+			s.unplace(v, false, fmt.Sprintf("host %s left the cluster", v.Host.Short()))
 		}
 	}
 	s.retryPending()
@@ -542,3 +576,18 @@ func addCap(c tx.Capacity, s tx.Spec) tx.Capacity {
 func subCap(c tx.Capacity, s tx.Spec) tx.Capacity {
 	return tx.Capacity{VCPU: c.VCPU - s.VCPU, MemoryMiB: c.MemoryMiB - s.MemoryMiB, DiskGiB: c.DiskGiB - s.DiskGiB}
 }
+
+// runningReason is the history's line for a running report.
+func runningReason(t *tx.Tx) string {
+	r := fmt.Sprintf("%s reports it running", t.Author.Short())
+	if !t.Access.IsZero() {
+		r += ", reachable at " + t.Access.String()
+	}
+	if t.Reason != "" {
+		r += ": " + t.Reason
+	}
+	return r
+}
+
+// formatTime writes a consensus time for people.
+func formatTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339) }

@@ -42,6 +42,9 @@ type Params struct {
 	// MaxAttempts bounds how many hosts a VM is tried on before it is
 	// given up as failed.
 	MaxAttempts int
+	// PendingTimeout: a VM that has waited this long for a host with room
+	// fails, and what it paid is recorded as owed to its owner.
+	PendingTimeout time.Duration
 }
 
 // Defaults for Params.
@@ -49,6 +52,8 @@ const (
 	DefaultEpochLength   = 30 * time.Second
 	DefaultStatusTimeout = 30 * time.Second
 	DefaultMaxAttempts   = 3
+	// DefaultPendingTimeout is how long a paid VM may wait for room.
+	DefaultPendingTimeout = 15 * time.Minute
 )
 
 // Genesis is the cluster's starting point.
@@ -114,7 +119,14 @@ type Operator struct {
 	Removals  []tx.Key
 	// Since is the epoch from which the status holds.
 	Since uint64
-	order uint64 // join order: committee order
+	// HostedNs is how long the VMs placed on it ran there (nanoseconds of
+	// consensus time, the VMs running now counted up to when they stop),
+	// and Earned what that time is worth at the cluster's price: what
+	// the operator is owed for hosting. State.Hosted adds the VMs running
+	// now.
+	HostedNs int64
+	Earned   uint64
+	order    uint64 // join order: committee order
 }
 
 // VMState is where a VM stands in the cluster.
@@ -171,6 +183,23 @@ type VM struct {
 	Paid uint64
 	// Tried are the hosts it failed on, in order.
 	Tried []tx.Key
+	// Access is how its owner reaches it, as its host last reported while
+	// it runs; zero otherwise.
+	Access tx.Access
+	// RanNs is how long it ran before RunningSince (consensus time, ns);
+	// RunningSince is when it last started running, PendingSince when it
+	// last started waiting for a host.
+	RanNs        int64
+	RunningSince int64
+	PendingSince int64
+	// RefundDue is what the cluster owes its owner, in lamports: what was
+	// paid for time it never ran, recorded when the cluster ended it
+	// (failed, waited too long, expired). Paying it back is the treasury
+	// holder's job.
+	RefundDue uint64
+	// History is what happened to it, oldest first: its first event and
+	// up to MaxVMHistory-1 latest.
+	History []VMEvent
 }
 
 // Outcome is what one committed transaction did.
@@ -252,6 +281,9 @@ func New(g Genesis, verifier graph.Verifier) (*State, error) {
 	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = DefaultMaxAttempts
 	}
+	if p.PendingTimeout <= 0 {
+		p.PendingTimeout = DefaultPendingTimeout
+	}
 	if len(g.Operators) == 0 {
 		return nil, fmt.Errorf("%w: no operators", ErrGenesis)
 	}
@@ -319,21 +351,38 @@ func (s *State) Time() int64 { return s.time }
 // Commits returns how many commits were applied.
 func (s *State) Commits() uint64 { return s.commits }
 
-// Operator returns an operator by key.
+// Operator returns an operator by key, its hosting account (HostedNs,
+// Earned) as of the last commit.
 func (s *State) Operator(k tx.Key) (Operator, bool) {
 	o, ok := s.operators[k]
 	if !ok {
 		return Operator{}, false
 	}
-	return o.clone(), true
+	c := o.clone()
+	s.accrueRunning(func(host tx.Key) *Operator {
+		if host == k {
+			return &c
+		}
+		return nil
+	})
+	return c, true
 }
 
-// Operators returns every operator, in join order.
+// Operators returns every operator, in join order, their hosting accounts
+// as of the last commit.
 func (s *State) Operators() []Operator {
 	out := make([]Operator, 0, len(s.opOrder))
+	at := make(map[tx.Key]int, len(s.opOrder))
 	for _, k := range s.opOrder {
+		at[k] = len(out)
 		out = append(out, s.operators[k].clone())
 	}
+	s.accrueRunning(func(host tx.Key) *Operator {
+		if i, ok := at[host]; ok {
+			return &out[i]
+		}
+		return nil
+	})
 	return out
 }
 
@@ -356,6 +405,7 @@ func (s *State) VM(id tx.ID) (VM, bool) {
 func (v *VM) clone() VM {
 	c := *v
 	c.Tried = slices.Clone(v.Tried)
+	c.History = slices.Clone(v.History)
 	return c
 }
 
@@ -501,6 +551,8 @@ func (s *State) Hash() [32]byte {
 		b = binary.BigEndian.AppendUint64(b, o.Since)
 		b = appendKeys(b, o.Approvals)
 		b = appendKeys(b, o.Removals)
+		b = binary.BigEndian.AppendUint64(b, uint64(o.HostedNs))
+		b = binary.BigEndian.AppendUint64(b, o.Earned)
 	}
 	ids := make([]tx.ID, 0, len(s.vms))
 	for id := range s.vms {
@@ -522,6 +574,18 @@ func (s *State) Hash() [32]byte {
 			b = binary.BigEndian.AppendUint64(b, uint64(t))
 		}
 		b = appendKeys(b, v.Tried)
+		b = appendStr(b, v.Access.Host)
+		b = binary.BigEndian.AppendUint16(b, v.Access.Port)
+		for _, t := range []int64{v.RanNs, v.RunningSince, v.PendingSince, int64(v.RefundDue)} {
+			b = binary.BigEndian.AppendUint64(b, uint64(t))
+		}
+		b = binary.BigEndian.AppendUint32(b, uint32(len(v.History)))
+		for _, e := range v.History {
+			b = binary.BigEndian.AppendUint64(b, uint64(e.Time))
+			b = append(b, byte(e.Kind), byte(e.State))
+			b = append(b, e.Host[:]...)
+			b = appendStr(b, e.Reason)
+		}
 	}
 	b = append(b, s.payHash[:]...)
 	b = append(b, s.seen.hash[:]...)

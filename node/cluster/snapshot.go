@@ -18,9 +18,10 @@ import (
 // can restart from it instead of replaying every commit before it. Its
 // layout, in order:
 //
-//	magic       "dagger/cluster-snapshot/v3\x00"
+//	magic       "dagger/cluster-snapshot/v4\x00"
 //	params      treasury [32]; price per vCPU, GiB of memory, GiB of disk
-//	            u64; epoch length, status timeout (ns) i64; max attempts i64
+//	            u64; epoch length, status timeout (ns) i64; max attempts i64;
+//	            pending timeout (ns) i64
 //	clock       epoch u64, epoch start i64, next boundary i64, time i64,
 //	            commits u64
 //	committees  n u32, then by epoch: epoch u64, n u32, members (key [32],
@@ -28,11 +29,15 @@ import (
 //	operators   joined u64, n u32, then in join order: key [32], peer id
 //	            str, region str, capacity cap, payout [32], weight u64,
 //	            status u8, used cap, equivocated flag, leaving flag,
-//	            approvals keys, removals keys, since u64, join order u64
+//	            approvals keys, removals keys, since u64, join order u64,
+//	            hosted ns i64, earned u64
 //	vms         n u32, then by id: id [32], owner [32], vcpu u32, memory u64,
 //	            disk u64, image str, region str, ssh key str, state u8,
 //	            reason str, host [32], created, lease end, updated, placed
-//	            at i64, paid u64, tried keys
+//	            at i64, paid u64, tried keys, access host str, access port
+//	            u16, ran ns, running since, pending since i64, refund due
+//	            u64, history: n u32, then time i64, kind u8, state u8, host
+//	            [32], reason str
 //	owners      n u32, then by key: owner [32], n u32, VM ids [32] in
 //	            creation order
 //	payments    n u32, then signatures [64], sorted
@@ -52,6 +57,8 @@ import (
 // evidence keys), so the checksum is what catches corruption there; the
 // state hash ties the snapshot to the hash the cluster agreed on.
 //
+// Version 4 added the VMs' access, history, running time and refunds, the
+// operators' hosted time, and the pending timeout.
 // Version 2 added each seen id's commit; version 3 files the seen ids by
 // the second of their expiry, which is all the state keeps of it, within
 // a replay window shrunk from an hour to tx.MaxValidity. Neither older
@@ -59,9 +66,10 @@ import (
 // state and of its hash, and version 2 holds ids of a wider window,
 // remembered to the nanosecond of their expiry.
 const (
-	snapshotMagic   = "dagger/cluster-snapshot/v3\x00"
+	snapshotMagic   = "dagger/cluster-snapshot/v4\x00"
 	snapshotMagicV1 = "dagger/cluster-snapshot/v1\x00"
 	snapshotMagicV2 = "dagger/cluster-snapshot/v2\x00"
+	snapshotMagicV3 = "dagger/cluster-snapshot/v3\x00"
 )
 
 // Limits of a snapshot. Restore refuses a snapshot beyond them, and it
@@ -103,8 +111,9 @@ const (
 const (
 	minCommitteeBytes = 8 + 4
 	minMemberBytes    = 32 + 8
-	minOperatorBytes  = 32 + 4 + 4 + 20 + 32 + 8 + 1 + 20 + 2 + 4 + 4 + 8 + 8
-	minVMBytes        = 32 + 32 + 20 + 3*4 + 1 + 4 + 32 + 4*8 + 8 + 4
+	minOperatorBytes  = 32 + 4 + 4 + 20 + 32 + 8 + 1 + 20 + 2 + 4 + 4 + 8 + 8 + 8 + 8
+	minVMBytes        = 32 + 32 + 20 + 3*4 + 1 + 4 + 32 + 4*8 + 8 + 4 + 4 + 2 + 3*8 + 8 + 4
+	minVMEventBytes   = 8 + 1 + 1 + 32 + 4
 	minOwnerBytes     = 32 + 4 + 32
 	minSeenBytes      = 32 + 8
 	minSecondBytes    = 8 + 4 + minSeenBytes
@@ -178,6 +187,8 @@ func (s *State) putOperators(w *snapWriter) {
 		w.keys(o.Removals)
 		w.U64(o.Since)
 		w.U64(o.order)
+		w.I64(o.HostedNs)
+		w.U64(o.Earned)
 	}
 }
 
@@ -200,6 +211,20 @@ func (s *State) putVMs(w *snapWriter) {
 		}
 		w.U64(v.Paid)
 		w.keys(v.Tried)
+		w.Str32(v.Access.Host)
+		w.U16(v.Access.Port)
+		for _, t := range []int64{v.RanNs, v.RunningSince, v.PendingSince} {
+			w.I64(t)
+		}
+		w.U64(v.RefundDue)
+		w.Count(len(v.History))
+		for _, e := range v.History {
+			w.I64(e.Time)
+			w.U8(byte(e.Kind))
+			w.U8(byte(e.State))
+			w.Raw(e.Host[:])
+			w.Str32(e.Reason)
+		}
 	}
 }
 
@@ -335,6 +360,7 @@ func (w *snapWriter) params(p Params) {
 	w.I64(int64(p.EpochLength))
 	w.I64(int64(p.StatusTimeout))
 	w.I64(int64(p.MaxAttempts))
+	w.I64(int64(p.PendingTimeout))
 }
 
 // Restore decodes a snapshot; verifier is as in New (nil means ed25519).
@@ -355,6 +381,9 @@ func Restore(data []byte, verifier graph.Verifier) (*State, error) {
 	case string(data[:len(snapshotMagicV2)]) == snapshotMagicV2:
 		return nil, snapshotError("format v2, written by an older version, whose replay window spans an hour of expiries; "+
 			"this version reads only %q, with a window of %v: restore from a snapshot that a node of this version wrote", snapshotMagic, tx.MaxValidity)
+	case string(data[:len(snapshotMagicV3)]) == snapshotMagicV3:
+		return nil, snapshotError("format v3, written by an older version, which lacks the VMs' histories, access and running time; "+
+			"this version reads only %q: restore from a snapshot that a node of this version wrote", snapshotMagic)
 	case string(data[:len(snapshotMagic)]) != snapshotMagic:
 		return nil, snapshotError("no %q prefix", snapshotMagic)
 	}
@@ -487,12 +516,15 @@ func (r *snapReader) params() Params {
 	p.EpochLength = time.Duration(r.I64("epoch length"))
 	p.StatusTimeout = time.Duration(r.I64("status timeout"))
 	attempts := r.I64("max attempts")
+	p.PendingTimeout = time.Duration(r.I64("pending timeout"))
 	switch {
 	case r.Err() != nil:
 	case p.EpochLength <= 0:
 		r.Fail("epoch length %v: want more than 0", p.EpochLength)
 	case p.StatusTimeout <= 0:
 		r.Fail("status timeout %v: want more than 0", p.StatusTimeout)
+	case p.PendingTimeout <= 0:
+		r.Fail("pending timeout %v: want more than 0", p.PendingTimeout)
 	case attempts <= 0 || int64(int(attempts)) != attempts:
 		r.Fail("max attempts %d: want a positive int", attempts)
 	}
@@ -589,8 +621,12 @@ func (r *snapReader) operator(s *State) *Operator {
 	o.Removals = r.sortedKeys("removals")
 	o.Since = r.U64("since")
 	o.order = r.U64("join order")
+	o.HostedNs = r.I64("hosted time")
+	o.Earned = r.U64("earned")
 	switch {
 	case r.Err() != nil:
+	case o.HostedNs < 0:
+		r.Fail("hosted time %d: negative", o.HostedNs)
 	case o.Status < OperatorPending || o.Status > OperatorRemoved:
 		r.Fail("unknown %s", o.Status)
 	case o.Weight == 0 || o.Weight > graph.MaxCommitteeWeight:
@@ -640,9 +676,24 @@ func (r *snapReader) vm(s *State) *VM {
 	v.PlacedAt = r.I64("placed at")
 	v.Paid = r.U64("paid")
 	v.Tried = r.keys("tried")
+	v.Access.Host = r.Str32(tx.MaxHostBytes, "access host")
+	v.Access.Port = r.U16("access port")
+	v.RanNs = r.I64("ran")
+	v.RunningSince = r.I64("running since")
+	v.PendingSince = r.I64("pending since")
+	v.RefundDue = r.U64("refund due")
+	v.History = r.history()
 	sp := v.Spec
 	switch {
 	case r.Err() != nil:
+	case v.RanNs < 0:
+		r.Fail("ran %d ns: negative", v.RanNs)
+	case v.Access.Check() != nil:
+		r.Fail("%v", v.Access.Check())
+	case !v.Access.IsZero() && v.State != VMRunning:
+		r.Fail("access %s, but %s", v.Access, v.State)
+	case v.RefundDue > v.Paid:
+		r.Fail("refund due %d, more than the %d paid", v.RefundDue, v.Paid)
 	case v.State < VMPending || v.State > VMExpired:
 		r.Fail("unknown %s", v.State)
 	case sp.VCPU == 0 || sp.VCPU > tx.MaxVCPU:
@@ -935,4 +986,32 @@ func (s *State) checkAdmissions() error {
 		}
 	}
 	return nil
+}
+
+// history reads a VM's history.
+func (r *snapReader) history() []VMEvent {
+	n := r.Count("history", MaxVMHistory, minVMEventBytes)
+	if n == 0 {
+		return nil
+	}
+	h := make([]VMEvent, n)
+	for i := range h {
+		e := &h[i]
+		e.Time = r.I64("event time")
+		e.Kind = VMEventKind(r.U8("event kind"))
+		e.State = VMState(r.U8("event state"))
+		r.Fixed(e.Host[:], "event host")
+		e.Reason = r.Str32(MaxVMEventReasonBytes, "event reason")
+		switch {
+		case r.Err() != nil:
+			return nil
+		case e.Kind == 0 || e.Kind > maxVMEventKind:
+			r.Fail("history %d: unknown %s", i, e.Kind)
+		case e.State < VMPending || e.State > VMExpired:
+			r.Fail("history %d: unknown %s", i, e.State)
+		case i > 0 && e.Time < h[i-1].Time:
+			r.Fail("history %d: at %d, before the event before it", i, e.Time)
+		}
+	}
+	return h
 }

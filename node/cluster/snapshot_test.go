@@ -456,10 +456,12 @@ func TestSnapshotKnowsEveryField(t *testing.T) {
 	}{
 		{State{}, "params verifier epoch committee committees boundary epochStart time commits operators opOrder joined " +
 			"vms live byOwner payments payHash seen evidence hash dirty hashBuf"},
-		{Params{}, "Treasury Price EpochLength StatusTimeout MaxAttempts"},
+		{Params{}, "Treasury Price EpochLength StatusTimeout MaxAttempts PendingTimeout"},
 		{Price{}, "VCPUHour MemoryGiBHour DiskGiBHour"},
-		{Operator{}, "Key PeerID Region Capacity Payout Weight Status Used Equivocated Leaving Approvals Removals Since order"},
-		{VM{}, "ID Owner Spec State Reason Host Created LeaseEnd Updated PlacedAt Paid Tried"},
+		{Operator{}, "Key PeerID Region Capacity Payout Weight Status Used Equivocated Leaving Approvals Removals Since HostedNs Earned order"},
+		{VM{}, "ID Owner Spec State Reason Host Created LeaseEnd Updated PlacedAt Paid Tried Access RanNs RunningSince PendingSince RefundDue History"},
+		{tx.Access{}, "Host Port"},
+		{VMEvent{}, "Time Kind State Host Reason"},
 		{tx.Spec{}, "VCPU MemoryMiB DiskGiB Image Region SSHKey"},
 		{tx.Capacity{}, "VCPU MemoryMiB DiskGiB"},
 		{evidenceKey{}, "epoch creator"},

@@ -25,13 +25,16 @@ const MaxGenesisBytes = 1 << 20
 // ("30s"), keys hex, Solana addresses base58.
 type GenesisFile struct {
 	// TimeUnixNs is the consensus time the cluster starts at.
-	TimeUnixNs    int64           `json:"time_unix_ns"`
-	Treasury      string          `json:"treasury"`
-	Price         GenesisPrice    `json:"price"`
-	EpochLength   string          `json:"epoch_length,omitempty"`
-	StatusTimeout string          `json:"status_timeout,omitempty"`
-	MaxAttempts   int             `json:"max_attempts,omitempty"`
-	Operators     []GenesisMember `json:"operators"`
+	TimeUnixNs    int64        `json:"time_unix_ns"`
+	Treasury      string       `json:"treasury"`
+	Price         GenesisPrice `json:"price"`
+	EpochLength   string       `json:"epoch_length,omitempty"`
+	StatusTimeout string       `json:"status_timeout,omitempty"`
+	MaxAttempts   int          `json:"max_attempts,omitempty"`
+	// PendingTimeout is how long a paid VM may wait for a host with room
+	// before it fails with its payment recorded as owed to its owner.
+	PendingTimeout string          `json:"pending_timeout,omitempty"`
+	Operators      []GenesisMember `json:"operators"`
 }
 
 // GenesisPrice is the price of a VM, in lamports per hour.
@@ -114,6 +117,9 @@ func (gf GenesisFile) Genesis() (Genesis, error) {
 		return g, err
 	}
 	if p.StatusTimeout, err = parseDuration("status_timeout", gf.StatusTimeout); err != nil {
+		return g, err
+	}
+	if p.PendingTimeout, err = parseDuration("pending_timeout", gf.PendingTimeout); err != nil {
 		return g, err
 	}
 	if len(gf.Operators) == 0 {
@@ -209,8 +215,8 @@ func NewGenesisFile(start time.Time, treasury payment.Address, members []Genesis
 		Treasury:    treasury.String(),
 		Price:       GenesisPrice{VCPUHour: DefaultVCPUHour, MemoryGiBHour: DefaultMemoryGiBHour, DiskGiBHour: DefaultDiskGiBHour},
 		EpochLength: cluster.DefaultEpochLength.String(), StatusTimeout: cluster.DefaultStatusTimeout.String(),
-		MaxAttempts: cluster.DefaultMaxAttempts,
-		Operators:   members,
+		MaxAttempts: cluster.DefaultMaxAttempts, PendingTimeout: cluster.DefaultPendingTimeout.String(),
+		Operators: members,
 	}
 }
 

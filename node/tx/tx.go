@@ -14,6 +14,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -106,6 +110,7 @@ const (
 	MaxImageBytes    = 256
 	MaxSSHKeyBytes   = 2048
 	MaxReasonBytes   = 256
+	MaxHostBytes     = 253  // a DNS name's limit; an IP address is shorter
 	MaxPaymentBytes  = 1232 // a Solana transaction's packet limit
 	MaxEvidenceBytes = 60 << 10
 	MaxVCPU          = 1024
@@ -153,6 +158,53 @@ type Spec struct {
 	SSHKey    string
 }
 
+// Access is how a VM's owner reaches it: an address of its host (an IP
+// address or a DNS name) and the port there that the host forwards to the
+// guest's SSH port. The zero Access is none.
+type Access struct {
+	Host string
+	Port uint16
+}
+
+// IsZero says a is no access.
+func (a Access) IsZero() bool { return a == Access{} }
+
+func (a Access) String() string {
+	return net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port)))
+}
+
+// Check says whether a is no access or a usable one: a port, and a host
+// that is an IP address in its canonical text or a DNS name.
+func (a Access) Check() error {
+	switch {
+	case a.IsZero():
+		return nil
+	case a.Port == 0 || a.Host == "":
+		return malformed("access %q port %d: want both a host and a port, or neither", a.Host, a.Port)
+	}
+	if ip, err := netip.ParseAddr(a.Host); err == nil {
+		if ip.Zone() != "" || ip.String() != a.Host {
+			return malformed("access host %q: write an IP address in its canonical form, without a zone", a.Host)
+		}
+		return nil
+	}
+	if len(a.Host) > MaxHostBytes {
+		return malformed("access host: %d bytes, at most %d", len(a.Host), MaxHostBytes)
+	}
+	for _, label := range strings.Split(a.Host, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return malformed("access host %q: not an IP address or a DNS name", a.Host)
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return malformed("access host %q: not an IP address or a DNS name", a.Host)
+			}
+		}
+	}
+	return nil
+}
+
 // VMState is what the hosting operator reports about a VM.
 type VMState uint8
 
@@ -183,7 +235,7 @@ func (s VMState) String() string {
 //	vm-create         Spec, Lease, Payment
 //	vm-delete         VM
 //	vm-renew          VM, Lease, Payment
-//	vm-status         VM, State, Reason
+//	vm-status         VM, State, Reason, Access
 //	evidence          Evidence (an encoded graph.Evidence)
 //	vm-get            VM
 //
@@ -208,6 +260,7 @@ type Tx struct {
 	Payment  []byte        // a signed Solana transaction paying the treasury
 	State    VMState
 	Reason   string
+	Access   Access // vm-status of a running VM: how its owner reaches it
 	Evidence []byte
 
 	Sig [64]byte
@@ -266,6 +319,8 @@ func (t *Tx) body(b []byte, withPayment bool) []byte {
 		w.Raw(t.VM[:])
 		w.U8(byte(t.State))
 		w.Str16(t.Reason)
+		w.Str16(t.Access.Host)
+		w.U16(t.Access.Port)
 	case KindEvidence:
 		w.Bytes32(t.Evidence)
 	}
@@ -417,6 +472,8 @@ func Decode(b []byte) (*Tx, error) {
 		d.Fixed(t.VM[:], "vm")
 		t.State = VMState(d.U8("state"))
 		t.Reason = d.Str16(MaxReasonBytes, "reason")
+		t.Access.Host = d.Str16(MaxHostBytes, "access host")
+		t.Access.Port = d.U16("access port")
 	case KindEvidence:
 		t.Evidence = bytes.Clone(d.Bytes32(MaxEvidenceBytes, "evidence"))
 	}
@@ -443,10 +500,17 @@ func (t *Tx) Validate() error {
 	}{{"peer id", len(t.PeerID), MaxPeerIDBytes}, {"region", len(t.Region), MaxRegionBytes},
 		{"image", len(t.Spec.Image), MaxImageBytes}, {"region", len(t.Spec.Region), MaxRegionBytes},
 		{"ssh key", len(t.Spec.SSHKey), MaxSSHKeyBytes}, {"reason", len(t.Reason), MaxReasonBytes},
-		{"payment", len(t.Payment), MaxPaymentBytes}, {"evidence", len(t.Evidence), MaxEvidenceBytes}} {
+		{"payment", len(t.Payment), MaxPaymentBytes}, {"evidence", len(t.Evidence), MaxEvidenceBytes},
+		{"access host", len(t.Access.Host), MaxHostBytes}} {
 		if f.n > f.max {
 			return malformed("%s: %d bytes, at most %d", f.what, f.n, f.max)
 		}
+	}
+	if t.Kind != KindVMStatus && !t.Access.IsZero() {
+		return malformed("%s carries no access", t.Kind)
+	}
+	if err := t.Access.Check(); err != nil {
+		return err
 	}
 	switch t.Kind {
 	case KindOperatorJoin:
@@ -491,6 +555,9 @@ func (t *Tx) Validate() error {
 	case KindVMStatus:
 		if t.State == 0 || t.State > maxVMState {
 			return malformed("unknown vm state %d", t.State)
+		}
+		if !t.Access.IsZero() && t.State != VMRunning {
+			return malformed("access %s reported for a %s VM: only a running one is reachable", t.Access, t.State)
 		}
 	case KindEvidence:
 		if len(t.Evidence) == 0 {

@@ -187,6 +187,20 @@ func (c *Client) VM(ctx context.Context, id tx.ID) (VM, error) {
 	return v, err
 }
 
+// VMEvents returns a VM's history as of the node's latest commit.
+func (c *Client) VMEvents(ctx context.Context, id tx.ID) (VMEvents, error) {
+	var v VMEvents
+	err := c.get(ctx, "/v1/vms/"+id.String()+"/events", nil, &v)
+	return v, err
+}
+
+// Operator returns one operator, with what it hosted and earned.
+func (c *Client) Operator(ctx context.Context, k tx.Key) (Operator, error) {
+	var o Operator
+	err := c.get(ctx, "/v1/operators/"+k.String(), nil, &o)
+	return o, err
+}
+
 // VMsByOwner returns an owner's VMs, sorted by id.
 func (c *Client) VMsByOwner(ctx context.Context, owner tx.Key) ([]VM, error) {
 	var l VMList

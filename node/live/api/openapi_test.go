@@ -193,7 +193,8 @@ func TestOpenAPIDocumentsTheErrorStatuses(t *testing.T) {
 var schemaTypes = map[string]any{
 	"Error": Error{}, "TxBody": TxBody{}, "BatchBody": BatchBody{}, "SubmitResult": SubmitResult{},
 	"BatchResult": BatchResult{}, "BatchItem": BatchItem{}, "OpaqueResult": OpaqueResult{}, "TxStatus": TxStatus{}, "Outcome": Outcome{},
-	"VM": VM{}, "VMList": VMList{}, "Capacity": Capacity{}, "Operator": Operator{}, "OperatorList": OperatorList{},
+	"VM": VM{}, "VMList": VMList{}, "Access": Access{}, "VMEvent": VMEvent{}, "VMEvents": VMEvents{},
+	"Capacity": Capacity{}, "Operator": Operator{}, "OperatorList": OperatorList{},
 	"Price": Price{}, "Params": Params{}, "EventParent": EventParent{}, "Event": Event{}, "Commit": Commit{},
 	"CommitList": CommitList{}, "Status": Status{}, "Health": Health{},
 }

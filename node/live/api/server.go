@@ -210,9 +210,11 @@ func (s *server) routes() []route {
 		{"POST /v1/vms", s.createVM},
 		{"GET /v1/vms", s.listVMs},
 		{"GET /v1/vms/{id}", s.getVM},
+		{"GET /v1/vms/{id}/events", s.vmEvents},
 		{"DELETE /v1/vms/{id}", s.deleteVM},
 		{"POST /v1/vms/{id}/renew", s.renewVM},
 		{"GET /v1/operators", s.operators},
+		{"GET /v1/operators/{id}", s.operator},
 		{"GET /v1/params", s.params},
 		{"GET /v1/events/{hash}", s.event},
 		{"GET /v1/commits", s.commits},
@@ -821,7 +823,27 @@ func (s *server) getVM(w http.ResponseWriter, r *http.Request) (int, any, error)
 	if !ok {
 		return 0, nil, notFound("no VM %s as of this node's latest commit: a VM created moments ago may not have committed yet", id)
 	}
-	return http.StatusOK, vmView(v), nil
+	return http.StatusOK, vmView(v, time.Now()), nil
+}
+
+func (s *server) vmEvents(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := pathID(r, "id", "VM id")
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	v, ok, err := s.b.VM(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !ok {
+		return 0, nil, notFound("no VM %s as of this node's latest commit: a VM created moments ago may not have committed yet", id)
+	}
+	return http.StatusOK, vmEventsView(v), nil
 }
 
 func (s *server) listVMs(w http.ResponseWriter, r *http.Request) (int, any, error) {
@@ -842,9 +864,10 @@ func (s *server) listVMs(w http.ResponseWriter, r *http.Request) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
+	now := time.Now()
 	out := VMList{VMs: make([]VM, len(vms))}
 	for i, v := range vms {
-		out.VMs[i] = vmView(v)
+		out.VMs[i] = vmView(v, now)
 	}
 	return http.StatusOK, out, nil
 }
@@ -876,6 +899,28 @@ func (s *server) operators(w http.ResponseWriter, r *http.Request) (int, any, er
 		out.Operators[i] = operatorView(o)
 	}
 	return http.StatusOK, out, nil
+}
+
+func (s *server) operator(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	k, err := parseOwner(r.PathValue("id"))
+	if err != nil {
+		return 0, nil, badRequest("operator %q: want its public key (64 hex digits) or its Solana address (base58)", r.PathValue("id"))
+	}
+	if _, err := query(r); err != nil {
+		return 0, nil, err
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	ops, err := s.b.Operators(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, o := range ops {
+		if o.Key == k {
+			return http.StatusOK, operatorView(o), nil
+		}
+	}
+	return 0, nil, notFound("no operator %s as of this node's latest commit", k)
 }
 
 func (s *server) params(w http.ResponseWriter, r *http.Request) (int, any, error) {

@@ -418,7 +418,10 @@ func TestVMReads(t *testing.T) {
 	owner := walletKey()
 	host := tx.Key{5}
 	a := cluster.VM{ID: tx.ID{1}, Owner: owner, Spec: tx.Spec{VCPU: 2, MemoryMiB: 4096, DiskGiB: 40, Image: "debian-12", Region: "eu-west", SSHKey: "ssh-ed25519 AAAA"},
-		State: cluster.VMRunning, Host: host, Created: 10, LeaseEnd: 20, Updated: 15, PlacedAt: 11, Paid: 999, Tried: []tx.Key{{6}}}
+		State: cluster.VMRunning, Host: host, Created: 10, LeaseEnd: 20, Updated: 15, PlacedAt: 11, Paid: 999, Tried: []tx.Key{{6}},
+		Access: tx.Access{Host: "203.0.113.7", Port: 22001}, RanNs: 3e9, RunningSince: 12,
+		History: []cluster.VMEvent{{Time: 10, Kind: cluster.VMEventCreated, State: cluster.VMPending, Reason: "paid"},
+			{Time: 11, Kind: cluster.VMEventPlaced, State: cluster.VMProvisioning, Host: host, Reason: "placed"}}}
 	b := cluster.VM{ID: tx.ID{2}, Owner: owner, State: cluster.VMDeleted, Host: host}
 	f.vms[a.ID], f.vms[b.ID] = a, b
 	f.vms[tx.ID{3}] = cluster.VM{ID: tx.ID{3}, Owner: tx.Key{9}}
@@ -427,9 +430,21 @@ func TestVMReads(t *testing.T) {
 	v := decode[VM](t, rec)
 	want := VM{ID: a.ID.String(), Owner: owner.String(), OwnerAddress: payment.Address(owner).String(), VCPU: 2, MemoryMiB: 4096,
 		DiskGiB: 40, Image: "debian-12", Region: "eu-west", SSHKey: "ssh-ed25519 AAAA", State: "running", Host: host.String(),
-		CreatedUnixNs: 10, LeaseEndUnixNs: 20, UpdatedUnixNs: 15, PlacedUnixNs: 11, PaidLamports: 999, Tried: []string{tx.Key{6}.String()}}
+		CreatedUnixNs: 10, LeaseEndUnixNs: 20, UpdatedUnixNs: 15, PlacedUnixNs: 11, PaidLamports: 999, Tried: []string{tx.Key{6}.String()},
+		LeaseEnd: "1970-01-01T00:00:00Z", LeaseLeft: "0s", RanSeconds: 3,
+		Access: &Access{Host: "203.0.113.7", Port: 22001, User: "dagger", SSH: "ssh -p 22001 dagger@203.0.113.7"}}
 	if rec.Code != 200 || !equalJSON(v, want) {
 		t.Fatalf("GET vm: %d %+v, want %+v", rec.Code, v, want)
+	}
+	evs := decode[VMEvents](t, request(h, "GET", "/v1/vms/"+a.ID.String()+"/events", "", nil))
+	wantEvs := VMEvents{VM: a.ID.String(), State: "running", Events: []VMEvent{
+		{Time: "1970-01-01T00:00:00.00000001Z", TimeUnixNs: 10, Kind: "created", State: "pending", Reason: "paid"},
+		{Time: "1970-01-01T00:00:00.000000011Z", TimeUnixNs: 11, Kind: "placed", State: "provisioning", Host: host.String(), Reason: "placed"}}}
+	if !equalJSON(evs, wantEvs) {
+		t.Fatalf("GET vm events: %+v, want %+v", evs, wantEvs)
+	}
+	if rec := request(h, "GET", "/v1/vms/"+tx.ID{7}.String()+"/events", "", nil); rec.Code != 404 {
+		t.Fatalf("events of no VM: %d", rec.Code)
 	}
 	if v.Spec() != a.Spec {
 		t.Fatalf("Spec() = %+v, want %+v", v.Spec(), a.Spec)
@@ -461,18 +476,27 @@ func equalJSON(a, b any) bool {
 func TestOperatorsAndParams(t *testing.T) {
 	f := newFake()
 	f.ops = []cluster.Operator{{Key: tx.Key{1}, PeerID: "12D3KooW", Region: "eu-west", Capacity: tx.Capacity{VCPU: 8, MemoryMiB: 16384, DiskGiB: 500},
-		Used: tx.Capacity{VCPU: 2}, Payout: [32]byte{2}, Weight: 1, Status: cluster.OperatorActive, Approvals: []tx.Key{{3}}, Since: 4}}
+		Used: tx.Capacity{VCPU: 2}, Payout: [32]byte{2}, Weight: 1, Status: cluster.OperatorActive, Approvals: []tx.Key{{3}}, Since: 4,
+		HostedNs: int64(90 * time.Minute), Earned: 4200}}
 	f.params = cluster.Params{Treasury: treasury, Price: cluster.Price{VCPUHour: 1, MemoryGiBHour: 2, DiskGiBHour: 3},
-		EpochLength: 30 * time.Second, StatusTimeout: time.Minute, MaxAttempts: 3}
+		EpochLength: 30 * time.Second, StatusTimeout: time.Minute, MaxAttempts: 3, PendingTimeout: 15 * time.Minute}
 	h := serve(f, Options{})
 
 	ops := decode[OperatorList](t, request(h, "GET", "/v1/operators", "", nil)).Operators
 	wantOp := Operator{Key: tx.Key{1}.String(), PeerID: "12D3KooW", Region: "eu-west", Capacity: Capacity{8, 16384, 500},
 		Used: Capacity{VCPU: 2}, Payout: payment.Address{2}.String(), Weight: 1, Status: "active",
-		Approvals: []string{tx.Key{3}.String()}, Removals: []string{}, SinceEpoch: 4}
+		Approvals: []string{tx.Key{3}.String()}, Removals: []string{}, SinceEpoch: 4,
+		HostedVMHours: 1.5, HostedVMNs: int64(90 * time.Minute), EarnedLamports: 4200}
 	if len(ops) != 1 || !equalJSON(ops[0], wantOp) {
 		t.Fatalf("operators %+v, want %+v", ops, wantOp)
 	}
+	for _, id := range []string{tx.Key{1}.String(), payment.Address{1}.String()} {
+		if op := decode[Operator](t, request(h, "GET", "/v1/operators/"+id, "", nil)); !equalJSON(op, wantOp) {
+			t.Fatalf("GET operator %s: %+v, want %+v", id, op, wantOp)
+		}
+	}
+	wantError(t, request(h, "GET", "/v1/operators/"+tx.Key{7}.String(), "", nil), 404, CodeNotFound, "no operator")
+	wantError(t, request(h, "GET", "/v1/operators/nope", "", nil), 400, CodeBadRequest, "public key")
 
 	p := decode[Params](t, request(h, "GET", "/v1/params", "", nil))
 	if p.Treasury != treasury.String() || p.Price.LamportsPerMemoryGiBHour != 2 || p.EpochLengthNs != int64(30*time.Second) || p.MaxAttempts != 3 {

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"dagger/graph"
@@ -16,6 +17,7 @@ import (
 	"dagger/node/cluster"
 	"dagger/node/payment"
 	"dagger/node/tx"
+	"dagger/provision"
 )
 
 // TxBody is the JSON body of a request that carries one transaction.
@@ -135,6 +137,48 @@ type VM struct {
 	PlacedUnixNs   int64    `json:"placed_unix_ns"`
 	PaidLamports   uint64   `json:"paid_lamports"`
 	Tried          []string `json:"tried"` // hosts it failed on, in order
+	// LeaseEnd is LeaseEndUnixNs in RFC 3339, LeaseLeft how long is left
+	// of it by the serving node's clock ("3h12m", "0s" once ended).
+	LeaseEnd  string `json:"lease_end"`
+	LeaseLeft string `json:"lease_left"`
+	// Access is how its owner reaches it while it runs: its host's
+	// address and the port forwarded to its SSH.
+	Access *Access `json:"access,omitempty"`
+	// RanSeconds is how long it ran, up to its host's latest report.
+	RanSeconds int64 `json:"ran_seconds"`
+	// RefundDueLamports is what the cluster owes its owner for time it
+	// was paid for and never ran, once the cluster ended it.
+	RefundDueLamports uint64 `json:"refund_due_lamports"`
+}
+
+// Access is how to reach a running VM: SSH is the command line.
+type Access struct {
+	Host string `json:"host"`
+	Port uint16 `json:"port"`
+	User string `json:"user"`
+	SSH  string `json:"ssh"`
+}
+
+// VMEvent is one line of a VM's history (GET /v1/vms/{id}/events).
+type VMEvent struct {
+	Time       string `json:"time"` // RFC 3339
+	TimeUnixNs int64  `json:"time_unix_ns"`
+	// Kind is created, waiting, placed, left-host, running, stopped,
+	// renewed or ended.
+	Kind  string `json:"kind"`
+	State string `json:"state"` // the VM's state after it
+	// Host is the operator it is about: the new host of a placement, the
+	// old one of left-host, the reporting one.
+	Host   string `json:"host,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// VMEvents is the body of GET /v1/vms/{id}/events: the VM's history,
+// oldest first (its creation and up to cluster.MaxVMHistory-1 latest).
+type VMEvents struct {
+	VM     string    `json:"vm"`
+	State  string    `json:"state"`
+	Events []VMEvent `json:"events"`
 }
 
 // Spec returns what the VM was asked for.
@@ -169,6 +213,12 @@ type Operator struct {
 	Approvals   []string `json:"approvals"`
 	Removals    []string `json:"removals"`
 	SinceEpoch  uint64   `json:"since_epoch"`
+	// HostedVMHours is how long the VMs placed on it have run there, and
+	// EarnedLamports what that is worth at the cluster's price: what it
+	// is owed for hosting, as of the latest commit (consensus time).
+	HostedVMHours  float64 `json:"hosted_vm_hours"`
+	HostedVMNs     int64   `json:"hosted_vm_ns"`
+	EarnedLamports uint64  `json:"earned_lamports"`
 }
 
 // OperatorList is the body of GET /v1/operators.
@@ -185,11 +235,12 @@ type Price struct {
 
 // Params are the cluster's rules.
 type Params struct {
-	Treasury        string `json:"treasury"` // Solana address
-	Price           Price  `json:"price"`
-	EpochLengthNs   int64  `json:"epoch_length_ns"`
-	StatusTimeoutNs int64  `json:"status_timeout_ns"`
-	MaxAttempts     int    `json:"max_attempts"`
+	Treasury         string `json:"treasury"` // Solana address
+	Price            Price  `json:"price"`
+	EpochLengthNs    int64  `json:"epoch_length_ns"`
+	StatusTimeoutNs  int64  `json:"status_timeout_ns"`
+	MaxAttempts      int    `json:"max_attempts"`
+	PendingTimeoutNs int64  `json:"pending_timeout_ns"`
 }
 
 // Cluster returns the rules as the cluster state machine holds them, so
@@ -204,9 +255,10 @@ func (p Params) Cluster() (cluster.Params, error) {
 		Treasury: treasury,
 		Price: cluster.Price{VCPUHour: p.Price.LamportsPerVCPUHour, MemoryGiBHour: p.Price.LamportsPerMemoryGiBHour,
 			DiskGiBHour: p.Price.LamportsPerDiskGiBHour},
-		EpochLength:   time.Duration(p.EpochLengthNs),
-		StatusTimeout: time.Duration(p.StatusTimeoutNs),
-		MaxAttempts:   p.MaxAttempts,
+		EpochLength:    time.Duration(p.EpochLengthNs),
+		StatusTimeout:  time.Duration(p.StatusTimeoutNs),
+		MaxAttempts:    p.MaxAttempts,
+		PendingTimeout: time.Duration(p.PendingTimeoutNs),
 	}, nil
 }
 
@@ -262,21 +314,72 @@ func txStatusView(id tx.ID, st node.TxStatus) TxStatus {
 			v.Outcome.VM = o.VM.String()
 		}
 		if o.View.ID != (tx.ID{}) {
-			view := vmView(o.View)
+			view := vmView(o.View, time.Now())
 			v.Outcome.View = &view
 		}
 	}
 	return v
 }
 
-func vmView(v cluster.VM) VM {
+// vmView is v as the API shows it; now is the serving node's clock, for
+// the lease left.
+func vmView(v cluster.VM, now time.Time) VM {
+	end := time.Unix(0, v.LeaseEnd).UTC()
 	out := VM{ID: v.ID.String(), Owner: v.Owner.String(), OwnerAddress: payment.Address(v.Owner).String(),
 		VCPU: v.Spec.VCPU, MemoryMiB: v.Spec.MemoryMiB, DiskGiB: v.Spec.DiskGiB, Image: v.Spec.Image,
 		Region: v.Spec.Region, SSHKey: v.Spec.SSHKey, State: v.State.String(), Reason: v.Reason,
 		CreatedUnixNs: v.Created, LeaseEndUnixNs: v.LeaseEnd, UpdatedUnixNs: v.Updated, PlacedUnixNs: v.PlacedAt,
-		PaidLamports: v.Paid, Tried: keysHex(v.Tried)}
+		PaidLamports: v.Paid, Tried: keysHex(v.Tried), LeaseEnd: end.Format(time.RFC3339),
+		LeaseLeft: LeaseLeft(end, now, v.State.Final()), RanSeconds: int64(v.RanUntil(v.Updated) / time.Second),
+		RefundDueLamports: v.RefundDue}
 	if v.State.Placed() {
 		out.Host = v.Host.String()
+	}
+	if !v.Access.IsZero() {
+		out.Access = accessView(v.Access)
+	}
+	return out
+}
+
+func accessView(a tx.Access) *Access {
+	return &Access{Host: a.Host, Port: a.Port, User: provision.GuestUser,
+		SSH: SSHCommand(a.Host, a.Port, provision.GuestUser)}
+}
+
+// SSHCommand is the command line that logs into a VM.
+func SSHCommand(host string, port uint16, user string) string {
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // an IPv6 address
+	}
+	if port == 22 {
+		return fmt.Sprintf("ssh %s@%s", user, host)
+	}
+	return fmt.Sprintf("ssh -p %d %s@%s", port, user, host)
+}
+
+// LeaseLeft writes how long is left until end, to the minute ("3h12m",
+// "45s" in the last minute, "0s" once it passed or the VM ended).
+func LeaseLeft(end, now time.Time, final bool) string {
+	d := end.Sub(now)
+	switch {
+	case final || d <= 0:
+		return "0s"
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	}
+	s := d.Truncate(time.Minute).String()
+	return strings.TrimSuffix(s, "0s")
+}
+
+func vmEventsView(v cluster.VM) VMEvents {
+	out := VMEvents{VM: v.ID.String(), State: v.State.String(), Events: make([]VMEvent, len(v.History))}
+	for i, e := range v.History {
+		ev := VMEvent{Time: time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano), TimeUnixNs: e.Time,
+			Kind: e.Kind.String(), State: e.State.String(), Reason: e.Reason}
+		if e.Host != (tx.Key{}) {
+			ev.Host = e.Host.String()
+		}
+		out.Events[i] = ev
 	}
 	return out
 }
@@ -285,7 +388,8 @@ func operatorView(o cluster.Operator) Operator {
 	return Operator{Key: o.Key.String(), PeerID: o.PeerID, Region: o.Region, Capacity: capacityView(o.Capacity),
 		Used: capacityView(o.Used), Payout: payment.Address(o.Payout).String(), Weight: o.Weight,
 		Status: o.Status.String(), Equivocated: o.Equivocated, Leaving: o.Leaving,
-		Approvals: keysHex(o.Approvals), Removals: keysHex(o.Removals), SinceEpoch: o.Since}
+		Approvals: keysHex(o.Approvals), Removals: keysHex(o.Removals), SinceEpoch: o.Since,
+		HostedVMHours: time.Duration(o.HostedNs).Hours(), HostedVMNs: o.HostedNs, EarnedLamports: o.Earned}
 }
 
 func capacityView(c tx.Capacity) Capacity {
@@ -296,7 +400,8 @@ func paramsView(p cluster.Params) Params {
 	return Params{Treasury: p.Treasury.String(),
 		Price: Price{LamportsPerVCPUHour: p.Price.VCPUHour, LamportsPerMemoryGiBHour: p.Price.MemoryGiBHour,
 			LamportsPerDiskGiBHour: p.Price.DiskGiBHour},
-		EpochLengthNs: int64(p.EpochLength), StatusTimeoutNs: int64(p.StatusTimeout), MaxAttempts: p.MaxAttempts}
+		EpochLengthNs: int64(p.EpochLength), StatusTimeoutNs: int64(p.StatusTimeout), MaxAttempts: p.MaxAttempts,
+		PendingTimeoutNs: int64(p.PendingTimeout)}
 }
 
 func eventView(h graph.Hash, enc []byte, e *graph.Event) Event {
