@@ -27,6 +27,7 @@ require (
 	golang.org/x/time v0.12.0
 	gonum.org/v1/gonum v0.17.0
 	gonum.org/v1/plot v0.17.0
+	libvirt.org/go/libvirtxml v1.12008.0
 	pgregory.net/rapid v1.2.0
 )
 

@@ -13,6 +13,7 @@ import (
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
+	"libvirt.org/go/libvirtxml"
 )
 
 // Defaults of LibvirtConfig.
@@ -605,104 +606,18 @@ func (l *Libvirt) Capacity() (total, free Capacity, err error) {
 	return l.cfg.Capacity, l.free(), nil
 }
 
-// The XML documents Define sends, and the Spec inside <metadata>. Only the
-// elements DAGGER sets are modelled; libvirt fills in the rest.
-type (
-	domainXML struct {
-		XMLName  xml.Name    `xml:"domain"`
-		Type     string      `xml:"type,attr"`
-		Name     string      `xml:"name"`
-		UUID     string      `xml:"uuid"`
-		Metadata metadataXML `xml:"metadata"`
-		Memory   sizeXML     `xml:"memory"`
-		VCPU     uint32      `xml:"vcpu"`
-		OS       osXML       `xml:"os"`
-		Features featuresXML `xml:"features"`
-		OnCrash  string      `xml:"on_crash"`
-		Devices  devicesXML  `xml:"devices"`
-	}
-	metadataXML struct {
-		VM vmXML `xml:"vm"`
-	}
-	// vmXML is the Spec as DAGGER stores it. Its element name matches in
-	// any namespace, because libvirt returns the element without one.
-	vmXML struct {
-		XMLName   xml.Name
-		ID        string `xml:"id"`
-		VCPU      uint32 `xml:"vcpu"`
-		MemoryMiB uint64 `xml:"memory_mib"`
-		DiskGiB   uint64 `xml:"disk_gib"`
-		Image     string `xml:"image"`
-		SSHKey    string `xml:"ssh_key"`
-	}
-	sizeXML struct {
-		Unit  string `xml:"unit,attr"`
-		Value uint64 `xml:",chardata"`
-	}
-	osXML struct {
-		Type string  `xml:"type"`
-		Boot bootXML `xml:"boot"`
-	}
-	bootXML struct {
-		Dev string `xml:"dev,attr"`
-	}
-	// featuresXML turns on ACPI, without which a guest ignores Stop.
-	featuresXML struct {
-		ACPI struct{} `xml:"acpi"`
-		APIC struct{} `xml:"apic"`
-	}
-	devicesXML struct {
-		Disk      diskXML      `xml:"disk"`
-		Interface interfaceXML `xml:"interface"`
-	}
-	diskXML struct {
-		Type   string        `xml:"type,attr"`
-		Device string        `xml:"device,attr"`
-		Driver driverXML     `xml:"driver"`
-		Source diskSourceXML `xml:"source"`
-		Target targetXML     `xml:"target"`
-	}
-	driverXML struct {
-		Name string `xml:"name,attr"`
-		Type string `xml:"type,attr"`
-	}
-	diskSourceXML struct {
-		Pool   string `xml:"pool,attr"`
-		Volume string `xml:"volume,attr"`
-	}
-	targetXML struct {
-		Dev string `xml:"dev,attr"`
-		Bus string `xml:"bus,attr"`
-	}
-	interfaceXML struct {
-		Type   string    `xml:"type,attr"`
-		Source netSource `xml:"source"`
-		Model  modelXML  `xml:"model"`
-	}
-	netSource struct {
-		Network string `xml:"network,attr"`
-	}
-	modelXML struct {
-		Type string `xml:"type,attr"`
-	}
-	volumeXML struct {
-		XMLName      xml.Name        `xml:"volume"`
-		Name         string          `xml:"name"`
-		Capacity     sizeXML         `xml:"capacity"`
-		Target       volTargetXML    `xml:"target"`
-		BackingStore backingStoreXML `xml:"backingStore"`
-	}
-	volTargetXML struct {
-		Format formatXML `xml:"format"`
-	}
-	formatXML struct {
-		Type string `xml:"type,attr"`
-	}
-	backingStoreXML struct {
-		Path   string    `xml:"path"`
-		Format formatXML `xml:"format"`
-	}
-)
+// vmXML is the Spec as DAGGER stores it in a domain's <metadata>. Its
+// element name matches in any namespace, because libvirt returns the
+// element without one.
+type vmXML struct {
+	XMLName   xml.Name
+	ID        string `xml:"id"`
+	VCPU      uint32 `xml:"vcpu"`
+	MemoryMiB uint64 `xml:"memory_mib"`
+	DiskGiB   uint64 `xml:"disk_gib"`
+	Image     string `xml:"image"`
+	SSHKey    string `xml:"ssh_key"`
+}
 
 func vmOf(s Spec) vmXML {
 	return vmXML{XMLName: xml.Name{Space: MetadataNamespace, Local: "vm"}, ID: s.ID, VCPU: s.VCPU,
@@ -712,8 +627,12 @@ func vmOf(s Spec) vmXML {
 // mustMarshal marshals what this file builds: structs of strings and
 // numbers, which encoding/xml always encodes. It indents, for the
 // operator who reads them in libvirt's logs.
-func mustMarshal(v any) []byte {
-	b, err := xml.MarshalIndent(v, "", "  ")
+func mustMarshal(v any) []byte { return indent(v, "") }
+
+// indent marshals v with its lines after the first starting with prefix,
+// as one element inside another.
+func indent(v any, prefix string) []byte {
+	b, err := xml.MarshalIndent(v, prefix, "  ")
 	if err != nil {
 		panic(fmt.Sprintf("provision: marshal %T: %v", v, err))
 	}
@@ -752,35 +671,47 @@ func domainUUID(name string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
+// domainXML is the domain Define sends. Only what DAGGER sets is filled
+// in; libvirt fills in the rest.
 func (l *Libvirt) domainXML(s Spec) []byte {
 	name := l.domainName(s.ID)
-	return mustMarshal(domainXML{
+	return mustMarshal(&libvirtxml.Domain{
 		Type:     l.cfg.DomainType,
 		Name:     name,
 		UUID:     domainUUID(name),
-		Metadata: metadataXML{VM: vmOf(s)},
-		Memory:   sizeXML{Unit: "MiB", Value: s.MemoryMiB},
-		VCPU:     s.VCPU,
-		OS:       osXML{Type: "hvm", Boot: bootXML{Dev: "hd"}},
+		Metadata: &libvirtxml.DomainMetadata{XML: "\n" + string(indent(vmOf(s), "    ")) + "\n  "},
+		// uint holds every memory a Spec from the cluster can ask for
+		// (tx.MaxMemoryMiB), on 32-bit hosts too.
+		Memory: &libvirtxml.DomainMemory{Unit: "MiB", Value: uint(s.MemoryMiB)},
+		VCPU:   &libvirtxml.DomainVCPU{Value: uint(s.VCPU)},
+		OS: &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Type: "hvm"},
+			BootDevices: []libvirtxml.DomainBootDevice{{Dev: "hd"}}},
+		// ACPI, without which a guest ignores Stop.
+		Features: &libvirtxml.DomainFeatureList{ACPI: &libvirtxml.DomainFeature{}, APIC: &libvirtxml.DomainFeatureAPIC{}},
 		// A crashed guest is torn down, not kept paused: the controller
 		// replaces it, and a kept guest holds the host's memory.
 		OnCrash: "destroy",
-		Devices: devicesXML{
-			Disk: diskXML{Type: "volume", Device: "disk", Driver: driverXML{Name: "qemu", Type: "qcow2"},
-				Source: diskSourceXML{Pool: l.cfg.Pool, Volume: l.volumeName(s.ID)},
-				Target: targetXML{Dev: "vda", Bus: "virtio"}},
-			Interface: interfaceXML{Type: "network", Source: netSource{Network: l.cfg.Network},
-				Model: modelXML{Type: "virtio"}},
+		Devices: &libvirtxml.DomainDeviceList{
+			Disks: []libvirtxml.DomainDisk{
+				{Device: "disk", Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "qcow2"},
+					Source: &libvirtxml.DomainDiskSource{Volume: &libvirtxml.DomainDiskSourceVolume{Pool: l.cfg.Pool, Volume: l.volumeName(s.ID)}},
+					Target: &libvirtxml.DomainDiskTarget{Dev: "vda", Bus: "virtio"}},
+			},
+			Interfaces: []libvirtxml.DomainInterface{{
+				Source: &libvirtxml.DomainInterfaceSource{Network: &libvirtxml.DomainInterfaceSourceNetwork{Network: l.cfg.Network}},
+				Model:  &libvirtxml.DomainInterfaceModel{Type: "virtio"},
+			}},
 		},
 	})
 }
 
 func (l *Libvirt) volumeXML(s Spec) []byte {
-	return mustMarshal(volumeXML{
+	qcow2 := &libvirtxml.StorageVolumeTargetFormat{Type: "qcow2"}
+	return mustMarshal(&libvirtxml.StorageVolume{
 		Name:     l.volumeName(s.ID),
-		Capacity: sizeXML{Unit: "GiB", Value: s.DiskGiB},
-		Target:   volTargetXML{Format: formatXML{Type: "qcow2"}},
-		BackingStore: backingStoreXML{Path: filepath.Join(l.cfg.ImageDir, s.Image+".qcow2"),
-			Format: formatXML{Type: "qcow2"}},
+		Capacity: &libvirtxml.StorageVolumeSize{Unit: "GiB", Value: s.DiskGiB},
+		Target:   &libvirtxml.StorageVolumeTarget{Format: qcow2},
+		BackingStore: &libvirtxml.StorageVolumeBackingStore{Path: filepath.Join(l.cfg.ImageDir, s.Image+".qcow2"),
+			Format: qcow2},
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
+	"libvirt.org/go/libvirtxml"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -102,15 +103,22 @@ func TestLibvirtDomainXML(t *testing.T) {
 					t.Errorf("%s in\n%s", w, got)
 				}
 			}
-			// The document parses, and its metadata gives the spec back.
-			var d domainXML
-			if err := xml.Unmarshal([]byte(got), &d); err != nil {
+			// The document parses, and its metadata gives the spec back
+			// in DAGGER's namespace.
+			var d libvirtxml.Domain
+			if err := d.Unmarshal(got); err != nil {
 				t.Fatal(err)
 			}
-			vm := d.Metadata.VM
-			back := Spec{ID: vm.ID, VCPU: vm.VCPU, MemoryMiB: vm.MemoryMiB, DiskGiB: vm.DiskGiB, Image: vm.Image, SSHKey: vm.SSHKey}
-			if vm.XMLName.Space != MetadataNamespace || back != s {
-				t.Fatalf("metadata %+v in namespace %q, want %+v in %q", back, vm.XMLName.Space, s, MetadataNamespace)
+			if d.Metadata == nil {
+				t.Fatal("no metadata")
+			}
+			var vm vmXML
+			if err := xml.Unmarshal([]byte(d.Metadata.XML), &vm); err != nil {
+				t.Fatal(err)
+			}
+			back, err := decodeMetadata([]byte(d.Metadata.XML))
+			if err != nil || vm.XMLName.Space != MetadataNamespace || back != s {
+				t.Fatalf("metadata %+v (%v) in namespace %q, want %+v in %q", back, err, vm.XMLName.Space, s, MetadataNamespace)
 			}
 		})
 	}
