@@ -89,7 +89,7 @@ func seedHostname(id string) string {
 // then renamed into place, so that the hypervisor never sees half a seed.
 func writeSeed(path string, sd seed) (err error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makeSeedDir(dir); err != nil {
 		return err
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -128,6 +128,19 @@ func writeSeed(path string, sd seed) (err error) {
 		return errors.New("read back the ISO image: its files differ from what was written")
 	}
 	return os.Rename(tmp, path)
+}
+
+// makeSeedDir makes the seed directory if there is none, readable by all:
+// the hypervisor reads the seeds as another user, whatever the node's
+// umask. A directory that exists is the operator's, and left as it is.
+func makeSeedDir(dir string) error {
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }
 
 // buildSeed writes sd's ISO 9660 image to f. Rock Ridge and Joliet carry

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -17,6 +18,7 @@ const testSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIqI4910CfGV/VLbLTy6XXLK
 // The seed is an ISO image labelled cidata whose files have the exact names
 // cloud-init reads, and it holds what seedOf says.
 func TestSeedImageHasTheLabelAndNamesCloudInitReads(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0o077))
 	s := xmlSpec()
 	sd := seedOf(s)
 	path := filepath.Join(t.TempDir(), "seeds", "dagger-3f2a-seed.iso")
@@ -36,6 +38,9 @@ func TestSeedImageHasTheLabelAndNamesCloudInitReads(t *testing.T) {
 	}
 	if st.Mode().Perm() != 0o644 {
 		t.Fatalf("mode %v, want 0644: the hypervisor's user reads it", st.Mode())
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || st.Mode().Perm() != 0o755 {
+		t.Fatalf("seed directory %v, %v: want 0755, whatever the umask", st.Mode(), err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*")); len(left) != 0 {
 		t.Fatalf("temporary files left: %v", left)
