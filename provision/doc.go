@@ -47,6 +47,11 @@ virDomainUndefine, State is virDomainGetState, and List is
 virConnectListAllDomains filtered by the prefix. libvirt does not reserve
 capacity, so the implementation keeps the reservation itself, as Sim does.
 
+Define also writes the VM's cloud-init seed, a small ISO image in the
+seed directory that the domain reads as a read-only CD-ROM: it names the
+guest and installs the customer's SSH key, with password logins off.
+Destroy deletes it, and Start writes it again if it is missing.
+
 Libvirt owns only the domains named with its prefix, and keeps each VM's
 Spec in its domain's metadata, so that a restarted node adopts the domains
 it already runs. Its calls wait for the daemon, milliseconds to seconds, so

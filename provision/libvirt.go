@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
+	"libvirt.org/go/libvirtxml"
 )
 
 // Defaults of LibvirtConfig.
@@ -22,6 +25,7 @@ const (
 	DefaultDomainPrefix  = "dagger-"
 	DefaultStoragePool   = "default"
 	DefaultImageDir      = "/var/lib/dagger/images"
+	DefaultSeedDir       = "/var/lib/dagger/seeds"
 	DefaultNetwork       = "default"
 	DefaultDialTimeout   = 5 * time.Second
 )
@@ -65,6 +69,10 @@ type LibvirtConfig struct {
 	ImageDir string
 	// Network is the libvirt network the VMs' interface joins.
 	Network string
+	// SeedDir holds each VM's cloud-init seed, <Prefix><id>-seed.iso,
+	// which its domain reads as a CD-ROM: the hypervisor must be able to
+	// read it.
+	SeedDir string
 }
 
 // Libvirt provisions VMs as persistent libvirt domains, talking to the
@@ -131,6 +139,9 @@ func NewLibvirt(cfg LibvirtConfig) (*Libvirt, error) {
 	if cfg.Network == "" {
 		cfg.Network = DefaultNetwork
 	}
+	if cfg.SeedDir == "" {
+		cfg.SeedDir = DefaultSeedDir
+	}
 	c := cfg.Capacity
 	switch {
 	case c.VCPU == 0 || c.MemoryMiB == 0 || c.DiskGiB == 0:
@@ -139,6 +150,8 @@ func NewLibvirt(cfg LibvirtConfig) (*Libvirt, error) {
 		return nil, fmt.Errorf("provision: libvirt dial timeout %v: must not be negative", cfg.DialTimeout)
 	case !filepath.IsAbs(cfg.ImageDir):
 		return nil, fmt.Errorf("provision: libvirt image directory %q: want an absolute path", cfg.ImageDir)
+	case !filepath.IsAbs(cfg.SeedDir):
+		return nil, fmt.Errorf("provision: libvirt seed directory %q: want an absolute path", cfg.SeedDir)
 	}
 	// The prefix becomes part of domain and volume names; holding it to
 	// the ID alphabet keeps those names safe in XML, paths and shells.
@@ -205,6 +218,17 @@ func hasCode(err error, code golibvirt.ErrorNumber) bool {
 
 func (l *Libvirt) domainName(id string) string { return l.cfg.Prefix + id }
 func (l *Libvirt) volumeName(id string) string { return l.cfg.Prefix + id + ".qcow2" }
+func (l *Libvirt) seedPath(id string) string {
+	return filepath.Join(l.cfg.SeedDir, l.cfg.Prefix+id+"-seed.iso")
+}
+
+// removeSeed deletes the VM's seed if there is one.
+func (l *Libvirt) removeSeed(id string) error {
+	if err := os.Remove(l.seedPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
 
 // lookup finds this node's domain id.
 func (l *Libvirt) lookup(op, id string) (*golibvirt.Libvirt, golibvirt.Domain, error) {
@@ -373,8 +397,8 @@ func satAdd(a, b uint64) uint64 {
 	return a + b
 }
 
-// Define creates the VM's disk as a copy-on-write volume over its image and
-// defines the domain, not started.
+// Define writes the VM's cloud-init seed, creates its disk as a
+// copy-on-write volume over its image and defines the domain, not started.
 func (l *Libvirt) Define(spec Spec) error {
 	if err := checkSpec(spec); err != nil {
 		return fmt.Errorf("define: %w", err)
@@ -415,17 +439,24 @@ func (l *Libvirt) Define(spec Spec) error {
 		}
 		return l.fail("define", spec.ID, err)
 	}
+	// A seed left from an interrupted destroy is replaced whole.
+	if err := writeSeed(l.seedPath(spec.ID), seedOf(spec)); err != nil {
+		return fmt.Errorf("define %s: write its cloud-init seed (is %s writable?): %w", spec.ID, l.cfg.SeedDir, err)
+	}
 	// A volume without a domain is left from a destroy that the host
 	// interrupted; its name is ours, and a new VM starts on a fresh disk.
 	if err := l.deleteVolume(c, pool, spec.ID); err != nil {
+		_ = l.removeSeed(spec.ID)
 		return l.fail("define", spec.ID, err)
 	}
 	vol, err := c.StorageVolCreateXML(pool, string(l.volumeXML(spec)), 0)
 	if err != nil {
+		_ = l.removeSeed(spec.ID)
 		return l.fail("define", spec.ID, err)
 	}
 	if _, err := c.DomainDefineXMLFlags(string(l.domainXML(spec)), 0); err != nil {
 		_ = c.StorageVolDelete(vol, golibvirt.StorageVolDeleteNormal)
+		_ = l.removeSeed(spec.ID)
 		return l.fail("define", spec.ID, err)
 	}
 	l.reserved[spec.ID] = spec
@@ -485,12 +516,49 @@ func (l *Libvirt) Start(id string) error {
 		return nil
 	}
 	delete(l.marks, id)
+	if err := l.ensureSeed(c, d, id); err != nil {
+		if !errors.Is(err, ErrHostDown) {
+			l.marks[id] = mark{state: StateFailed, reason: err.Error()}
+		}
+		return err
+	}
 	if err := c.DomainCreate(d); err != nil {
 		err = l.fail("start", id, err)
 		if !errors.Is(err, ErrHostDown) {
 			l.marks[id] = mark{state: StateFailed, reason: err.Error()}
 		}
 		return err
+	}
+	return nil
+}
+
+// ensureSeed writes the seed of the domain d, ours under id, again from the
+// Spec in its metadata if it is missing: a host whose seed directory was
+// cleaned, or a domain defined before seeds were.
+func (l *Libvirt) ensureSeed(c *golibvirt.Libvirt, d golibvirt.Domain, id string) error {
+	path := l.seedPath(id)
+	switch _, err := os.Stat(path); {
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("start %s: its cloud-init seed: %w", id, err)
+	}
+	raw, err := c.DomainGetMetadata(d, int32(golibvirt.DomainMetadataElement), golibvirt.OptString{MetadataNamespace}, golibvirt.DomainAffectCurrent)
+	if hasCode(err, golibvirt.ErrNoDomainMetadata) {
+		return fmt.Errorf("start %s: its cloud-init seed is missing and there is no dagger metadata to build it from", id)
+	}
+	if err != nil {
+		return l.fail("start", id, err)
+	}
+	spec, err := decodeMetadata([]byte(raw))
+	if err == nil && spec.ID != id {
+		err = fmt.Errorf("metadata names VM %q", spec.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("start %s: its cloud-init seed is missing and cannot be built again: %w", id, err)
+	}
+	if err := writeSeed(path, seedOf(spec)); err != nil {
+		return fmt.Errorf("start %s: write its cloud-init seed again (is %s writable?): %w", id, l.cfg.SeedDir, err)
 	}
 	return nil
 }
@@ -524,7 +592,7 @@ func (l *Libvirt) Stop(id string) error {
 }
 
 // Destroy kills the guest if it runs, undefines the domain and deletes its
-// disk.
+// disk and its seed.
 func (l *Libvirt) Destroy(id string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -532,6 +600,7 @@ func (l *Libvirt) Destroy(id string) error {
 	if errors.Is(err, ErrNotFound) {
 		delete(l.reserved, id)
 		l.dropVolume(id)
+		_ = l.removeSeed(id)
 		return err
 	}
 	if err != nil {
@@ -548,6 +617,7 @@ func (l *Libvirt) Destroy(id string) error {
 	}
 	delete(l.reserved, id)
 	delete(l.marks, id)
+	seedErr := l.removeSeed(id)
 	pool, err := c.StoragePoolLookupByName(l.cfg.Pool)
 	if err == nil {
 		err = l.deleteVolume(c, pool, id)
@@ -555,12 +625,16 @@ func (l *Libvirt) Destroy(id string) error {
 	if err != nil {
 		return l.fail("destroy", id, fmt.Errorf("the domain is gone but its disk %s remains: %w", l.volumeName(id), err))
 	}
+	if seedErr != nil {
+		return fmt.Errorf("destroy %s: the domain is gone but its seed remains: %w", id, seedErr)
+	}
 	return nil
 }
 
 // dropVolume deletes the disk of a domain that is gone, left when the
 // host failed between undefining a domain and deleting its disk. It is
-// best effort: the next Define of the id replaces the disk anyway.
+// best effort: the next Define of the id replaces the disk anyway, as it
+// does the seed.
 func (l *Libvirt) dropVolume(id string) {
 	c := l.conn
 	if c == nil {
@@ -605,104 +679,18 @@ func (l *Libvirt) Capacity() (total, free Capacity, err error) {
 	return l.cfg.Capacity, l.free(), nil
 }
 
-// The XML documents Define sends, and the Spec inside <metadata>. Only the
-// elements DAGGER sets are modelled; libvirt fills in the rest.
-type (
-	domainXML struct {
-		XMLName  xml.Name    `xml:"domain"`
-		Type     string      `xml:"type,attr"`
-		Name     string      `xml:"name"`
-		UUID     string      `xml:"uuid"`
-		Metadata metadataXML `xml:"metadata"`
-		Memory   sizeXML     `xml:"memory"`
-		VCPU     uint32      `xml:"vcpu"`
-		OS       osXML       `xml:"os"`
-		Features featuresXML `xml:"features"`
-		OnCrash  string      `xml:"on_crash"`
-		Devices  devicesXML  `xml:"devices"`
-	}
-	metadataXML struct {
-		VM vmXML `xml:"vm"`
-	}
-	// vmXML is the Spec as DAGGER stores it. Its element name matches in
-	// any namespace, because libvirt returns the element without one.
-	vmXML struct {
-		XMLName   xml.Name
-		ID        string `xml:"id"`
-		VCPU      uint32 `xml:"vcpu"`
-		MemoryMiB uint64 `xml:"memory_mib"`
-		DiskGiB   uint64 `xml:"disk_gib"`
-		Image     string `xml:"image"`
-		SSHKey    string `xml:"ssh_key"`
-	}
-	sizeXML struct {
-		Unit  string `xml:"unit,attr"`
-		Value uint64 `xml:",chardata"`
-	}
-	osXML struct {
-		Type string  `xml:"type"`
-		Boot bootXML `xml:"boot"`
-	}
-	bootXML struct {
-		Dev string `xml:"dev,attr"`
-	}
-	// featuresXML turns on ACPI, without which a guest ignores Stop.
-	featuresXML struct {
-		ACPI struct{} `xml:"acpi"`
-		APIC struct{} `xml:"apic"`
-	}
-	devicesXML struct {
-		Disk      diskXML      `xml:"disk"`
-		Interface interfaceXML `xml:"interface"`
-	}
-	diskXML struct {
-		Type   string        `xml:"type,attr"`
-		Device string        `xml:"device,attr"`
-		Driver driverXML     `xml:"driver"`
-		Source diskSourceXML `xml:"source"`
-		Target targetXML     `xml:"target"`
-	}
-	driverXML struct {
-		Name string `xml:"name,attr"`
-		Type string `xml:"type,attr"`
-	}
-	diskSourceXML struct {
-		Pool   string `xml:"pool,attr"`
-		Volume string `xml:"volume,attr"`
-	}
-	targetXML struct {
-		Dev string `xml:"dev,attr"`
-		Bus string `xml:"bus,attr"`
-	}
-	interfaceXML struct {
-		Type   string    `xml:"type,attr"`
-		Source netSource `xml:"source"`
-		Model  modelXML  `xml:"model"`
-	}
-	netSource struct {
-		Network string `xml:"network,attr"`
-	}
-	modelXML struct {
-		Type string `xml:"type,attr"`
-	}
-	volumeXML struct {
-		XMLName      xml.Name        `xml:"volume"`
-		Name         string          `xml:"name"`
-		Capacity     sizeXML         `xml:"capacity"`
-		Target       volTargetXML    `xml:"target"`
-		BackingStore backingStoreXML `xml:"backingStore"`
-	}
-	volTargetXML struct {
-		Format formatXML `xml:"format"`
-	}
-	formatXML struct {
-		Type string `xml:"type,attr"`
-	}
-	backingStoreXML struct {
-		Path   string    `xml:"path"`
-		Format formatXML `xml:"format"`
-	}
-)
+// vmXML is the Spec as DAGGER stores it in a domain's <metadata>. Its
+// element name matches in any namespace, because libvirt returns the
+// element without one.
+type vmXML struct {
+	XMLName   xml.Name
+	ID        string `xml:"id"`
+	VCPU      uint32 `xml:"vcpu"`
+	MemoryMiB uint64 `xml:"memory_mib"`
+	DiskGiB   uint64 `xml:"disk_gib"`
+	Image     string `xml:"image"`
+	SSHKey    string `xml:"ssh_key"`
+}
 
 func vmOf(s Spec) vmXML {
 	return vmXML{XMLName: xml.Name{Space: MetadataNamespace, Local: "vm"}, ID: s.ID, VCPU: s.VCPU,
@@ -712,8 +700,12 @@ func vmOf(s Spec) vmXML {
 // mustMarshal marshals what this file builds: structs of strings and
 // numbers, which encoding/xml always encodes. It indents, for the
 // operator who reads them in libvirt's logs.
-func mustMarshal(v any) []byte {
-	b, err := xml.MarshalIndent(v, "", "  ")
+func mustMarshal(v any) []byte { return indent(v, "") }
+
+// indent marshals v with its lines after the first starting with prefix,
+// as one element inside another.
+func indent(v any, prefix string) []byte {
+	b, err := xml.MarshalIndent(v, prefix, "  ")
 	if err != nil {
 		panic(fmt.Sprintf("provision: marshal %T: %v", v, err))
 	}
@@ -752,35 +744,53 @@ func domainUUID(name string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
+// domainXML is the domain Define sends. Only what DAGGER sets is filled
+// in; libvirt fills in the rest.
 func (l *Libvirt) domainXML(s Spec) []byte {
 	name := l.domainName(s.ID)
-	return mustMarshal(domainXML{
+	return mustMarshal(&libvirtxml.Domain{
 		Type:     l.cfg.DomainType,
 		Name:     name,
 		UUID:     domainUUID(name),
-		Metadata: metadataXML{VM: vmOf(s)},
-		Memory:   sizeXML{Unit: "MiB", Value: s.MemoryMiB},
-		VCPU:     s.VCPU,
-		OS:       osXML{Type: "hvm", Boot: bootXML{Dev: "hd"}},
+		Metadata: &libvirtxml.DomainMetadata{XML: "\n" + string(indent(vmOf(s), "    ")) + "\n  "},
+		// uint holds every memory a Spec from the cluster can ask for
+		// (tx.MaxMemoryMiB), on 32-bit hosts too.
+		Memory: &libvirtxml.DomainMemory{Unit: "MiB", Value: uint(s.MemoryMiB)},
+		VCPU:   &libvirtxml.DomainVCPU{Value: uint(s.VCPU)},
+		OS: &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Type: "hvm"},
+			BootDevices: []libvirtxml.DomainBootDevice{{Dev: "hd"}}},
+		// ACPI, without which a guest ignores Stop.
+		Features: &libvirtxml.DomainFeatureList{ACPI: &libvirtxml.DomainFeature{}, APIC: &libvirtxml.DomainFeatureAPIC{}},
 		// A crashed guest is torn down, not kept paused: the controller
 		// replaces it, and a kept guest holds the host's memory.
 		OnCrash: "destroy",
-		Devices: devicesXML{
-			Disk: diskXML{Type: "volume", Device: "disk", Driver: driverXML{Name: "qemu", Type: "qcow2"},
-				Source: diskSourceXML{Pool: l.cfg.Pool, Volume: l.volumeName(s.ID)},
-				Target: targetXML{Dev: "vda", Bus: "virtio"}},
-			Interface: interfaceXML{Type: "network", Source: netSource{Network: l.cfg.Network},
-				Model: modelXML{Type: "virtio"}},
+		Devices: &libvirtxml.DomainDeviceList{
+			Disks: []libvirtxml.DomainDisk{
+				{Device: "disk", Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "qcow2"},
+					Source: &libvirtxml.DomainDiskSource{Volume: &libvirtxml.DomainDiskSourceVolume{Pool: l.cfg.Pool, Volume: l.volumeName(s.ID)}},
+					Target: &libvirtxml.DomainDiskTarget{Dev: "vda", Bus: "virtio"}},
+				// The seed, on SATA: q35 machines have no IDE bus, and
+				// libvirt adds an AHCI controller to pc ones.
+				{Device: "cdrom", Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"},
+					Source:   &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: l.seedPath(s.ID)}},
+					Target:   &libvirtxml.DomainDiskTarget{Dev: "sda", Bus: "sata"},
+					ReadOnly: &libvirtxml.DomainDiskReadOnly{}},
+			},
+			Interfaces: []libvirtxml.DomainInterface{{
+				Source: &libvirtxml.DomainInterfaceSource{Network: &libvirtxml.DomainInterfaceSourceNetwork{Network: l.cfg.Network}},
+				Model:  &libvirtxml.DomainInterfaceModel{Type: "virtio"},
+			}},
 		},
 	})
 }
 
 func (l *Libvirt) volumeXML(s Spec) []byte {
-	return mustMarshal(volumeXML{
+	qcow2 := &libvirtxml.StorageVolumeTargetFormat{Type: "qcow2"}
+	return mustMarshal(&libvirtxml.StorageVolume{
 		Name:     l.volumeName(s.ID),
-		Capacity: sizeXML{Unit: "GiB", Value: s.DiskGiB},
-		Target:   volTargetXML{Format: formatXML{Type: "qcow2"}},
-		BackingStore: backingStoreXML{Path: filepath.Join(l.cfg.ImageDir, s.Image+".qcow2"),
-			Format: formatXML{Type: "qcow2"}},
+		Capacity: &libvirtxml.StorageVolumeSize{Unit: "GiB", Value: s.DiskGiB},
+		Target:   &libvirtxml.StorageVolumeTarget{Format: qcow2},
+		BackingStore: &libvirtxml.StorageVolumeBackingStore{Path: filepath.Join(l.cfg.ImageDir, s.Image+".qcow2"),
+			Format: qcow2},
 	})
 }

@@ -44,7 +44,8 @@ func needLibvirtd(t *testing.T) *golibvirt.Libvirt {
 }
 
 // newLibvirt returns a Libvirt on the test driver owning the domains named
-// prefix+id, and destroys them when the test ends.
+// prefix+id, with its seeds in a new directory, and destroys them when the
+// test ends.
 func newLibvirt(t *testing.T, prefix string, mod func(*provision.LibvirtConfig)) *provision.Libvirt {
 	t.Helper()
 	cfg := provision.LibvirtConfig{
@@ -53,6 +54,7 @@ func newLibvirt(t *testing.T, prefix string, mod func(*provision.LibvirtConfig))
 		Capacity: testHost,
 		Prefix:   prefix,
 		Pool:     "default-pool",
+		SeedDir:  t.TempDir(),
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -72,6 +74,20 @@ func newLibvirt(t *testing.T, prefix string, mod func(*provision.LibvirtConfig))
 		}
 	})
 	return lv
+}
+
+// seedFiles lists the files in dir, seeds and temporary files alike.
+func seedFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
 }
 
 func mustDo(t *testing.T, what string, err error) {
@@ -143,6 +159,94 @@ func TestLibvirtLifecycle(t *testing.T) {
 	}
 	if got := listed(t, lv); len(got) != 0 {
 		t.Fatalf("list after destroy %v", got)
+	}
+}
+
+// Each VM's cloud-init seed is there from its Define to its Destroy, and
+// its domain reads it as a read-only CD-ROM.
+func TestLibvirtSeedLivesAsLongAsItsDomain(t *testing.T) {
+	conn := needLibvirtd(t)
+	dir := t.TempDir()
+	lv := newLibvirt(t, "dgt-seed-", func(c *provision.LibvirtConfig) { c.SeedDir = dir })
+	s := spec("a", 1, 1024, 10)
+	mustDo(t, "define", lv.Define(s))
+	path := filepath.Join(dir, "dgt-seed-a-seed.iso")
+	if got := seedFiles(t, dir); !slices.Equal(got, []string{"dgt-seed-a-seed.iso"}) {
+		t.Fatalf("seed directory holds %v after a define", got)
+	}
+	_, user, err := provision.ReadSeed(path)
+	mustDo(t, "read the seed", err)
+	if !strings.Contains(string(user), testSSHKey+" op@host") {
+		t.Fatalf("user-data without the VM's key:\n%s", user)
+	}
+	d, err := conn.DomainLookupByName("dgt-seed-a")
+	mustDo(t, "lookup", err)
+	desc, err := conn.DomainGetXMLDesc(d, 0)
+	mustDo(t, "domain XML", err)
+	for _, want := range []string{`<disk type='file' device='cdrom'>`, `<source file='` + path + `'/>`, `<readonly/>`, `bus='sata'`} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("libvirt's domain has no %s:\n%s", want, desc)
+		}
+	}
+
+	// A seed lost while the VM was stopped is built again from the
+	// domain's metadata when it starts.
+	mustDo(t, "remove the seed", os.Remove(path))
+	mustDo(t, "start without a seed", lv.Start("a"))
+	meta, _, err := provision.ReadSeed(path)
+	mustDo(t, "read the rebuilt seed", err)
+	if !strings.Contains(string(meta), `instance-id: "a"`) {
+		t.Fatalf("rebuilt meta-data:\n%s", meta)
+	}
+
+	mustDo(t, "destroy", lv.Destroy("a"))
+	if got := seedFiles(t, dir); len(got) != 0 {
+		t.Fatalf("seed directory holds %v after a destroy", got)
+	}
+	// A seed whose domain is gone, as an interrupted destroy leaves it,
+	// goes with the next destroy of its id.
+	mustDo(t, "leave a seed", os.WriteFile(filepath.Join(dir, "dgt-seed-b-seed.iso"), []byte("left"), 0o644))
+	wantErr(t, "destroy of a VM with only a seed", lv.Destroy("b"), provision.ErrNotFound)
+	if got := seedFiles(t, dir); len(got) != 0 {
+		t.Fatalf("seed directory holds %v after a destroy of a gone VM", got)
+	}
+}
+
+// A Define that fails leaves neither seed nor disk nor domain behind.
+func TestLibvirtFailedDefineLeavesNoSeed(t *testing.T) {
+	conn := needLibvirtd(t)
+	pool, err := conn.StoragePoolLookupByName("default-pool")
+	mustDo(t, "pool", err)
+	notADir := filepath.Join(t.TempDir(), "file")
+	mustDo(t, "write a file", os.WriteFile(notADir, nil, 0o644))
+	for _, tc := range []struct {
+		name string
+		mod  func(*provision.LibvirtConfig)
+		want string
+	}{
+		{"libvirt refuses the domain", func(c *provision.LibvirtConfig) { c.DomainType = "bogus" }, "bogus"},
+		{"the seed cannot be written", func(c *provision.LibvirtConfig) { c.SeedDir = filepath.Join(notADir, "seeds") }, "seed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			lv := newLibvirt(t, "dgt-fail-", func(c *provision.LibvirtConfig) { c.SeedDir = dir; tc.mod(c) })
+			err := lv.Define(spec("a", 1, 1024, 10))
+			if err == nil || errors.Is(err, provision.ErrHostDown) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("define: %v, want an error naming %q, the host up", err, tc.want)
+			}
+			if got := seedFiles(t, dir); len(got) != 0 {
+				t.Errorf("seed directory holds %v", got)
+			}
+			if _, err := conn.StorageVolLookupByName(pool, "dgt-fail-a.qcow2"); err == nil {
+				t.Error("the VM's disk remains")
+			}
+			if got := listed(t, lv); len(got) != 0 {
+				t.Errorf("list %v", got)
+			}
+			if _, free, err := lv.Capacity(); err != nil || free != testHost {
+				t.Errorf("free %v, %v: a failed define reserves nothing", free, err)
+			}
+		})
 	}
 }
 
@@ -272,7 +376,7 @@ func TestLibvirtAdoption(t *testing.T) {
 	needLibvirtd(t)
 	before := newLibvirt(t, "dgt-adopt-", nil)
 	a, b := spec("a", 4, 8192, 50), spec("b", 2, 1024, 30)
-	b.SSHKey = "ssh-ed25519 AAAA <op@host> & \"friends\""
+	b.SSHKey = testSSHKey + " <op@host> & \"friends\""
 	mustDo(t, "define a", before.Define(a))
 	mustDo(t, "define b", before.Define(b))
 	mustDo(t, "start a", before.Start("a"))
@@ -431,6 +535,8 @@ func TestLibvirtOffline(t *testing.T) {
 	wantErr(t, "a key XML cannot carry", lv.Define(bad), provision.ErrInvalid)
 	bad.SSHKey = "ssh-ed25519 \x00"
 	wantErr(t, "a key with a NUL", lv.Define(bad), provision.ErrInvalid)
+	bad.SSHKey = testSSHKey + "\n" + testSSHKey
+	wantErr(t, "a key of two lines", lv.Define(bad), provision.ErrInvalid)
 	wantErr(t, "an invalid spec", lv.Define(spec("a", 0, 1024, 10)), provision.ErrInvalid)
 
 	_, err = lv.List()
@@ -456,6 +562,7 @@ func TestNewLibvirtValidates(t *testing.T) {
 		{"a prefix with a space", func(c *provision.LibvirtConfig) { c.Prefix = "my vms" }, false},
 		{"a prefix with a slash", func(c *provision.LibvirtConfig) { c.Prefix = "a/" }, false},
 		{"a relative image directory", func(c *provision.LibvirtConfig) { c.ImageDir = "images" }, false},
+		{"a relative seed directory", func(c *provision.LibvirtConfig) { c.SeedDir = "seeds" }, false},
 		{"a negative dial timeout", func(c *provision.LibvirtConfig) { c.DialTimeout = -1 }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

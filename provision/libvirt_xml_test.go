@@ -14,12 +14,13 @@ import (
 	"testing"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
+	"libvirt.org/go/libvirtxml"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func xmlSpec() Spec {
-	return Spec{ID: "3f2a", VCPU: 2, MemoryMiB: 4096, DiskGiB: 40, Image: "debian-12", SSHKey: "ssh-ed25519 AAAA op@host"}
+	return Spec{ID: "3f2a", VCPU: 2, MemoryMiB: 4096, DiskGiB: 40, Image: "debian-12", SSHKey: testSSHKey + " op@host"}
 }
 
 func newTestLibvirt(t *testing.T, cfg LibvirtConfig) *Libvirt {
@@ -76,15 +77,16 @@ func TestLibvirtDomainXML(t *testing.T) {
 	}{
 		{"qemu is kvm", LibvirtConfig{}, nil,
 			[]string{`<domain type="kvm">`, `<name>dagger-3f2a</name>`, `<source pool="default" volume="dagger-3f2a.qcow2">`,
-				`<source network="default">`, `<acpi>`}, nil},
+				`<source network="default">`, `<acpi>`, `<source file="/var/lib/dagger/seeds/dagger-3f2a-seed.iso">`}, nil},
 		{"the test driver is test", LibvirtConfig{URI: "test:///default"}, nil, []string{`<domain type="test">`}, nil},
 		{"an explicit type wins", LibvirtConfig{URI: "test:///default", DomainType: "qemu"}, nil, []string{`<domain type="qemu">`}, nil},
-		{"prefix, pool and network", LibvirtConfig{Prefix: "n2_", Pool: "vms", Network: "dagger"}, nil,
-			[]string{`<name>n2_3f2a</name>`, `<source pool="vms" volume="n2_3f2a.qcow2">`, `<source network="dagger">`}, nil},
+		{"prefix, pool, network and seeds", LibvirtConfig{Prefix: "n2_", Pool: "vms", Network: "dagger", SeedDir: "/srv/seeds"}, nil,
+			[]string{`<name>n2_3f2a</name>`, `<source pool="vms" volume="n2_3f2a.qcow2">`, `<source network="dagger">`,
+				`<source file="/srv/seeds/n2_3f2a-seed.iso">`}, nil},
 		{"memory and vCPU", LibvirtConfig{}, func(s *Spec) { s.MemoryMiB, s.VCPU = 512, 3 },
 			[]string{`<memory unit="MiB">512</memory>`, `<vcpu>3</vcpu>`, `<memory_mib>512</memory_mib>`}, nil},
-		{"the SSH key is escaped", LibvirtConfig{}, func(s *Spec) { s.SSHKey = `ssh-rsa </vm><x a="1">&amp;` },
-			[]string{`<ssh_key>ssh-rsa &lt;/vm&gt;&lt;x a=&#34;1&#34;&gt;&amp;amp;</ssh_key>`}, []string{`<x a=`}},
+		{"the SSH key is escaped", LibvirtConfig{}, func(s *Spec) { s.SSHKey = testSSHKey + ` </vm><x a="1">&amp;` },
+			[]string{`<ssh_key>` + testSSHKey + ` &lt;/vm&gt;&lt;x a=&#34;1&#34;&gt;&amp;amp;</ssh_key>`}, []string{`<x a=`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := xmlSpec()
@@ -102,17 +104,56 @@ func TestLibvirtDomainXML(t *testing.T) {
 					t.Errorf("%s in\n%s", w, got)
 				}
 			}
-			// The document parses, and its metadata gives the spec back.
-			var d domainXML
-			if err := xml.Unmarshal([]byte(got), &d); err != nil {
+			// The document parses, and its metadata gives the spec back
+			// in DAGGER's namespace.
+			var d libvirtxml.Domain
+			if err := d.Unmarshal(got); err != nil {
 				t.Fatal(err)
 			}
-			vm := d.Metadata.VM
-			back := Spec{ID: vm.ID, VCPU: vm.VCPU, MemoryMiB: vm.MemoryMiB, DiskGiB: vm.DiskGiB, Image: vm.Image, SSHKey: vm.SSHKey}
-			if vm.XMLName.Space != MetadataNamespace || back != s {
-				t.Fatalf("metadata %+v in namespace %q, want %+v in %q", back, vm.XMLName.Space, s, MetadataNamespace)
+			if d.Metadata == nil {
+				t.Fatal("no metadata")
+			}
+			var vm vmXML
+			if err := xml.Unmarshal([]byte(d.Metadata.XML), &vm); err != nil {
+				t.Fatal(err)
+			}
+			back, err := decodeMetadata([]byte(d.Metadata.XML))
+			if err != nil || vm.XMLName.Space != MetadataNamespace || back != s {
+				t.Fatalf("metadata %+v (%v) in namespace %q, want %+v in %q", back, err, vm.XMLName.Space, s, MetadataNamespace)
 			}
 		})
+	}
+}
+
+// The guest boots from its disk and reads its seed from a read-only CD-ROM
+// on a bus that both q35 and pc machines have.
+func TestLibvirtDomainHasTheSeedAsAReadOnlyCDROM(t *testing.T) {
+	l := newTestLibvirt(t, LibvirtConfig{SeedDir: "/srv/seeds"})
+	var d libvirtxml.Domain
+	if err := d.Unmarshal(string(l.domainXML(xmlSpec()))); err != nil {
+		t.Fatal(err)
+	}
+	if d.Devices == nil || len(d.Devices.Disks) != 2 {
+		t.Fatalf("devices %+v, want a disk and a CD-ROM", d.Devices)
+	}
+	disk, cd := d.Devices.Disks[0], d.Devices.Disks[1]
+	if disk.Device != "disk" || disk.Source.Volume == nil || disk.ReadOnly != nil {
+		t.Fatalf("first disk %+v, want the VM's writable volume", disk)
+	}
+	switch {
+	case cd.Device != "cdrom":
+		t.Fatalf("second disk is a %q, want a cdrom", cd.Device)
+	case cd.Source == nil || cd.Source.File == nil || cd.Source.File.File != "/srv/seeds/dagger-3f2a-seed.iso":
+		t.Fatalf("CD-ROM source %+v, want the seed file", cd.Source)
+	case cd.ReadOnly == nil:
+		t.Fatal("the CD-ROM is writable")
+	case cd.Target == nil || cd.Target.Bus != "sata" || cd.Target.Dev != "sda":
+		t.Fatalf("CD-ROM target %+v, want sda on sata", cd.Target)
+	case cd.Driver == nil || cd.Driver.Type != "raw":
+		t.Fatalf("CD-ROM driver %+v, want raw", cd.Driver)
+	}
+	if len(d.OS.BootDevices) != 1 || d.OS.BootDevices[0].Dev != "hd" {
+		t.Fatalf("boot devices %+v, want the disk only", d.OS.BootDevices)
 	}
 }
 

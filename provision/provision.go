@@ -3,6 +3,7 @@ package provision
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Limits of what a host accepts. The string limits are no smaller than the
@@ -181,9 +182,15 @@ func checkSpec(s Spec) error {
 		return fmt.Errorf("%w: image name of %d bytes: want at most %d", ErrInvalid, len(s.Image), MaxImageBytes)
 	case len(s.SSHKey) > MaxSSHKeyBytes:
 		return fmt.Errorf("%w: SSH key of %d bytes: want at most %d", ErrInvalid, len(s.SSHKey), MaxSSHKeyBytes)
+	case strings.ContainsFunc(s.SSHKey, isControl):
+		// The guest's authorized_keys is read line by line: a second
+		// line could add a key or options no one checked.
+		return fmt.Errorf("%w: SSH key holds a line break or another control character: want one OpenSSH public key line", ErrInvalid)
 	}
 	return nil
 }
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // checkID keeps IDs to characters that are safe in a libvirt domain name
 // and in a file name, so that no ID can reach outside its own domain.

@@ -25,8 +25,12 @@ func newClock() *testClock {
 	return &testClock{ns: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()}
 }
 
+// testSSHKey is the OpenSSH public key of the ed25519 key whose seed is 32
+// bytes of 0x01.
+const testSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"
+
 func spec(id string, vcpu uint32, mem, disk uint64) provision.Spec {
-	return provision.Spec{ID: id, VCPU: vcpu, MemoryMiB: mem, DiskGiB: disk, Image: "debian-12", SSHKey: "ssh-ed25519 AAAA"}
+	return provision.Spec{ID: id, VCPU: vcpu, MemoryMiB: mem, DiskGiB: disk, Image: "debian-12", SSHKey: testSSHKey + " op@host"}
 }
 
 func newSim(t *testing.T, clk *testClock, mod func(*provision.SimConfig)) *provision.Sim {
@@ -562,6 +566,7 @@ func TestSimRejectsInvalidSpecs(t *testing.T) {
 		{"no image", func(s *provision.Spec) { s.Image = "" }, false},
 		{"oversized image", func(s *provision.Spec) { s.Image = strings.Repeat("i", provision.MaxImageBytes+1) }, false},
 		{"oversized SSH key", func(s *provision.Spec) { s.SSHKey = strings.Repeat("k", provision.MaxSSHKeyBytes+1) }, false},
+		{"SSH key of two lines", func(s *provision.Spec) { s.SSHKey = testSSHKey + "\n" + testSSHKey }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hv := newSim(t, newClock(), nil)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"dagger/graph"
 	"dagger/node"
 	"dagger/node/cluster"
@@ -405,10 +407,11 @@ type vmWorkload struct {
 }
 
 type vmClient struct {
-	key   ed25519.PrivateKey
-	busy  bool
-	vms   []tx.ID // created and not deleted, as far as it knows
-	nonce uint64
+	key    ed25519.PrivateKey
+	sshKey string // what its VMs let in: its wallet key, as an SSH key
+	busy   bool
+	vms    []tx.ID // created and not deleted, as far as it knows
+	nonce  uint64
 }
 
 // VMStats counts the VM workload's operations.
@@ -430,9 +433,20 @@ func newVMWorkload(c *simCluster) *vmWorkload {
 	w := &vmWorkload{c: c, rng: newRand(sc.Seed, "vm-workload", 0), inflight: map[tx.ID]int{}}
 	for i := range sc.Workload.VM.Clients {
 		seed := sha256.Sum256(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte("dagger/sim/wallet"), sc.Seed), uint64(i)))
-		w.clients = append(w.clients, &vmClient{key: ed25519.NewKeyFromSeed(seed[:])})
+		key := ed25519.NewKeyFromSeed(seed[:])
+		w.clients = append(w.clients, &vmClient{key: key, sshKey: sshKeyOf(key, i)})
 	}
 	return w
+}
+
+// sshKeyOf is the OpenSSH public key line of client i's key: a real key, as
+// every vm-create must carry if it carries one.
+func sshKeyOf(key ed25519.PrivateKey, i int) string {
+	pub, err := ssh.NewPublicKey(key.Public())
+	if err != nil {
+		panic(fmt.Sprintf("sim: SSH key of client %d: %v", i, err)) // an ed25519 key always converts
+	}
+	return strings.TrimSuffix(string(ssh.MarshalAuthorizedKey(pub)), "\n") + fmt.Sprintf(" client-%d", i)
 }
 
 func (w *vmWorkload) start() {
@@ -512,7 +526,7 @@ func (w *vmWorkload) create(ci int, ep *endpoint) {
 	cl := w.clients[ci]
 	t := &tx.Tx{Kind: tx.KindVMCreate, Lease: vw.Lease.D(), Spec: tx.Spec{
 		VCPU: uint32(vw.VCPU), MemoryMiB: vw.MemoryMiB, DiskGiB: vw.DiskGiB, Image: vw.Image,
-		Region: w.c.region(w.rng.IntN(len(s.sc.Cluster.Regions))), SSHKey: fmt.Sprintf("ssh-ed25519 client-%d", ci)}}
+		Region: w.c.region(w.rng.IntN(len(s.sc.Cluster.Regions))), SSHKey: cl.sshKey}}
 	cl.nonce++
 	t.Nonce, t.Author = cl.nonce, pubKey(cl.key)
 	t.Expiry = StartTime + s.now + int64(tx.DefaultValidity)

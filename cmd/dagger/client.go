@@ -393,6 +393,9 @@ func (c *clientCmd) onlyRegion(ctx context.Context) (string, error) {
 	return "", usageErr("--region is required: the operators serve %s", strings.Join(regions, ", "))
 }
 
+// readSSHKey reads the public key in the file at path: one line, which
+// tx.CheckSSHKey accepts once its line end is cut, so that a key the cluster
+// would refuse is refused before the payment is signed.
 func readSSHKey(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -403,12 +406,17 @@ func readSSHKey(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("--ssh-key %s: %w", path, err)
 	}
-	k := strings.TrimSpace(string(b))
+	// A .pub file is the key's line and its end; anything more is not
+	// one key, and the cluster would refuse it.
+	k := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	switch {
 	case len(b) >= maxSSHKeyFileBytes:
 		return "", fmt.Errorf("--ssh-key %s: more than %d bytes: pass a public key (the .pub file)", path, tx.MaxSSHKeyBytes)
-	case k == "" || strings.Contains(k, "PRIVATE KEY"):
-		return "", fmt.Errorf("--ssh-key %s: not an SSH public key: pass the .pub file", path)
+	case strings.Contains(k, "PRIVATE KEY"):
+		return "", fmt.Errorf("--ssh-key %s: a private key: pass the .pub file", path)
+	}
+	if err := tx.CheckSSHKey(k); err != nil {
+		return "", fmt.Errorf("--ssh-key %s: %w", path, err)
 	}
 	return k, nil
 }

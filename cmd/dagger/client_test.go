@@ -246,7 +246,7 @@ func TestVMCreateJSON(t *testing.T) {
 	nodeURL := startNode(t, c)
 	wallet, key := writeWallet(t, 1)
 	sshKey := filepath.Join(t.TempDir(), "id.pub")
-	os.WriteFile(sshKey, []byte("ssh-ed25519 AAAAC3Nza me@host\n"), 0o644)
+	os.WriteFile(sshKey, []byte(testSSHKey+" me@host\n"), 0o644)
 	out, _ := wantRun(t, createArgs(nodeURL, wallet, "--region", "us-east", "--ssh-key", sshKey, "--json"), 0, `"tx"`, "")
 	var res submitted
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
@@ -255,7 +255,7 @@ func TestVMCreateJSON(t *testing.T) {
 	id, _ := tx.ParseID(res.VM)
 	v := c.vms[id]
 	if res.Tx != res.VM || res.Payment == nil || res.Payment.Lamports != 2400 || res.Payment.Sent || res.View != nil ||
-		v.Spec.Region != "us-east" || v.Spec.SSHKey != "ssh-ed25519 AAAAC3Nza me@host" || v.Owner != tx.Key(key.Public().(ed25519.PublicKey)) {
+		v.Spec.Region != "us-east" || v.Spec.SSHKey != testSSHKey+" me@host" || v.Owner != tx.Key(key.Public().(ed25519.PublicKey)) {
 		t.Fatalf("result %+v, VM %+v", res, v)
 	}
 }
@@ -327,10 +327,37 @@ func TestVMCreateWithSolanaRPC(t *testing.T) {
 	}
 }
 
+// testSSHKey is the OpenSSH public key of the ed25519 key whose seed is 32
+// bytes of 0x01.
+const testSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"
+
+// A .pub file's line end is not part of the key, whichever system wrote it.
+func TestReadSSHKeyCutsOneLineEnd(t *testing.T) {
+	for _, content := range []string{testSSHKey, testSSHKey + "\n", testSSHKey + "\r\n"} {
+		path := filepath.Join(t.TempDir(), "id.pub")
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if k, err := readSSHKey(path); err != nil || k != testSSHKey {
+			t.Errorf("%q: %q, %v", content, k, err)
+		}
+	}
+}
+
 func TestVMCreateUsage(t *testing.T) {
 	c := newCLICluster(t, "eu-west", "us-east")
 	nodeURL := startNode(t, c)
 	wallet, _ := writeWallet(t, 1)
+	keyFile := func(content string) string {
+		path := filepath.Join(t.TempDir(), "id.pub")
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	withKey := func(content string) []string {
+		return createArgs(nodeURL, wallet, "--region", "eu-west", "--ssh-key", keyFile(content))
+	}
 	cases := []struct {
 		name   string
 		args   []string
@@ -345,6 +372,12 @@ func TestVMCreateUsage(t *testing.T) {
 		{"bad region", createArgs(nodeURL, wallet, "--region", "EU West"), 2, "lower-case"},
 		{"missing wallet", createArgs(nodeURL, filepath.Join(t.TempDir(), "none.json")), 1, "no such file"},
 		{"missing ssh key", createArgs(nodeURL, wallet, "--region", "eu-west", "--ssh-key", "/nonexistent/id.pub"), 1, "--ssh-key"},
+		{"not an ssh key", withKey("ssh-ed25519 AAAAC3Nza me@host\n"), 1, "ssh key: not an OpenSSH public key line"},
+		{"an empty key file", withKey(""), 1, "ssh key: not an OpenSSH public key line: empty"},
+		{"two ssh keys", withKey(testSSHKey + "\n" + testSSHKey + "\n"), 1, "line break"},
+		{"a key and a blank line", withKey(testSSHKey + "\n\n"), 1, "line break"},
+		{"a key with options", withKey("no-pty " + testSSHKey + "\n"), 1, "options"},
+		{"a private key", withKey("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n"), 1, "pass the .pub file"},
 		{"stray argument", createArgs(nodeURL, wallet, "extra"), 2, "unexpected argument"},
 		{"bad node URL", createArgs("localhost:8700", wallet, "--region", "eu-west"), 2, "--node"},
 		{"unknown flag", createArgs(nodeURL, wallet, "--cpu", "1"), 2, "flag provided but not defined"},

@@ -188,7 +188,13 @@ func devnetPrepare(o devnetOptions, driver string) ([]*devnetNode, error) {
 			}
 			continue
 		}
-		m, err := live.Init(live.InitOptions{Dir: nd.dir, ListenIP: "127.0.0.1", AdvertiseIP: "127.0.0.1",
+		// Each node keeps its VMs' seeds beside its store, not in the
+		// host-wide default a developer may not write.
+		seeds, err := filepath.Abs(filepath.Join(nd.dir, "seeds"))
+		if err != nil {
+			return nil, err
+		}
+		m, err := live.Init(live.InitOptions{Dir: nd.dir, ListenIP: "127.0.0.1", AdvertiseIP: "127.0.0.1", SeedDir: seeds,
 			P2PPort: base + devnetP2POffset + i, APIListen: nd.api, Driver: driver, URI: o.uri,
 			DomainPrefix: fmt.Sprintf("dagger-n%d-", i), Genesis: "../genesis.json", SolanaRPC: o.solanaRPC, Opaque: o.opaque,
 			// The nodes share this machine's cores: checking on the loops is faster.

@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"dagger/node/live"
 )
 
 func runCLI(args ...string) (int, string, string) {
@@ -224,5 +227,25 @@ func TestVersionPrints(t *testing.T) {
 	code, out, _ := runCLI("version")
 	if code != 0 || !strings.HasPrefix(out, "dagger ") {
 		t.Fatalf("exit %d, %q", code, out)
+	}
+}
+
+// A devnet's nodes keep their VMs' seeds in their own directories, which a
+// developer can write, not in the host-wide default.
+func TestDevnetNodesKeepTheirSeedsInTheirDirectories(t *testing.T) {
+	t.Chdir(t.TempDir())
+	nodes, err := devnetPrepare(devnetOptions{n: 2, base: 18700, dir: "devnet", uri: "test:///default", epochLength: 30 * time.Second}, "libvirt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range nodes {
+		cfg, err := live.LoadConfig(filepath.Join(nd.dir, "config.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := filepath.Abs(filepath.Join(nd.dir, "seeds"))
+		if cfg.Provision.SeedDir != want {
+			t.Errorf("%s: seed_dir %q, want %q", nd.dir, cfg.Provision.SeedDir, want)
+		}
 	}
 }

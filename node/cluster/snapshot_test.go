@@ -189,8 +189,12 @@ func (h *snapHarness) paid(payer ed25519.PrivateKey, t *tx.Tx, spec tx.Spec) *tx
 	return t
 }
 
+// testSSHKey is the OpenSSH public key of the ed25519 key whose seed is 32
+// bytes of 0x01.
+const testSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"
+
 func snapSpec(region string) tx.Spec {
-	return tx.Spec{VCPU: 1, MemoryMiB: 1024, DiskGiB: 10, Image: "debian-12", Region: region, SSHKey: "ssh-ed25519 AAAA"}
+	return tx.Spec{VCPU: 1, MemoryMiB: 1024, DiskGiB: 10, Image: "debian-12", Region: region, SSHKey: testSSHKey + " me@host"}
 }
 
 func (h *snapHarness) create(owner ed25519.PrivateKey, region string, lease time.Duration) *tx.Tx {

@@ -102,6 +102,9 @@ type ProvisionSection struct {
 	Pool     string `toml:"pool"`
 	ImageDir string `toml:"image_dir"`
 	Network  string `toml:"network"`
+	// SeedDir holds each VM's cloud-init seed, which the node writes and
+	// the hypervisor reads: an absolute path, the same for both.
+	SeedDir string `toml:"seed_dir"`
 }
 
 // SolanaSection configures payment confirmation.
@@ -236,6 +239,9 @@ func (c *Config) check() error {
 	default:
 		return fmt.Errorf("provision.driver %q: want \"libvirt\" or \"none\"", c.Provision.Driver)
 	}
+	if c.Provision.SeedDir != "" && !filepath.IsAbs(c.Provision.SeedDir) {
+		return fmt.Errorf("provision.seed_dir %q: want an absolute path, the same for the node and the hypervisor", c.Provision.SeedDir)
+	}
 	switch c.Solana.Commitment {
 	case "finalized", "confirmed":
 	default:
@@ -355,6 +361,9 @@ pool = "{{.Pool}}"
 image_dir = "/var/lib/dagger/images"
 # The libvirt network VMs join.
 network = "default"
+# Each VM's cloud-init seed (its SSH key), written by the node and read by
+# the hypervisor's processes: an absolute path that both see as the same.
+seed_dir = "{{.SeedDir}}"
 
 [solana]
 # JSON-RPC endpoint used to confirm payments. Empty: payments are checked

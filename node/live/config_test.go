@@ -28,6 +28,9 @@ func TestInitWritesAConfigThatLoads(t *testing.T) {
 		cfg.Node.LeaderTimeout.Duration != time.Second || cfg.P2P.Listen[0] != "/ip4/0.0.0.0/tcp/7801" {
 		t.Fatalf("config = %+v", cfg)
 	}
+	if cfg.Provision.SeedDir != "/var/lib/dagger/seeds" || cfg.Provision.ImageDir != "/var/lib/dagger/images" {
+		t.Fatalf("provision = %+v", cfg.Provision)
+	}
 	if got := cfg.Path(cfg.Node.Key); got != filepath.Join(dir, "node.key") {
 		t.Fatalf("key path %s, want it next to the config", got)
 	}
@@ -78,6 +81,7 @@ func TestConfigRejectsWhatItDoesNotKnow(t *testing.T) {
 	for _, tc := range []struct{ name, toml, want string }{
 		{"unknown key", "[node]\nkye = \"x\"\n", "unknown key"},
 		{"bad driver", "[provision]\ndriver = \"xen\"\n", "provision.driver"},
+		{"relative seed dir", "[provision]\nseed_dir = \"seeds\"\n", "provision.seed_dir"},
 		{"bad commitment", "[solana]\ncommitment = \"processed\"\n", "solana.commitment"},
 		{"bad duration", "[node]\nleader_timeout = \"soon\"\n", "duration"},
 		{"bad level", "[log]\nlevel = \"loud\"\n", "log.level"},

@@ -11,6 +11,7 @@ import (
 	"dagger/node"
 	"dagger/node/live/keyfile"
 	"dagger/node/tx"
+	"dagger/provision"
 )
 
 // InitOptions say what node init writes.
@@ -27,7 +28,10 @@ type InitOptions struct {
 	// DomainPrefix names the node's libvirt domains.
 	DomainPrefix string
 	// Pool is libvirt's storage pool for the VMs' disks.
-	Pool      string
+	Pool string
+	// SeedDir holds the VMs' cloud-init seeds: an absolute path, by
+	// default provision.DefaultSeedDir.
+	SeedDir   string
 	SolanaRPC string
 	// Genesis is the genesis file's path, relative to Dir.
 	Genesis   string
@@ -111,6 +115,9 @@ func (o *InitOptions) defaults() {
 		if strings.HasPrefix(o.URI, "test:") {
 			o.Pool = "default-pool"
 		}
+	}
+	if o.SeedDir == "" {
+		o.SeedDir = provision.DefaultSeedDir
 	}
 	if o.Genesis == "" {
 		o.Genesis = "genesis.json"

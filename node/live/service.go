@@ -115,7 +115,7 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 		}
 		lv, err := provision.NewLibvirt(provision.LibvirtConfig{URI: cfg.Provision.URI, Socket: cfg.Provision.Socket,
 			Prefix: cfg.Provision.DomainPrefix, Capacity: capacity, Pool: cfg.Provision.Pool,
-			ImageDir: cfg.Provision.ImageDir, Network: cfg.Provision.Network})
+			ImageDir: cfg.Provision.ImageDir, Network: cfg.Provision.Network, SeedDir: cfg.Provision.SeedDir})
 		if err != nil {
 			return nil, fmt.Errorf("libvirt: %w", err)
 		}

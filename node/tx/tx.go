@@ -536,6 +536,11 @@ func (t *Tx) Validate() error {
 		case s.Image == "":
 			return malformed("vm-create needs an image")
 		}
+		if s.SSHKey != "" {
+			if err := CheckSSHKey(s.SSHKey); err != nil {
+				return fmt.Errorf("%w: %v", ErrMalformed, err)
+			}
+		}
 		if err := checkRegion(s.Region); err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ func samples() []*Tx {
 	exp := int64(1_800_000_000) * 1e9
 	vm := ID{1, 2, 3}
 	op := Key{9}
-	spec := Spec{VCPU: 2, MemoryMiB: 2048, DiskGiB: 20, Image: "debian-12", Region: "eu-west", SSHKey: "ssh-ed25519 AAAA"}
+	spec := Spec{VCPU: 2, MemoryMiB: 2048, DiskGiB: 20, Image: "debian-12", Region: "eu-west", SSHKey: testSSHKey + " me@host"}
 	return []*Tx{
 		{Kind: KindOperatorJoin, Nonce: 1, Expiry: exp, PeerID: "12D3KooW", Region: "eu-west",
 			Capacity: Capacity{VCPU: 32, MemoryMiB: 65536, DiskGiB: 1000}, Payout: [32]byte{7}},
@@ -119,6 +119,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"no payment", mut(func(t *Tx) { t.Payment = nil }), "payment"},
 		{"no image", mut(func(t *Tx) { t.Spec.Image = "" }), "image"},
 		{"no expiry", mut(func(t *Tx) { t.Expiry = 0 }), "expiry"},
+		{"not an ssh key", mut(func(t *Tx) { t.Spec.SSHKey = "ssh-ed25519 AAAA" }), "ssh key: not an OpenSSH public key line"},
+		{"two ssh keys", mut(func(t *Tx) { t.Spec.SSHKey = testSSHKey + "\n" + testSSHKey }), "ssh key"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

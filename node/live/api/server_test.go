@@ -412,12 +412,16 @@ func TestVMSubmissionRoutes(t *testing.T) {
 	wantError(t, request(h, "POST", "/v1/vms?wait=commit&timeout=x", "application/octet-stream", create), 400, CodeBadRequest, "timeout")
 }
 
+// testSSHKey is the OpenSSH public key of the ed25519 key whose seed is 32
+// bytes of 0x01.
+const testSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"
+
 func TestVMReads(t *testing.T) {
 	f := newFake()
 	h := serve(f, Options{})
 	owner := walletKey()
 	host := tx.Key{5}
-	a := cluster.VM{ID: tx.ID{1}, Owner: owner, Spec: tx.Spec{VCPU: 2, MemoryMiB: 4096, DiskGiB: 40, Image: "debian-12", Region: "eu-west", SSHKey: "ssh-ed25519 AAAA"},
+	a := cluster.VM{ID: tx.ID{1}, Owner: owner, Spec: tx.Spec{VCPU: 2, MemoryMiB: 4096, DiskGiB: 40, Image: "debian-12", Region: "eu-west", SSHKey: testSSHKey},
 		State: cluster.VMRunning, Host: host, Created: 10, LeaseEnd: 20, Updated: 15, PlacedAt: 11, Paid: 999, Tried: []tx.Key{{6}},
 		Access: tx.Access{Host: "203.0.113.7", Port: 22001}, RanNs: 3e9, RunningSince: 12,
 		History: []cluster.VMEvent{{Time: 10, Kind: cluster.VMEventCreated, State: cluster.VMPending, Reason: "paid"},
@@ -429,7 +433,7 @@ func TestVMReads(t *testing.T) {
 	rec := request(h, "GET", "/v1/vms/"+a.ID.String(), "", nil)
 	v := decode[VM](t, rec)
 	want := VM{ID: a.ID.String(), Owner: owner.String(), OwnerAddress: payment.Address(owner).String(), VCPU: 2, MemoryMiB: 4096,
-		DiskGiB: 40, Image: "debian-12", Region: "eu-west", SSHKey: "ssh-ed25519 AAAA", State: "running", Host: host.String(),
+		DiskGiB: 40, Image: "debian-12", Region: "eu-west", SSHKey: testSSHKey, State: "running", Host: host.String(),
 		CreatedUnixNs: 10, LeaseEndUnixNs: 20, UpdatedUnixNs: 15, PlacedUnixNs: 11, PaidLamports: 999, Tried: []string{tx.Key{6}.String()},
 		LeaseEnd: "1970-01-01T00:00:00Z", LeaseLeft: "0s", RanSeconds: 3,
 		Access: &Access{Host: "203.0.113.7", Port: 22001, User: "dagger", SSH: "ssh -p 22001 dagger@203.0.113.7"}}
