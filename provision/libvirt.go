@@ -69,6 +69,9 @@ type LibvirtConfig struct {
 	ImageDir string
 	// Network is the libvirt network the VMs' interface joins.
 	Network string
+	// Publish, if not nil, makes running VMs reachable: List fills in
+	// their Access.
+	Publish *PublishConfig
 	// SeedDir holds each VM's cloud-init seed, <Prefix><id>-seed.iso,
 	// which its domain reads as a CD-ROM: the hypervisor must be able to
 	// read it.
@@ -100,6 +103,8 @@ type Libvirt struct {
 	// domain is shut off: a start that failed, a stop that cleared a
 	// crash.
 	marks map[string]mark
+	// publishErr is why the last List could not publish some VMs.
+	publishErr error
 }
 
 type mark struct {
@@ -662,10 +667,32 @@ func (l *Libvirt) State(id string) (Domain, error) {
 
 // List returns this node's domains, sorted by ID; domains without the
 // prefix are not listed.
+//
+// With LibvirtConfig.Publish, each running VM whose guest has an address
+// comes with its Access, a port of the host forwarded to its SSH; the
+// forwards of VMs that no longer run are removed. A VM that cannot be
+// published (the port range is full, nftables failed) is listed without
+// access, and PublishErr says why.
 func (l *Libvirt) List() ([]Domain, error) {
 	l.mu.Lock()
+	doms, err := l.scan("list")
+	l.mu.Unlock()
+	if err != nil || l.cfg.Publish == nil {
+		return doms, err
+	}
+	perr := l.publish(doms)
+	l.mu.Lock()
+	l.publishErr = perr
+	l.mu.Unlock()
+	return doms, nil
+}
+
+// PublishErr returns why the last List could not publish some VMs' access,
+// or nil.
+func (l *Libvirt) PublishErr() error {
+	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.scan("list")
+	return l.publishErr
 }
 
 // Capacity returns the configured capacity and what of it this node's

@@ -50,16 +50,21 @@ func seedOf(s Spec) seed {
 
 	var user bytes.Buffer
 	user.WriteString("#cloud-config\n")
-	// cloud-init gives the distribution's default user the keys below,
-	// locks its password (lock_passwd defaults to true) and sets none;
-	// sshd refuses passwords (ssh_pwauth), and turns root's SSH logins
-	// away (disable_root).
-	user.WriteString("users:\n  - default\n")
+	// cloud-init creates the owner's account, GuestUser, whatever the
+	// image's default user is called, so that the access the cluster
+	// publishes is one command line; it gets the owner's key, a locked
+	// password and sudo. sshd refuses passwords (ssh_pwauth) and turns
+	// root's SSH logins away (disable_root).
+	user.WriteString("users:\n")
+	fmt.Fprintf(&user, "  - name: %s\n", GuestUser)
+	user.WriteString("    shell: /bin/bash\n")
+	user.WriteString("    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n")
+	user.WriteString("    lock_passwd: true\n")
+	if s.SSHKey != "" {
+		fmt.Fprintf(&user, "    ssh_authorized_keys:\n      - %s\n", yamlString(s.SSHKey))
+	}
 	user.WriteString("ssh_pwauth: false\n")
 	user.WriteString("disable_root: true\n")
-	if s.SSHKey != "" {
-		fmt.Fprintf(&user, "ssh_authorized_keys:\n  - %s\n", yamlString(s.SSHKey))
-	}
 	return seed{MetaData: meta.Bytes(), UserData: user.Bytes()}
 }
 

@@ -64,8 +64,8 @@ func TestSeedContents(t *testing.T) {
 	if string(sd.MetaData) != wantMeta {
 		t.Fatalf("meta-data\n%s\nwant\n%s", sd.MetaData, wantMeta)
 	}
-	wantUser := "#cloud-config\nusers:\n  - default\nssh_pwauth: false\ndisable_root: true\n" +
-		"ssh_authorized_keys:\n  - \"" + testSSHKey + " op@host\"\n"
+	wantUser := "#cloud-config\nusers:\n  - name: dagger\n    shell: /bin/bash\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n" +
+		"    lock_passwd: true\n    ssh_authorized_keys:\n      - \"" + testSSHKey + " op@host\"\nssh_pwauth: false\ndisable_root: true\n"
 	if string(sd.UserData) != wantUser {
 		t.Fatalf("user-data\n%s\nwant\n%s", sd.UserData, wantUser)
 	}
@@ -152,12 +152,19 @@ func TestReadSeedRefusesWhatIsNotASeed(t *testing.T) {
 
 // yamlListItem parses doc as YAML and returns the only item of its list
 // key, failing unless there is exactly one string.
+// yamlListItem reads the one item of the list key of the one user in doc.
 func yamlListItem(t *testing.T, doc, key string) string {
 	t.Helper()
-	var m map[string]any
-	if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+	var d struct {
+		Users []map[string]any `yaml:"users"`
+	}
+	if err := yaml.Unmarshal([]byte(doc), &d); err != nil {
 		t.Fatalf("%v in\n%s", err, doc)
 	}
+	if len(d.Users) != 1 || d.Users[0]["name"] != GuestUser || d.Users[0]["lock_passwd"] != true {
+		t.Fatalf("users %#v, want one, %s, its password locked", d.Users, GuestUser)
+	}
+	m := d.Users[0]
 	l, ok := m[key].([]any)
 	if !ok || len(l) != 1 {
 		t.Fatalf("%s: %#v, want a list of one", key, m[key])

@@ -7,12 +7,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"text/template"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"dagger/node"
+	"dagger/node/tx"
+	"dagger/provision"
 )
 
 // MaxConfigBytes bounds a config file.
@@ -105,6 +109,24 @@ type ProvisionSection struct {
 	// SeedDir holds each VM's cloud-init seed, which the node writes and
 	// the hypervisor reads: an absolute path, the same for both.
 	SeedDir string `toml:"seed_dir"`
+	// Advertise, if not empty, is the address (IP or DNS name) customers
+	// reach this host at: each running VM gets a port of ForwardPorts
+	// ("22000-22999") forwarded to its SSH with nftables, in the table
+	// ForwardTable, and the cluster publishes both as the VM's access.
+	Advertise    string `toml:"advertise"`
+	ForwardPorts string `toml:"forward_ports"`
+	ForwardTable string `toml:"forward_table"`
+}
+
+// forwardPorts parses ForwardPorts.
+func (p ProvisionSection) forwardPorts() (lo, hi uint16, err error) {
+	a, b, ok := strings.Cut(p.ForwardPorts, "-")
+	x, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	y, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+	if !ok || err1 != nil || err2 != nil || x == 0 || x > y {
+		return 0, 0, fmt.Errorf("provision.forward_ports %q: want a range of ports such as \"22000-22999\"", p.ForwardPorts)
+	}
+	return uint16(x), uint16(y), nil
 }
 
 // SolanaSection configures payment confirmation.
@@ -222,6 +244,12 @@ func (c *Config) defaults() {
 	if c.Provision.DomainPrefix == "" {
 		c.Provision.DomainPrefix = "dagger-"
 	}
+	if c.Provision.ForwardPorts == "" {
+		c.Provision.ForwardPorts = fmt.Sprintf("%d-%d", provision.DefaultPortMin, provision.DefaultPortMax)
+	}
+	if c.Provision.ForwardTable == "" {
+		c.Provision.ForwardTable = provision.DefaultForwardTable
+	}
 	if c.Solana.Commitment == "" {
 		c.Solana.Commitment = "finalized"
 	}
@@ -241,6 +269,14 @@ func (c *Config) check() error {
 	}
 	if c.Provision.SeedDir != "" && !filepath.IsAbs(c.Provision.SeedDir) {
 		return fmt.Errorf("provision.seed_dir %q: want an absolute path, the same for the node and the hypervisor", c.Provision.SeedDir)
+	}
+	if a := c.Provision.Advertise; a != "" {
+		if err := (tx.Access{Host: a, Port: 1}).Check(); err != nil {
+			return fmt.Errorf("provision.advertise %q: want the IP address or DNS name customers reach this host at", a)
+		}
+		if _, _, err := c.Provision.forwardPorts(); err != nil {
+			return err
+		}
 	}
 	switch c.Solana.Commitment {
 	case "finalized", "confirmed":
@@ -364,6 +400,15 @@ network = "default"
 # Each VM's cloud-init seed (its SSH key), written by the node and read by
 # the hypervisor's processes: an absolute path that both see as the same.
 seed_dir = "{{.SeedDir}}"
+# The address (IP or DNS name) customers reach this host at. When set, each
+# running VM gets a port of forward_ports forwarded to its SSH port with
+# nftables (the node's own table, forward_table; it needs root or
+# CAP_NET_ADMIN), and the cluster publishes "ssh -p PORT dagger@ADDRESS" as
+# the VM's access. Empty: VMs run, but nobody outside the host reaches them.
+advertise = ""
+forward_ports = "22000-22999"
+# Two nodes on one host need two tables and two port ranges.
+forward_table = "dagger"
 
 [solana]
 # JSON-RPC endpoint used to confirm payments. Empty: payments are checked

@@ -45,6 +45,7 @@ type Service struct {
 	db    *store.DB
 	host  *p2p.Host
 	lv    *provision.Libvirt
+	fwd   *provision.Forwarder // publishes the VMs' SSH ports, with [provision] advertise
 	prov  *provision.Async
 	chain *payment.AsyncChain
 	srv   *http.Server
@@ -113,14 +114,28 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 		if err != nil {
 			return nil, err
 		}
-		lv, err := provision.NewLibvirt(provision.LibvirtConfig{URI: cfg.Provision.URI, Socket: cfg.Provision.Socket,
+		lcfg := provision.LibvirtConfig{URI: cfg.Provision.URI, Socket: cfg.Provision.Socket,
 			Prefix: cfg.Provision.DomainPrefix, Capacity: capacity, Pool: cfg.Provision.Pool,
-			ImageDir: cfg.Provision.ImageDir, Network: cfg.Provision.Network, SeedDir: cfg.Provision.SeedDir})
+			ImageDir: cfg.Provision.ImageDir, Network: cfg.Provision.Network, SeedDir: cfg.Provision.SeedDir}
+		if cfg.Provision.Advertise != "" {
+			publish, err := newPublisher(cfg.Provision)
+			if err != nil {
+				return nil, err
+			}
+			lcfg.Publish, s.fwd = publish, publish.Forwarder
+		}
+		lv, err := provision.NewLibvirt(lcfg)
 		if err != nil {
+			if s.fwd != nil {
+				s.fwd.Close()
+			}
 			return nil, fmt.Errorf("libvirt: %w", err)
 		}
 		if s.prov, err = provision.NewAsync(lv, provision.AsyncConfig{}); err != nil {
 			lv.Close()
+			if s.fwd != nil {
+				s.fwd.Close()
+			}
 			return nil, fmt.Errorf("libvirt: %w", err)
 		}
 		s.lv = lv
@@ -289,6 +304,9 @@ func (s *Service) Close() error {
 	if s.lv != nil {
 		s.lv.Close()
 	}
+	if s.fwd != nil {
+		s.fwd.Close()
+	}
 	if s.chain != nil {
 		s.chain.Close()
 	}
@@ -339,4 +357,23 @@ func (a asyncCounters) Counters() (ops, fails map[string]uint64) {
 		ops[name], fails[name] = o.Calls, o.Failures
 	}
 	return ops, fails
+}
+
+// newPublisher makes the forwarder that publishes running VMs at the
+// host's advertised address, and checks now that nftables can be used, so
+// that a node that cannot reach its VMs says so at its start.
+func newPublisher(p ProvisionSection) (*provision.PublishConfig, error) {
+	lo, hi, err := p.forwardPorts()
+	if err != nil {
+		return nil, err
+	}
+	f, err := provision.NewForwarder(provision.ForwarderConfig{Table: p.ForwardTable, PortMin: lo, PortMax: hi})
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	if _, err := f.Published(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("provision.advertise is set, but the node cannot forward ports to its VMs: %w", err)
+	}
+	return &provision.PublishConfig{Advertise: p.Advertise, Forwarder: f}, nil
 }
