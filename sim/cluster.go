@@ -324,12 +324,19 @@ func (c *simCluster) provisioningResult() check.Result {
 	// deletion it cannot fetch), and the cluster cannot stop it.
 	// Whether a placed VM runs on its host is judged on every live host.
 	running, placedRuns := map[string][]int{}, map[string][]int{}
+	published := map[string]map[int]provision.Access{} // what each live host publishes for a VM it runs
 	for _, ep := range s.eps[:s.sc.Nodes] {
 		if !live(ep) {
 			continue
 		}
 		doms, _ := ep.hv.List()
 		for _, d := range doms {
+			if d.State == provision.StateRunning {
+				if published[d.ID] == nil {
+					published[d.ID] = map[int]provision.Access{}
+				}
+				published[d.ID][ep.node] = d.Access
+			}
 			if d.State == provision.StateRunning || d.State == provision.StateBooting {
 				placedRuns[d.ID] = append(placedRuns[d.ID], ep.node)
 				if s.sc.Honest(ep.node) {
@@ -339,7 +346,7 @@ func (c *simCluster) provisioningResult() check.Result {
 		}
 	}
 	var bad []string
-	checked, unsettled, waiting := 0, 0, 0
+	checked, unsettled, waiting, reachable := 0, 0, 0, 0
 	for _, v := range st.LiveVMs() {
 		host := hostOf[v.Host]
 		switch {
@@ -357,6 +364,35 @@ func (c *simCluster) provisioningResult() check.Result {
 			bad = append(bad, fmt.Sprintf("VM %s is placed on %s, which is not a live host", v.ID.Short(), v.Host.Short()))
 		case !slices.Contains(on, host.node):
 			bad = append(bad, fmt.Sprintf("VM %s is placed on node %d (since %s) but does not run there", v.ID.Short(), host.node, time.Duration(v.PlacedAt-StartTime)))
+		case v.State == cluster.VMRunning && s.sc.Honest(host.node):
+			// A running VM is reachable: the cluster holds the access its
+			// honest host publishes for it.
+			pub, runs := published[v.ID.String()][host.node]
+			want := tx.Access{Host: pub.Host, Port: pub.Port}
+			switch {
+			case !runs:
+			case v.Access.IsZero():
+				bad = append(bad, fmt.Sprintf("VM %s runs on node %d but the cluster has no access for it (the host publishes %s)", v.ID.Short(), host.node, want))
+			case v.Access != want:
+				bad = append(bad, fmt.Sprintf("VM %s runs on node %d, which publishes %s, but the cluster says %s", v.ID.Short(), host.node, want, v.Access))
+			default:
+				reachable++
+			}
+		}
+	}
+	// What the cluster ended owes its owner what was paid for time it
+	// never ran; what its owner deleted owes nothing.
+	refunds := 0
+	for _, v := range st.VMs() {
+		switch {
+		case v.State.Lost() && v.RanNs == 0 && v.RefundDue != v.Paid:
+			bad = append(bad, fmt.Sprintf("VM %s never ran and is %s, but %d of the %d lamports paid are recorded as owed", v.ID.Short(), v.State, v.RefundDue, v.Paid))
+		case v.State.Lost() && v.RefundDue > v.Paid:
+			bad = append(bad, fmt.Sprintf("VM %s is %s and owes %d lamports, more than the %d paid", v.ID.Short(), v.State, v.RefundDue, v.Paid))
+		case v.State == cluster.VMDeleted && v.RefundDue != 0:
+			bad = append(bad, fmt.Sprintf("VM %s was deleted by its owner but owes %d lamports", v.ID.Short(), v.RefundDue))
+		case v.State.Lost() && v.RefundDue > 0:
+			refunds++
 		}
 	}
 	ids := make([]string, 0, len(running))
@@ -385,8 +421,9 @@ func (c *simCluster) provisioningResult() check.Result {
 		return check.Result{Name: "provisioning", Detail: strings.Join(bad[:min(3, len(bad))], "; ") + more}
 	}
 	return check.Result{Name: "provisioning", Pass: true, Detail: fmt.Sprintf(
-		"%d VMs placed and running where the cluster put them; %d still settling, %d waiting for room; %d domains on live hosts",
-		checked, unsettled, waiting, len(ids))}
+		"%d VMs placed and running where the cluster put them, %d reachable at the access their hosts publish; %d still settling, "+
+			"%d waiting for room; %d domains on live hosts; %d ended VMs with a refund recorded",
+		checked, reachable, unsettled, waiting, len(ids), refunds)}
 }
 
 // vmWorkload is the customers: each has a wallet and runs one operation

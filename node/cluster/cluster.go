@@ -419,6 +419,16 @@ func (s *State) VMsByOwner(owner tx.Key) []VM {
 	return out
 }
 
+// VMs returns every VM ever created, final ones included, sorted by id.
+func (s *State) VMs() []VM {
+	ids := s.sortedVMIDs()
+	out := make([]VM, len(ids))
+	for i, id := range ids {
+		out[i] = s.vms[id].clone()
+	}
+	return out
+}
+
 // LiveVMs returns the VMs that are not final, sorted by id.
 func (s *State) LiveVMs() []VM {
 	out := make([]VM, 0, len(s.live))
