@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gagliardetto/solana-go"
 
@@ -474,5 +475,44 @@ func TestVMCreateSolanaRPCErrors(t *testing.T) {
 	wantRun(t, createArgs(nodeURL, wallet, "--solana-rpc", bad.URL), 1, "", "--solana-rpc: ")
 	if len(c.vms) != 0 {
 		t.Fatalf("%d VMs created without a payment", len(c.vms))
+	}
+}
+
+// TestVMAccessLeaseAndStory: what a customer reads of a running VM: the
+// lease left, the ssh line ready to paste, its story, and the list of a
+// wallet's VMs with both.
+func TestVMAccessLeaseAndStory(t *testing.T) {
+	c := newCLICluster(t, "eu-west")
+	nodeURL := startNode(t, c)
+	owner := tx.Key{7}
+	host, other := tx.Key{1}, tx.Key{2}
+	now := time.Now().UnixNano()
+	id := tx.ID{0x4f, 0x2a}
+	c.vms[id] = cluster.VM{ID: id, Owner: owner, Spec: tx.Spec{VCPU: 1, MemoryMiB: 1024, DiskGiB: 10, Image: "debian-12", Region: "eu-west"},
+		State: cluster.VMRunning, Host: host, Created: now - int64(time.Hour), LeaseEnd: now + int64(3*time.Hour+12*time.Minute+30*time.Second),
+		Paid: 5000, Access: tx.Access{Host: "203.0.113.7", Port: 22001},
+		History: []cluster.VMEvent{
+			{Time: now - int64(time.Hour), Kind: cluster.VMEventCreated, State: cluster.VMPending, Reason: "paid 5000 lamports"},
+			{Time: now - int64(time.Hour), Kind: cluster.VMEventPlaced, State: cluster.VMProvisioning, Host: other, Reason: "placed on 02000000"},
+			{Time: now - int64(30*time.Minute), Kind: cluster.VMEventLeft, State: cluster.VMPending, Host: other,
+				Reason: "host 02000000 stopped reporting; the guest's disk stays on that host: it does not move with the VM"},
+			{Time: now - int64(30*time.Minute), Kind: cluster.VMEventPlaced, State: cluster.VMProvisioning, Host: host, Reason: "placed on 01000000"},
+			{Time: now - int64(29*time.Minute), Kind: cluster.VMEventRunning, State: cluster.VMRunning, Host: host,
+				Reason: "01000000 reports it running, reachable at 203.0.113.7:22001"}}}
+	vm := id.String()
+	wantRun(t, []string{"vm", "get", "--node", nodeURL, vm}, 0, "access     ssh -p 22001 dagger@203.0.113.7", "")
+	wantRun(t, []string{"vm", "get", "--node", nodeURL, vm}, 0, "(ends in 3h12m)", "")
+	wantRun(t, []string{"vm", "get", "--node", nodeURL, "--json", vm}, 0, `"ssh": "ssh -p 22001 dagger@203.0.113.7"`, "")
+	out, _ := wantRun(t, []string{"vm", "events", "--node", nodeURL, vm}, 0, "left-host", "")
+	for _, want := range []string{"created", "stopped reporting", "does not move with the VM", "reachable at 203.0.113.7:22001"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("vm events lacks %q:\n%s", want, out)
+		}
+	}
+	wantRun(t, []string{"vm", "events", "--node", nodeURL, "--json", vm}, 0, `"kind": "left-host"`, "")
+	wantRun(t, []string{"vm", "events", "--node", nodeURL, tx.ID{9}.String()}, 1, "", "no VM")
+	out, _ = wantRun(t, []string{"vm", "list", "--node", nodeURL, "--owner", owner.String()}, 0, "ssh -p 22001 dagger@203.0.113.7", "")
+	if !strings.Contains(out, "3h12m") || !strings.Contains(out, "LEASE LEFT") {
+		t.Errorf("vm list lacks the lease left:\n%s", out)
 	}
 }
