@@ -19,6 +19,7 @@ import (
 	"dagger/node/live"
 	"dagger/node/live/keyfile"
 	"dagger/node/payment"
+	"dagger/provision"
 )
 
 // Defaults of the devnet. Node i serves its API and /metrics on
@@ -50,12 +51,15 @@ type devnetOptions struct {
 	opaque      bool
 	// keepEpochs is the nodes' store.keep_epochs; 0 is the default.
 	keepEpochs int
+	// publish is the address the nodes publish their VMs at (their
+	// [provision] advertise), forwardNetNS the namespace of the forwards.
+	publish, forwardNetNS string
 }
 
 func newDevnetCmd() *cobra.Command {
 	var o devnetOptions
 	c := &cobra.Command{
-		Use:   "devnet [--nodes N] [--base-port P] [--dir D] [--load RATE] [--provision auto|libvirt|none] [--epoch-length D] [--opaque]",
+		Use:   "devnet [--nodes N] [--base-port P] [--dir D] [--load RATE] [--provision auto|libvirt|none] [--epoch-length D] [--opaque] [--publish ADDRESS]",
 		Short: "run a cluster of real node processes on this machine",
 		Long: `Starts N real node processes on loopback with a fresh committee and runs until SIGINT or
 SIGTERM, then stops them cleanly. Each node's files and log are in D/node-<i>/.`,
@@ -76,8 +80,14 @@ SIGTERM, then stops them cleanly. Each node's files and log are in D/node-<i>/.`
 	f.DurationVar(&o.epochLength, "epoch-length", cluster.DefaultEpochLength, "a new devnet's consensus time between epoch boundaries (each stores a state snapshot)")
 	f.BoolVar(&o.opaque, "opaque", false, "a new devnet's nodes take application transactions in bulk at POST /v1/opaque (benchmarks)")
 	f.StringVar(&o.solanaRPC, "solana-rpc", "", "Solana JSON-RPC endpoint the nodes confirm payments with (default: none, payments are checked offline only)")
+	f.StringVar(&o.publish, "publish", "", "a new devnet's nodes publish their running VMs at this address of the machine: node i forwards ports "+
+		fmt.Sprintf("%d+%d*i and up to its guests' SSH with nftables, in the table dagger-n<i> (needs root)", provision.DefaultPortMin, devnetPortsPerNode))
+	f.StringVar(&o.forwardNetNS, "forward-netns", "", "with --publish, the network namespace (/run/netns/NAME) that holds the forwards (default: the machine's own)")
 	return c
 }
+
+// devnetPortsPerNode is how many forwarded ports each devnet node has.
+const devnetPortsPerNode = 100
 
 func devnet(stdout, stderr io.Writer, o devnetOptions) error {
 	switch {
@@ -200,7 +210,9 @@ func devnetPrepare(o devnetOptions, driver string) ([]*devnetNode, error) {
 			// The nodes share this machine's cores: checking on the loops is faster.
 			CheckWorkers: -1,
 			KeepEpochs:   o.keepEpochs,
-			Capacity:     live.GenesisCapacity{VCPU: 16, MemoryMiB: 32768, DiskGiB: 500}})
+			Capacity:     live.GenesisCapacity{VCPU: 16, MemoryMiB: 32768, DiskGiB: 500},
+			Publish:      o.publish, ForwardNetNS: o.forwardNetNS, ForwardTable: fmt.Sprintf("dagger-n%d", i),
+			ForwardPorts: fmt.Sprintf("%d-%d", provision.DefaultPortMin+devnetPortsPerNode*i, provision.DefaultPortMin+devnetPortsPerNode*(i+1)-1)})
 		if err != nil {
 			return nil, err
 		}

@@ -116,6 +116,11 @@ type ProvisionSection struct {
 	Advertise    string `toml:"advertise"`
 	ForwardPorts string `toml:"forward_ports"`
 	ForwardTable string `toml:"forward_table"`
+	// ForwardNetNS, if not empty, is the network namespace (a path such as
+	// /run/netns/NAME) whose nftables hold the forwards: where the host's
+	// advertised address and its guests' network live, if not in the
+	// node's own namespace.
+	ForwardNetNS string `toml:"forward_netns"`
 }
 
 // forwardPorts parses ForwardPorts.
@@ -405,10 +410,13 @@ seed_dir = "{{.SeedDir}}"
 # nftables (the node's own table, forward_table; it needs root or
 # CAP_NET_ADMIN), and the cluster publishes "ssh -p PORT dagger@ADDRESS" as
 # the VM's access. Empty: VMs run, but nobody outside the host reaches them.
-advertise = ""
-forward_ports = "22000-22999"
+advertise = "{{.Publish}}"
+forward_ports = "{{.ForwardPorts}}"
 # Two nodes on one host need two tables and two port ranges.
-forward_table = "dagger"
+forward_table = "{{.ForwardTable}}"
+# The network namespace whose nftables hold the forwards (a path such as
+# /run/netns/NAME), if not the node's own.
+forward_netns = "{{.ForwardNetNS}}"
 
 [solana]
 # JSON-RPC endpoint used to confirm payments. Empty: payments are checked

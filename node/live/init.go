@@ -45,6 +45,14 @@ type InitOptions struct {
 	// KeepEpochs is the config's store.keep_epochs; 0 means
 	// node.DefaultKeepEpochs.
 	KeepEpochs int
+	// Publish is the config's provision.advertise: the address customers
+	// reach the host's VMs at (empty: not published). ForwardPorts,
+	// ForwardTable and ForwardNetNS are the rest of the forwarding set-up;
+	// empty takes the defaults.
+	Publish      string
+	ForwardPorts string
+	ForwardTable string
+	ForwardNetNS string
 }
 
 // Init prepares a node directory: the operator key (kept if it exists),
@@ -130,5 +138,11 @@ func (o *InitOptions) defaults() {
 	}
 	if o.KeepEpochs == 0 {
 		o.KeepEpochs = node.DefaultKeepEpochs
+	}
+	if o.ForwardPorts == "" {
+		o.ForwardPorts = fmt.Sprintf("%d-%d", provision.DefaultPortMin, provision.DefaultPortMax)
+	}
+	if o.ForwardTable == "" {
+		o.ForwardTable = provision.DefaultForwardTable
 	}
 }

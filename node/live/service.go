@@ -367,7 +367,7 @@ func newPublisher(p ProvisionSection) (*provision.PublishConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := provision.NewForwarder(provision.ForwarderConfig{Table: p.ForwardTable, PortMin: lo, PortMax: hi})
+	f, err := provision.NewForwarder(provision.ForwarderConfig{Table: p.ForwardTable, PortMin: lo, PortMax: hi, NetNS: p.ForwardNetNS})
 	if err != nil {
 		return nil, fmt.Errorf("provision: %w", err)
 	}
