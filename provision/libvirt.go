@@ -67,6 +67,11 @@ type LibvirtConfig struct {
 	// ImageDir/debian-12.qcow2, the read-only backing file of each VM's
 	// copy-on-write disk.
 	ImageDir string
+	// Images, if not empty, are the image names this host offers: Define
+	// refuses any other with ErrNoImage, so that the VM fails here with
+	// a reason its owner can read and the cluster tries another host.
+	// Empty offers whatever ImageDir holds.
+	Images []string
 	// Network is the libvirt network the VMs' interface joins.
 	Network string
 	// Publish, if not nil, makes running VMs reachable: List fills in
@@ -410,6 +415,9 @@ func (l *Libvirt) Define(spec Spec) error {
 	}
 	if err := checkImage(spec.Image); err != nil {
 		return fmt.Errorf("define %s: %w", spec.ID, err)
+	}
+	if len(l.cfg.Images) > 0 && !slices.Contains(l.cfg.Images, spec.Image) {
+		return fmt.Errorf("define %s: %w: %q; this host offers %s", spec.ID, ErrNoImage, spec.Image, strings.Join(l.cfg.Images, ", "))
 	}
 	// The Spec travels through XML and back when the domain is adopted;
 	// one that would not come back the same is refused now, not found

@@ -266,6 +266,20 @@ func TestLibvirtErrors(t *testing.T) {
 	mustDo(t, "define again", lv.Define(spec("a", 1, 1024, 10)))
 }
 
+// A host that lists the images it offers refuses any other, naming them.
+func TestLibvirtOffersItsImagesOnly(t *testing.T) {
+	needLibvirtd(t)
+	lv := newLibvirt(t, "dgt-img-", func(c *provision.LibvirtConfig) { c.Images = []string{"ubuntu-24.04", "alpine-3"} })
+	s := spec("a", 1, 512, 10)
+	err := lv.Define(s)
+	wantErr(t, "define of an image not offered", err, provision.ErrNoImage)
+	if !strings.Contains(err.Error(), "ubuntu-24.04, alpine-3") {
+		t.Fatalf("the error does not say what the host offers: %v", err)
+	}
+	s.Image = "alpine-3"
+	mustDo(t, "define of an offered image", lv.Define(s))
+}
+
 func TestLibvirtCapacity(t *testing.T) {
 	needLibvirtd(t)
 	lv := newLibvirt(t, "dgt-cap-", nil)

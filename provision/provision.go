@@ -26,6 +26,7 @@ var (
 	ErrCapacity = errors.New("provision: host lacks capacity")
 	ErrInvalid  = errors.New("provision: invalid VM spec")
 	ErrHostDown = errors.New("provision: host is down")
+	ErrNoImage  = errors.New("provision: the host does not offer this image")
 )
 
 // Spec is what a VM needs. ID is the cluster's VM id (hex), which also

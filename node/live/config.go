@@ -105,6 +105,10 @@ type ProvisionSection struct {
 	// images, <image>.qcow2; Network is the network their NIC joins.
 	Pool     string `toml:"pool"`
 	ImageDir string `toml:"image_dir"`
+	// Images, if not empty, are the images this host offers (each
+	// <image_dir>/<name>.qcow2, checked at start); a VM asking for another
+	// fails here and moves on. Empty offers whatever image_dir holds.
+	Images []string `toml:"images"`
 	Network  string `toml:"network"`
 	// SeedDir holds each VM's cloud-init seed, which the node writes and
 	// the hypervisor reads: an absolute path, the same for both.
@@ -275,6 +279,11 @@ func (c *Config) check() error {
 	if c.Provision.SeedDir != "" && !filepath.IsAbs(c.Provision.SeedDir) {
 		return fmt.Errorf("provision.seed_dir %q: want an absolute path, the same for the node and the hypervisor", c.Provision.SeedDir)
 	}
+	for _, name := range c.Provision.Images {
+		if name == "" || strings.ContainsAny(name, "/\\") || name[0] == '.' {
+			return fmt.Errorf("provision.images: %q is not an image name (the file <image_dir>/<name>.qcow2)", name)
+		}
+	}
 	if a := c.Provision.Advertise; a != "" {
 		if err := (tx.Access{Host: a, Port: 1}).Check(); err != nil {
 			return fmt.Errorf("provision.advertise %q: want the IP address or DNS name customers reach this host at", a)
@@ -398,8 +407,13 @@ socket = "/var/run/libvirt/libvirt-sock"
 domain_prefix = "{{.DomainPrefix}}"
 # The storage pool of the VMs' disks ("default-pool" on test:///default).
 pool = "{{.Pool}}"
-# Base images, one <image>.qcow2 per image name customers may ask for.
+# Base images, one <image>.qcow2 per image name customers may ask for:
+# cloud images that run cloud-init (the customer's SSH key comes through it).
 image_dir = "/var/lib/dagger/images"
+# The images this host offers, each checked in image_dir at start, e.g.
+# ["debian-12", "ubuntu-24.04"]; a VM asking for another fails here and the
+# cluster places it elsewhere. Empty: whatever image_dir holds.
+images = []
 # The libvirt network VMs join.
 network = "default"
 # Each VM's cloud-init seed (its SSH key), written by the node and read by

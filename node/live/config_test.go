@@ -82,6 +82,7 @@ func TestConfigRejectsWhatItDoesNotKnow(t *testing.T) {
 		{"unknown key", "[node]\nkye = \"x\"\n", "unknown key"},
 		{"bad driver", "[provision]\ndriver = \"xen\"\n", "provision.driver"},
 		{"relative seed dir", "[provision]\nseed_dir = \"seeds\"\n", "provision.seed_dir"},
+		{"bad image", "[provision]\nimages = [\"../etc/passwd\"]\n", "provision.images"},
 		{"bad advertise", "[provision]\nadvertise = \"my host\"\n", "provision.advertise"},
 		{"bad port range", "[provision]\nadvertise = \"203.0.113.7\"\nforward_ports = \"23000-22000\"\n", "provision.forward_ports"},
 		{"port range of one end", "[provision]\nadvertise = \"host.example\"\nforward_ports = \"22000\"\n", "provision.forward_ports"},
@@ -216,4 +217,18 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("accepted a config that fails its own checks: %+v", c)
 		}
 	})
+}
+
+func TestOfferedImagesMustBeThere(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "debian-12.qcow2"), []byte("qcow"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkImages(ProvisionSection{ImageDir: dir, Images: []string{"debian-12"}}); err != nil {
+		t.Fatal(err)
+	}
+	err := checkImages(ProvisionSection{ImageDir: dir, Images: []string{"debian-12", "ubuntu-24.04"}})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "ubuntu-24.04.qcow2")) {
+		t.Fatalf("a missing image: %v", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -116,7 +117,10 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 		}
 		lcfg := provision.LibvirtConfig{URI: cfg.Provision.URI, Socket: cfg.Provision.Socket,
 			Prefix: cfg.Provision.DomainPrefix, Capacity: capacity, Pool: cfg.Provision.Pool,
-			ImageDir: cfg.Provision.ImageDir, Network: cfg.Provision.Network, SeedDir: cfg.Provision.SeedDir}
+			ImageDir: cfg.Provision.ImageDir, Images: cfg.Provision.Images, Network: cfg.Provision.Network, SeedDir: cfg.Provision.SeedDir}
+		if err := checkImages(cfg.Provision); err != nil {
+			return nil, err
+		}
 		if cfg.Provision.Advertise != "" {
 			publish, err := newPublisher(cfg.Provision)
 			if err != nil {
@@ -376,4 +380,15 @@ func newPublisher(p ProvisionSection) (*provision.PublishConfig, error) {
 		return nil, fmt.Errorf("provision.advertise is set, but the node cannot forward ports to its VMs: %w", err)
 	}
 	return &provision.PublishConfig{Advertise: p.Advertise, Forwarder: f}, nil
+}
+
+// checkImages makes sure every image the host says it offers is there.
+func checkImages(p ProvisionSection) error {
+	for _, name := range p.Images {
+		path := filepath.Join(p.ImageDir, name+".qcow2")
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("provision.images offers %q, but %s cannot be read: %w", name, path, err)
+		}
+	}
+	return nil
 }
