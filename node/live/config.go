@@ -108,8 +108,8 @@ type ProvisionSection struct {
 	// Images, if not empty, are the images this host offers (each
 	// <image_dir>/<name>.qcow2, checked at start); a VM asking for another
 	// fails here and moves on. Empty offers whatever image_dir holds.
-	Images []string `toml:"images"`
-	Network  string `toml:"network"`
+	Images  []string `toml:"images"`
+	Network string   `toml:"network"`
 	// SeedDir holds each VM's cloud-init seed, which the node writes and
 	// the hypervisor reads: an absolute path, the same for both.
 	SeedDir string `toml:"seed_dir"`
