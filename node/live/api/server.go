@@ -21,6 +21,7 @@ import (
 	"dagger/graph"
 	"dagger/graph/codec"
 	"dagger/node"
+	"dagger/node/cluster"
 	"dagger/node/payment"
 	"dagger/node/tx"
 )
@@ -807,43 +808,40 @@ func checkKind(t *tx.Tx, want tx.Kind, route string) error {
 }
 
 func (s *server) getVM(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, err := pathID(r, "id", "VM id")
+	v, err := s.pathVM(r)
 	if err != nil {
 		return 0, nil, err
-	}
-	if _, err := query(r); err != nil {
-		return 0, nil, err
-	}
-	ctx, cancel := s.call(r)
-	defer cancel()
-	v, ok, err := s.b.VM(ctx, id)
-	if err != nil {
-		return 0, nil, err
-	}
-	if !ok {
-		return 0, nil, notFound("no VM %s as of this node's latest commit: a VM created moments ago may not have committed yet", id)
 	}
 	return http.StatusOK, vmView(v, time.Now()), nil
 }
 
 func (s *server) vmEvents(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	id, err := pathID(r, "id", "VM id")
+	v, err := s.pathVM(r)
 	if err != nil {
 		return 0, nil, err
 	}
+	return http.StatusOK, vmEventsView(v), nil
+}
+
+// pathVM returns the VM the path names, as of this node's latest commit.
+func (s *server) pathVM(r *http.Request) (cluster.VM, error) {
+	id, err := pathID(r, "id", "VM id")
+	if err != nil {
+		return cluster.VM{}, err
+	}
 	if _, err := query(r); err != nil {
-		return 0, nil, err
+		return cluster.VM{}, err
 	}
 	ctx, cancel := s.call(r)
 	defer cancel()
 	v, ok, err := s.b.VM(ctx, id)
 	if err != nil {
-		return 0, nil, err
+		return cluster.VM{}, err
 	}
 	if !ok {
-		return 0, nil, notFound("no VM %s as of this node's latest commit: a VM created moments ago may not have committed yet", id)
+		return cluster.VM{}, notFound("no VM %s as of this node's latest commit: a VM created moments ago may not have committed yet", id)
 	}
-	return http.StatusOK, vmEventsView(v), nil
+	return v, nil
 }
 
 func (s *server) listVMs(w http.ResponseWriter, r *http.Request) (int, any, error) {
