@@ -100,7 +100,7 @@ func TestCustomerReachesTheirVM(t *testing.T) {
 	}
 	sshLine := fmt.Sprintf("ssh -p %d dagger@%s", v.Access.Port, published)
 	got := daggerStdout(t, "vm", "get", "--node", clients[2].base, res.VM)
-	for _, want := range []string{"state      running", "(ends in 1h5", "access     " + sshLine} {
+	for _, want := range []string{"state      running", "(ends in 1h", "access     " + sshLine} {
 		if !strings.Contains(got, want) {
 			t.Errorf("vm get lacks %q:\n%s", want, got)
 		}
