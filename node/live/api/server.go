@@ -883,12 +883,7 @@ func parseOwner(s string) (tx.Key, error) {
 }
 
 func (s *server) operators(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	if _, err := query(r); err != nil {
-		return 0, nil, err
-	}
-	ctx, cancel := s.call(r)
-	defer cancel()
-	ops, err := s.b.Operators(ctx)
+	ops, err := s.allOperators(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -904,12 +899,7 @@ func (s *server) operator(w http.ResponseWriter, r *http.Request) (int, any, err
 	if err != nil {
 		return 0, nil, badRequest("operator %q: want its public key (64 hex digits) or its Solana address (base58)", r.PathValue("id"))
 	}
-	if _, err := query(r); err != nil {
-		return 0, nil, err
-	}
-	ctx, cancel := s.call(r)
-	defer cancel()
-	ops, err := s.b.Operators(ctx)
+	ops, err := s.allOperators(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -919,6 +909,17 @@ func (s *server) operator(w http.ResponseWriter, r *http.Request) (int, any, err
 		}
 	}
 	return 0, nil, notFound("no operator %s as of this node's latest commit", k)
+}
+
+// allOperators returns every operator as of this node's latest commit, for
+// a request that takes no query parameters.
+func (s *server) allOperators(r *http.Request) ([]cluster.Operator, error) {
+	if _, err := query(r); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.call(r)
+	defer cancel()
+	return s.b.Operators(ctx)
 }
 
 func (s *server) params(w http.ResponseWriter, r *http.Request) (int, any, error) {
