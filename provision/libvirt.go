@@ -690,8 +690,12 @@ func (l *Libvirt) List() ([]Domain, error) {
 	}
 	perr := l.publish(doms)
 	l.mu.Lock()
+	changed := (perr == nil) != (l.publishErr == nil) || perr != nil && perr.Error() != l.publishErr.Error()
 	l.publishErr = perr
 	l.mu.Unlock()
+	if changed && l.cfg.Publish.OnError != nil {
+		l.cfg.Publish.OnError(perr)
+	}
 	return doms, nil
 }
 

@@ -16,6 +16,11 @@ type PublishConfig struct {
 	Advertise string
 	// Forwarder forwards a port of the host to each running guest's SSH.
 	Forwarder *Forwarder
+	// OnError, if not nil, hears why a List could not publish some VMs
+	// (the port range is full, nftables failed), and nil once a List
+	// publishes every VM again: the operator's log. It is called only
+	// when that changes, never with the Libvirt's lock held.
+	OnError func(error)
 }
 
 // publish fills in the Access of the running domains of doms, forwarding a

@@ -1,6 +1,7 @@
 package provision_test
 
 import (
+	"errors"
 	"net/netip"
 	"testing"
 
@@ -16,8 +17,10 @@ func TestLibvirtPublishesRunningVMs(t *testing.T) {
 	needLibvirtd(t)
 	n := newTestNet(t)
 	f := newForwarder(t, n, nil)
+	var heard []error
 	lv := newLibvirt(t, "dgt-pub-", func(c *provision.LibvirtConfig) {
-		c.Publish = &provision.PublishConfig{Advertise: "203.0.113.9", Forwarder: f}
+		c.Publish = &provision.PublishConfig{Advertise: "203.0.113.9", Forwarder: f,
+			OnError: func(err error) { heard = append(heard, err) }}
 	})
 	mustDo(t, "define a", lv.Define(spec("a", 1, 512, 10)))
 	mustDo(t, "define b", lv.Define(spec("b", 1, 512, 10)))
@@ -59,5 +62,40 @@ func TestLibvirtPublishesRunningVMs(t *testing.T) {
 	}
 	if fw, err := f.Published(); err != nil || len(fw) != 0 {
 		t.Fatalf("forwards after a stopped and b went: %+v, %v", fw, err)
+	}
+	if len(heard) != 0 {
+		t.Fatalf("publishing worked, yet OnError heard %v", heard)
+	}
+}
+
+// A host whose port range is full says so once, and again once every VM
+// is published.
+func TestLibvirtSaysWhenItCannotPublish(t *testing.T) {
+	needLibvirtd(t)
+	n := newTestNet(t)
+	f := newForwarder(t, n, func(c *provision.ForwarderConfig) { c.PortMin, c.PortMax = 22000, 22000 })
+	var heard []error
+	lv := newLibvirt(t, "dgt-full-", func(c *provision.LibvirtConfig) {
+		c.Publish = &provision.PublishConfig{Advertise: "203.0.113.9", Forwarder: f,
+			OnError: func(err error) { heard = append(heard, err) }}
+	})
+	for _, id := range []string{"a", "b"} {
+		mustDo(t, "define "+id, lv.Define(spec(id, 1, 512, 10)))
+		mustDo(t, "start "+id, lv.Start(id))
+	}
+	for range 2 {
+		if _, err := lv.List(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(heard) != 1 || !errors.Is(heard[0], provision.ErrPortsExhausted) || !errors.Is(lv.PublishErr(), provision.ErrPortsExhausted) {
+		t.Fatalf("with one port for two VMs, OnError heard %v", heard)
+	}
+	mustDo(t, "destroy b", lv.Destroy("b"))
+	if _, err := lv.List(); err != nil {
+		t.Fatal(err)
+	}
+	if len(heard) != 2 || heard[1] != nil {
+		t.Fatalf("once every VM is published, OnError heard %v", heard)
 	}
 }

@@ -122,7 +122,7 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 			return nil, err
 		}
 		if cfg.Provision.Advertise != "" {
-			publish, err := newPublisher(cfg.Provision)
+			publish, err := newPublisher(cfg.Provision, log)
 			if err != nil {
 				return nil, err
 			}
@@ -366,7 +366,7 @@ func (a asyncCounters) Counters() (ops, fails map[string]uint64) {
 // newPublisher makes the forwarder that publishes running VMs at the
 // host's advertised address, and checks now that nftables can be used, so
 // that a node that cannot reach its VMs says so at its start.
-func newPublisher(p ProvisionSection) (*provision.PublishConfig, error) {
+func newPublisher(p ProvisionSection, log *slog.Logger) (*provision.PublishConfig, error) {
 	lo, hi, err := p.forwardPorts()
 	if err != nil {
 		return nil, err
@@ -379,7 +379,14 @@ func newPublisher(p ProvisionSection) (*provision.PublishConfig, error) {
 		f.Close()
 		return nil, fmt.Errorf("provision.advertise is set, but the node cannot forward ports to its VMs: %w", err)
 	}
-	return &provision.PublishConfig{Advertise: p.Advertise, Forwarder: f}, nil
+	onError := func(err error) {
+		if err != nil {
+			log.Warn("some running VMs are not reachable: their ports are not forwarded", "err", err)
+		} else {
+			log.Info("every running VM is reachable again")
+		}
+	}
+	return &provision.PublishConfig{Advertise: p.Advertise, Forwarder: f, OnError: onError}, nil
 }
 
 // checkImages makes sure every image the host says it offers is there.
