@@ -33,6 +33,9 @@ const (
 	rejoinClockSlack = 5 * time.Second
 	// maxSyncAsked bounds the peers one sync remembers asking.
 	maxSyncAsked = 16
+	// maxSyncPatience bounds the leader timeouts a sync waits for an
+	// answer before it moves to another peer.
+	maxSyncPatience = 8
 	// maxProposalsPerStep bounds the events one step makes: a node that
 	// catches up makes one per round it may advance to.
 	maxProposalsPerStep = 64
@@ -210,9 +213,17 @@ type Ledger struct {
 	syncNext   Position
 	// syncAsked are the peers this sync asked so far: an answer from any
 	// of them counts, since a slow one may answer after the node moved on
-	// to the next. syncIdle counts retry ticks without an answer.
-	syncAsked []transport.PeerID
-	syncIdle  int
+	// to the next. syncIdle counts retry ticks without an answer;
+	// syncPatience is how many leader timeouts without one move the sync
+	// to the next peer. It doubles (up to maxSyncPatience) each time an
+	// answer comes from a peer the sync had moved away from: answers of
+	// events of many megabytes over a slow link take longer than a leader
+	// timeout, and asking yet another peer for them would only add a
+	// second stream of the same events. A silent peer (down, or cut off)
+	// sends nothing late, and costs one leader timeout.
+	syncAsked    []transport.PeerID
+	syncIdle     int
+	syncPatience int
 	// syncHold: the node does not sign until the sync ends, being behind
 	// (restarted, rejoining, far behind or in an ended epoch); a sync that
 	// only fills a hole below its rounds does not hold it.
@@ -235,8 +246,9 @@ type Ledger struct {
 
 	lastRound  uint64 // NextRound at the last retry tick, to notice a stall
 	stalledFor time.Duration
-	// stallSynced: this stall already asked for a sync.
-	stallSynced bool
+	// stallAsked: this stall already asked a peer for the round's events
+	// (KindRound).
+	stallAsked bool
 	// heard counts the events of the current epoch new to the graph;
 	// heardAtTick is its value at the last retry tick. A node that keeps
 	// receiving new events is not cut off: under load, events of hundreds
@@ -309,14 +321,17 @@ type LedgerStats struct {
 	// next epoch came while this node had not committed the end of its
 	// own (see Ledger.ahead).
 	SyncsToNextEpoch uint64
-	Rebroadcasts     uint64
-	TxsSubmitted     uint64
-	TxsRefused       uint64
-	CommittedEvents  uint64
-	Epochs           uint64 // epochs this ledger moved to
-	TxsForwarded     uint64
-	TxsReforwarded   uint64 // forwarded again after ForwardRetry without a commit
-	TxsRequeued      uint64 // from own events that can no longer commit
+	// Announcements counts KindHave messages broadcast while stalled.
+	Announcements uint64
+	// RoundAsks counts KindRound requests sent while stalled.
+	RoundAsks       uint64
+	TxsSubmitted    uint64
+	TxsRefused      uint64
+	CommittedEvents uint64
+	Epochs          uint64 // epochs this ledger moved to
+	TxsForwarded    uint64
+	TxsReforwarded  uint64 // forwarded again after ForwardRetry without a commit
+	TxsRequeued     uint64 // from own events that can no longer commit
 	// Graph sums the counters of every graph the ledger ran.
 	Graph graph.Stats
 }
@@ -712,12 +727,19 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 		l.send(from, EncodeOwned(l.epoch, m.Epoch, events))
 	case KindOwned:
 		l.owned(from, m)
+	case KindHave:
+		l.have(from, m.Have, m.HaveHash)
+	case KindRound:
+		l.serveRound(from, m.Round, m.Creators)
 	case KindBatch:
 		for _, enc := range m.Events {
 			l.receiveEvent(from, enc)
 		}
 		if l.syncing && m.Sync && slices.Contains(l.syncAsked, from) {
 			l.syncIdle = 0
+			if from != l.syncPeer {
+				l.syncPatience = min(2*l.syncPatience, maxSyncPatience)
+			}
 			switch {
 			case !m.More:
 				l.syncing, l.syncAsked = false, l.syncAsked[:0]
@@ -726,9 +748,14 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 				} else {
 					l.mayPropose = true
 				}
-			case !m.Next.Less(l.syncNext):
-				l.syncPeer, l.syncNext = from, m.Next
-				l.send(from, EncodeSync(m.Next))
+			case l.syncNext.Less(l.syncContinue(m.Next)):
+				// Beyond where the sync asked last: continue with this
+				// peer. An answer from a peer the sync moved away from,
+				// no further than the sync got since, ends that peer's
+				// part, so a sync never streams the same events from two
+				// peers at once.
+				l.syncPeer, l.syncNext = from, l.syncContinue(m.Next)
+				l.send(from, EncodeSync(l.syncNext))
 				l.stats.SyncsSent++
 			}
 		}
@@ -815,6 +842,63 @@ func (l *Ledger) releaseAhead(from transport.PeerID) {
 	l.drain(from)
 }
 
+// askRound asks peer for the events of round r of the current epoch that
+// this node lacks (KindRound).
+func (l *Ledger) askRound(peer transport.PeerID, r uint64) {
+	if peer == "" {
+		return
+	}
+	var held []graph.MemberID
+	for _, e := range l.g.EventsAt(r) {
+		if len(held) == 0 || held[len(held)-1] != e.Creator {
+			held = append(held, e.Creator) // EventsAt groups them by creator
+		}
+	}
+	l.send(peer, EncodeRound(Position{Epoch: l.epoch, Round: r}, held))
+	l.stats.RoundAsks++
+}
+
+// serveRound answers KindRound with the events of the round this node's
+// graph holds, except those of the creators the asker has, as one batch.
+func (l *Ledger) serveRound(to transport.PeerID, at Position, held []graph.MemberID) {
+	if at.Epoch != l.epoch || at.Round < l.g.Horizon() || at.Round > l.g.Round() {
+		return
+	}
+	var out [][]byte
+	size := 0
+	for _, e := range l.g.EventsAt(at.Round) {
+		if slices.Contains(held, e.Creator) {
+			continue
+		}
+		enc := e.Encode()
+		if len(out) > 0 && (len(out) >= MaxBatchEvents || size+len(enc) > SyncBatchBytes) {
+			break
+		}
+		out = append(out, enc)
+		size += len(enc)
+	}
+	if len(out) > 0 {
+		l.send(to, EncodeBatch(out))
+	}
+}
+
+// have takes a peer's announcement of the latest event it signed (see
+// KindHave) and fetches the event from it unless this node holds it, is
+// past its epoch, or syncs (which brings it). What the fetch brings is
+// handled as any event: one of the next epoch is kept (ahead) or starts a
+// sync, as the announced event itself would.
+func (l *Ledger) have(from transport.PeerID, at Position, h graph.Hash) {
+	switch {
+	case l.syncing, at.Epoch < l.epoch:
+		return
+	case at.Epoch == l.epoch && (at.Round < l.g.Horizon() || l.g.Has(h)):
+		return
+	case at.Epoch == l.epoch+1 && slices.ContainsFunc(l.ahead, func(a aheadEvent) bool { return a.e.Hash() == h }):
+		return
+	}
+	l.fetch(from, []graph.EventRef{{Round: at.Round, Hash: h}})
+}
+
 func (l *Ledger) invalid(from transport.PeerID, err error) {
 	l.stats.Invalid++
 	if l.cfg.Hooks.Invalid != nil {
@@ -847,6 +931,9 @@ func (l *Ledger) serveSync(to transport.PeerID, from Position) {
 	size := 0
 	more, next := false, Position{}
 	err := l.store.Scan(from, func(pos Position, enc []byte) bool {
+		// The next batch starts at this event's exact position, also in
+		// the middle of a round: a round's events may take many batches
+		// (events larger than a batch take one each).
 		if len(out) >= MaxBatchEvents || (len(out) > 0 && size+len(enc) > SyncBatchBytes) {
 			more, next = true, pos
 			return false
@@ -1022,7 +1109,7 @@ func (l *Ledger) startSync(peer transport.PeerID, from Position, hold bool) {
 		return
 	}
 	if !l.syncing {
-		l.syncAsked, l.syncHold = l.syncAsked[:0], false
+		l.syncAsked, l.syncHold, l.syncPatience = l.syncAsked[:0], false, 1
 	}
 	l.syncHold = l.syncHold || hold
 	if !slices.Contains(l.syncAsked, peer) {
@@ -1034,6 +1121,17 @@ func (l *Ledger) startSync(peer transport.PeerID, from Position, hold bool) {
 	l.syncing, l.syncPeer, l.syncNext, l.syncIdle = true, peer, from, 0
 	l.send(peer, EncodeSync(from))
 	l.stats.SyncsSent++
+}
+
+// syncContinue is where a sync goes on after a batch that ended at next:
+// there, or at the current epoch's horizon if the node got past next
+// meanwhile (it switched epochs, or collected the rounds): what lies below
+// would be dropped on arrival.
+func (l *Ledger) syncContinue(next Position) Position {
+	if floor := (Position{Epoch: l.epoch, Round: l.g.Horizon()}); next.Less(floor) {
+		return floor
+	}
+	return next
 }
 
 func (l *Ledger) send(to transport.PeerID, msg []byte) {
@@ -1056,9 +1154,9 @@ func (l *Ledger) nextPeer(cursor *int) transport.PeerID {
 }
 
 // onRetry re-asks for missing parents, moves a stalled sync to another
-// peer, and re-broadcasts the node's latest event when its round has not
-// moved for a leader timeout: after a partition heals, nobody would
-// otherwise resend the events the other side missed.
+// peer, and announces the node's latest event (KindHave) when its round
+// has not moved for a leader timeout: after a partition heals, nobody would
+// otherwise know of the events the other side missed.
 func (l *Ledger) onRetry() {
 	if l.stopped || l.faulted {
 		return
@@ -1103,8 +1201,12 @@ func (l *Ledger) onRetry() {
 	// A sync whose peer stays silent for a leader timeout (its answers may
 	// be large, the link slow) moves on to another peer.
 	if l.syncing {
-		if l.syncIdle++; time.Duration(l.syncIdle)*l.cfg.FetchRetry >= l.cfg.LeaderTimeout {
-			l.startSync(l.nextPeer(&l.syncCursor), l.syncNext, false)
+		if l.syncIdle++; time.Duration(l.syncIdle)*l.cfg.FetchRetry >= time.Duration(l.syncPatience)*l.cfg.LeaderTimeout {
+			from, peer := l.syncNext, l.nextPeer(&l.syncCursor)
+			if peer != l.syncPeer {
+				from = from.RoundStart() // an index in the round is the last peer's own
+			}
+			l.startSync(peer, from, false)
 		}
 	}
 	l.reforward()
@@ -1112,25 +1214,32 @@ func (l *Ledger) onRetry() {
 		l.askOwn() // answers may have been lost, or peers were down
 	}
 	if next := l.g.NextRound(); next != l.lastRound {
-		l.lastRound, l.stalledFor, l.stallSynced = next, 0, false
-	} else if l.stalledFor += l.cfg.FetchRetry; !l.stallSynced && !hearing && l.stalledFor >= 2*l.cfg.FetchRetry && next > 0 && !l.syncing &&
+		l.lastRound, l.stalledFor, l.stallAsked = next, 0, false
+	} else if l.stalledFor += l.cfg.FetchRetry; !l.stallAsked && !hearing && l.stalledFor >= 2*l.cfg.FetchRetry && next > 0 && !l.syncing &&
 		l.stalledFor < l.cfg.LeaderTimeout && (l.g.Waiting() == graph.WaitQuorum || l.g.Waiting() == graph.WaitLeader) {
 		// Short of a quorum or of the leader for two ticks, the last of
 		// them without a new event: an event of the round may have been
 		// lost on its way here, and nothing refers to it yet, so no fetch
-		// asks for it. A sync from the round brings it from a peer's
-		// store, where waiting would cost a leader timeout or a peer's
-		// rebroadcast. (A lost event that later events refer to is
-		// fetched as a missing parent.)
-		l.stallSynced = true
-		l.startSync(l.nextPeer(&l.syncCursor), Position{Epoch: l.epoch, Round: next - 1}, false)
+		// asks for it. Asking a peer for the round's events this node
+		// lacks brings it, where waiting would cost a leader timeout or a
+		// peer's announcement; and only it: a sync from the round would
+		// bring the round's events again from a peer's store, which under
+		// load (events of megabytes, rounds slower than two ticks) doubles
+		// the traffic of every round. (A lost event that later events
+		// refer to is fetched as a missing parent.)
+		l.stallAsked = true
+		l.askRound(l.nextPeer(&l.syncCursor), next-1)
 	} else if l.stalledFor >= l.cfg.LeaderTimeout {
+		// Announce the latest own event: a peer that lacks it (lost on
+		// the way, or sent while a partition cut it off) fetches it, and
+		// a peer in an earlier epoch learns that it fell behind. Sending
+		// the event itself again would cost each peer its full size every
+		// leader timeout, which under load (events of megabytes) takes
+		// the bandwidth the round's new events need.
 		l.stalledFor = 0
 		if own, ok := l.g.LastSigned(); ok {
-			if e, ok := l.g.Get(own.Hash); ok {
-				l.tr.Broadcast(EncodeEvent(e.Encode()))
-				l.stats.Rebroadcasts++
-			}
+			l.tr.Broadcast(EncodeHave(Position{Epoch: l.epoch, Round: own.Round}, own.Hash))
+			l.stats.Announcements++
 		}
 	}
 	l.step("")

@@ -7,15 +7,31 @@ import (
 	"dagger/graph"
 )
 
-// Position orders stored events: by epoch, then round.
+// Position orders stored events: by epoch, then round, then Index, the
+// event's place among its round's events in the store's own order
+// (insertion order). A position with Index 0 is the start of its round.
+// Index is local to one store: another node's store may hold the round's
+// events in another order, or other events, so a position with a non-zero
+// Index is only ever handed back to the store (the peer) that made it, as a
+// sync continues where the peer's last batch ended inside a round.
 type Position struct {
 	Epoch, Round uint64
+	Index        uint32
 }
 
 // Less orders positions.
 func (p Position) Less(o Position) bool {
-	return p.Epoch < o.Epoch || p.Epoch == o.Epoch && p.Round < o.Round
+	if p.Epoch != o.Epoch {
+		return p.Epoch < o.Epoch
+	}
+	if p.Round != o.Round {
+		return p.Round < o.Round
+	}
+	return p.Index < o.Index
 }
+
+// RoundStart is the start of p's round: the same position in any store.
+func (p Position) RoundStart() Position { return Position{Epoch: p.Epoch, Round: p.Round} }
 
 // Signed is the latest event a node signed, with its epoch.
 type Signed struct {
@@ -51,10 +67,11 @@ type Store interface {
 	SetLastSigned(s Signed) error
 	// LastSigned returns the latest event this node signed, if any.
 	LastSigned() (Signed, bool, error)
-	// Scan calls fn with the encoding of every stored event at position
-	// from or above, in position order and in insertion order within a
-	// round, until fn returns false. The slices are the store's: fn must not
-	// keep or modify them beyond the call unless the store says otherwise.
+	// Scan calls fn with the position and encoding of every stored event
+	// at position from or above, in position order (insertion order within
+	// a round, which Index counts), until fn returns false. The slices are
+	// the store's: fn must not keep or modify them beyond the call unless
+	// the store says otherwise.
 	Scan(from Position, fn func(pos Position, enc []byte) bool) error
 	// PutSnapshot stores a snapshot, durably, and keeps at least the
 	// newest two. A snapshot older than the newest stored one is refused.
@@ -112,8 +129,12 @@ func (s *MemStore) Scan(from Position, fn func(Position, []byte) bool) error {
 			r = from.Round
 		}
 		for ; r < uint64(len(s.epochs[ep])); r++ {
-			for _, enc := range s.epochs[ep][r] {
-				if !fn(Position{Epoch: ep, Round: r}, enc) {
+			i := 0
+			if ep == from.Epoch && r == from.Round {
+				i = int(min(from.Index, uint32(len(s.epochs[ep][r]))))
+			}
+			for ; i < len(s.epochs[ep][r]); i++ {
+				if !fn(Position{Epoch: ep, Round: r, Index: uint32(i)}, s.epochs[ep][r][i]) {
 					return nil
 				}
 			}

@@ -14,11 +14,13 @@ import (
 //
 //	event: 0x01 | encoded event
 //	fetch: 0x02 | count u16 | count × hash
-//	sync:  0x03 | from epoch u64 | from round u64
-//	batch: 0x04 | flags u8 (bit 0: more, bit 1: answers a sync) | next epoch u64 | next round u64 | count u32 | count × (length u32 | encoded event)
+//	sync:  0x03 | from epoch u64 | from round u64 | from index u32
+//	batch: 0x04 | flags u8 (bit 0: more, bit 1: answers a sync) | next epoch u64 | next round u64 | next index u32 | count u32 | count × (length u32 | encoded event)
 //	txs:   0x05 | hops u8 | count u32 | count × (length u32 | transaction)
 //	own:   0x06 | epoch u64 | creator u32
 //	owned: 0x07 | epoch u64 | count u32 (at most 2) | count × (length u32 | encoded event)
+//	have:  0x08 | epoch u64 | round u64 | hash
+//	round: 0x09 | epoch u64 | round u64 | count u16 (at most graph.MaxCommitteeSize) | count × creator u32
 //
 // Events keep their own encoding inside a message, so an event read from
 // the network is stored and relayed as the same bytes.
@@ -27,14 +29,14 @@ import (
 type Kind uint8
 
 const (
-	// KindEvent pushes one event: its creator broadcasts it, and a node
-	// re-broadcasts its latest while it waits for a quorum.
+	// KindEvent pushes one event: its creator broadcasts it once.
 	KindEvent Kind = 1
 	// KindFetch asks a peer for events by hash: the missing parents of an
 	// event that peer sent.
 	KindFetch Kind = 2
-	// KindSync asks a peer for every event it stored from a position (epoch
-	// and round) on: how a node that fell behind or restarted catches up.
+	// KindSync asks a peer for every event it stored from a position (epoch,
+	// round, and the index in the round where the peer's last batch ended)
+	// on: how a node that fell behind or restarted catches up.
 	KindSync Kind = 3
 	// KindBatch answers a fetch or a sync with events.
 	KindBatch Kind = 4
@@ -51,6 +53,19 @@ const (
 	// the creator's latest event it holds and its own latest event (each
 	// if it has one).
 	KindOwned Kind = 7
+	// KindHave announces the latest event a node signed, by epoch, round
+	// and hash, while the node waits for a quorum: a peer that lacks it
+	// fetches it, and one in an earlier epoch learns that it fell behind.
+	// Announcing the event rather than sending it again costs a few dozen
+	// bytes where the event may take megabytes, and a peer that has it
+	// already spends nothing.
+	KindHave Kind = 8
+	// KindRound asks a peer for the events of one round of an epoch that
+	// it holds in its graph, except those of the creators listed (the
+	// asker has them): a node short of a quorum or of the leader asks it
+	// when an event of its round may have been lost on the way, and gets
+	// only what it lacks. The answer is a batch, as for a fetch.
+	KindRound Kind = 9
 )
 
 func (k Kind) String() string {
@@ -69,6 +84,10 @@ func (k Kind) String() string {
 		return "own"
 	case KindOwned:
 		return "owned"
+	case KindHave:
+		return "have"
+	case KindRound:
+		return "round"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -105,6 +124,14 @@ type Message struct {
 	Epoch   uint64
 	Asked   uint64
 	Creator graph.MemberID
+	// Have is the event KindHave announces: its epoch and round (Index 0)
+	// and its hash.
+	Have     Position
+	HaveHash graph.Hash
+	// Round is the epoch and round KindRound asks about; Creators are the
+	// creators whose events the asker has there.
+	Round    Position
+	Creators []graph.MemberID
 }
 
 // EncodeEvent returns the event message carrying enc.
@@ -130,7 +157,32 @@ func EncodeFetch(hashes []graph.Hash) []byte {
 // EncodeSync returns the sync request for the events from position from on.
 func EncodeSync(from Position) []byte {
 	b := binary.BigEndian.AppendUint64([]byte{byte(KindSync)}, from.Epoch)
-	return binary.BigEndian.AppendUint64(b, from.Round)
+	b = binary.BigEndian.AppendUint64(b, from.Round)
+	return binary.BigEndian.AppendUint32(b, from.Index)
+}
+
+// EncodeRound asks for the events of round at.Round of epoch at.Epoch
+// except those of creators held (at most graph.MaxCommitteeSize).
+func EncodeRound(at Position, held []graph.MemberID) []byte {
+	if len(held) > graph.MaxCommitteeSize {
+		panic(fmt.Sprintf("node: round request naming %d creators, at most %d", len(held), graph.MaxCommitteeSize))
+	}
+	b := make([]byte, 0, 19+4*len(held))
+	b = binary.BigEndian.AppendUint64(append(b, byte(KindRound)), at.Epoch)
+	b = binary.BigEndian.AppendUint64(b, at.Round)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(held)))
+	for _, c := range held {
+		b = binary.BigEndian.AppendUint32(b, uint32(c))
+	}
+	return b
+}
+
+// EncodeHave announces the event with hash h at round at.Round of epoch
+// at.Epoch.
+func EncodeHave(at Position, h graph.Hash) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{byte(KindHave)}, at.Epoch)
+	b = binary.BigEndian.AppendUint64(b, at.Round)
+	return append(b, h[:]...)
 }
 
 // EncodeBatch returns the batch of encoded events (at most
@@ -148,7 +200,7 @@ func encodeBatch(events [][]byte, sync, more bool, next Position) []byte {
 	if len(events) > MaxBatchEvents {
 		panic(fmt.Sprintf("node: batch of %d events, at most %d", len(events), MaxBatchEvents))
 	}
-	n := 22
+	n := 26
 	for _, e := range events {
 		n += 4 + len(e)
 	}
@@ -162,6 +214,7 @@ func encodeBatch(events [][]byte, sync, more bool, next Position) []byte {
 	}
 	b = binary.BigEndian.AppendUint64(b, next.Epoch)
 	b = binary.BigEndian.AppendUint64(b, next.Round)
+	b = binary.BigEndian.AppendUint32(b, next.Index)
 	return appendItems(b, events)
 }
 
@@ -259,7 +312,7 @@ func DecodeMessage(b []byte) (Message, error) {
 			}
 		}
 	case KindSync:
-		m.From = Position{Epoch: r.U64("sync epoch"), Round: r.U64("sync round")}
+		m.From = Position{Epoch: r.U64("sync epoch"), Round: r.U64("sync round"), Index: r.U32("sync index")}
 	case KindBatch:
 		flags := r.U8("batch flags")
 		if r.Err() == nil && flags > 3 {
@@ -269,7 +322,7 @@ func DecodeMessage(b []byte) (Message, error) {
 		if r.Err() == nil && m.More && !m.Sync {
 			r.Fail("batch: more events promised in answer to a fetch")
 		}
-		m.Next = Position{Epoch: r.U64("batch next epoch"), Round: r.U64("batch next round")}
+		m.Next = Position{Epoch: r.U64("batch next epoch"), Round: r.U64("batch next round"), Index: r.U32("batch next index")}
 		if r.Err() == nil && !m.More && m.Next != (Position{}) {
 			r.Fail("batch: next position %v without more", m.Next)
 		}
@@ -286,6 +339,24 @@ func DecodeMessage(b []byte) (Message, error) {
 	case KindOwned:
 		m.Epoch, m.Asked = r.U64("owned epoch"), r.U64("owned asked epoch")
 		m.Events = items(&r, "owned events", MaxOwnedEvents)
+	case KindHave:
+		m.Have = Position{Epoch: r.U64("have epoch"), Round: r.U64("have round")}
+		r.Fixed(m.HaveHash[:], "have hash")
+	case KindRound:
+		m.Round = Position{Epoch: r.U64("round epoch"), Round: r.U64("round round")}
+		n := int(r.U16("round count"))
+		if r.Err() == nil && n > graph.MaxCommitteeSize {
+			r.Fail("round request naming %d creators, at most %d", n, graph.MaxCommitteeSize)
+		}
+		if r.Err() == nil && r.Left() != 4*n {
+			r.Fail("round request naming %d creators in %d bytes", n, r.Left())
+		}
+		if r.Err() == nil && n > 0 {
+			m.Creators = make([]graph.MemberID, n)
+			for i := range m.Creators {
+				m.Creators[i] = graph.MemberID(r.U32("round creator"))
+			}
+		}
 	default:
 		r.Fail("unknown kind %d", b[0])
 	}
@@ -313,6 +384,10 @@ func (m Message) Encode() []byte {
 		return EncodeOwn(m.Epoch, m.Creator)
 	case KindOwned:
 		return EncodeOwned(m.Epoch, m.Asked, m.Events)
+	case KindHave:
+		return EncodeHave(m.Have, m.HaveHash)
+	case KindRound:
+		return EncodeRound(m.Round, m.Creators)
 	}
 	panic(fmt.Sprintf("node: encode of unknown message kind %d", m.Kind))
 }

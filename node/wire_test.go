@@ -16,13 +16,18 @@ func sampleMessages() [][]byte {
 		node.EncodeEvent([]byte{1, 2, 3}),
 		node.EncodeFetch([]graph.Hash{h, {}}),
 		node.EncodeSync(node.Position{Epoch: 1, Round: 42}),
+		node.EncodeSync(node.Position{Epoch: 1, Round: 42, Index: 3}),
 		node.EncodeSyncBatch([][]byte{{1}, {2, 3}}, true, node.Position{Epoch: 2, Round: 7}),
+		node.EncodeSyncBatch([][]byte{{1}}, true, node.Position{Epoch: 2, Round: 7, Index: 1}),
 		node.EncodeSyncBatch(nil, false, node.Position{}),
 		node.EncodeBatch([][]byte{{4}}),
 		node.EncodeTxs([][]byte{[]byte("tx one"), {7}}, 2),
 		node.EncodeOwn(3, 5),
 		node.EncodeOwned(3, 2, nil),
 		node.EncodeOwned(3, 3, [][]byte{{1, 2}, {3}}),
+		node.EncodeHave(node.Position{Epoch: 4, Round: 17}, h),
+		node.EncodeRound(node.Position{Epoch: 4, Round: 16}, nil),
+		node.EncodeRound(node.Position{Epoch: 4, Round: 16}, []graph.MemberID{0, 2, 1023}),
 	}
 }
 
@@ -41,7 +46,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 func TestDecodeMessageRejectsMalformedInput(t *testing.T) {
 	cases := map[string][]byte{
 		"empty":                 nil,
-		"unknown kind":          {9},
+		"unknown kind":          {10},
 		"event without body":    {1},
 		"fetch of zero":         {2, 0, 0},
 		"fetch short":           append([]byte{2, 0, 2}, make([]byte, 32)...),
@@ -56,8 +61,16 @@ func TestDecodeMessageRejectsMalformedInput(t *testing.T) {
 		"txs none":              {5, 0, 0, 0, 0, 0},
 		"txs count lies":        {5, 0, 0, 0, 0, 9, 0, 0, 0, 1, 1},
 		"txs too many hops":     {5, 9, 0, 0, 0, 1, 0, 0, 0, 1, 1},
-		"batch empty event":     {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 9},
+		"batch empty event":     {4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 9},
+		"sync without index":    node.EncodeSync(node.Position{Epoch: 1, Round: 2})[:17],
+		"have short hash":       node.EncodeHave(node.Position{Epoch: 1, Round: 2}, graph.Hash{})[:40],
+		"have trailing":         append(node.EncodeHave(node.Position{Epoch: 1, Round: 2}, graph.Hash{}), 0),
+		"round count lies":      node.EncodeRound(node.Position{Epoch: 1, Round: 2}, []graph.MemberID{1, 2})[:22],
+		"round too many":        binary.BigEndian.AppendUint16(make([]byte, 17), graph.MaxCommitteeSize+1),
 	}
+	cases["batch index no more"] = node.EncodeSyncBatch(nil, false, node.Position{})
+	cases["batch index no more"][21] = 1 // next index 1 without more
+	cases["round too many"][0] = byte(node.KindRound)
 	for name, b := range cases {
 		if _, err := node.DecodeMessage(b); !errors.Is(err, node.ErrBadMessage) {
 			t.Errorf("%s: got %v, want ErrBadMessage", name, err)

@@ -153,8 +153,13 @@ func (s *memStore) Scan(from node.Position, fn func(node.Position, []byte) bool)
 			r = from.Round
 		}
 		for ; r < uint64(len(s.epochs[ep])); r++ {
-			for _, i := range s.epochs[ep][r] {
-				if !fn(node.Position{Epoch: ep, Round: r}, s.ar.encs[i]) {
+			evs := s.epochs[ep][r]
+			if ep == from.Epoch && r == from.Round {
+				evs = evs[min(int(from.Index), len(evs)):]
+			}
+			for j, i := range evs {
+				pos := node.Position{Epoch: ep, Round: r, Index: uint32(len(s.epochs[ep][r]) - len(evs) + j)}
+				if !fn(pos, s.ar.encs[i]) {
 					return nil
 				}
 			}

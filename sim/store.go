@@ -192,14 +192,9 @@ func (s *simStore) Scan(from node.Position, fn func(node.Position, []byte) bool)
 		return s.mem.Scan(from, fn)
 	}
 	var found error
-	cur, index := from, -1
 	err := s.mem.Scan(from, func(pos node.Position, enc []byte) bool {
-		if pos != cur || index < 0 {
-			cur, index = pos, 0
-		} else {
-			index++
-		}
-		if d := s.find(func(d *damage) bool { return d.kind == writeEvent && d.pos == pos && d.index == index }); d != nil {
+		at := pos.RoundStart()
+		if d := s.find(func(d *damage) bool { return d.kind == writeEvent && d.pos == at && d.index == int(pos.Index) }); d != nil {
 			if found = d.check(); found != nil {
 				return false
 			}
@@ -288,7 +283,7 @@ func (s *simStore) corrupt(k writeKind, torn bool) (string, bool) {
 		n := 0
 		var enc []byte
 		_ = s.mem.Scan(pos, func(p node.Position, e []byte) bool {
-			if p != pos {
+			if p.RoundStart() != pos {
 				return false
 			}
 			n, enc = n+1, e
@@ -347,10 +342,10 @@ func (s *simStore) loseUnsynced() int {
 		var count int
 		if len(s.damaged) > 0 {
 			_ = s.mem.Scan(pos, func(p node.Position, _ []byte) bool {
-				if p == pos {
+				if p.RoundStart() == pos {
 					count++
 				}
-				return p == pos
+				return p.RoundStart() == pos
 			})
 			s.undamage(func(d *damage) bool { return d.kind == writeEvent && d.pos == pos && d.index == count-1 })
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,6 +114,44 @@ func TestSimStoreWriteErrorFailsTheArmedWriteOnce(t *testing.T) {
 	}
 	if sg, _, _ := f.st.LastSigned(); sg.Ref != f.own.Ref() {
 		t.Fatalf("last signed changed to %v by a failed write", sg.Ref)
+	}
+}
+
+// TestSimStoreScanFromInsideARound: a scan from a position with an Index
+// passes over that many of the round's events and names each event's place
+// in its round, with and without damage to check; a damaged event is found
+// by its place also when the scan starts inside its round.
+func TestSimStoreScanFromInsideARound(t *testing.T) {
+	f := newStoreFixture(t, false)
+	check := func(from node.Position, want []*graph.Event) {
+		t.Helper()
+		var got []node.Position
+		var hashes []graph.Hash
+		err := f.st.Scan(from, func(pos node.Position, enc []byte) bool {
+			h, _ := graph.EncodedHash(enc)
+			got, hashes = append(got, pos), append(hashes, h)
+			return true
+		})
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("scan from %+v: %d events, want %d (%v)", from, len(got), len(want), err)
+		}
+		for i, e := range want {
+			at := node.Position{Epoch: e.Epoch, Round: e.Round, Index: uint32(slices.Index(f.events[e.Round], e))}
+			if got[i] != at || hashes[i] != e.Hash() {
+				t.Fatalf("scan from %+v: [%d] at %+v, want %s at %+v", from, i, got[i], e.Ref(), at)
+			}
+		}
+	}
+	rest := append(slices.Clone(f.events[1][2:]), f.events[2]...)
+	check(node.Position{Round: 1, Index: 2}, rest)
+	check(node.Position{Round: 1, Index: 4}, f.events[2])
+	check(node.Position{Round: 1, Index: 400}, f.events[2])
+	if _, ok := f.st.corrupt(writeEvent, false); !ok {
+		t.Fatal("nothing to corrupt")
+	}
+	got, err := scan(f.st, node.Position{Round: 2, Index: 1})
+	if !errors.Is(err, errStore) || !strings.Contains(err.Error(), "round 2, #3") || len(got) != 2 {
+		t.Fatalf("scan from inside the damaged event's round: %d events, %v", len(got), err)
 	}
 }
 

@@ -140,16 +140,27 @@ func (d *DB) Scan(from node.Position, fn func(node.Position, []byte) bool) error
 	// Both backends iterate over an implicit snapshot, so writes made by
 	// fn neither disturb nor appear in this scan.
 	defer it.Close()
+	// Index counts the round's events in key order (their insertion
+	// order); those of from's round below from.Index are passed over by
+	// their keys, without reading their values.
+	at, index := from.RoundStart(), uint32(0)
 	for ; it.Valid(); it.Next() {
 		k := it.Key()
 		if !isEventKey(k) {
 			return d.damaged(fmt.Errorf("%w %s: an event key is %d bytes", ErrCorrupt, describeKey(k), eventKeySize))
 		}
+		pos, _ := parseEventKey(k)
+		if pos != at {
+			at, index = pos, 0
+		}
+		pos.Index = index
+		if index++; pos.Less(from) {
+			continue
+		}
 		p, err := decodeRecord(k, it.Value())
 		if err != nil {
 			return d.damaged(err)
 		}
-		pos, _ := parseEventKey(k)
 		if !fn(pos, bytes.Clone(p)) {
 			return nil
 		}

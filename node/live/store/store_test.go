@@ -70,11 +70,24 @@ func scanAll(t *testing.T, d *DB, from node.Position) []scanned {
 
 func checkScan(t *testing.T, got []scanned, want []*graph.Event) {
 	t.Helper()
+	checkScanAt(t, got, want, 0)
+}
+
+// checkScanAt checks a scan that began at index first of its first event's
+// round: each event's position names its place in its round.
+func checkScanAt(t *testing.T, got []scanned, want []*graph.Event, first uint32) {
+	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("scan returned %d events, want %d", len(got), len(want))
 	}
+	index := first
 	for i, e := range want {
-		if got[i].pos != (node.Position{Epoch: e.Epoch, Round: e.Round}) || !bytes.Equal(got[i].enc, e.Encode()) {
+		if i > 0 && (want[i-1].Epoch != e.Epoch || want[i-1].Round != e.Round) {
+			index = 0
+		}
+		pos := node.Position{Epoch: e.Epoch, Round: e.Round, Index: index}
+		index++
+		if got[i].pos != pos || !bytes.Equal(got[i].enc, e.Encode()) {
 			t.Fatalf("scan[%d] = %+v, want the event %s of epoch %d", i, got[i].pos, e.Ref(), e.Epoch)
 		}
 	}
@@ -113,6 +126,14 @@ func TestScanPositionOrder(t *testing.T) {
 				checkScan(t, scanAll(t, d, node.Position{Epoch: 0, Round: 3}), all[5:])
 				checkScan(t, scanAll(t, d, node.Position{Epoch: 1}), all[6:])
 				checkScan(t, scanAll(t, d, node.Position{Epoch: 1, Round: 1}), nil)
+			})
+			t.Run("from inside a round", func(t *testing.T) {
+				// Round 2 of epoch 0 holds a, c, g, h in insertion order: a
+				// sync batch that ended after c goes on at index 2.
+				checkScanAt(t, scanAll(t, d, node.Position{Epoch: 0, Round: 2, Index: 2}), all[3:], 2)
+				checkScanAt(t, scanAll(t, d, node.Position{Epoch: 0, Round: 2, Index: 3}), all[4:], 3)
+				checkScan(t, scanAll(t, d, node.Position{Epoch: 0, Round: 2, Index: 4}), all[5:])
+				checkScan(t, scanAll(t, d, node.Position{Epoch: 0, Round: 2, Index: 99}), all[5:])
 			})
 			t.Run("early stop", func(t *testing.T) {
 				var got []scanned
