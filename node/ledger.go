@@ -887,13 +887,24 @@ func (l *Ledger) serveRound(to transport.PeerID, at Position, held []graph.Membe
 // past its epoch, or syncs (which brings it). What the fetch brings is
 // handled as any event: one of the next epoch is kept (ahead) or starts a
 // sync, as the announced event itself would.
+//
+// A peer in a later epoch that announces an event this node already keeps
+// for the next one, or any event once this node waited for the switch in
+// vain (aheadWaited), is stalled waiting for this node: it syncs from that
+// peer, as it does on each further event of the next epoch. An earlier
+// sync may have ended without what decides the epoch's last leaders, say
+// from a peer that lacked them.
 func (l *Ledger) have(from transport.PeerID, at Position, h graph.Hash) {
 	switch {
 	case l.syncing, at.Epoch < l.epoch:
 		return
-	case at.Epoch == l.epoch && (at.Round < l.g.Horizon() || l.g.Has(h)):
-		return
-	case at.Epoch == l.epoch+1 && slices.ContainsFunc(l.ahead, func(a aheadEvent) bool { return a.e.Hash() == h }):
+	case at.Epoch == l.epoch:
+		if at.Round < l.g.Horizon() || l.g.Has(h) {
+			return
+		}
+	case l.aheadWaited || at.Epoch > l.epoch+1 ||
+		slices.ContainsFunc(l.ahead, func(a aheadEvent) bool { return a.e.Hash() == h }):
+		l.syncToNextEpoch(from)
 		return
 	}
 	l.fetch(from, []graph.EventRef{{Round: at.Round, Hash: h}})
