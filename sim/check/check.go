@@ -158,6 +158,12 @@ type nodeState struct {
 	// pending maps the required transactions not yet committed here to
 	// their submission time.
 	pending map[graph.Hash]int64
+	// down: the node went down (Down) and has not restarted since.
+	// lastCommitAt is when it last delivered a commit, if it did
+	// (delivered).
+	down         bool
+	delivered    bool
+	lastCommitAt int64
 
 	// slots holds the equivocations this node saw and reported.
 	slots map[slot]uint8
@@ -237,6 +243,7 @@ func (c *Checker) resetIntegrity(node int, from uint64) {
 // re-delivered commits are compared with what the cluster agreed on.
 func (c *Checker) Commit(node int, cm *graph.Commit, now int64) {
 	n := c.node(node)
+	n.delivered, n.lastCommitAt = true, now
 	d := c.digest(cm)
 	n.fingerprint = chain(n.fingerprint, d.all)
 	if !n.honest {
@@ -254,6 +261,7 @@ func (c *Checker) Commit(node int, cm *graph.Commit, now int64) {
 // commit before stays on record.
 func (c *Checker) Restart(node int, from uint64) {
 	n := c.node(node)
+	n.down = false
 	n.next = from
 	n.fingerprint = graph.Hash{}
 	n.synced = true

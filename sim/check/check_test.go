@@ -556,33 +556,55 @@ func TestLivenessRequiresWindowSubmissionsToCommitAtTheirNode(t *testing.T) {
 		fail     map[string]string
 		detail   string // of a pass
 	}{
-		{name: "committed transactions pass", before: []func(*Checker){submit(0, committed, 50*second), submit(2, late, 40*second)},
-			detail: "2 of 2 transactions submitted to honest nodes in [40s, 1m40s] committed"},
-		{name: "a transaction never committed fails", before: []func(*Checker){submit(0, committed, 50*second), submit(1, ghost, 61500*1e6)},
-			fail: map[string]string{"liveness": "1 of 2 transactions submitted to honest nodes in [40s, 1m40s] not committed: node 1 tx " + ghost.String() + " submitted at 1m1.5s"}},
-		{name: "submissions outside the window are not required", before: []func(*Checker){submit(1, ghost, 40*second-1), submit(2, ghost, 100*second+1)},
+		{name: "committed transactions pass", before: []func(*Checker){submit(0, committed, 12*second), submit(2, late, 10*second)},
+			detail: "2 of 2 transactions submitted to honest nodes in [10s, 20s] committed"},
+		{name: "a transaction never committed fails", before: []func(*Checker){submit(0, committed, 12*second), submit(1, ghost, 15500*1e6)},
+			fail: map[string]string{"liveness": "1 of 2 transactions submitted to honest nodes in [10s, 20s] not committed: node 1 tx " + ghost.String() + " submitted at 15.5s"}},
+		{name: "submissions outside the window are not required", before: []func(*Checker){submit(1, ghost, 10*second-1), submit(2, ghost, 20*second+1)},
 			detail: "0 of 0 transactions"},
-		{name: "the window's bounds are inclusive", before: []func(*Checker){submit(1, ghost, 40*second), submit(2, ghost, 100*second)},
+		{name: "the window's bounds are inclusive", before: []func(*Checker){submit(1, ghost, 10*second), submit(2, ghost, 20*second)},
 			fail: map[string]string{"liveness": "2 of 2 transactions"}},
-		{name: "a transaction must commit at the node it was submitted to", before: []func(*Checker){submit(3, late, 50*second)},
+		{name: "a transaction must commit at the node it was submitted to", before: []func(*Checker){submit(3, late, 12*second)},
 			mutate: func(s *stream) { s.commits[3] = s.commits[3][:last] },
 			fail:   map[string]string{"liveness": "node 3 tx " + late.String()}},
-		{name: "a transaction committed before it was submitted counts", after: []func(*Checker){submit(0, committed, 50*second)},
+		{name: "a transaction committed before it was submitted counts", after: []func(*Checker){submit(0, committed, 12*second)},
 			detail: "1 of 1"},
-		{name: "disabled liveness requires nothing", disabled: true, before: []func(*Checker){submit(1, ghost, 50*second)},
+		{name: "disabled liveness requires nothing", disabled: true, before: []func(*Checker){submit(1, ghost, 12*second)},
 			detail: "disabled"},
 		{name: "a node that went down owes nothing it was asked before", before: []func(*Checker){
-			submit(1, ghost, 50*second), submit(2, ghost, 50*second), submit(0, committed, 50*second), func(c *Checker) { c.Down(1) }},
-			fail: map[string]string{"liveness": "1 of 2 transactions submitted to honest nodes in [40s, 1m40s] not committed (1 more excused: their node went down before committing them): node 2 tx"}},
-		{name: "excused transactions are counted apart", before: []func(*Checker){submit(1, ghost, 50*second), func(c *Checker) { c.Down(1) }, func(c *Checker) { c.Down(1) }},
-			detail: "0 of 0 transactions submitted to honest nodes in [40s, 1m40s] committed (1 more excused"},
-		{name: "a node asked again after it came back owes it", before: []func(*Checker){submit(1, ghost, 50*second), func(c *Checker) { c.Down(1) }, submit(1, ghost, 60*second)},
-			fail: map[string]string{"liveness": "node 1 tx " + ghost.String() + " submitted at 1m0s"}},
+			submit(1, ghost, 12*second), submit(2, ghost, 12*second), submit(0, committed, 12*second), func(c *Checker) { c.Down(1) }},
+			fail: map[string]string{"liveness": "1 of 2 transactions submitted to honest nodes in [10s, 20s] not committed (1 more excused: their node went down before committing them): node 2 tx"}},
+		{name: "excused transactions are counted apart", before: []func(*Checker){submit(1, ghost, 12*second), func(c *Checker) { c.Down(1) }, func(c *Checker) { c.Down(1) }},
+			detail: "0 of 0 transactions submitted to honest nodes in [10s, 20s] committed (1 more excused"},
+		{name: "a node asked again after it came back owes it", before: []func(*Checker){submit(1, ghost, 12*second), func(c *Checker) { c.Down(1) }, submit(1, ghost, 14*second)},
+			fail: map[string]string{"liveness": "node 1 tx " + ghost.String() + " submitted at 14s"}},
 	}
+	// The stream delivers commit k at k seconds.
+	stopAt := func(node int, at int64) func(s *stream) {
+		return func(s *stream) { s.commits[node] = s.commits[node][:at/second] }
+	}
+	cases = append(cases, []struct {
+		name     string
+		disabled bool
+		before   []func(*Checker)
+		after    []func(*Checker)
+		mutate   func(s *stream)
+		fail     map[string]string
+		detail   string
+	}{
+		{name: "a node that stops delivering before the window fails without any submission", mutate: stopAt(3, 5*second),
+			fail: map[string]string{"liveness": "0 of 0 transactions submitted to honest nodes in [10s, 20s] committed; honest nodes up at the end that delivered no commit from 20s on: node 3 (its last at "}},
+		{name: "so does one stalled on a transaction", before: []func(*Checker){submit(1, ghost, 12*second)}, mutate: stopAt(2, 5*second),
+			fail: map[string]string{"liveness": "; honest nodes up at the end that delivered no commit from 20s on: node 2 (its last at "}},
+		{name: "a node that stops delivering inside the window fails", mutate: stopAt(1, 15*second),
+			fail: map[string]string{"liveness": "delivered no commit from 20s on: node 1 (its last at 14s)"}},
+		{name: "a node that went down owes no progress", mutate: stopAt(3, 5*second), after: []func(*Checker){func(c *Checker) { c.Down(3) }},
+			detail: "0 of 0 transactions submitted"},
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := f.config()
-			cfg.LivenessAfter, cfg.LivenessDeadline, cfg.LivenessDisabled = 40*second, 100*second, tc.disabled
+			cfg.LivenessAfter, cfg.LivenessDeadline, cfg.LivenessDisabled = 10*second, 20*second, tc.disabled
 			s := f.stream()
 			s.before, s.after = tc.before, tc.after
 			if tc.mutate != nil {
@@ -712,10 +734,11 @@ func TestByzantineNodesAreNotJudged(t *testing.T) {
 	f := load(t, goodRun)
 	cfg := f.config()
 	cfg.Honest[3] = false
-	cfg.LivenessAfter, cfg.LivenessDeadline, cfg.LivenessDisabled = 0, 100*second, false
+	cfg.LivenessAfter, cfg.LivenessDeadline, cfg.LivenessDisabled = 0, 20*second, false
 	s := f.stream()
 	s.commits[3][4].Time++
 	s.commits[3] = slices.Delete(s.commits[3], 6, 7)
+	s.commits[3] = s.commits[3][:10] // and it stops delivering long before the deadline
 	s.equivocations[3] = append(s.equivocations[3], slot{5, 1})
 	s.after = append(s.after,
 		func(c *Checker) { c.Fault(3, graph.ErrSafety) },
@@ -739,7 +762,7 @@ func TestByzantineNodesAreNotJudged(t *testing.T) {
 // A stream with violations of every kind, to compare verdicts across runs.
 func messyStream(f *fixture) (Config, *stream) {
 	cfg := f.config()
-	cfg.LivenessAfter, cfg.LivenessDeadline, cfg.LivenessDisabled = 0, 100*second, false
+	cfg.LivenessAfter, cfg.LivenessDeadline, cfg.LivenessDisabled = 0, 20*second, false
 	s := f.stream()
 	for k := 3; k < len(s.commits[2]); k++ {
 		s.commits[2][k].Time += int64(k)
@@ -843,7 +866,7 @@ func TestDetailShowsTheSmallestViolationsFirst(t *testing.T) {
 		// Node 1 is fed before node 2, but node 2's divergence at commit 3
 		// comes first in the order of indexes.
 		{"agreement", fmt.Sprintf("fork at commit 3 (commits 0 to 2 agree): side 1 (nodes 0, 1, 3) committed leader r3/c2/%s", f.commits[0][3].Leader.Hash)},
-		{"liveness", "8 of 8 transactions submitted to honest nodes in [0s, 1m40s] not committed: node 3 tx " +
+		{"liveness", "8 of 8 transactions submitted to honest nodes in [0s, 20s] not committed: node 3 tx " +
 			graph.TxHash([]byte("ghost 7")).String() + " submitted at 1s; node 2 tx"},
 		{"evidence", "3 violations: node 0 saw r3/c1 equivocate and reported no evidence; node 0 saw r7/c0"},
 	}

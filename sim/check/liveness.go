@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"dagger/graph"
@@ -37,6 +38,7 @@ func (c *Checker) Submit(node int, tx graph.Hash, now int64) {
 // simulator submits nothing to it.
 func (c *Checker) Down(node int) {
 	n := c.node(node)
+	n.down = true
 	if len(n.pending) == 0 {
 		return
 	}
@@ -76,7 +78,33 @@ func (c *Checker) livenessResult() Result {
 	if c.excused > 0 {
 		excused = fmt.Sprintf(" (%d more excused: their node went down before committing them)", c.excused)
 	}
+	// Progress: every honest node that is up at the end still delivers
+	// commits in the window's last stretch (from LivenessDeadline on), load
+	// or no load, as a transaction submitted at the deadline must commit
+	// before the end. Without it a cluster that stopped for good passes
+	// whenever nothing was submitted in the window (a workload that ended
+	// before it), and one that crawls passes if it committed once.
+	var still []string
+	for i, n := range c.nodes {
+		if !n.honest || n.down || n.delivered && n.lastCommitAt >= c.cfg.LivenessDeadline {
+			continue
+		}
+		last := "none since it started"
+		if n.delivered {
+			last = fmt.Sprintf("its last at %v", time.Duration(n.lastCommitAt))
+		}
+		still = append(still, fmt.Sprintf("node %d (%s)", i, last))
+	}
+	stalled := ""
+	if len(still) > 0 {
+		stalled = fmt.Sprintf("; honest nodes up at the end that delivered no commit from %v on: %s",
+			time.Duration(c.cfg.LivenessDeadline), strings.Join(still, ", "))
+	}
 	if len(missing) == 0 {
+		if stalled != "" {
+			return Result{Name: name, Detail: fmt.Sprintf("%d of %d transactions submitted to honest nodes in %s committed%s%s",
+				c.required-c.excused, c.required-c.excused, window, excused, stalled)}
+		}
 		return Result{Name: name, Pass: true,
 			Detail: fmt.Sprintf("%d of %d transactions submitted to honest nodes in %s committed%s", c.required-c.excused, c.required-c.excused, window, excused)}
 	}
@@ -95,6 +123,6 @@ func (c *Checker) livenessResult() Result {
 			return fmt.Sprintf("node %d tx %s submitted at %v", m.node, m.tx, time.Duration(m.at))
 		})
 	}
-	return Result{Name: name, Detail: fmt.Sprintf("%d of %d transactions submitted to honest nodes in %s not committed%s: %s",
-		len(missing), c.required-c.excused, window, excused, v.list())}
+	return Result{Name: name, Detail: fmt.Sprintf("%d of %d transactions submitted to honest nodes in %s not committed%s: %s%s",
+		len(missing), c.required-c.excused, window, excused, v.list(), stalled)}
 }
