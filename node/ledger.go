@@ -740,6 +740,7 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 			if from != l.syncPeer {
 				l.syncPatience = min(2*l.syncPatience, maxSyncPatience)
 			}
+			next := l.syncContinue(m.Next)
 			switch {
 			case !m.More:
 				l.syncing, l.syncAsked = false, l.syncAsked[:0]
@@ -748,13 +749,13 @@ func (l *Ledger) Receive(from transport.PeerID, msg []byte) {
 				} else {
 					l.mayPropose = true
 				}
-			case l.syncNext.Less(l.syncContinue(m.Next)):
+			case l.syncNext.Less(next):
 				// Beyond where the sync asked last: continue with this
 				// peer. An answer from a peer the sync moved away from,
 				// no further than the sync got since, ends that peer's
 				// part, so a sync never streams the same events from two
 				// peers at once.
-				l.syncPeer, l.syncNext = from, l.syncContinue(m.Next)
+				l.syncPeer, l.syncNext = from, next
 				l.send(from, EncodeSync(l.syncNext))
 				l.stats.SyncsSent++
 			}
