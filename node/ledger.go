@@ -286,6 +286,8 @@ type Ledger struct {
 	// back to the queue, so a client's transaction is not lost because
 	// the event carrying it was.
 	own []*graph.Event
+	// flow sizes events by how long messages wait to leave (flow.go).
+	flow flow
 
 	stats LedgerStats
 }
@@ -332,6 +334,9 @@ type LedgerStats struct {
 	TxsForwarded    uint64
 	TxsReforwarded  uint64 // forwarded again after ForwardRetry without a commit
 	TxsRequeued     uint64 // from own events that can no longer commit
+	// FlowCuts counts the cuts of the event budget, FlowLimited the events
+	// that left queued transactions out for it (flow control, see flow.go).
+	FlowCuts, FlowLimited uint64
 	// Graph sums the counters of every graph the ledger ran.
 	Graph graph.Stats
 }
@@ -1296,14 +1301,28 @@ func (l *Ledger) step(from transport.PeerID) {
 	// others may have collected, and the transactions in them lost. The
 	// bound keeps a committee of one, which never waits for anybody, from
 	// spinning: it makes its next events on the next tick.
+	budget := -1 // not yet asked: flowBudget only when the node proposes
 	for made := 0; made < maxProposalsPerStep && !l.faulted && l.mayPropose && !l.holding() && !l.replaying; made++ {
 		if l.pace() {
 			break
 		}
-		e, used, w := l.g.Propose(l.clock.Now(), l.queue[l.qhead:])
+		txs, limited := l.queue[l.qhead:], false
+		if len(txs) > 0 {
+			if budget < 0 {
+				budget = l.flowBudget()
+			}
+			if budget > 0 && l.qbytes > budget {
+				txs, limited = fitBudget(txs, budget)
+			}
+		}
+		e, used, w := l.g.Propose(l.clock.Now(), txs)
 		if w != graph.WaitNone {
 			break
 		}
+		if limited && used == len(txs) {
+			l.stats.FlowLimited++
+		}
+		l.flow.last = txBytes(e.Txs)
 		l.lastProposal = l.clock.Now()
 		l.take(used)
 		l.unprocessed = append(l.unprocessed, e)

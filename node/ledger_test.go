@@ -27,6 +27,11 @@ type mesh struct {
 	slow      map[[2]int]int64 // from, to: delay beyond the common one
 	// epochs: after the commit with this index, the committee takes over
 	epochs map[uint64]*graph.Committee
+	// uplink bounds a node's sending in bytes a second: its messages leave
+	// one after another, as the simulator's do. upFree is when each
+	// node's uplink is next free.
+	uplink map[int]int64
+	upFree map[int]int64
 }
 
 type member struct {
@@ -51,7 +56,8 @@ type pending struct {
 const delay = int64(10 * time.Millisecond)
 
 func newCluster(t *testing.T, n int) *mesh {
-	c := &mesh{t: t, cut: make([]bool, n), epochs: map[uint64]*graph.Committee{}, blocked: map[[2]int]bool{}, slow: map[[2]int]int64{}}
+	c := &mesh{t: t, cut: make([]bool, n), epochs: map[uint64]*graph.Committee{}, blocked: map[[2]int]bool{}, slow: map[[2]int]int64{},
+		uplink: map[int]int64{}, upFree: map[int]int64{}}
 	members := make([]graph.Member, n)
 	for i := range n {
 		s := graph.Ed25519SignerFromSeed(graph.KeySeed(1, i))
@@ -104,15 +110,31 @@ func (m *member) start(rejoin bool) {
 func (m *member) Send(to transport.PeerID, msg []byte) {
 	var i int
 	fmt.Sscanf(string(to), "n%d", &i)
-	m.c.push(pending{at: m.c.now + delay + m.c.slow[[2]int{m.id, i}], from: m.id, to: i, msg: msg})
+	m.c.push(pending{at: m.depart(len(msg)) + delay + m.c.slow[[2]int{m.id, i}], from: m.id, to: i, msg: msg})
 }
 
 func (m *member) Broadcast(msg []byte) {
 	for i := range m.c.nodes {
 		if i != m.id {
-			m.c.push(pending{at: m.c.now + delay + m.c.slow[[2]int{m.id, i}], from: m.id, to: i, msg: msg})
+			m.c.push(pending{at: m.depart(len(msg)) + delay + m.c.slow[[2]int{m.id, i}], from: m.id, to: i, msg: msg})
 		}
 	}
+}
+
+// depart returns when a message of size bytes sent now leaves the node.
+func (m *member) depart(size int) int64 {
+	bw := m.c.uplink[m.id]
+	if bw == 0 {
+		return m.c.now
+	}
+	at := max(m.c.now, m.c.upFree[m.id]) + int64(size)*int64(time.Second)/bw
+	m.c.upFree[m.id] = at
+	return at
+}
+
+// Backlog implements transport.Backlogger: the wait for the node's uplink.
+func (m *member) Backlog(int) time.Duration {
+	return time.Duration(max(0, m.c.upFree[m.id]-m.c.now))
 }
 
 func (m *member) Peers() []transport.PeerID {
@@ -659,5 +681,40 @@ func TestSyncCrossesRoundsOfEventsLargerThanABatch(t *testing.T) {
 	}
 	if c.nodes[3].ledger.Stats().SyncsSent == before {
 		t.Fatal("node 3 caught up without a sync: the test does not cover what it names")
+	}
+}
+
+func TestFlowControlSizesEventsToWhatASlowUplinkCarries(t *testing.T) {
+	c := newCluster(t, 4)
+	c.run(200 * time.Millisecond)
+	// Node 3 takes 2 MiB of transactions at once on a 1 MiB/s uplink: as
+	// one event, its three copies would need 6 s to leave, long after its
+	// round fell below the others' horizon (50 rounds of a few tens of
+	// milliseconds), and its transactions would be queued again into
+	// another such event, forever.
+	slow := c.nodes[3]
+	c.uplink[3] = 1 << 20
+	const n = 8192
+	for i := range n {
+		tx := make([]byte, 256)
+		copy(tx, fmt.Sprintf("tx-%d", i))
+		if err := slow.ledger.Submit(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.run(20 * time.Second)
+	c.checkAgreement()
+	got := committed(c.nodes[0])
+	if len(got) != n {
+		st := slow.ledger.Stats()
+		t.Fatalf("%d of %d transactions committed; node 3 requeued %d, cut its budget %d times", len(got), n, st.TxsRequeued, st.FlowCuts)
+	}
+	if st := slow.ledger.Stats(); st.FlowCuts == 0 || st.FlowLimited == 0 {
+		t.Fatalf("node 3 cut its budget %d times and limited %d events: flow control never acted", st.FlowCuts, st.FlowLimited)
+	}
+	for _, m := range c.nodes[:3] {
+		if st := m.ledger.Stats(); st.FlowCuts != 0 {
+			t.Fatalf("node %d, whose uplink is free, cut its budget %d times", m.id, st.FlowCuts)
+		}
 	}
 }

@@ -537,6 +537,13 @@ func (t *simTransport) Broadcast(msg []byte) {
 
 func (t *simTransport) Peers() []transport.PeerID { return t.peers }
 
+// Backlog implements transport.Backlogger: an endpoint's messages share
+// its uplink, so every peer waits as long, until the uplink is free.
+func (t *simTransport) Backlog(int) time.Duration {
+	ep := (*endpoint)(t)
+	return time.Duration(max(0, ep.upFree-ep.s.now))
+}
+
 func (ep *endpoint) peerIndex(name transport.PeerID) int {
 	if id, ok := ep.s.byName[name]; ok {
 		return id

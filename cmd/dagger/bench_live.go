@@ -50,6 +50,8 @@ type liveOptions struct {
 	payload                 string
 	out, workDir            string
 	keep                    bool
+	// pprof: the nodes serve Go's profiles at /debug/pprof/.
+	pprof bool
 }
 
 func (o *liveOptions) flags(c *cobra.Command, base int) {
@@ -63,6 +65,7 @@ func (o *liveOptions) flags(c *cobra.Command, base int) {
 	f.StringVar(&o.out, "out", "", "directory for results.jsonl, table.md and the pictures")
 	f.StringVar(&o.workDir, "dir", "", "where the networks' files go (default: a new temporary directory, removed at the end unless --keep)")
 	f.BoolVar(&o.keep, "keep", false, "keep the networks' files and logs")
+	f.BoolVar(&o.pprof, "pprof", false, "DAGGER's nodes serve Go's profiles at http://127.0.0.1:(base-port+i)/debug/pprof/ during the run")
 }
 
 func (o *liveOptions) check() error {
@@ -344,7 +347,7 @@ func (d *daggerNet) label() string { return "dagger" }
 
 func (d *daggerNet) start(ctx context.Context, dir string, stderr io.Writer) (*liveNet, error) {
 	nodes, err := devnetPrepare(devnetOptions{n: d.o.nodes, base: d.o.basePort, dir: dir, prov: "none",
-		epochLength: cluster.DefaultEpochLength, opaque: true, keepEpochs: benchKeepEpochs}, "none")
+		epochLength: cluster.DefaultEpochLength, opaque: true, pprof: d.o.pprof, keepEpochs: benchKeepEpochs}, "none")
 	if err != nil {
 		return nil, err
 	}

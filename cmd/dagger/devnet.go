@@ -49,6 +49,8 @@ type devnetOptions struct {
 	epochLength time.Duration
 	solanaRPC   string
 	opaque      bool
+	// pprof: the nodes serve Go's profiles at /debug/pprof/.
+	pprof bool
 	// keepEpochs is the nodes' store.keep_epochs; 0 is the default.
 	keepEpochs int
 	// publish is the address the nodes publish their VMs at (their
@@ -79,6 +81,7 @@ SIGTERM, then stops them cleanly. Each node's files and log are in D/node-<i>/.`
 	f.StringVar(&o.uri, "libvirt-uri", "test:///default", "libvirt's URI for the nodes' hosts")
 	f.DurationVar(&o.epochLength, "epoch-length", cluster.DefaultEpochLength, "a new devnet's consensus time between epoch boundaries (each stores a state snapshot)")
 	f.BoolVar(&o.opaque, "opaque", false, "a new devnet's nodes take application transactions in bulk at POST /v1/opaque (benchmarks)")
+	f.BoolVar(&o.pprof, "pprof", false, "a new devnet's nodes serve Go's profiles at /debug/pprof/ on their HTTP address")
 	f.StringVar(&o.solanaRPC, "solana-rpc", "", "Solana JSON-RPC endpoint the nodes confirm payments with (default: none, payments are checked offline only)")
 	f.StringVar(&o.publish, "publish", "", "a new devnet's nodes publish their running VMs at this address of the machine: node i forwards ports "+
 		fmt.Sprintf("%d+%d*i and up to its guests' SSH with nftables, in the table dagger-n<i> (needs root)", provision.DefaultPortMin, devnetPortsPerNode))
@@ -206,7 +209,7 @@ func devnetPrepare(o devnetOptions, driver string) ([]*devnetNode, error) {
 		}
 		m, err := live.Init(live.InitOptions{Dir: nd.dir, ListenIP: "127.0.0.1", AdvertiseIP: "127.0.0.1", SeedDir: seeds,
 			P2PPort: base + devnetP2POffset + i, APIListen: nd.api, Driver: driver, URI: o.uri,
-			DomainPrefix: fmt.Sprintf("dagger-n%d-", i), Genesis: "../genesis.json", SolanaRPC: o.solanaRPC, Opaque: o.opaque,
+			DomainPrefix: fmt.Sprintf("dagger-n%d-", i), Genesis: "../genesis.json", SolanaRPC: o.solanaRPC, Opaque: o.opaque, Pprof: o.pprof,
 			// The nodes share this machine's cores: checking on the loops is faster.
 			CheckWorkers: -1,
 			KeepEpochs:   o.keepEpochs,

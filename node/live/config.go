@@ -384,7 +384,7 @@ client_rate = 0
 opaque = {{.Opaque}}
 # Go's profiles at /debug/pprof/ on this address; they show whoever can
 # reach it the node's internals.
-pprof = false
+pprof = {{.Pprof}}
 
 [store]
 # "pebble" or "goleveldb"; empty: the backend of the store the data

@@ -40,6 +40,8 @@ type InitOptions struct {
 	Capacity  GenesisCapacity
 	// Opaque enables POST /v1/opaque (benchmarks).
 	Opaque bool
+	// Pprof serves Go's profiles at /debug/pprof/ (the config's api.pprof).
+	Pprof bool
 	// CheckWorkers is the config's node.check_workers.
 	CheckWorkers int
 	// KeepEpochs is the config's store.keep_epochs; 0 means

@@ -261,6 +261,26 @@ func (h *Host) enqueue(r *remote, msg []byte) {
 	}
 }
 
+// Backlog implements transport.Backlogger: how long the oldest message not
+// yet written to the k-th least backlogged connected peer has waited (the
+// most backlogged one's when fewer than k are connected).
+func (h *Host) Backlog(k int) time.Duration {
+	now := time.Now()
+	h.mu.RLock()
+	waits := make([]time.Duration, 0, len(h.connected))
+	for _, id := range h.connected {
+		if r := h.byName[id]; r != nil {
+			waits = append(waits, r.backlog(now))
+		}
+	}
+	h.mu.RUnlock()
+	if len(waits) == 0 || k < 1 {
+		return 0
+	}
+	slices.Sort(waits)
+	return waits[min(k, len(waits))-1]
+}
+
 // Peers lists the connected allowed peers, sorted: members, pending
 // operators (which need the graph to catch up) and trusted peers.
 func (h *Host) Peers() []transport.PeerID {

@@ -504,3 +504,50 @@ func connectedPair(t *testing.T, listen []string) (a, b node, keyB ed25519.Priva
 	waitFor(t, 5*time.Second, func() bool { return len(a.Peers()) == 1 && len(b.Peers()) == 1 }, "connected")
 	return a, b, keyB, addrsB
 }
+
+// TestBacklogReportsThePeersItWaitsFor: Backlog tells how long the oldest
+// unsent message has waited, for the k-th least backlogged peer. A peer
+// that stops reading holds its messages back; the other does not.
+func TestBacklogReportsThePeersItWaitsFor(t *testing.T) {
+	cfg := testConfig(newKey(t), listenOn["tcp"])
+	cfg.MaxQueueMessages = 64
+	cfg.MaxQueueBytes = 4 << 20
+	cfg.MaxMessageBytes = 256 << 10
+	cfg.MaxMemoryBytes = 64 << 20
+	a := start(t, cfg)
+	b := start(t, testConfig(newKey(t), listenOn["tcp"]))
+	c := start(t, testConfig(newKey(t), listenOn["tcp"]))
+	a.SetAllowed([]transport.PeerID{b.ID(), c.ID()})
+	b.SetAllowed([]transport.PeerID{a.ID()})
+	c.SetAllowed([]transport.PeerID{a.ID()})
+	for _, p := range []node{b, c} {
+		if err := a.AddPeerAddr(p.ID(), p.Addrs()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, func() bool { return len(a.Peers()) == 2 }, "connected")
+	if w := a.Backlog(2); w != 0 {
+		t.Fatalf("backlog %v before anything was sent", w)
+	}
+
+	// b stops reading: once its stream's windows are full, a's messages to
+	// it wait; c keeps reading.
+	b.in.hold.Lock()
+	msg := make([]byte, 200<<10)
+	held := time.Now()
+	for time.Since(held) < 500*time.Millisecond {
+		a.Broadcast(msg)
+		time.Sleep(time.Millisecond)
+	}
+	if w := a.Backlog(2); w < 200*time.Millisecond {
+		b.in.hold.Unlock()
+		t.Fatalf("a peer that stopped reading for 500 ms: backlog %v", w)
+	}
+	waitFor(t, 5*time.Second, func() bool { return a.Backlog(1) < 200*time.Millisecond }, "the reading peer's backlog under 200 ms")
+	if w := a.Backlog(3); w < 200*time.Millisecond {
+		b.in.hold.Unlock()
+		t.Fatalf("k beyond the peers: backlog %v, want the most backlogged peer's", w)
+	}
+	b.in.hold.Unlock()
+	waitFor(t, 10*time.Second, func() bool { return a.Backlog(2) == 0 }, "the backlog drained once the peer reads again")
+}

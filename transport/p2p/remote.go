@@ -42,6 +42,10 @@ type remote struct {
 	// written, which is what the queue bounds limit.
 	queuedMsgs  int
 	queuedBytes int
+	// queuedSince is when the oldest message of queue was queued (zero
+	// while it is empty), writingSince the same for the batch the writer
+	// holds (zero while it holds none): what Host.Backlog reports.
+	queuedSince, writingSince time.Time
 	// limit is the rate limit of a peer that is only pending; nil for
 	// members and trusted peers.
 	limit   *bucket
@@ -76,6 +80,9 @@ func (r *remote) enqueue(msg []byte, maxMsgs, maxBytes int) bool {
 	if !r.connected || r.queuedMsgs >= maxMsgs || r.queuedBytes+len(msg) > maxBytes {
 		return false
 	}
+	if len(r.queue) == 0 {
+		r.queuedSince = time.Now()
+	}
 	r.queue = append(r.queue, msg)
 	r.queuedMsgs++
 	r.queuedBytes += len(msg)
@@ -93,6 +100,7 @@ func (r *remote) take(spare [][]byte) [][]byte {
 	defer r.mu.Unlock()
 	batch := r.queue
 	r.queue = spare
+	r.writingSince, r.queuedSince = r.queuedSince, time.Time{}
 	return batch
 }
 
@@ -102,6 +110,21 @@ func (r *remote) release(msgs, bytes int) {
 	defer r.mu.Unlock()
 	r.queuedMsgs -= msgs
 	r.queuedBytes -= bytes
+	r.writingSince = time.Time{}
+}
+
+// backlog returns how long the oldest message not yet written has waited.
+func (r *remote) backlog(now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	since := r.writingSince
+	if since.IsZero() || !r.queuedSince.IsZero() && r.queuedSince.Before(since) {
+		since = r.queuedSince
+	}
+	if since.IsZero() {
+		return 0
+	}
+	return now.Sub(since)
 }
 
 // dropQueueLocked drops the messages not yet taken by the writer.
@@ -113,6 +136,7 @@ func (r *remote) dropQueueLocked(n *counters) {
 	}
 	r.queuedMsgs -= len(r.queue)
 	r.queue = r.queue[:0]
+	r.queuedSince = time.Time{}
 }
 
 // setConnected records a connectedness change and reports whether it was

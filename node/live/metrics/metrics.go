@@ -33,6 +33,12 @@ type Snapshot struct {
 	Member             bool
 	Faulted            bool
 	SnapshotBytes      uint64
+	// FlowCuts, FlowLimited and FlowBudget are flow control's (see
+	// node/flow.go): cuts of the event budget, events that left queued
+	// transactions out for it, and the budget in bytes (0: no limit).
+	FlowCuts    uint64
+	FlowLimited uint64
+	FlowBudget  int
 
 	Peers           int
 	BytesReceived   uint64
@@ -135,6 +141,9 @@ var plain = []desc{
 	gauge("dagger_committee_member", "1 if this node signs in the current epoch.", func(s *Snapshot) float64 { return b2f(s.Member) }),
 	gauge("dagger_faulted", "1 if the node stopped on a fault.", func(s *Snapshot) float64 { return b2f(s.Faulted) }),
 	gauge("dagger_snapshot_bytes", "Size of the last state snapshot this node stored or started from.", func(s *Snapshot) float64 { return float64(s.SnapshotBytes) }),
+	counter("dagger_flow_cuts_total", "Cuts of the event budget because messages waited too long to leave for a quorum of peers (flow control).", func(s *Snapshot) float64 { return float64(s.FlowCuts) }),
+	counter("dagger_flow_limited_events_total", "Events that left queued transactions out for the flow-control budget.", func(s *Snapshot) float64 { return float64(s.FlowLimited) }),
+	gauge("dagger_flow_budget_bytes", "Transaction bytes flow control lets the next event carry; 0 is no limit.", func(s *Snapshot) float64 { return float64(s.FlowBudget) }),
 	gauge("dagger_peers", "Connected peers.", func(s *Snapshot) float64 { return float64(s.Peers) }),
 	counter("dagger_network_received_bytes_total", "Bytes of messages received from peers.", func(s *Snapshot) float64 { return float64(s.BytesReceived) }),
 	counter("dagger_network_sent_bytes_total", "Bytes of messages sent to peers.", func(s *Snapshot) float64 { return float64(s.BytesSent) }),

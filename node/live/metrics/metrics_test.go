@@ -23,7 +23,7 @@ func scrape(t *testing.T, m *Metrics) string {
 
 func sample() *Snapshot {
 	return &Snapshot{Epoch: 1, Round: 42, LastCommittedRound: 40, Commits: 39, EventsCreated: 43, EventsReceived: 120,
-		CommittedTxs: 1000, PendingTxs: 3, SnapshotBytes: 5120, Peers: 3, BytesReceived: 1 << 20, BytesSent: 1 << 19, Member: true,
+		CommittedTxs: 1000, PendingTxs: 3, SnapshotBytes: 5120, FlowCuts: 7, FlowLimited: 12, FlowBudget: 65536, Peers: 3, BytesReceived: 1 << 20, BytesSent: 1 << 19, Member: true,
 		ProvisionOps: map[string]uint64{"define": 2, "start": 2}, ProvisionFails: map[string]uint64{"start": 1},
 		VMs: map[string]int{"running": 2}, Operators: map[string]int{"active": 4}}
 }
@@ -43,7 +43,8 @@ func TestScrapeShowsTheSnapshot(t *testing.T) {
 		`dagger_vms{state="running"} 2` + "\n", `dagger_operators{status="active"} 4` + "\n",
 		"dagger_commit_latency_seconds_count 1\n", "dagger_tx_commit_latency_seconds_count 1\n",
 		"dagger_events_created_total 43\n", "dagger_equivocations_total 0\n", "dagger_committee_member 1\n",
-		"dagger_snapshot_bytes 5120\n",
+		"dagger_snapshot_bytes 5120\n", "dagger_flow_cuts_total 7\n", "dagger_flow_limited_events_total 12\n",
+		"dagger_flow_budget_bytes 65536\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scrape lacks %q", want)
