@@ -176,6 +176,15 @@ func (nw *netns) shape(i int, op, netem string) {
 	}
 }
 
+// slow limits node i's p2p link, both ways, to rate (tc's notation, such
+// as 8mbit) with a token bucket (tbf), which replaces its netem if any.
+func (nw *netns) slow(i int, rate string) {
+	nw.t.Helper()
+	for _, end := range []struct{ ns, dev string }{{nw.nodes[i], "p2p"}, {nw.bridge, nw.ports[i]}} {
+		mustRun(nw.t, "tc", "-n", end.ns, "qdisc", "replace", "dev", end.dev, "root", "tbf", "rate", rate, "burst", "32kbit", "latency", "400ms")
+	}
+}
+
 // cut drops everything node i sends or is sent on the p2p network.
 func (nw *netns) cut(i int) {
 	nw.t.Helper()
@@ -208,37 +217,7 @@ func TestPartitionMajorityCommitsMinorityStalls(t *testing.T) {
 	const n, cut = 4, 3
 	nw := newNetns(t, n)
 
-	dir := t.TempDir()
-	var members []string
-	for i := range n {
-		d := filepath.Join(dir, fmt.Sprintf("node-%d", i))
-		mustRun(t, bin, "node", "init", "--dir", d, "--listen-ip", nw.p2pIP[i], "--advertise-ip", nw.p2pIP[i],
-			"--p2p-port", "7700", "--api", nw.apiIP[i]+":8700", "--provision", "none")
-		members = append(members, filepath.Join(d, "member.json"))
-	}
-	key, err := keyfile.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var treasury payment.Address
-	copy(treasury[:], key[32:])
-	genesis := filepath.Join(dir, "genesis.json")
-	mustRun(t, append([]string{bin, "genesis", "--treasury", treasury.String(), "--out", genesis}, members...)...)
-	data, err := os.ReadFile(genesis)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := t.TempDir()
-	clients := make([]*client, n)
-	for i := range n {
-		d := filepath.Join(dir, fmt.Sprintf("node-%d", i))
-		if err := os.WriteFile(filepath.Join(d, "genesis.json"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		start(t, fmt.Sprintf("node %d", i), filepath.Join(logs, fmt.Sprintf("node-%d.log", i)),
-			"ip", "netns", "exec", nw.nodes[i], bin, "node", "run", "--config", filepath.Join(d, "config.toml"))
-		clients[i] = newClient(nw.apiIP[i] + ":8700")
-	}
+	clients := startInNetns(t, nw, nil)
 
 	statuses := func() ([]api.Status, error) {
 		ss := make([]api.Status, n)
@@ -382,4 +361,54 @@ func TestPartitionMajorityCommitsMinorityStalls(t *testing.T) {
 			t.Fatalf("node %d saw %v equivocations", i, eq)
 		}
 	}
+}
+
+// startInNetns starts one node per namespace of nw with a fresh genesis
+// and returns their API clients. edit, if set, rewrites each node's
+// config.toml before it starts.
+func startInNetns(t *testing.T, nw *netns, edit func(cfg string) string) []*client {
+	t.Helper()
+	n := len(nw.nodes)
+	dir := t.TempDir()
+	var members []string
+	for i := range n {
+		d := filepath.Join(dir, fmt.Sprintf("node-%d", i))
+		mustRun(t, bin, "node", "init", "--dir", d, "--listen-ip", nw.p2pIP[i], "--advertise-ip", nw.p2pIP[i],
+			"--p2p-port", "7700", "--api", nw.apiIP[i]+":8700", "--provision", "none")
+		members = append(members, filepath.Join(d, "member.json"))
+	}
+	key, err := keyfile.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var treasury payment.Address
+	copy(treasury[:], key[32:])
+	genesis := filepath.Join(dir, "genesis.json")
+	mustRun(t, append([]string{bin, "genesis", "--treasury", treasury.String(), "--out", genesis}, members...)...)
+	data, err := os.ReadFile(genesis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := t.TempDir()
+	clients := make([]*client, n)
+	for i := range n {
+		d := filepath.Join(dir, fmt.Sprintf("node-%d", i))
+		if err := os.WriteFile(filepath.Join(d, "genesis.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if edit != nil {
+			cfg := filepath.Join(d, "config.toml")
+			b, err := os.ReadFile(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(cfg, []byte(edit(string(b))), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start(t, fmt.Sprintf("node %d", i), filepath.Join(logs, fmt.Sprintf("node-%d.log", i)),
+			"ip", "netns", "exec", nw.nodes[i], bin, "node", "run", "--config", filepath.Join(d, "config.toml"))
+		clients[i] = newClient(nw.apiIP[i] + ":8700")
+	}
+	return clients
 }
