@@ -174,6 +174,39 @@ func TestProcessorRejectsWithAReason(t *testing.T) {
 	}
 }
 
+// TestAdmissionWithAStaleStateTakesWhatTheClusterWould: a node whose state
+// lags the order (one restarted without its store starts from a snapshot's
+// consensus time) does not refuse a transaction whose expiry is too far
+// ahead of that time but within the window of its clock: consensus time
+// follows the honest clocks, so the cluster would take it, and a refusal
+// would be an answer no order explains. An expiry too far ahead of the
+// clock too is refused.
+func TestAdmissionWithAStaleStateTakesWhatTheClusterWould(t *testing.T) {
+	s := newSolo(t)
+	s.run(2 * time.Second)
+	// The clock moves on while the node processes nothing: its state's
+	// consensus time stays minutes behind.
+	s.now += int64(5 * time.Minute)
+	wallet := ed25519.NewKeyFromSeed(make([]byte, 32))
+	get := func(expiry int64) []byte {
+		s.nonce++
+		g := &tx.Tx{Kind: tx.KindVMGet, VM: tx.ID{7}, Nonce: s.nonce, Expiry: expiry}
+		g.Sign(wallet)
+		return g.Encode()
+	}
+	id, err := s.n.Submit(get(s.now + int64(tx.DefaultValidity)))
+	if err != nil {
+		t.Fatalf("an expiry within the clock's window, ahead of the stale consensus time: %v", err)
+	}
+	if _, err := s.n.Submit(get(s.now + int64(tx.MaxValidity+time.Minute))); !errors.Is(err, node.ErrRejected) || !strings.Contains(err.Error(), "ahead") {
+		t.Fatalf("an expiry beyond the clock's window: %v", err)
+	}
+	s.run(30 * time.Second)
+	if st := s.n.TxStatus(id); st.State != node.TxCommitted {
+		t.Fatalf("the transaction admitted by the lagging node: %+v", st)
+	}
+}
+
 // TestAdmissionChecksTheSignatureOfACopyAndRefusesWhatCommitted: a copy
 // of a pending transaction with a broken signature is refused, not reported
 // admitted; a transaction that committed is refused as a duplicate.

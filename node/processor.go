@@ -133,7 +133,12 @@ func (n *Node) SubmitChecked(data []byte, h graph.Hash, ck tx.Checked) (tx.ID, e
 	if _, dup := n.pending[id]; dup {
 		return id, nil
 	}
-	if why := n.state.CheckWindow(t, id); why != "" {
+	// An expiry too far ahead of a state that lags the order is refused
+	// only if it is also too far ahead of this node's clock: consensus time
+	// follows the honest clocks, so a node that restarted without its state
+	// (whose consensus time is that of its snapshot) does not turn away a
+	// transaction the cluster would take.
+	if why, final := n.state.CheckWindow(t, id); why != "" && (final || t.Expiry-n.clock.Now() > int64(tx.MaxValidity)) {
 		return id, fmt.Errorf("%w: %s", ErrRejected, why)
 	}
 	if why, final := n.state.Check(t); why != "" && final {

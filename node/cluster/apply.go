@@ -93,7 +93,7 @@ func (s *State) applyTx(ck tx.Checked, index uint64) Outcome {
 	if ck.Err != nil {
 		return reject(o, "%v", ck.Err)
 	}
-	if r := s.CheckWindow(t, o.ID); r != "" {
+	if r, _ := s.CheckWindow(t, o.ID); r != "" {
 		return reject(o, "%s", r)
 	}
 	s.seen.add(o.ID, t.Expiry, index)
@@ -120,18 +120,22 @@ func (s *State) applyTx(ck tx.Checked, index uint64) Outcome {
 
 // CheckWindow returns why t, whose id is id, cannot commit now, or "":
 // its expiry must lie ahead, within tx.MaxValidity, and its id must not
-// have committed.
-func (s *State) CheckWindow(t *tx.Tx, id tx.ID) string {
+// have committed. final says that no later commit can change the answer:
+// consensus time only grows, so an expiry behind it stays behind and a
+// committed id stays committed; but an expiry too far ahead of a state
+// that lags the order (a node catching up) may be in range once it has
+// caught up.
+func (s *State) CheckWindow(t *tx.Tx, id tx.ID) (why string, final bool) {
 	switch {
 	case t.Expiry < s.time:
-		return "expired before it committed"
+		return "expired before it committed", true
 	case t.Expiry-s.time > int64(tx.MaxValidity):
-		return fmt.Sprintf("expiry is more than %v ahead of consensus time", tx.MaxValidity)
+		return fmt.Sprintf("expiry is more than %v ahead of consensus time", tx.MaxValidity), false
 	}
 	if s.Replay(id, t.Expiry) {
-		return "duplicate: this transaction already committed"
+		return "duplicate: this transaction already committed", true
 	}
-	return ""
+	return "", false
 }
 
 // IsMember says whether k is an active operator: in the committee.
