@@ -55,6 +55,29 @@ func (c *TxCheck) Run() bool {
 	return true
 }
 
+// RunChecks runs the checks of checks that nobody claimed, together
+// (tx.CheckAll): give it one event's, so that a bad signature in one
+// author's event does not make the others' batches slower.
+func RunChecks(checks []*TxCheck) {
+	claimed := make([]*TxCheck, 0, len(checks))
+	for _, c := range checks {
+		if c.state.CompareAndSwap(checkQueued, checkClaimed) {
+			claimed = append(claimed, c)
+		}
+	}
+	if len(claimed) == 0 {
+		return
+	}
+	data := make([][]byte, len(claimed))
+	for i, c := range claimed {
+		data[i] = c.Data
+	}
+	for i, ck := range tx.CheckAll(data) {
+		claimed[i].result = ck
+		claimed[i].state.Store(checkDone)
+	}
+}
+
 // answer returns the check's answer, running it now if nobody claimed it;
 // false if another goroutine is running it at this moment.
 func (c *TxCheck) answer() (tx.Checked, bool) {
@@ -116,15 +139,11 @@ func (s *txChecks) done(h graph.Hash) (tx.Checked, bool) {
 	return tx.Checked{}, false
 }
 
-// take returns the answer for h, running the check if it is kept and
-// nobody claimed it, and forgets it.
-func (s *txChecks) take(h graph.Hash) (tx.Checked, bool) {
-	c, ok := s.byHash[h]
-	if !ok {
-		return tx.Checked{}, false
-	}
+// take returns the check kept for h, or nil, and forgets it.
+func (s *txChecks) take(h graph.Hash) *TxCheck {
+	c := s.byHash[h]
 	delete(s.byHash, h)
-	return c.answer()
+	return c
 }
 
 // precheck hands the cluster transactions of an inserted event that this
@@ -142,4 +161,49 @@ func (n *Node) precheck(e *graph.Event) {
 	if len(todo) > 0 {
 		n.cfg.TxChecker.Check(todo)
 	}
+}
+
+// commitChecks returns the answers of the checks of c's cluster
+// transactions, for cluster.Commit.Checked: those kept from before, and
+// the rest run now, an event's together (RunChecks). An answer is left
+// unknown only if a TxChecker's goroutine is running that check at this
+// moment; Apply then checks the transaction itself. Nil if c has no
+// cluster transaction.
+func (n *Node) commitChecks(c graph.Commit) []tx.Checked {
+	var checks []*TxCheck
+	for i := range c.Txs {
+		ct := &c.Txs[i]
+		if !tx.IsCluster(ct.Data) {
+			continue
+		}
+		if checks == nil {
+			checks = make([]*TxCheck, len(c.Txs))
+		}
+		if checks[i] = n.checks.take(ct.Hash); checks[i] == nil {
+			checks[i] = &TxCheck{Hash: ct.Hash, Data: ct.Data}
+		}
+	}
+	if checks == nil {
+		return nil
+	}
+	var group []*TxCheck
+	event := -1
+	for i := range c.Txs {
+		if checks[i] == nil {
+			continue
+		}
+		if c.Txs[i].Event != event {
+			RunChecks(group)
+			group, event = group[:0], c.Txs[i].Event
+		}
+		group = append(group, checks[i])
+	}
+	RunChecks(group)
+	checked := make([]tx.Checked, len(c.Txs))
+	for i, ck := range checks {
+		if ck != nil {
+			checked[i], _ = ck.answer()
+		}
+	}
+	return checked
 }

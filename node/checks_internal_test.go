@@ -11,8 +11,8 @@ import (
 	"dagger/node/tx"
 )
 
-// TestTxCheckRunsOnce: workers and the node's goroutine race for each
-// check; exactly one runs it, and every answer the node takes is
+// TestTxCheckRunsOnce: workers (one by one, or in batches) and the
+// node's goroutine race for each check; exactly one runs it, and every answer the node takes is
 // tx.Check's (or none, while a worker runs it, and the node checks
 // itself).
 func TestTxCheckRunsOnce(t *testing.T) {
@@ -34,18 +34,28 @@ func TestTxCheckRunsOnce(t *testing.T) {
 	}
 	var ran atomic.Int64
 	var wg sync.WaitGroup
-	for range 4 {
+	for w := range 4 {
 		wg.Go(func() {
-			for _, c := range checks {
-				if c.Run() {
-					ran.Add(1)
+			if w%2 == 0 {
+				for _, c := range checks {
+					if c.Run() {
+						ran.Add(1)
+					}
 				}
+				return
+			}
+			for i := 0; i < len(checks); i += 16 { // as a pool does, an event's at once
+				RunChecks(checks[i:min(i+16, len(checks))])
 			}
 		})
 	}
 	taken := 0
 	for _, c := range checks {
-		got, ok := s.take(c.Hash)
+		kept := s.take(c.Hash)
+		if kept != c {
+			t.Fatal("take did not return the check kept")
+		}
+		got, ok := kept.answer()
 		if !ok {
 			continue // a worker is running it: the node checks it itself
 		}

@@ -28,15 +28,9 @@ func (n *Node) onCommit(c graph.Commit) {
 		h(c)
 	}
 	txs := make([][]byte, len(c.Txs))
-	var checked []tx.Checked
+	checked := n.commitChecks(c)
 	for i := range c.Txs {
 		txs[i] = c.Txs[i].Data
-		if ck, ok := n.checks.take(c.Txs[i].Hash); ok {
-			if checked == nil {
-				checked = make([]tx.Checked, len(c.Txs))
-			}
-			checked[i] = ck
-		}
 	}
 	res := n.state.Apply(cluster.Commit{Index: c.Index, Time: c.Time, Txs: txs, Checked: checked})
 	for _, o := range res.Outcomes {

@@ -43,6 +43,35 @@ type TxOutcome struct {
 	Outcome
 }
 
+// checks returns the answers of tx.Check for the commit's cluster
+// transactions: cm.Checked's, and those it does not know checked now, in
+// one batch (tx.CheckAll).
+// Nil if the commit has none (opaque transactions only).
+func (cm Commit) checks() []tx.Checked {
+	var checked []tx.Checked
+	var todo []int
+	var data [][]byte
+	for i, b := range cm.Txs {
+		if !tx.IsCluster(b) {
+			continue
+		}
+		if checked == nil {
+			checked = make([]tx.Checked, len(cm.Txs))
+			copy(checked, cm.Checked)
+		}
+		if !checked[i].Known() {
+			todo = append(todo, i)
+			data = append(data, b)
+		}
+	}
+	if len(todo) > 0 {
+		for j, ck := range tx.CheckAll(data) {
+			checked[todo[j]] = ck
+		}
+	}
+	return checked
+}
+
 // Apply applies one commit: its transactions in order, then what the
 // passing of consensus time does (leases end, silent hosts lose their VMs,
 // an epoch boundary admits and removes operators). Commits come in order,
@@ -51,18 +80,11 @@ func (s *State) Apply(cm Commit) Result {
 	var res Result
 	s.time = max(s.time, cm.Time)
 	s.seen.prune(s.time)
+	checked := cm.checks()
 	for i, data := range cm.Txs {
-		if !tx.IsCluster(data) {
-			continue
+		if tx.IsCluster(data) {
+			res.Outcomes = append(res.Outcomes, TxOutcome{Index: i, Outcome: s.applyTx(checked[i], s.commits)})
 		}
-		var c tx.Checked
-		if i < len(cm.Checked) {
-			c = cm.Checked[i]
-		}
-		if !c.Known() {
-			c = tx.Check(data)
-		}
-		res.Outcomes = append(res.Outcomes, TxOutcome{Index: i, Outcome: s.applyTx(c, s.commits)})
 	}
 	s.sweep()
 	res.Epoch = s.epochBoundary()

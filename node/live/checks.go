@@ -86,9 +86,7 @@ func (p *checkPool) work() {
 		case <-p.quit:
 			return
 		case checks := <-p.jobs:
-			for _, c := range checks {
-				c.Run()
-			}
+			node.RunChecks(checks)
 		}
 	}
 }
@@ -104,9 +102,9 @@ func (p *checkPool) checkSubmitted(ctx context.Context, txs [][]byte) ([]graph.H
 		return nil, nil, ctx.Err()
 	}
 	defer func() { <-p.slots }()
-	hashes, checked := make([]graph.Hash, len(txs)), make([]tx.Checked, len(txs))
+	hashes := make([]graph.Hash, len(txs))
 	for i, data := range txs {
-		hashes[i], checked[i] = graph.TxHash(data), tx.Check(data)
+		hashes[i] = graph.TxHash(data)
 	}
-	return hashes, checked, nil
+	return hashes, tx.CheckAll(txs), nil
 }

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/sha3"
 	"dagger/graph/codec"
 	"encoding/hex"
 	"errors"
@@ -19,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
 // Magic opens every cluster transaction (with the format version).
@@ -376,11 +379,22 @@ func (t *Tx) VerifySignature() error { return t.verify(t.ID()) }
 
 // verify checks the signature over id, which must be t.ID().
 func (t *Tx) verify(id ID) error {
-	if !ed25519.Verify(t.Author[:], id[:], t.Sig[:]) {
+	if !voi.VerifyWithOptions(t.Author[:], id[:], t.Sig[:], sigRule) {
 		return ErrSignature
 	}
 	return nil
 }
+
+// sigRule is the rule transaction signatures are verified by: RFC 8032's
+// cofactored equation ([8][S]B = [8]R + [8][k]A), canonical encodings of
+// A, R and S, and no author key of small order (a key anyone can sign
+// for). Under it, checking a signature alone and checking it in a batch
+// (CheckAll) give the same answer for every input, which crypto/ed25519's
+// cofactorless equation cannot promise: a node's answer must not depend
+// on how its checks were grouped. Every signature crypto/ed25519 makes
+// passes it; of those it accepts, only small-order keys' fail, and
+// signatures whose R has a small-order part pass here and fail there.
+var sigRule = &voi.Options{Verify: voi.VerifyOptionsDefault}
 
 // Checked is what Check found of a transaction's bytes.
 type Checked struct {
@@ -409,6 +423,51 @@ func Check(b []byte) Checked {
 	c := Checked{Tx: t, ID: t.ID()}
 	c.Err = t.verify(c.ID)
 	return c
+}
+
+// CheckAll returns Check of each of bs, verifying their signatures
+// together: a batch costs about half as much per signature as checking
+// them one by one (curve25519-voi's batch verification). Group what one
+// author vouches for (an event's transactions, a client's batch): a
+// batch with a bad signature is checked again one by one, so it costs
+// half again as much as checking it that way from the start.
+//
+// The batch's random coefficients come from a hash of everything it
+// checks (SHAKE256 over keys, ids and signatures), so they are fixed by
+// the batch, unknown before it is complete, and the same on every run.
+func CheckAll(bs [][]byte) []Checked {
+	out := make([]Checked, len(bs))
+	if len(bs) == 1 {
+		out[0] = Check(bs[0])
+		return out
+	}
+	v := voi.NewBatchVerifierWithCapacity(len(bs))
+	coef := sha3.NewSHAKE256()
+	signed := make([]int, 0, len(bs))
+	for i, b := range bs {
+		t, err := Decode(b)
+		if err != nil {
+			out[i] = Checked{Err: err}
+			continue
+		}
+		out[i] = Checked{Tx: t, ID: t.ID()}
+		id := &out[i].ID
+		v.AddWithOptions(t.Author[:], id[:], t.Sig[:], sigRule)
+		coef.Write(t.Author[:])
+		coef.Write(id[:])
+		coef.Write(t.Sig[:])
+		signed = append(signed, i)
+	}
+	if len(signed) == 0 {
+		return out
+	}
+	_, valid := v.Verify(coef)
+	for j, i := range signed {
+		if !valid[j] {
+			out[i].Err = ErrSignature
+		}
+	}
+	return out
 }
 
 // decoder reads a transaction's fields (package codec) with its own:
