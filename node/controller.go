@@ -62,18 +62,72 @@ func (n *Node) checkpoint(epoch, commit uint64, w graph.TxWindow) {
 	if commit <= n.snapCommit {
 		return
 	}
-	data := encodeSnapshotData(n.state.Snapshot(), w)
-	if err := n.store.PutSnapshot(Snapshot{Epoch: epoch, Commit: commit, Data: data}); err != nil {
-		n.ledger.fail(fmt.Errorf("store the snapshot of epoch %d: %w", epoch, err))
+	c := &checkpoint{epoch: epoch, commit: commit, state: n.state.Capture(), window: w.Encode()}
+	if n.storing != nil {
+		n.queued = c // it supersedes one queued before: only the newest matters
 		return
 	}
-	n.snapCommit = commit
-	n.stats.SnapshotBytes = uint64(len(data))
-	if keep := uint64(n.cfg.KeepEpochs); n.cfg.KeepEpochs > 0 && epoch > keep {
-		if err := n.store.Prune(epoch - keep); err != nil {
-			n.ledger.fail(fmt.Errorf("prune the events below epoch %d: %w", epoch-keep, err))
+	n.store1(c)
+}
+
+// checkpoint is a snapshot taken at an epoch's start, on its way to the
+// store.
+type checkpoint struct {
+	epoch, commit uint64
+	state         *cluster.Capture
+	window        []byte
+	// set by the work: the stored encoding's size, or why it failed.
+	size     int
+	err      error
+	pruneErr error
+}
+
+// Background runs work off the node's goroutine: Go runs work on another
+// goroutine, then done on the node's, as a message would run; done never
+// runs if the node stopped before. A node has at most one work running.
+type Background interface {
+	Go(work, done func())
+}
+
+// store1 encodes c, stores it and prunes the epochs it makes unneeded,
+// through Background if there is one; the next checkpoint waits for it.
+// Pruning follows the store's write, so a node that crashes between them
+// still holds every event since its newest stored snapshot.
+func (n *Node) store1(c *checkpoint) {
+	n.storing = c
+	keep := uint64(n.cfg.KeepEpochs)
+	work := func() {
+		data := encodeSnapshotData(c.state.Bytes(), c.window)
+		c.state, c.size = nil, len(data)
+		if c.err = n.store.PutSnapshot(Snapshot{Epoch: c.epoch, Commit: c.commit, Data: data}); c.err != nil {
+			return
+		}
+		if keep > 0 && c.epoch > keep {
+			c.pruneErr = n.store.Prune(c.epoch - keep)
 		}
 	}
+	done := func() {
+		n.storing = nil
+		switch {
+		case c.err != nil:
+			n.ledger.fail(fmt.Errorf("store the snapshot of epoch %d: %w", c.epoch, c.err))
+			return
+		case c.pruneErr != nil:
+			n.ledger.fail(fmt.Errorf("prune the events below epoch %d: %w", c.epoch-keep, c.pruneErr))
+		}
+		n.snapCommit = c.commit
+		n.stats.SnapshotBytes = uint64(c.size)
+		if next := n.queued; next != nil && !n.ledger.faulted {
+			n.queued = nil
+			n.store1(next)
+		}
+	}
+	if n.cfg.Background == nil {
+		work()
+		done()
+		return
+	}
+	n.cfg.Background.Go(work, done)
 }
 
 func (n *Node) onEvidence(ev graph.Evidence) {

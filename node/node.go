@@ -55,6 +55,10 @@ type Config struct {
 	// TxChecker checks the cluster transactions of inserted events ahead
 	// of their commit; nil checks them when they are applied.
 	TxChecker TxChecker
+	// Background runs a checkpoint's slow part (encoding the snapshot,
+	// storing it, pruning) off the node's goroutine; nil (the simulator's
+	// setting) runs it in place.
+	Background Background
 	// AutoApprove makes this operator vote to admit every operator that
 	// asks to join.
 	AutoApprove bool
@@ -119,6 +123,9 @@ type Node struct {
 	userHooks Hooks
 	// snapCommit is the commit index of the newest stored snapshot.
 	snapCommit uint64
+	// storing is the checkpoint being stored (by Background), nil if
+	// none; queued the newest one taken since, which follows it.
+	storing, queued *checkpoint
 	store      Store
 	stats      NodeStats
 	// signersList caches signers() as of signersAt.

@@ -35,8 +35,9 @@ type solo struct {
 	block  uint64
 	gen    cluster.Genesis
 	keep   int // KeepEpochs
-	// checker is the node's TxChecker.
+	// checker is the node's TxChecker, bg its Background.
 	checker node.TxChecker
+	bg      node.Background
 	// hashes are the state hashes after each commit index; a commit
 	// applied again after a restart must give the same.
 	hashes   map[uint64][32]byte
@@ -91,7 +92,7 @@ func newSoloWith(t testing.TB, c node.TxChecker) *solo {
 func (s *solo) start() {
 	s.timers = nil
 	n, err := node.NewNode(node.Config{Key: s.key, Genesis: s.gen, Provisioner: s.hv, Chain: s.chain,
-		ConfirmTimeout: 10 * time.Second, TxChecker: s.checker,
+		ConfirmTimeout: 10 * time.Second, TxChecker: s.checker, Background: s.bg,
 		Ledger: node.LedgerConfig{Graph: graph.Config{Signer: graph.Ed25519SignerFromSeed(graph.KeySeed(9, 0))}, Transport: s, Clock: s, Store: s.store,
 			LeaderTimeout: 100 * time.Millisecond, FetchRetry: 50 * time.Millisecond},
 		KeepEpochs: s.keep,
@@ -394,6 +395,91 @@ func TestRestartFromTheSnapshotAtTheEpochStart(t *testing.T) {
 	if st := s.n.TxStatus(id); st.State != node.TxCommitted || st.Commit != before.Commit || !st.Event.IsZero() {
 		t.Fatalf("a transaction of an epoch before the snapshot: %+v, want committed at commit %d, in no event this node kept",
 			st, before.Commit)
+	}
+}
+
+// heldWork is a node.Background whose work runs when the test says.
+type heldWork struct{ work, done []func() }
+
+func (h *heldWork) Go(work, done func()) {
+	h.work, h.done = append(h.work, work), append(h.done, done)
+}
+
+// release runs the first work held, then its done, as the node's
+// goroutine would.
+func (h *heldWork) release(t *testing.T) {
+	t.Helper()
+	if len(h.work) == 0 {
+		t.Fatal("no work held")
+	}
+	w, d := h.work[0], h.done[0]
+	h.work, h.done = h.work[1:], h.done[1:]
+	w()
+	d()
+}
+
+// TestCheckpointsStoredInTheBackground: a node stores its snapshots
+// through its Background, one at a time. The snapshot stored is the state
+// at the boundary however far the node moved on while it was stored; a
+// boundary reached meanwhile waits, and only the newest of those is
+// stored; events are pruned only once the snapshot that replaces them is
+// stored.
+func TestCheckpointsStoredInTheBackground(t *testing.T) {
+	s := newSolo(t)
+	s.keep = 1
+	bg := &heldWork{}
+	s.bg = bg
+	s.n.Stop() // it has not run yet
+	s.gen.Params.EpochLength = 5 * time.Second
+	s.start()
+	s.run(2 * time.Second)
+	if _, err := s.n.Submit(s.create(0, false, -1).Encode()); err != nil {
+		t.Fatal(err)
+	}
+	s.run(4 * time.Second) // the first boundary
+	if len(bg.work) != 1 {
+		t.Fatalf("%d checkpoints handed to the background after the first boundary, want 1", len(bg.work))
+	}
+	if _, ok, _ := s.store.LatestSnapshot(); ok || s.n.SnapshotCommit() != 0 {
+		t.Fatal("a snapshot was stored before its work ran")
+	}
+	s.run(10 * time.Second) // two more boundaries, while the first is stored
+	if st := s.n.State(); st.Epoch() != 3 || len(bg.work) != 1 {
+		t.Fatalf("epoch %d, %d checkpoints in the background: want 3 and 1 (the others wait)", st.Epoch(), len(bg.work))
+	}
+	bg.release(t)
+	sn, ok, err := s.store.LatestSnapshot()
+	if !ok || err != nil || sn.Epoch != 1 || sn.Commit != s.n.SnapshotCommit() {
+		t.Fatalf("after the first work: snapshot epoch %d commit %d (%v, %v), node says %d", sn.Epoch, sn.Commit, ok, err, s.n.SnapshotCommit())
+	}
+	if h := s.hashes[sn.Commit-1]; h != mustRestore(t, sn, s.gen).Hash() {
+		t.Fatal("the snapshot stored is not the state at its boundary")
+	}
+	if len(bg.work) != 1 {
+		t.Fatalf("%d checkpoints handed on after the first was stored, want the newest waiting one", len(bg.work))
+	}
+	pruned := true
+	_ = s.store.Scan(node.Position{}, func(pos node.Position, _ []byte) bool {
+		pruned = pos.Epoch >= 2
+		return pruned
+	})
+	if pruned {
+		t.Fatal("events of epoch 1 went before the snapshot of epoch 3 was stored")
+	}
+	bg.release(t)
+	if sn, _, _ = s.store.LatestSnapshot(); sn.Epoch != 3 || sn.Commit != s.n.SnapshotCommit() {
+		t.Fatalf("after the second work: snapshot epoch %d commit %d, node says %d; want epoch 3's", sn.Epoch, sn.Commit, s.n.SnapshotCommit())
+	}
+	if h := s.hashes[sn.Commit-1]; h != mustRestore(t, sn, s.gen).Hash() {
+		t.Fatal("the second snapshot stored is not the state at its boundary")
+	}
+	if err := s.store.Scan(node.Position{}, func(pos node.Position, _ []byte) bool {
+		if pos.Epoch < 2 {
+			t.Fatalf("an event of epoch %d is still stored after the snapshot of epoch 3", pos.Epoch)
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 

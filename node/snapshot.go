@@ -25,9 +25,9 @@ import (
 // stores written before the window was kept hold: its window is empty.
 const snapshotMagic = "dagger/node-snapshot/v1\x00"
 
-// encodeSnapshotData joins an epoch start's state and window.
-func encodeSnapshotData(state []byte, w graph.TxWindow) []byte {
-	win := w.Encode()
+// encodeSnapshotData joins an epoch start's state and window (encoded,
+// graph.TxWindow.Encode).
+func encodeSnapshotData(state, win []byte) []byte {
 	b := make([]byte, 0, len(snapshotMagic)+8+len(state)+len(win)+sha256.Size)
 	b = append(b, snapshotMagic...)
 	b = binary.BigEndian.AppendUint64(b, uint64(len(state)))

@@ -130,9 +130,28 @@ func snapshotError(format string, args ...any) error {
 // Snapshot encodes the whole state. It is canonical: equal states encode to
 // equal bytes. A state beyond the snapshot limits still encodes, but
 // Restore refuses it.
-func (s *State) Snapshot() []byte {
-	w := &snapWriter{codec.Writer{B: make([]byte, 0, 1024+200*len(s.opOrder)+256*len(s.vms)+
-		64*len(s.payments)+minSecondBytes*int(windowSeconds)+minSeenBytes*s.seen.n+12*len(s.evidence))}}
+func (s *State) Snapshot() []byte { return s.Capture().Bytes() }
+
+// Capture is a state's snapshot taken but not yet encoded whole: the
+// replay window, by far its largest part (tens of MB at thousands of
+// transactions a second), is copied as it is and sorted and encoded by
+// Bytes, which may run on any goroutine while the state moves on.
+type Capture struct {
+	head []byte     // everything before the replay window
+	secs []seenCopy // the replay window, by increasing second
+	tail []byte     // everything after it, with the state's hash
+	size int        // the encoding's length, checksum included
+}
+
+// seenCopy is one second of the replay window, unsorted.
+type seenCopy struct {
+	sec int64
+	ids []seenID
+}
+
+// Capture takes the state's snapshot; Bytes encodes it.
+func (s *State) Capture() *Capture {
+	w := &snapWriter{codec.Writer{B: make([]byte, 0, 1024+200*len(s.opOrder)+256*len(s.vms)+64*len(s.payments))}}
 	w.Raw([]byte(snapshotMagic))
 	w.params(s.params)
 	w.U64(s.epoch)
@@ -145,13 +164,60 @@ func (s *State) Snapshot() []byte {
 	s.putVMs(w)
 	s.putOwners(w)
 	s.putPayments(w)
-	s.putSeen(w)
-	s.putEvidence(w)
+	c := &Capture{head: w.B, secs: s.seenCopies()}
+	c.size = len(c.head) + 4 + (8+4)*len(c.secs) + minSeenBytes*s.seen.n
+	t := &snapWriter{}
+	s.putEvidence(t)
 	h := s.Hash()
-	w.Raw(h[:])
+	t.Raw(h[:])
+	c.tail = t.B
+	c.size += len(c.tail) + sha256.Size
+	return c
+}
+
+// Bytes encodes the snapshot (what State.Snapshot returns), once: it
+// sorts the capture's replay window in place.
+func (c *Capture) Bytes() []byte {
+	w := &snapWriter{codec.Writer{B: make([]byte, 0, c.size)}}
+	w.Raw(c.head)
+	putSeenCopies(w, c.secs)
+	w.Raw(c.tail)
 	sum := sha256.Sum256(w.B)
 	return append(w.B, sum[:]...)
 }
+
+// seenCopies copies the replay window, by increasing second, each
+// second's ids in map order.
+func (s *State) seenCopies() []seenCopy {
+	secs := s.seen.seconds()
+	out := make([]seenCopy, 0, len(secs))
+	all := make([]seenID, 0, s.seen.n)
+	for _, sec := range secs {
+		from := len(all)
+		for id, commit := range s.seen.bucket(sec).ids {
+			all = append(all, seenID{id: id, commit: commit})
+		}
+		out = append(out, seenCopy{sec: sec, ids: all[from:len(all):len(all)]})
+	}
+	return out
+}
+
+// putSeenCopies writes the replay window, each second's ids sorted (in
+// place).
+func putSeenCopies(w *snapWriter, secs []seenCopy) {
+	w.Count(len(secs))
+	for _, sc := range secs {
+		slices.SortFunc(sc.ids, func(a, b seenID) int { return cmpID(a.id, b.id) })
+		w.I64(sc.sec)
+		w.Count(len(sc.ids))
+		for _, e := range sc.ids {
+			w.Raw(e.id[:])
+			w.U64(e.commit)
+		}
+	}
+}
+
+func (s *State) putSeen(w *snapWriter) { putSeenCopies(w, s.seenCopies()) }
 
 func (s *State) putCommittees(w *snapWriter) {
 	epochs := s.recentEpochs()
@@ -254,26 +320,6 @@ func (s *State) putPayments(w *snapWriter) {
 	w.Count(len(sigs))
 	for _, sig := range sigs {
 		w.Raw(sig[:])
-	}
-}
-
-func (s *State) putSeen(w *snapWriter) {
-	secs := s.seen.seconds()
-	w.Count(len(secs))
-	var ids []seenID
-	for _, sec := range secs {
-		b := s.seen.bucket(sec)
-		ids = ids[:0]
-		for id, c := range b.ids {
-			ids = append(ids, seenID{id: id, commit: c})
-		}
-		slices.SortFunc(ids, func(a, b seenID) int { return cmpID(a.id, b.id) })
-		w.I64(sec)
-		w.Count(len(ids))
-		for _, e := range ids {
-			w.Raw(e.id[:])
-			w.U64(e.commit)
-		}
 	}
 }
 

@@ -399,6 +399,32 @@ func TestSnapshotRestoresAndContinues(t *testing.T) {
 	}
 }
 
+// TestCaptureIsTheStateWhenTaken: a capture encodes, whenever its Bytes
+// runs, the snapshot of the state when it was taken, however far the
+// state moved on since.
+func TestCaptureIsTheStateWhenTaken(t *testing.T) {
+	h := snapScenario(t)
+	s := snapMustRestore(t, h.snaps[0])
+	caps := []*Capture{s.Capture()}
+	for _, c := range h.commits {
+		s.Apply(c)
+		caps = append(caps, s.Capture())
+	}
+	seen := 0
+	for k, c := range caps {
+		got := c.Bytes()
+		if !bytes.Equal(got, h.snaps[k]) {
+			t.Fatalf("capture %d: encodes differently from the snapshot taken then", k)
+		}
+		for _, sc := range c.secs {
+			seen += len(sc.ids)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no capture held a replay window: the case tests nothing")
+	}
+}
+
 // TestRestoredStateKnowsWhereEachSeenIDCommitted: the state restored from
 // every snapshot tells, for each transaction id in its replay window, the
 // commit it is in, as the state that applied that commit did: a node that

@@ -133,6 +133,10 @@ type Runtime struct {
 	quit     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+	// bg counts the node's Background work running; stopping is closed
+	// when the loop ends, and the loop waits for that work before done.
+	bg       sync.WaitGroup
+	stopping chan struct{}
 
 	// Owned by the loop.
 	fault         error
@@ -161,7 +165,7 @@ func New(opt Options) *Runtime {
 		opt.Metrics = metrics.New()
 	}
 	r := &Runtime{opt: opt, log: opt.Logger, in: make(chan inbound, MaxInboxMessages), ctl: make(chan func(), maxControl),
-		quit: make(chan struct{}), done: make(chan struct{}), admitted: map[tx.ID]time.Time{}}
+		quit: make(chan struct{}), done: make(chan struct{}), stopping: make(chan struct{}), admitted: map[tx.ID]time.Time{}}
 	copy(r.self[:], opt.Key.Public().(ed25519.PublicKey))
 	r.checks = newCheckPool(opt.CheckWorkers)
 	return r
@@ -195,6 +199,7 @@ func (r *Runtime) Start(tr Transport) error {
 	if r.checks.workers > 0 {
 		cfg.TxChecker = r.checks
 	}
+	cfg.Background = (*background)(r)
 	signer, err := graph.NewEd25519Signer(r.opt.Key)
 	if err != nil {
 		return err
@@ -276,6 +281,10 @@ func (r *Runtime) Start(tr Transport) error {
 
 func (r *Runtime) loop() {
 	defer close(r.done)
+	defer func() {
+		close(r.stopping)
+		r.bg.Wait() // the store outlives what writes to it
+	}()
 	defer func() {
 		err := errWatchStopped
 		if r.fault != nil {
@@ -662,6 +671,23 @@ func (c *clock) AfterFunc(d time.Duration, f func()) node.Timer {
 		})
 	})
 	return t
+}
+
+// background runs the node's slow work (storing snapshots) on goroutines
+// of its own: node.Background.
+type background Runtime
+
+func (b *background) Go(work, done func()) {
+	r := (*Runtime)(b)
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		work()
+		select {
+		case r.ctl <- done:
+		case <-r.stopping:
+		}
+	}()
 }
 
 // timer's flags are read and written on the loop only.

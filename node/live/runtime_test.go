@@ -46,6 +46,9 @@ type memStore struct {
 	failPut, failCommitted error
 	// snapshotReads counts LatestSnapshot calls.
 	snapshotReads int
+	// holdSnapshots, when set, is what PutSnapshot waits for before it
+	// stores (outside the lock: the store serves the loop meanwhile).
+	holdSnapshots chan struct{}
 }
 
 func newMemStore() *memStore {
@@ -81,6 +84,12 @@ func (s *memStore) Scan(from node.Position, fn func(node.Position, []byte) bool)
 }
 
 func (s *memStore) PutSnapshot(sn node.Snapshot) error {
+	s.mu.Lock()
+	hold := s.holdSnapshots
+	s.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mem.PutSnapshot(sn)
@@ -959,6 +968,42 @@ func TestRuntimePublishesTheSnapshotSize(t *testing.T) {
 			t.Fatalf("after the restart dagger_snapshot_bytes %v, the snapshot it started from has %d bytes", got, len(sn.Data))
 		}
 		n.rt.Close()
+	})
+}
+
+// TestRuntimeStoresSnapshotsOffItsLoop: while a snapshot is being
+// stored the loop goes on committing, and Close waits for the store's
+// write before it returns (the caller closes the store after it).
+func TestRuntimeStoresSnapshotsOffItsLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newRTNode(t)
+		n.gen.Params.EpochLength = time.Second
+		hold := make(chan struct{})
+		n.store.holdSnapshots = hold
+		n.start()
+		advance(1500 * time.Millisecond)
+		at := n.status().CommitIndex
+		advance(time.Second)
+		if st := n.status(); st.CommitIndex <= at {
+			t.Fatalf("no commit while the snapshot was being stored (commit %d, then %d)", at, st.CommitIndex)
+		}
+		if _, ok, _ := n.store.LatestSnapshot(); ok {
+			t.Fatal("a held snapshot was stored")
+		}
+		closed := make(chan struct{})
+		go func() {
+			n.rt.Close()
+			close(closed)
+		}()
+		synctest.Wait()
+		if isClosed(closed) {
+			t.Fatal("Close returned while a snapshot was being stored")
+		}
+		close(hold)
+		<-closed
+		if sn, ok, err := n.store.LatestSnapshot(); !ok || err != nil || sn.Epoch != 1 {
+			t.Fatalf("after Close: snapshot of epoch %d (%v, %v), want epoch 1's", sn.Epoch, ok, err)
+		}
 	})
 }
 

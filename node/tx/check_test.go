@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha512"
+	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
 	"filippo.io/edwards25519"
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
 // order2 encodes (0, -1), the point of order 2.
@@ -86,6 +89,16 @@ func signatureCases(t *testing.T) (encs [][]byte, valid []bool) {
 	s = samples()[5]
 	signTorsioned(t, s, testKey(5))
 	add(s.Encode(), true)
+	// An author that is not the encoding of a point.
+	s = samples()[6]
+	s.Sign(testKey(6))
+	for y := byte(2); ; y++ {
+		s.Author = Key{0: y}
+		if _, err := new(edwards25519.Point).SetBytes(s.Author[:]); err != nil {
+			break
+		}
+	}
+	add(s.Encode(), false)
 	// Not a transaction.
 	add([]byte("DGR"), false)
 	add(append([]byte(Magic), 0xff), false)
@@ -142,6 +155,70 @@ func TestCheckAllAgreesWithCheck(t *testing.T) {
 			if (got[i].Err == nil) != (want.Err == nil) || got[i].ID != want.ID {
 				t.Fatalf("round %d, %d of %d: CheckAll %+v, Check %+v", round, i, n, got[i], want)
 			}
+		}
+	}
+}
+
+// TestKeyCacheIsBounded: the oldest keys make room for new ones, and a
+// key kept answers as one decoded afresh.
+func TestKeyCacheIsBounded(t *testing.T) {
+	c := &keyCache{byKey: map[Key]*voi.ExpandedPublicKey{}}
+	var first Key
+	for i := range MaxCachedKeys + 10 {
+		var seed [32]byte
+		seed[0], seed[1] = byte(i), byte(i>>8)
+		var k Key
+		copy(k[:], ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey))
+		if i == 0 {
+			first = k
+		}
+		if c.get(k) == nil {
+			t.Fatal("a public key was not expanded")
+		}
+		if c.get(k) != c.get(k) {
+			t.Fatal("a key was not kept")
+		}
+	}
+	if len(c.byKey) != MaxCachedKeys || len(c.ring) != MaxCachedKeys {
+		t.Fatalf("%d keys kept, ring of %d, want %d", len(c.byKey), len(c.ring), MaxCachedKeys)
+	}
+	if _, ok := c.byKey[first]; ok {
+		t.Fatal("the oldest key was not the one forgotten")
+	}
+}
+
+// BenchmarkCheck: a signed vm-get checked alone and in batches of n, per
+// transaction (ns/op). keys is how many authors signed them; with more
+// than MaxCachedKeys every author's key is decoded afresh.
+func BenchmarkCheck(b *testing.B) {
+	for _, keys := range []int{1, 2 * MaxCachedKeys} {
+		for _, n := range []int{1, 16, 256, 1024} {
+			b.Run(fmt.Sprintf("keys=%d/batch=%d", keys, n), func(b *testing.B) {
+				encs := make([][]byte, 8192)
+				for i := range encs {
+					var seed [32]byte
+					binary.BigEndian.PutUint64(seed[:], uint64(i%keys))
+					s := &Tx{Kind: KindVMGet, Nonce: uint64(i), Expiry: 1}
+					s.Sign(ed25519.NewKeyFromSeed(seed[:]))
+					encs[i] = s.Encode()
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i += n {
+					at := i % len(encs)
+					batch := encs[at:min(at+n, len(encs))]
+					if n == 1 {
+						if Check(batch[0]).Err != nil {
+							b.Fatal("a valid signature was refused")
+						}
+						continue
+					}
+					for _, c := range CheckAll(batch) {
+						if c.Err != nil {
+							b.Fatal("a valid signature was refused")
+						}
+					}
+				}
+			})
 		}
 	}
 }
