@@ -126,8 +126,8 @@ type Node struct {
 	// storing is the checkpoint being stored (by Background), nil if
 	// none; queued the newest one taken since, which follows it.
 	storing, queued *checkpoint
-	store      Store
-	stats      NodeStats
+	store           Store
+	stats           NodeStats
 	// signersList caches signers() as of signersAt.
 	signersAt   signersKey
 	signersList []transport.PeerID
