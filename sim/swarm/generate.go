@@ -709,12 +709,17 @@ func (g *gen) partition() []scenario.Fault {
 	}
 	twins := false
 	for _, b := range sc.Byzantine {
+		// A node may be listed more than once (a behaviour per window): its
+		// endpoints go on the other side once.
+		other := 1 - side[b.Node]
 		switch {
 		case b.Behavior == scenario.BehaviorTwin && g.r.IntN(2) == 0:
-			groups[1-side[b.Node]] = append(groups[1-side[b.Node]], scenario.Endpoint{Node: b.Node, Twin: true})
+			if tw := (scenario.Endpoint{Node: b.Node, Twin: true}); !slices.Contains(groups[other], tw) {
+				groups[other] = append(groups[other], tw)
+			}
 			twins = true
-		case g.r.IntN(4) == 0 && !slices.Contains(groups[1-side[b.Node]], scenario.Endpoint{Node: b.Node}):
-			groups[1-side[b.Node]] = append(groups[1-side[b.Node]], scenario.Endpoint{Node: b.Node})
+		case g.r.IntN(4) == 0 && !slices.Contains(groups[other], scenario.Endpoint{Node: b.Node}):
+			groups[other] = append(groups[other], scenario.Endpoint{Node: b.Node})
 		}
 	}
 	if twins {
