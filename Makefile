@@ -54,9 +54,11 @@ bench:
 # The sweeps whose results docs/bench/ holds; each point of the live ones
 # starts fresh node processes (about 75 s a point).
 BENCH_LIVE_RATES   ?= 10000,30000,50000,60000,70000
-BENCH_SIGNED_RATES ?= 4000,6000
+BENCH_SIGNED_RATES ?= 6000,10000,15000
 BENCH_COMET_RATES  ?= 2000,3000,4500
 BENCH_DURATION     ?= 60s
+# the signed sweep measures a target over a steady window of 60 s: the load window less its 10 s warm-up
+BENCH_SIGNED_DURATION ?= 70s
 
 # bench-compare sweeps DAGGER's opaque payloads beside CometBFT, so the
 # results take its DAGGER points rather than sweep them twice.
@@ -70,7 +72,7 @@ bench-live: build bench-live-signed
 	./bin/dagger bench live --nodes 4 --rates $(BENCH_LIVE_RATES) --duration $(BENCH_DURATION) --tx-size 256 --payload opaque --out docs/bench/live
 
 bench-live-signed: build
-	./bin/dagger bench live --nodes 4 --rates $(BENCH_SIGNED_RATES) --duration $(BENCH_DURATION) --payload signed --out docs/bench/live-signed
+	./bin/dagger bench live --nodes 4 --rates $(BENCH_SIGNED_RATES) --duration $(BENCH_SIGNED_DURATION) --payload signed --out docs/bench/live-signed
 
 bench-compare: build
 	./bin/dagger bench compare cometbft --nodes 4 --rates $(BENCH_LIVE_RATES) --cometbft-rates $(BENCH_COMET_RATES) --duration $(BENCH_DURATION) --tx-size 256 --out docs/bench/compare

@@ -172,10 +172,11 @@ func TestKeyCacheIsBounded(t *testing.T) {
 		if i == 0 {
 			first = k
 		}
-		if c.get(k) == nil {
+		x := c.get(k)
+		if x == nil {
 			t.Fatal("a public key was not expanded")
 		}
-		if c.get(k) != c.get(k) {
+		if again := c.get(k); again != x {
 			t.Fatal("a key was not kept")
 		}
 	}
