@@ -96,6 +96,7 @@ type DB struct {
 // record), or emptier or older than its mark says it was (lost, cut short,
 // or restored from an older copy): see damage.go and mark.go.
 func Open(dir string, opt Options) (*DB, error) {
+	pinMallocThresholds()
 	if opt.Backend == "" {
 		opt.Backend = DefaultBackend
 		for _, b := range backends {
