@@ -12,8 +12,11 @@ import (
 // verified is what the memo keeps of an event found valid. The event hash
 // covers neither the signature nor the batch bytes (only their Merkle
 // root), so another event under the same hash is taken as verified only
-// if its signature and a checksum of its batch match too.
+// if its signature and a checksum of its batch match too, or if it is the
+// very event verified: the nodes of a run share decoded events, and an
+// event is never modified once decoded.
 type verified struct {
+	ev     *graph.Event
 	sig    graph.Signature
 	body   uint32
 	leaves []graph.Hash
@@ -39,8 +42,11 @@ func bodySum(txs [][]byte) uint32 {
 // leaf hashes.
 func (c *Checker) verify(e *graph.Event) ([]graph.Hash, error) {
 	h := e.Hash()
-	body := bodySum(e.Txs)
 	m, known := c.memo.get(h)
+	if known && m.ev == e {
+		return m.leaves, nil
+	}
+	body := bodySum(e.Txs)
 	if known && m.sig == e.Sig && m.body == body {
 		return m.leaves, nil
 	}
@@ -56,7 +62,7 @@ func (c *Checker) verify(e *graph.Event) ([]graph.Hash, error) {
 		leaves[i] = graph.TxHash(tx)
 	}
 	if !known {
-		c.memo.put(Round(e.Epoch, e.Round), h, verified{sig: e.Sig, body: body, leaves: leaves})
+		c.memo.put(Round(e.Epoch, e.Round), h, verified{ev: e, sig: e.Sig, body: body, leaves: leaves})
 		c.checked.verified++
 	}
 	return leaves, nil
