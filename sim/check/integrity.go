@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"weak"
 
 	"dagger/graph"
 )
@@ -14,9 +15,10 @@ import (
 // root), so another event under the same hash is taken as verified only
 // if its signature and a checksum of its batch match too, or if it is the
 // very event verified: the nodes of a run share decoded events, and an
-// event is never modified once decoded.
+// event is never modified once decoded. The memo does not keep that event
+// alive (nor the message it was decoded from) once the nodes let it go.
 type verified struct {
-	ev     *graph.Event
+	ev     weak.Pointer[graph.Event]
 	sig    graph.Signature
 	body   uint32
 	leaves []graph.Hash
@@ -43,7 +45,7 @@ func bodySum(txs [][]byte) uint32 {
 func (c *Checker) verify(e *graph.Event) ([]graph.Hash, error) {
 	h := e.Hash()
 	m, known := c.memo.get(h)
-	if known && m.ev == e {
+	if known && m.ev.Value() == e {
 		return m.leaves, nil
 	}
 	body := bodySum(e.Txs)
@@ -62,7 +64,7 @@ func (c *Checker) verify(e *graph.Event) ([]graph.Hash, error) {
 		leaves[i] = graph.TxHash(tx)
 	}
 	if !known {
-		c.memo.put(Round(e.Epoch, e.Round), h, verified{ev: e, sig: e.Sig, body: body, leaves: leaves})
+		c.memo.put(Round(e.Epoch, e.Round), h, verified{ev: weak.Make(e), sig: e.Sig, body: body, leaves: leaves})
 		c.checked.verified++
 	}
 	return leaves, nil
