@@ -81,11 +81,13 @@ bench-compare: build
 # their memory and snapshots stay flat (docs/bench/soak/memory.csv,
 # run-memory.png, run-snapshot.png; rss_start_mib and rss_end_mib in
 # results.jsonl). An hour needs about 8 GB of disk for the nodes' stores.
+# The nodes serve Go's profiles meanwhile (node i at 127.0.0.1:8700+i,
+# /debug/pprof/), to find what grows.
 BENCH_SOAK_RATE     ?= 25000
 BENCH_SOAK_DURATION ?= 1h
 
 bench-soak: build
-	./bin/dagger bench live --nodes 4 --rates $(BENCH_SOAK_RATE) --duration $(BENCH_SOAK_DURATION) --tx-size 256 --payload opaque --out docs/bench/soak
+	./bin/dagger bench live --nodes 4 --rates $(BENCH_SOAK_RATE) --duration $(BENCH_SOAK_DURATION) --tx-size 256 --payload opaque --pprof --out docs/bench/soak
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
