@@ -20,12 +20,12 @@ import "sync"
 // which 0.3 MiB in use, and the arenas (up to eight per core) grew with
 // the hour: 13 to 57 MiB (docs/bench/soak).
 //
-// Fixed thresholds turn the adjustment off: blocks from MallocMmapThreshold
+// Fixed thresholds turn the adjustment off: blocks from mallocMmapThreshold
 // up are mapped and unmapped on their own, and an arena gives back a free
-// top larger than MallocTrimThreshold.
+// top larger than mallocTrimThreshold.
 const (
-	MallocMmapThreshold = 512 << 10
-	MallocTrimThreshold = 1 << 20
+	mallocMmapThreshold = 512 << 10
+	mallocTrimThreshold = 1 << 20
 )
 
 var pinMalloc sync.Once
@@ -34,7 +34,7 @@ var pinMalloc sync.Once
 // pebble allocates.
 func pinMallocThresholds() {
 	pinMalloc.Do(func() {
-		C.mallopt(C.M_MMAP_THRESHOLD, MallocMmapThreshold)
-		C.mallopt(C.M_TRIM_THRESHOLD, MallocTrimThreshold)
+		C.mallopt(C.M_MMAP_THRESHOLD, mallocMmapThreshold)
+		C.mallopt(C.M_TRIM_THRESHOLD, mallocTrimThreshold)
 	})
 }

@@ -21,7 +21,7 @@ func TestLargeCAllocationsGoBackToTheSystem(t *testing.T) {
 	before := cmem.Held()
 	cmem.AllocFree(2<<20, 8) // cache fills of a 2 MiB record, evicted
 	after := cmem.Held()
-	if grown := int64(after) - int64(before); grown > MallocTrimThreshold {
-		t.Fatalf("malloc's arenas hold %d bytes more after 16 MiB of 2 MiB blocks were freed; want at most %d", grown, MallocTrimThreshold)
+	if grown := int64(after) - int64(before); grown > mallocTrimThreshold {
+		t.Fatalf("malloc's arenas hold %d bytes more after 16 MiB of 2 MiB blocks were freed; want at most %d", grown, mallocTrimThreshold)
 	}
 }
