@@ -33,22 +33,36 @@ func (c *Committee) Verify(e *Event, v Verifier, lim Limits) error {
 	if e.verifiedBy.sameAs(c) && e.verifiedLim == lim {
 		return nil
 	}
-	if err := e.checkStructure(lim); err != nil {
+	leaves, err := c.Check(e, v, lim)
+	if err != nil {
 		return err
-	}
-	if err := c.checkRefs(e); err != nil {
-		return err
-	}
-	root, leaves := BatchRoot(e.Txs)
-	if root != e.TxRoot {
-		return fmt.Errorf("%w: event %s declares %s, batch hashes to %s", ErrTxRoot, e.Ref(), e.TxRoot, root)
-	}
-	if !v.Verify(c.members[e.Creator].Key, e.Hash(), e.Sig) {
-		return fmt.Errorf("%w: event %s by member %d", ErrBadSignature, e.Ref(), e.Creator)
 	}
 	e.txHashes = leaves
 	e.verifiedBy, e.verifiedLim = c, lim
 	return nil
+}
+
+// Check makes Verify's checks of e without its memory: it neither reads
+// nor records that e passed them before, so it may run on one goroutine
+// while another holds e in a graph (e's hash must have been taken, as
+// every graph that holds e took it). It returns the transactions' leaf
+// hashes.
+func (c *Committee) Check(e *Event, v Verifier, lim Limits) ([]Hash, error) {
+	lim = lim.withDefaults()
+	if err := e.checkStructure(lim); err != nil {
+		return nil, err
+	}
+	if err := c.checkRefs(e); err != nil {
+		return nil, err
+	}
+	root, leaves := BatchRoot(e.Txs)
+	if root != e.TxRoot {
+		return nil, fmt.Errorf("%w: event %s declares %s, batch hashes to %s", ErrTxRoot, e.Ref(), e.TxRoot, root)
+	}
+	if !v.Verify(c.members[e.Creator].Key, e.Hash(), e.Sig) {
+		return nil, fmt.Errorf("%w: event %s by member %d", ErrBadSignature, e.Ref(), e.Creator)
+	}
+	return leaves, nil
 }
 
 // checkRefs checks the parts of validity that read only the references: the

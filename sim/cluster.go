@@ -200,10 +200,10 @@ func (c *simCluster) nodeConfig(ep *endpoint, lcfg node.LedgerConfig) node.Confi
 			}
 			if e := res.Epoch; e != nil && !c.epochs[e.Epoch] {
 				c.epochs[e.Epoch] = true
-				c.s.checker.AddEpoch(e.Committee)
+				c.s.obs.epoch(e.Committee)
 				c.s.traceFault(fmt.Sprintf("epoch %d starts with %d members", e.Epoch, e.Committee.Size()))
 			}
-			c.s.checker.StateHash(i, cm.Index, hash)
+			c.s.obs.stateHash(i, cm.Index, hash)
 		},
 		Done: func(id tx.ID, st node.TxStatus) { c.vm.done(id, st) },
 	}

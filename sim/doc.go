@@ -29,8 +29,11 @@
 // not reshuffle what the others draw). Byzantine behaviours are hooks at a
 // node's transport edge; the node itself runs the honest code.
 //
-// Everything happens on one goroutine: the agenda pops happenings in
-// (virtual time, scheduling order), so a scenario and a seed give a
-// bit-identical run. A run's fingerprint hashes every honest node's commit
+// The nodes run on one goroutine: the agenda pops happenings in (virtual
+// time, scheduling order), so a scenario and a seed give a bit-identical
+// run. The checkers and the workload's latency book watch from a second
+// goroutine (observe.go), fed what the run produces in the order it is
+// produced; nothing on the first reads what they compute, so they take
+// work off it without changing a run. A run's fingerprint hashes every honest node's commit
 // sequence and the delivered-message trace.
 package sim

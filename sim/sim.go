@@ -40,8 +40,8 @@ type Options struct {
 }
 
 // Sim is one run of a scenario: the nodes, the network, the agenda of
-// pending happenings, and the checkers watching the outcome. Everything
-// happens on one goroutine in virtual time.
+// pending happenings, and the checkers watching the outcome. The nodes
+// run on one goroutine in virtual time; the checkers on the observer's.
 type Sim struct {
 	sc        *scenario.Scenario
 	opt       Options
@@ -57,6 +57,7 @@ type Sim struct {
 	now       int64
 	end       int64
 	checker   *check.Checker
+	obs       *observer // runs checker and the workload's book (observe.go)
 	workload  *workload
 	cluster   *simCluster
 	trace     *tracer
@@ -185,7 +186,9 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 	}
 	live := sc.Expect.Liveness
 	s.checker = check.New(check.Config{
-		Committee: committee, Verifier: s.verifier, Limits: s.limits, GCDepth: sc.Consensus.GCDepth,
+		// The checker runs on the observer's goroutine, with a verifier of
+		// its own: the memo the nodes share is for one goroutine.
+		Committee: committee, Verifier: verifier, Limits: s.limits, GCDepth: sc.Consensus.GCDepth,
 		Honest: honest, LivenessAfter: int64(live.After), LivenessDeadline: s.end - int64(live.Within),
 		LivenessDisabled: live.Disabled, Keys: signing,
 	})
@@ -200,6 +203,7 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 		}
 	}
 	s.workload = newWorkload(s)
+	s.obs = newObserver(s.checker, &s.workload.book)
 	if opt.Trace != nil {
 		s.trace = newTracer(opt.Trace)
 	}
@@ -243,6 +247,8 @@ func Run(sc *scenario.Scenario, opt Options) (*Report, error) {
 // Run runs the simulation to the scenario's end and returns the report.
 func (s *Sim) Run() *Report {
 	wall := time.Now()
+	s.obs.start()
+	defer s.obs.stop()
 	for _, ep := range s.eps {
 		if !ep.twin {
 			s.start(ep, false)
@@ -256,6 +262,7 @@ func (s *Sim) Run() *Report {
 		s.dispatch(&it)
 	}
 	s.now = s.end
+	s.obs.wait()
 	if s.trace != nil {
 		s.trace.flush()
 	}
@@ -330,7 +337,7 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 	ep.up = true
 	ep.nd, ep.ledger = n, n.Ledger()
 	if !ep.twin {
-		s.checker.Restart(ep.node, n.FirstCommit())
+		s.obs.restart(ep.node, n.FirstCommit())
 	}
 	first, epoch := n.FirstCommit(), n.Ledger().Epoch()
 	ep.starting = true
@@ -375,7 +382,7 @@ func (s *Sim) down(ep *endpoint) bool {
 	coverNode(s.cov, ep.ledger.Stats(), ep.nd.Stats())
 	s.cluster.closeWrappers(ep)
 	if !ep.twin {
-		s.checker.Down(ep.node)
+		s.obs.down(ep.node)
 	}
 	return true
 }
@@ -393,7 +400,7 @@ func (s *Sim) fault(ep *endpoint, err error) {
 		s.stats.store.Stops++
 		s.traceFault(fmt.Sprintf("%s stopped by its store: %v", ep.name, err))
 	case s.sc.Honest(ep.node):
-		s.checker.Fault(ep.node, err)
+		s.obs.fault(ep.node, err)
 	}
 	s.down(ep)
 }
@@ -410,19 +417,19 @@ func (s *Sim) hooks(ep *endpoint) node.Hooks {
 	}
 	return node.Hooks{
 		Commit: func(c graph.Commit) {
-			s.checker.Commit(i, &c, s.now)
-			if c.Index >= ep.slots.delivered {
+			first := c.Index >= ep.slots.delivered
+			s.obs.commit(i, &c, s.now, first)
+			if first {
 				ep.slots.delivered = c.Index + 1
-				s.workload.committed(i, c.Txs)
 				if n := len(c.Events); n > 0 && c.Events[n-1].Hash() == c.Leader.Hash {
 					s.stats.leaderLat = append(s.stats.leaderLat, StartTime+s.now-c.Events[n-1].Time)
 				}
 			}
 		},
-		Evidence: func(ev graph.Evidence) { s.checker.Evidence(i, ev) },
+		Evidence: func(ev graph.Evidence) { s.obs.evidence(i, ev) },
 		Inserted: func(e *graph.Event) {
 			if ep.slots.insert(e, ep.ledger.Graph().Horizon()) {
-				s.checker.Equivocation(i, e.Creator, check.Round(e.Epoch, e.Round))
+				s.obs.equivocation(i, e.Creator, check.Round(e.Epoch, e.Round))
 			}
 		},
 		Fault:   fault,

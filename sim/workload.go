@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"dagger/graph"
+	"dagger/sim/check"
 )
 
 // workload is the open-loop client population: transactions arrive as a
@@ -20,6 +21,15 @@ type workload struct {
 	until   int64
 	filler  []byte
 	seq     uint64
+	refused uint64
+	sent    uint64
+	book    latencyBook
+}
+
+// latencyBook measures each transaction's latency from its submission to
+// its commit at the node it was submitted to. The observer keeps it
+// (observe.go), and with it the hashing of the submitted transactions.
+type latencyBook struct {
 	// pending holds the submission of every transaction from sequence
 	// number base on (its first 8 bytes): whether it awaits its commit
 	// at its node, found there by the number and confirmed by its hash.
@@ -30,8 +40,9 @@ type workload struct {
 	lat     []int64 // commit latencies, nanoseconds
 	at      []int64 // the virtual time of each of those commits
 	steady  []int64 // those of transactions submitted from the liveness point on
-	refused uint64
-	sent    uint64
+	// after is the liveness point: steady holds the latencies of the
+	// transactions submitted from then on.
+	after int64
 }
 
 type submission struct {
@@ -43,6 +54,7 @@ type submission struct {
 
 func newWorkload(s *Sim) *workload {
 	w := &workload{s: s, rng: newRand(s.sc.Seed, "workload", 0), rate: s.sc.Workload.Rate, until: s.end}
+	w.book.after = int64(s.sc.Expect.Liveness.After)
 	if u := int64(s.sc.Workload.Until); u > 0 {
 		w.until = u
 	}
@@ -86,46 +98,57 @@ func (w *workload) submit() {
 	copy(tx, w.filler)
 	binary.BigEndian.PutUint64(tx, w.seq)
 	w.seq++
-	w.pending = append(w.pending, submission{})
 	if !ep.up || ep.ledger.Submit(tx) != nil {
 		w.refused++
+		s.obs.submit(target, nil, s.now)
 		return
 	}
 	w.sent++
-	h := graph.TxHash(tx)
-	w.pending[len(w.pending)-1] = submission{hash: h, at: s.now, node: int32(target), waiting: true}
-	s.checker.Submit(target, h, s.now)
+	s.obs.submit(target, tx, s.now)
 }
 
-// committed measures the latency of the node's own submissions.
-func (w *workload) committed(nodeIdx int, txs []graph.CommittedTx) {
+// submitted books a transaction the workload submitted to node at time at
+// (nil if the node refused it) and tells the checker.
+func (b *latencyBook) submitted(node int, tx []byte, at int64, c *check.Checker) {
+	if tx == nil {
+		b.pending = append(b.pending, submission{})
+		return
+	}
+	h := graph.TxHash(tx)
+	b.pending = append(b.pending, submission{hash: h, at: at, node: int32(node), waiting: true})
+	c.Submit(node, h, at)
+}
+
+// committed measures the latency of the node's own submissions, committed
+// at time now.
+func (b *latencyBook) committed(nodeIdx int, txs []graph.CommittedTx, now int64) {
 	for i := range txs {
 		tx := &txs[i]
 		if len(tx.Data) < 8 {
 			continue
 		}
-		k := binary.BigEndian.Uint64(tx.Data) - w.base
-		if k >= uint64(len(w.pending)) {
+		k := binary.BigEndian.Uint64(tx.Data) - b.base
+		if k >= uint64(len(b.pending)) {
 			continue
 		}
-		sub := &w.pending[k]
+		sub := &b.pending[k]
 		if !sub.waiting || int(sub.node) != nodeIdx || sub.hash != tx.Hash {
 			continue
 		}
-		w.lat = append(w.lat, w.s.now-sub.at)
-		w.at = append(w.at, w.s.now)
-		if sub.at >= int64(w.s.sc.Expect.Liveness.After) {
-			w.steady = append(w.steady, w.s.now-sub.at)
+		b.lat = append(b.lat, now-sub.at)
+		b.at = append(b.at, now)
+		if sub.at >= b.after {
+			b.steady = append(b.steady, now-sub.at)
 		}
 		sub.waiting = false
 	}
 	// Those no longer waiting at the front leave, in bulk.
-	for w.front < len(w.pending) && !w.pending[w.front].waiting {
-		w.front++
+	for b.front < len(b.pending) && !b.pending[b.front].waiting {
+		b.front++
 	}
-	if w.front > 1024 && w.front >= len(w.pending)/2 {
-		w.pending = append(w.pending[:0], w.pending[w.front:]...)
-		w.base += uint64(w.front)
-		w.front = 0
+	if b.front > 1024 && b.front >= len(b.pending)/2 {
+		b.pending = append(b.pending[:0], b.pending[b.front:]...)
+		b.base += uint64(b.front)
+		b.front = 0
 	}
 }

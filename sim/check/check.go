@@ -70,8 +70,11 @@ type Result struct {
 }
 
 // Checker receives a run's outputs as they happen and judges them. It is
-// not safe for concurrent use; the simulator drives it from its one
-// goroutine.
+// not safe for concurrent use; the simulator drives it from one goroutine,
+// its observer's, beside the one running the nodes: what it is handed
+// (commits, events, committees) must not change after, and it verifies
+// events with Committee.Check, which reads nothing a graph records in
+// them.
 type Checker struct {
 	cfg      Config
 	verifier graph.Verifier

@@ -56,12 +56,11 @@ func (c *Checker) verify(e *graph.Event) ([]graph.Hash, error) {
 	if com == nil {
 		return nil, fmt.Errorf("epoch %d never started", e.Epoch)
 	}
-	if err := com.Verify(e, c.verifier, c.cfg.Limits); err != nil {
+	// Check, not Verify: the checker judges the event itself, trusting no
+	// verdict a node's graph recorded in it.
+	leaves, err := com.Check(e, c.verifier, c.cfg.Limits)
+	if err != nil {
 		return nil, err
-	}
-	leaves := make([]graph.Hash, len(e.Txs))
-	for i, tx := range e.Txs {
-		leaves[i] = graph.TxHash(tx)
 	}
 	if !known {
 		c.memo.put(Round(e.Epoch, e.Round), h, verified{ev: weak.Make(e), sig: e.Sig, body: body, leaves: leaves})
