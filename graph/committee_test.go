@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"errors"
 	"testing"
 
 	"dagger/graph"
@@ -143,5 +144,39 @@ func TestVerifyOnceUnderEqualCommittees(t *testing.T) {
 	}
 	if v.n != 2 {
 		t.Fatalf("a committee with other weights did not verify the event again (%d checks)", v.n)
+	}
+}
+
+// Check verifies every time and records nothing: after it, Verify still
+// verifies; after Verify, Check still finds what is wrong with an event
+// altered since; and both give the same leaf hashes.
+func TestCheckNeitherReadsNorRecordsAVerdict(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	e := b.Layered(2, 2, 10)[1][0]
+	v := &countingVerifier{}
+	leaves, err := b.Committee.Check(e, v, graph.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leaves) != len(e.Txs) {
+		t.Fatalf("%d leaves for %d transactions", len(leaves), len(e.Txs))
+	}
+	for i := range leaves {
+		if leaves[i] != graph.TxHash(e.Txs[i]) {
+			t.Fatalf("leaf %d is not the transaction's hash", i)
+		}
+	}
+	if err := b.Committee.Verify(e, v, graph.Limits{}); err != nil || v.n != 2 {
+		t.Fatalf("Verify after Check: %v, %d signature checks, want 2", err, v.n)
+	}
+	if _, err := b.Committee.Check(e, v, graph.Limits{}); err != nil || v.n != 3 {
+		t.Fatalf("Check after Verify: %v, %d signature checks, want 3", err, v.n)
+	}
+	e.Sig[0] ^= 1 // altered after Verify accepted it
+	if err := b.Committee.Verify(e, v, graph.Limits{}); err != nil {
+		t.Fatalf("Verify remembers its verdict, got %v", err)
+	}
+	if _, err := b.Committee.Check(e, v, graph.Limits{}); !errors.Is(err, graph.ErrBadSignature) {
+		t.Fatalf("Check of the altered event: %v, want %v", err, graph.ErrBadSignature)
 	}
 }
