@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"hash/maphash"
-	"unsafe"
 
 	"dagger/graph"
 )
@@ -111,6 +110,11 @@ type decodeMemo struct {
 	lim       graph.Limits
 	seed      maphash.Seed
 	cur, prev memoGen
+	// ahead decodes and verifies broadcast events ahead of their first
+	// delivery, on a goroutine of its own (prefetch.go); nil until the
+	// run starts it. plain is the verifier it uses.
+	ahead *prefetcher
+	plain graph.Verifier
 }
 
 // memoGen is one generation of the memo.
@@ -126,10 +130,12 @@ type memoKey struct {
 }
 
 // memoEntry holds the bytes its key's address points into, so that they
-// cannot be freed and the address reused while the entry lives.
+// cannot be freed and the address reused while the entry lives. An entry
+// whose event is being decoded ahead has job set and no event yet.
 type memoEntry struct {
 	enc   []byte
 	event *graph.Event
+	job   *prefetch
 }
 
 // decodeMemoBytes bounds the encodings of one generation: more than a
@@ -149,11 +155,17 @@ func (m *decodeMemo) decode(enc []byte, lim graph.Limits) (*graph.Event, error) 
 	if len(enc) == 0 || lim != m.lim {
 		return graph.Decode(enc, lim)
 	}
-	k := memoKey{uintptr(unsafe.Pointer(unsafe.SliceData(enc))), len(enc)}
+	k := keyOf(enc)
 	if en, ok := m.cur.byAddr[k]; ok {
+		if en.job != nil {
+			return m.collect(k, en, &m.cur)
+		}
 		return en.event, nil
 	}
 	if en, ok := m.prev.byAddr[k]; ok {
+		if en.job != nil {
+			return m.collect(k, en, &m.prev)
+		}
 		m.keep(k, en.enc, 0, en.event)
 		return en.event, nil
 	}

@@ -46,7 +46,8 @@ type Sim struct {
 	sc        *scenario.Scenario
 	opt       Options
 	committee *graph.Committee
-	verifier  graph.Verifier
+	verifier  graph.Verifier // the nodes' memo of verdicts
+	plain     graph.Verifier // the scheme's verifier, for other goroutines
 	limits    graph.Limits
 	decoder   *decodeMemo
 	archive   *archive    // the encodings the nodes' stores hold
@@ -68,6 +69,9 @@ type Sim struct {
 	cov map[string]uint64
 
 	stats runStats
+	// noPrefetch turns decoding ahead off, for the test that shows it
+	// changes no run.
+	noPrefetch bool
 }
 
 type runStats struct {
@@ -133,7 +137,7 @@ func New(sc *scenario.Scenario, opt Options) (*Sim, error) {
 		newSigner = func(seed [32]byte) graph.Signer { return NewFastSigner(seed) }
 		verifier = FastVerifier{}
 	}
-	s.verifier = newMemoVerifier(verifier)
+	s.verifier, s.plain = newMemoVerifier(verifier), verifier
 	s.limits = graph.Limits{MaxEventTxs: sc.Consensus.MaxEventTxs, MaxTxBytes: sc.Consensus.MaxTxBytes}
 	signers := make([]graph.Signer, sc.Nodes)
 	keys := make([]ed25519.PrivateKey, sc.Nodes)
@@ -249,6 +253,10 @@ func (s *Sim) Run() *Report {
 	wall := time.Now()
 	s.obs.start()
 	defer s.obs.stop()
+	if !s.noPrefetch {
+		s.decoder.startPrefetch(s.plain)
+		defer s.decoder.stopPrefetch()
+	}
 	for _, ep := range s.eps {
 		if !ep.twin {
 			s.start(ep, false)
@@ -539,6 +547,7 @@ func (t *simTransport) Send(to transport.PeerID, msg []byte) {
 
 func (t *simTransport) Broadcast(msg []byte) {
 	ep := (*endpoint)(t)
+	ep.s.decoder.prefetch(msg, ep.ledger.Graph().Committee())
 	pkt := newPacket(msg)
 	for _, o := range ep.s.eps {
 		if o != ep {
