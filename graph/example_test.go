@@ -33,7 +33,7 @@ func Example() {
 		var made []*graph.Event
 		for i, g := range nodes {
 			tx := []byte(fmt.Sprintf("node %d round %d", i, round))
-			e, _, wait := g.Propose(int64(round)*1e9, [][]byte{tx})
+			e, _, wait := g.Propose(int64(round)*1e9, [][]byte{tx}, nil)
 			if wait != graph.WaitNone {
 				panic(wait)
 			}

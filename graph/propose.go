@@ -79,7 +79,9 @@ func (g *Graph) Waiting() Wait {
 
 // Propose makes this node's next event, if the round may advance, from the
 // front of txs (it returns how many it took; the rest wait for the next
-// event). now is the node's clock in Unix nanoseconds. The event is signed,
+// event). hashes, if not nil, holds each transaction's hash (TxHash) as
+// the caller computed it, at least as many as txs: the batch is then not
+// hashed again. now is the node's clock in Unix nanoseconds. The event is signed,
 // inserted, and reported in Ready.Inserted; the caller persists it, with
 // its round as the last signed, before sending it. Propose never makes two
 // events for one round, however often it is called.
@@ -91,7 +93,7 @@ func (g *Graph) Waiting() Wait {
 // skips a round while its own previous event is in memory, so honest nodes
 // vote in every round; only a node whose own last event fell below the
 // horizon rejoins at the highest round holding a quorum.
-func (g *Graph) Propose(now int64, txs [][]byte) (*Event, int, Wait) {
+func (g *Graph) Propose(now int64, txs [][]byte, hashes []Hash) (*Event, int, Wait) {
 	if g.signer == nil {
 		return nil, 0, WaitObserver
 	}
@@ -106,8 +108,12 @@ func (g *Graph) Propose(now int64, txs [][]byte) (*Event, int, Wait) {
 			e.Time = own.ev.Time // a creator's clock never runs backwards in its own chain
 		}
 	}
-	used := g.fillBatch(e, txs)
-	e.TxRoot, e.txHashes = BatchRoot(e.Txs)
+	used, leaves := g.fillBatch(e, txs, hashes)
+	if leaves != nil {
+		e.TxRoot, e.txHashes = MerkleRoot(leaves), leaves
+	} else {
+		e.TxRoot, e.txHashes = BatchRoot(e.Txs)
+	}
 	e.Sig = g.signer.Sign(e.Hash())
 	e.enc = e.appendFields(nil)
 	if err := g.c.checkRefs(e); err != nil {
@@ -229,12 +235,14 @@ func (g *Graph) chooseParents(r uint64) []EventRef {
 
 // fillBatch moves transactions from the front of txs into e within the
 // limits on count, transaction size and event size, and returns how many
-// it took. A transaction over the size limit can never be carried, so it is
-// taken and dropped rather than left to block the queue.
-func (g *Graph) fillBatch(e *Event, txs [][]byte) int {
+// it took, and their hashes from hashes if it is not nil. A transaction
+// over the size limit can never be carried, so it is taken and dropped
+// rather than left to block the queue.
+func (g *Graph) fillBatch(e *Event, txs [][]byte, hashes []Hash) (int, []Hash) {
 	size := e.Size()
 	used := 0
-	for _, tx := range txs {
+	var leaves []Hash
+	for i, tx := range txs {
 		if len(e.Txs) >= g.lim.MaxEventTxs || size+4+len(tx) > g.lim.MaxEventBytes {
 			break
 		}
@@ -243,7 +251,13 @@ func (g *Graph) fillBatch(e *Event, txs [][]byte) int {
 			continue
 		}
 		e.Txs = append(e.Txs, tx)
+		if hashes != nil {
+			if leaves == nil {
+				leaves = make([]Hash, 0, min(len(txs), g.lim.MaxEventTxs))
+			}
+			leaves = append(leaves, hashes[i])
+		}
 		size += 4 + len(tx)
 	}
-	return used
+	return used, leaves
 }

@@ -23,26 +23,26 @@ func TestProposeNeverMakesTwoEventsForOneRound(t *testing.T) {
 	b := graphtest.NewBuilder(4, 1)
 	r0 := b.Layered(1, 0, 0)[0]
 	g := member(t, b, 0, graph.Config{})
-	e, _, w := g.Propose(1, nil)
+	e, _, w := g.Propose(1, nil, nil)
 	if w != graph.WaitNone || e.Round != 0 || e.Creator != 0 {
 		t.Fatalf("first proposal: %v %v", e, w)
 	}
 	for range 3 {
-		if again, _, w := g.Propose(2, [][]byte{[]byte("x")}); again != nil || w != graph.WaitQuorum {
+		if again, _, w := g.Propose(2, [][]byte{[]byte("x")}, nil); again != nil || w != graph.WaitQuorum {
 			t.Fatalf("asked again: %v, %v", again, w)
 		}
 	}
 	for _, x := range r0[1:] {
 		mustInsert(t, g, x)
 	}
-	e1, _, w := g.Propose(3, nil)
+	e1, _, w := g.Propose(3, nil, nil)
 	if w != graph.WaitNone || e1.Round != 1 {
 		t.Fatalf("round 1: %v", w)
 	}
 	if e1.Parents[0].Round != 0 || len(e1.Parents) != 4 {
 		t.Fatalf("round 1 parents %v", e1.Parents)
 	}
-	if again, _, _ := g.Propose(4, nil); again != nil {
+	if again, _, _ := g.Propose(4, nil, nil); again != nil {
 		t.Fatal("second event for round 1")
 	}
 	if rd := g.Ready(); len(rd.Inserted) != 5 {
@@ -70,11 +70,11 @@ func TestProposeWaitsForTheLeaderUntilTimeoutOrTheNextRoundsQuorum(t *testing.T)
 	for _, x := range withoutLeader {
 		mustInsert(t, g, x)
 	}
-	if e, _, w := g.Propose(1, nil); e != nil || w != graph.WaitLeader || g.Waiting() != graph.WaitLeader {
+	if e, _, w := g.Propose(1, nil, nil); e != nil || w != graph.WaitLeader || g.Waiting() != graph.WaitLeader {
 		t.Fatalf("proposed without the leader: %v", w)
 	}
 	g.LeaderTimeout(0)
-	if e, _, w := g.Propose(2, nil); w != graph.WaitNone || e.Round != 1 {
+	if e, _, w := g.Propose(2, nil, nil); w != graph.WaitNone || e.Round != 1 {
 		t.Fatalf("after the timeout: %v", w)
 	}
 
@@ -98,7 +98,7 @@ func TestProposeWaitsForTheLeaderUntilTimeoutOrTheNextRoundsQuorum(t *testing.T)
 		t.Fatal("four round-1 events of seven are no quorum")
 	}
 	mustInsert(t, g2, r1[4])
-	if e, _, w := g2.Propose(3, nil); w != graph.WaitNone || e.Round != 1 {
+	if e, _, w := g2.Propose(3, nil, nil); w != graph.WaitNone || e.Round != 1 {
 		t.Fatalf("with a quorum at round 1: %v", w)
 	}
 }
@@ -107,18 +107,18 @@ func TestProposeAfterRestartNeverSignsTheSameRoundAgain(t *testing.T) {
 	b := graphtest.NewBuilder(4, 1)
 	r0 := b.Layered(1, 0, 0)[0]
 	g := member(t, b, 0, graph.Config{})
-	e0, _, _ := g.Propose(1, nil)
+	e0, _, _ := g.Propose(1, nil, nil)
 
 	last := e0.Ref()
 	restarted := member(t, b, 0, graph.Config{LastSigned: &last})
 	for _, x := range r0[1:] {
 		mustInsert(t, restarted, x)
 	}
-	if e, _, w := restarted.Propose(2, nil); e != nil || w != graph.WaitOwn {
+	if e, _, w := restarted.Propose(2, nil, nil); e != nil || w != graph.WaitOwn {
 		t.Fatalf("proposed without its own previous event: %v", w)
 	}
 	mustInsert(t, restarted, e0) // the store gives it back
-	e1, _, w := restarted.Propose(3, nil)
+	e1, _, w := restarted.Propose(3, nil, nil)
 	if w != graph.WaitNone || e1.Round != 1 {
 		t.Fatalf("after restoring: %v", w)
 	}
@@ -132,7 +132,7 @@ func TestProposeAfterRestartNeverSignsTheSameRoundAgain(t *testing.T) {
 	for _, x := range append(r0[1:], e0) {
 		mustInsert(t, amnesiac, x)
 	}
-	if e, _, _ := amnesiac.Propose(4, nil); e == nil || e.Round != 1 {
+	if e, _, _ := amnesiac.Propose(4, nil, nil); e == nil || e.Round != 1 {
 		t.Fatal("amnesiac node signed round 0 again or stalled")
 	}
 
@@ -145,16 +145,45 @@ func TestProposeTakesTransactionsWithinLimits(t *testing.T) {
 	b := graphtest.NewBuilder(4, 1)
 	g := member(t, b, 0, graph.Config{Limits: graph.Limits{MaxEventTxs: 3, MaxTxBytes: 4}})
 	txs := [][]byte{[]byte("a"), []byte("too long"), []byte("b"), []byte("c"), []byte("d")}
-	e, used, _ := g.Propose(1, txs)
+	e, used, _ := g.Propose(1, txs, nil)
 	if used != 4 || len(e.Txs) != 3 || string(e.Txs[2]) != "c" {
 		t.Fatalf("used %d, carried %q: want 4 taken, the oversized one dropped", used, e.Txs)
+	}
+}
+
+// Hashes the caller took make the same event as hashing the batch, the
+// dropped transaction's hash dropped with it; peers accept it.
+func TestProposeWithTheCallersHashesMakesTheSameEvent(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	lim := graph.Limits{MaxEventTxs: 3, MaxTxBytes: 4}
+	txs := [][]byte{[]byte("a"), []byte("too long"), []byte("b"), []byte("c"), []byte("d")}
+	hashes := make([]graph.Hash, len(txs))
+	for i, tx := range txs {
+		hashes[i] = graph.TxHash(tx)
+	}
+	plain, _, _ := member(t, b, 0, graph.Config{Limits: lim}).Propose(1, txs, nil)
+	given, used, _ := member(t, b, 0, graph.Config{Limits: lim}).Propose(1, txs, hashes)
+	if used != 4 || given.TxRoot != plain.TxRoot || given.Hash() != plain.Hash() {
+		t.Fatalf("used %d, root %v, want 4 and %v", used, given.TxRoot, plain.TxRoot)
+	}
+	for i := range given.Txs {
+		if given.TxHash(i) != graph.TxHash(given.Txs[i]) {
+			t.Fatalf("transaction %d carries another's hash", i)
+		}
+	}
+	copy, err := graph.Decode(given.Encode(), lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Committee.Verify(copy, graph.Ed25519{}, lim); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func TestObserverNeverProposes(t *testing.T) {
 	b := graphtest.NewBuilder(4, 1)
 	g := b.Graph(graph.Config{})
-	if e, _, w := g.Propose(1, nil); e != nil || w != graph.WaitObserver {
+	if e, _, w := g.Propose(1, nil, nil); e != nil || w != graph.WaitObserver {
 		t.Fatal("observer proposed")
 	}
 	stranger := graph.Ed25519SignerFromSeed([32]byte{9})
@@ -178,7 +207,7 @@ func TestNodeWhoseOwnEventWasCollectedRejoinsAtTheFrontier(t *testing.T) {
 	if g.Horizon() <= 0 {
 		t.Fatal("nothing collected")
 	}
-	e, _, w := g.Propose(1, nil)
+	e, _, w := g.Propose(1, nil, nil)
 	if w != graph.WaitNone || e.Round != 13 {
 		t.Fatalf("rejoin: %v, round %v", w, e)
 	}
@@ -189,7 +218,7 @@ func TestNodeWhoseOwnEventWasCollectedRejoinsAtTheFrontier(t *testing.T) {
 	// and rejoins the same way.
 	fresh := member(t, b, 3, graph.Config{GCDepth: 3})
 	insertAll(t, fresh, dag...)
-	if e, _, w := fresh.Propose(1, nil); w != graph.WaitNone || e.Round != 13 {
+	if e, _, w := fresh.Propose(1, nil, nil); w != graph.WaitNone || e.Round != 13 {
 		t.Fatalf("fresh node: %v", w)
 	}
 	_, err := peer.Insert(b.Event(3, 1, dag[0]))

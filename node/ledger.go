@@ -178,7 +178,10 @@ type Ledger struct {
 	store Store
 	lim   graph.Limits
 
+	// queue holds the transactions waiting for this node's next event
+	// from qhead on, and qhash their hashes (graph.TxHash), taken once.
 	queue  [][]byte
+	qhash  []graph.Hash
 	qhead  int
 	qbytes int
 
@@ -552,7 +555,14 @@ func (l *Ledger) Stop() {
 }
 
 // Submit queues a client transaction for this node's next event.
-func (l *Ledger) Submit(tx []byte) error {
+func (l *Ledger) Submit(tx []byte) error { return l.submit(tx, graph.Hash{}, false) }
+
+// SubmitHashed is Submit for a transaction whose hash (graph.TxHash) the
+// caller has taken, off the node's loop: the node does not hash it again,
+// nor does its event.
+func (l *Ledger) SubmitHashed(tx []byte, h graph.Hash) error { return l.submit(tx, h, true) }
+
+func (l *Ledger) submit(tx []byte, h graph.Hash, hashed bool) error {
 	switch {
 	case l.stopped || l.faulted:
 		return ErrStopped
@@ -564,11 +574,15 @@ func (l *Ledger) Submit(tx []byte) error {
 		return ErrQueueFull
 	}
 	l.stats.TxsSubmitted++
+	if !hashed {
+		h = graph.TxHash(tx)
+	}
 	if !l.signing() {
-		l.handOn([][]byte{tx})
+		l.handOn([][]byte{tx}, []graph.Hash{h})
 		return nil
 	}
 	l.queue = append(l.queue, tx)
+	l.qhash = append(l.qhash, h)
 	l.qbytes += len(tx)
 	return nil
 }
@@ -608,13 +622,14 @@ func (l *Ledger) forward(txs [][]byte, hops uint8, avoid transport.PeerID) trans
 	return peer
 }
 
-// handOn forwards this node's own client transactions and keeps them
-// until a commit delivers them: one a member lost is handed on again.
-func (l *Ledger) handOn(txs [][]byte) {
+// handOn forwards this node's own client transactions, of the given
+// hashes, and keeps them until a commit delivers them: one a member lost
+// is handed on again.
+func (l *Ledger) handOn(txs [][]byte, hashes []graph.Hash) {
 	now := l.clock.Now()
 	peer := l.forward(txs, 0, "")
-	for _, tx := range txs {
-		h := graph.TxHash(tx)
+	for i, tx := range txs {
+		h := hashes[i]
 		if _, ok := l.forwarded[h]; !ok {
 			l.fwdOrder = append(l.fwdOrder, h)
 		}
@@ -646,7 +661,7 @@ func (l *Ledger) reforward() {
 		case !ok:
 		case l.signing():
 			delete(l.forwarded, h)
-			l.enqueue(f.data)
+			l.enqueue(f.data, h)
 		case now-f.at >= int64(l.cfg.ForwardRetry):
 			if _, seen := again[f.peer]; !seen {
 				lost = append(lost, f.peer)
@@ -673,17 +688,18 @@ func (l *Ledger) reforward() {
 	}
 }
 
-// enqueue queues a transaction for this node's next event if there is
-// room.
-func (l *Ledger) enqueue(tx []byte) {
+// enqueue queues a transaction of hash h for this node's next event if
+// there is room.
+func (l *Ledger) enqueue(tx []byte, h graph.Hash) {
 	if l.QueueLen() < l.cfg.MaxQueue && l.qbytes+len(tx) <= l.cfg.MaxQueueBytes {
 		l.queue = append(l.queue, tx)
+		l.qhash = append(l.qhash, h)
 		l.qbytes += len(tx)
 	}
 }
 
 func (l *Ledger) forwardQueue() {
-	l.handOn(l.queue[l.qhead:])
+	l.handOn(l.queue[l.qhead:], l.qhash[l.qhead:])
 	l.take(l.QueueLen())
 }
 
@@ -1315,7 +1331,7 @@ func (l *Ledger) step(from transport.PeerID) {
 				txs, limited = fitBudget(txs, budget)
 			}
 		}
-		e, used, w := l.g.Propose(l.clock.Now(), txs)
+		e, used, w := l.g.Propose(l.clock.Now(), txs, l.qhash[l.qhead:])
 		if w != graph.WaitNone {
 			break
 		}
@@ -1469,17 +1485,21 @@ func (l *Ledger) requeueBelow(horizon uint64) {
 		return
 	}
 	var txs [][]byte
+	var hashes []graph.Hash
 	for _, e := range l.own[:n] {
 		txs = append(txs, e.Txs...)
+		for i := range e.Txs {
+			hashes = append(hashes, e.TxHash(i))
+		}
 	}
 	l.own = slices.Delete(l.own, 0, n)
 	l.stats.TxsRequeued += uint64(len(txs))
 	if !l.signing() {
-		l.handOn(txs)
+		l.handOn(txs, hashes)
 		return
 	}
-	for _, tx := range txs {
-		l.enqueue(tx)
+	for i, tx := range txs {
+		l.enqueue(tx, hashes[i])
 	}
 }
 
@@ -1507,9 +1527,10 @@ func (l *Ledger) take(n int) {
 	}
 	l.qhead += n
 	if l.qhead == len(l.queue) {
-		l.queue, l.qhead = l.queue[:0], 0
+		l.queue, l.qhash, l.qhead = l.queue[:0], l.qhash[:0], 0
 	} else if l.qhead > 4096 && l.qhead > len(l.queue)/2 {
 		l.queue = append(l.queue[:0], l.queue[l.qhead:]...)
+		l.qhash = append(l.qhash[:0], l.qhash[l.qhead:]...)
 		l.qhead = 0
 	}
 }

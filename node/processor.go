@@ -52,6 +52,7 @@ var (
 
 type pendingTx struct {
 	data      []byte
+	hash      graph.Hash // graph.TxHash(data)
 	t         *tx.Tx
 	submitted int64
 	confirm   bool // waiting for its payment to be finalized
@@ -148,7 +149,7 @@ func (n *Node) SubmitChecked(data []byte, h graph.Hash, ck tx.Checked) (tx.ID, e
 		return id, ErrBusy
 	}
 	n.checks.add(doneCheck(h, ck))
-	p := &pendingTx{data: data, t: t, submitted: n.clock.Now(), since: n.clock.Now()}
+	p := &pendingTx{data: data, hash: h, t: t, submitted: n.clock.Now(), since: n.clock.Now()}
 	n.pending[id] = p
 	n.pendOrder = append(n.pendOrder, id)
 	if (t.Kind == tx.KindVMCreate || t.Kind == tx.KindVMRenew) && n.cfg.Chain != nil {
@@ -201,7 +202,7 @@ func (n *Node) poll(id tx.ID, p *pendingTx) {
 
 func (n *Node) enqueue(id tx.ID, p *pendingTx) {
 	p.submitted = n.clock.Now()
-	if err := n.ledger.Submit(p.data); err != nil && !errors.Is(err, ErrQueueFull) {
+	if err := n.ledger.SubmitHashed(p.data, p.hash); err != nil && !errors.Is(err, ErrQueueFull) {
 		n.finish(id, TxStatus{State: TxRejected, Reason: err.Error()})
 	}
 }

@@ -26,7 +26,7 @@ import (
 type obsKind uint8
 
 const (
-	obsSubmit       obsKind = iota // the workload submitted tx to node at (refused: tx nil)
+	obsSubmit       obsKind = iota // the workload submitted tx of hash to node at (refused: tx nil)
 	obsCommit                      // node delivered commit at
 	obsRestart                     // node restarted, delivering from index
 	obsDown                        // node went down
@@ -115,7 +115,7 @@ func (o *observer) apply(x *observation) {
 	c, n := o.checker, int(x.node)
 	switch x.kind {
 	case obsSubmit:
-		o.book.submitted(n, x.tx, x.at, c)
+		o.book.submitted(n, x.tx, x.hash, x.at, c)
 	case obsCommit:
 		c.Commit(n, &x.commit, x.at)
 		if x.first {
@@ -204,8 +204,8 @@ func (o *observer) stop() {
 	}
 }
 
-func (o *observer) submit(node int, tx []byte, at int64) {
-	o.add(observation{kind: obsSubmit, node: int32(node), tx: tx, at: at})
+func (o *observer) submit(node int, tx []byte, h graph.Hash, at int64) {
+	o.add(observation{kind: obsSubmit, node: int32(node), tx: tx, hash: h, at: at})
 }
 
 func (o *observer) commit(node int, cm *graph.Commit, at int64, first bool) {

@@ -34,11 +34,11 @@ func TestObserverAppliesInOrder(t *testing.T) {
 		binary.BigEndian.PutUint64(b, seq)
 		return b
 	}
-	o.submit(0, tx(0), 1) // before start: waits in the first batch
+	o.submit(0, tx(0), graph.TxHash(tx(0)), 1) // before start: waits in the first batch
 	o.start()
 	const n = 3 * obsBatch
 	for i := uint64(1); i < n; i++ {
-		o.submit(int(i%4), tx(i), int64(i))
+		o.submit(int(i%4), tx(i), graph.TxHash(tx(i)), int64(i))
 	}
 	for i := uint64(0); i < n; i++ {
 		d := tx(i)

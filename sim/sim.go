@@ -263,6 +263,7 @@ func (s *Sim) Run() *Report {
 		}
 	}
 	s.workload.start()
+	defer s.workload.stop()
 	s.cluster.vm.start()
 	for s.agenda.len() > 0 && s.agenda.peekAt() <= s.end {
 		it := s.agenda.pop()

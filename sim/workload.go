@@ -24,6 +24,7 @@ type workload struct {
 	refused uint64
 	sent    uint64
 	book    latencyBook
+	ahead   *txAhead // makes the transactions, from seq on
 }
 
 // latencyBook measures each transaction's latency from its submission to
@@ -77,6 +78,7 @@ func (w *workload) start() {
 	if w.rate <= 0 || len(w.targets) == 0 {
 		return
 	}
+	w.ahead = startTxAhead(w.filler, w.seq)
 	w.schedule(int64(w.s.sc.Workload.From))
 }
 
@@ -94,27 +96,32 @@ func (w *workload) submit() {
 	w.schedule(s.now)
 	target := w.targets[w.rng.IntN(len(w.targets))]
 	ep := s.eps[target]
-	tx := make([]byte, len(w.filler))
-	copy(tx, w.filler)
-	binary.BigEndian.PutUint64(tx, w.seq)
+	tx, h := w.ahead.next()
 	w.seq++
-	if !ep.up || ep.ledger.Submit(tx) != nil {
+	if !ep.up || ep.ledger.SubmitHashed(tx, h) != nil {
 		w.refused++
-		s.obs.submit(target, nil, s.now)
+		s.obs.submit(target, nil, graph.Hash{}, s.now)
 		return
 	}
 	w.sent++
-	s.obs.submit(target, tx, s.now)
+	s.obs.submit(target, tx, h, s.now)
 }
 
-// submitted books a transaction the workload submitted to node at time at
-// (nil if the node refused it) and tells the checker.
-func (b *latencyBook) submitted(node int, tx []byte, at int64, c *check.Checker) {
+// stop ends the making of transactions.
+func (w *workload) stop() {
+	if w.ahead != nil {
+		w.ahead.stop()
+		w.ahead = nil
+	}
+}
+
+// submitted books a transaction of hash h the workload submitted to node
+// at time at (nil if the node refused it) and tells the checker.
+func (b *latencyBook) submitted(node int, tx []byte, h graph.Hash, at int64, c *check.Checker) {
 	if tx == nil {
 		b.pending = append(b.pending, submission{})
 		return
 	}
-	h := graph.TxHash(tx)
 	b.pending = append(b.pending, submission{hash: h, at: at, node: int32(node), waiting: true})
 	c.Submit(node, h, at)
 }
@@ -151,4 +158,71 @@ func (b *latencyBook) committed(nodeIdx int, txs []graph.CommittedTx, now int64)
 		b.base += uint64(b.front)
 		b.front = 0
 	}
+}
+
+// txAhead makes the workload's transactions and their hashes ahead, on a
+// goroutine of its own, a chunk at a time: transaction k is k (8 bytes)
+// followed by the filler, a function of the seed alone, so which goroutine
+// made it changes nothing.
+type txAhead struct {
+	chunks chan txChunk
+	quit   chan struct{}
+	done   chan struct{}
+	cur    txChunk
+	pos    int
+}
+
+type txChunk struct {
+	txs    [][]byte
+	hashes []graph.Hash
+}
+
+// txChunkSize is how many transactions one chunk holds; two chunks wait
+// made.
+const txChunkSize = 512
+
+func startTxAhead(filler []byte, from uint64) *txAhead {
+	a := &txAhead{chunks: make(chan txChunk, 2), quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		for seq := from; ; seq += txChunkSize {
+			c := makeTxChunk(filler, seq)
+			select {
+			case a.chunks <- c:
+			case <-a.quit:
+				return
+			}
+		}
+	}()
+	return a
+}
+
+func makeTxChunk(filler []byte, seq uint64) txChunk {
+	size := len(filler)
+	buf := make([]byte, txChunkSize*size)
+	c := txChunk{txs: make([][]byte, txChunkSize), hashes: make([]graph.Hash, txChunkSize)}
+	for i := range c.txs {
+		tx := buf[i*size : (i+1)*size : (i+1)*size]
+		copy(tx, filler)
+		binary.BigEndian.PutUint64(tx, seq+uint64(i))
+		c.txs[i], c.hashes[i] = tx, graph.TxHash(tx)
+	}
+	return c
+}
+
+// next returns the next transaction and its hash.
+func (a *txAhead) next() ([]byte, graph.Hash) {
+	if a.pos == len(a.cur.txs) {
+		a.cur, a.pos = <-a.chunks, 0
+	}
+	i := a.pos
+	a.pos++
+	tx, h := a.cur.txs[i], a.cur.hashes[i]
+	a.cur.txs[i] = nil
+	return tx, h
+}
+
+func (a *txAhead) stop() {
+	close(a.quit)
+	<-a.done
 }

@@ -236,7 +236,7 @@ func (c *Cluster) react(n *Node, from int) {
 			txs[i] = []byte(fmt.Sprintf("tx/%d/%d", n.ID, n.nextTx))
 			n.nextTx++
 		}
-		e, _, w := n.Graph.Propose(c.now, txs)
+		e, _, w := n.Graph.Propose(c.now, txs, nil)
 		if w != graph.WaitNone {
 			break
 		}

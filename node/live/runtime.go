@@ -500,15 +500,19 @@ func (r *Runtime) admit(data []byte, h graph.Hash, ck tx.Checked) (tx.ID, error)
 	return id, err
 }
 
-// SubmitOpaque implements api.Backend: one turn of the loop queues the
-// whole request.
+// SubmitOpaque implements api.Backend: the transactions are hashed on the
+// caller's goroutine, and one turn of the loop queues the whole request.
 func (r *Runtime) SubmitOpaque(ctx context.Context, txs [][]byte) (int, error) {
+	hashes := make([]graph.Hash, len(txs))
+	for i, t := range txs {
+		hashes[i] = graph.TxHash(t)
+	}
 	n := 0
 	var err error
 	if e := r.do(ctx, func() {
 		l := r.nd.Ledger()
-		for _, t := range txs {
-			if err = l.Submit(t); err != nil {
+		for i, t := range txs {
+			if err = l.SubmitHashed(t, hashes[i]); err != nil {
 				return
 			}
 			n++
