@@ -241,8 +241,7 @@ func (g *Graph) chooseParents(r uint64) []EventRef {
 func (g *Graph) fillBatch(e *Event, txs [][]byte, hashes []Hash) (int, []Hash) {
 	size := e.Size()
 	used := 0
-	var leaves []Hash
-	for i, tx := range txs {
+	for _, tx := range txs {
 		if len(e.Txs) >= g.lim.MaxEventTxs || size+4+len(tx) > g.lim.MaxEventBytes {
 			break
 		}
@@ -251,13 +250,16 @@ func (g *Graph) fillBatch(e *Event, txs [][]byte, hashes []Hash) (int, []Hash) {
 			continue
 		}
 		e.Txs = append(e.Txs, tx)
-		if hashes != nil {
-			if leaves == nil {
-				leaves = make([]Hash, 0, min(len(txs), g.lim.MaxEventTxs))
-			}
+		size += 4 + len(tx)
+	}
+	if hashes == nil || len(e.Txs) == 0 {
+		return used, nil
+	}
+	leaves := make([]Hash, 0, len(e.Txs))
+	for i, tx := range txs[:used] {
+		if len(tx) > 0 && len(tx) <= g.lim.MaxTxBytes {
 			leaves = append(leaves, hashes[i])
 		}
-		size += 4 + len(tx)
 	}
 	return used, leaves
 }

@@ -197,12 +197,13 @@ func startTxAhead(filler []byte, from uint64) *txAhead {
 	return a
 }
 
+// makeTxChunk makes the transactions from seq on. Each has an allocation
+// of its own: the proposer's event keeps its transactions, and one buffer
+// for a chunk would live as long as the last of them.
 func makeTxChunk(filler []byte, seq uint64) txChunk {
-	size := len(filler)
-	buf := make([]byte, txChunkSize*size)
 	c := txChunk{txs: make([][]byte, txChunkSize), hashes: make([]graph.Hash, txChunkSize)}
 	for i := range c.txs {
-		tx := buf[i*size : (i+1)*size : (i+1)*size]
+		tx := make([]byte, len(filler))
 		copy(tx, filler)
 		binary.BigEndian.PutUint64(tx, seq+uint64(i))
 		c.txs[i], c.hashes[i] = tx, graph.TxHash(tx)
