@@ -111,7 +111,7 @@ type decodeMemo struct {
 	seed      maphash.Seed
 	cur, prev memoGen
 	// ahead decodes and verifies broadcast events ahead of their first
-	// delivery, on a goroutine of its own (prefetch.go); nil until the
+	// delivery, on the observer's goroutine (prefetch.go); nil until the
 	// run starts it. plain is the verifier it uses.
 	ahead *prefetcher
 	plain graph.Verifier

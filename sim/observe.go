@@ -64,6 +64,9 @@ const (
 type observer struct {
 	checker *check.Checker
 	book    *latencyBook
+	// ahead, if set, is the decoding ahead the observer's goroutine does
+	// first (prefetch.go).
+	ahead *prefetcher
 
 	batch []observation
 	queue chan []observation
@@ -79,9 +82,10 @@ func newObserver(c *check.Checker, b *latencyBook) *observer {
 	return &observer{checker: c, book: b}
 }
 
-// start starts the observer's goroutine; observations before it wait in
-// the first batch.
-func (o *observer) start() {
+// start starts the observer's goroutine, serving ahead's jobs too if it
+// is not nil; observations before it wait in the first batch.
+func (o *observer) start(ahead *prefetcher) {
+	o.ahead = ahead
 	o.queue = make(chan []observation, obsQueue)
 	o.spare = make(chan []observation, obsQueue+2)
 	o.done = make(chan struct{})
@@ -99,16 +103,50 @@ func (o *observer) loop() {
 			}
 		}
 	}()
-	for b := range o.queue {
-		for i := range b {
-			o.apply(&b[i])
-		}
-		clear(b)
+	var jobs chan *prefetch
+	if o.ahead != nil {
+		jobs = o.ahead.jobs
+	}
+	for {
 		select {
-		case o.spare <- b[:0]:
-		default:
+		case j, ok := <-jobs:
+			if !ok {
+				jobs = nil
+				continue
+			}
+			o.ahead.serve(j)
+		case b, ok := <-o.queue:
+			if !ok {
+				return
+			}
+			for i := range b {
+				o.apply(&b[i])
+				jobs = o.serveWaiting(jobs)
+			}
+			clear(b)
+			select {
+			case o.spare <- b[:0]:
+			default:
+			}
 		}
 	}
+}
+
+// serveWaiting does the decoding jobs waiting, and returns jobs, nil once
+// it is closed.
+func (o *observer) serveWaiting(jobs chan *prefetch) chan *prefetch {
+	for jobs != nil {
+		select {
+		case j, ok := <-jobs:
+			if !ok {
+				return nil
+			}
+			o.ahead.serve(j)
+		default:
+			return jobs
+		}
+	}
+	return nil
 }
 
 func (o *observer) apply(x *observation) {

@@ -35,7 +35,7 @@ func TestObserverAppliesInOrder(t *testing.T) {
 		return b
 	}
 	o.submit(0, tx(0), graph.TxHash(tx(0)), 1) // before start: waits in the first batch
-	o.start()
+	o.start(nil)
 	const n = 3 * obsBatch
 	for i := uint64(1); i < n; i++ {
 		o.submit(int(i%4), tx(i), graph.TxHash(tx(i)), int64(i))
@@ -62,7 +62,7 @@ func TestObserverAppliesInOrder(t *testing.T) {
 // the run's, with where it happened, and the goroutine ends.
 func TestObserverPanicReachesTheRun(t *testing.T) {
 	o := newObserver(testChecker(t), &latencyBook{})
-	o.start()
+	o.start(nil)
 	o.restart(99, 0) // node 99 of 4: the checker panics
 	got := func() (p any) {
 		defer func() { p = recover() }()
@@ -83,7 +83,7 @@ func TestObserverPanicReachesTheRun(t *testing.T) {
 // A failure found while the run goes on stops it at its next hand-over.
 func TestObserverPanicStopsTheRunAtTheNextBatch(t *testing.T) {
 	o := newObserver(testChecker(t), &latencyBook{})
-	o.start()
+	o.start(nil)
 	o.restart(99, 0)
 	o.flush()
 	got := func() (p any) {

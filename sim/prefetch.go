@@ -2,7 +2,6 @@ package sim
 
 import (
 	"hash/maphash"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -14,15 +13,17 @@ import (
 // one network latency later, and what that receiver's graph then does
 // first, decoding the event, hashing its batch and checking it against
 // the committee, is a function of the bytes and the committee alone. So
-// the simulator starts it when the event is broadcast, on a goroutine of
-// its own, and the first receiver collects the result: the event, checked
+// the simulator starts it when the event is broadcast, on the observer's
+// goroutine (which takes such a job before its own work), and the first
+// receiver collects the result: the event, checked
 // and marked verified under the committee, as its own graph would have
 // left it. A receiver that gets there first does the work itself, so the
 // run never waits for the prefetcher, and a run is the same whichever of
 // them did it: the work is the same, only the goroutine differs.
 //
-// A prefetched event is handed over once: the prefetcher owns it until it
-// closes the job's done channel, and never touches it after. It touches
+// A prefetched event is handed over once: the goroutine that took the job
+// owns it until it closes the job's done channel, and never touches it
+// after. It touches
 // nothing else the run shares: the committee is immutable, the verifier
 // is the plain one (not the run's memo), and the memo's maps stay with
 // the run's goroutine.
@@ -48,35 +49,38 @@ type prefetch struct {
 // behind, broadcasts are decoded by their receivers.
 const prefetchQueue = 256
 
+// prefetcher hands the jobs to the goroutine that does them: the
+// observer's, which takes them before any observation waiting (observe.go),
+// as a receiver is about to need them and the checkers are not.
 type prefetcher struct {
 	jobs     chan *prefetch
+	lim      graph.Limits
+	seed     maphash.Seed
 	verifier graph.Verifier // the plain one, safe on any goroutine
-	wg       sync.WaitGroup
 }
 
-// startPrefetch starts decoding ahead with the plain verifier v.
-func (m *decodeMemo) startPrefetch(v graph.Verifier) {
-	p := &prefetcher{jobs: make(chan *prefetch, prefetchQueue), verifier: v}
+// startPrefetch starts decoding ahead with the plain verifier v and
+// returns the prefetcher, whose jobs a goroutine must serve.
+func (m *decodeMemo) startPrefetch(v graph.Verifier) *prefetcher {
+	p := &prefetcher{jobs: make(chan *prefetch, prefetchQueue), lim: m.lim, seed: m.seed, verifier: v}
 	m.ahead, m.plain = p, v
-	lim, seed := m.lim, m.seed
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for j := range p.jobs {
-			if j.state.CompareAndSwap(jobQueued, jobTaken) {
-				j.run(lim, seed, v)
-				close(j.done)
-			}
-		}
-	}()
+	return p
 }
 
-// stopPrefetch ends the prefetcher and waits for it.
+// stopPrefetch queues no more jobs; what the receivers find undone they
+// do themselves.
 func (m *decodeMemo) stopPrefetch() {
 	if p := m.ahead; p != nil {
 		m.ahead = nil
 		close(p.jobs)
-		p.wg.Wait()
+	}
+}
+
+// serve does job j, unless a receiver took it first.
+func (p *prefetcher) serve(j *prefetch) {
+	if j.state.CompareAndSwap(jobQueued, jobTaken) {
+		j.run(p.lim, p.seed, p.verifier)
+		close(j.done)
 	}
 }
 

@@ -27,12 +27,16 @@ func TestPrefetchedEventComesVerified(t *testing.T) {
 	x := b.Layered(2, 1, 8)[1][0]
 	for _, running := range []bool{true, false} {
 		m := newDecodeMemo(graph.Limits{})
+		p := m.startPrefetch(graph.Ed25519{})
+		served := make(chan struct{})
 		if running {
-			m.startPrefetch(graph.Ed25519{})
-		} else {
-			// a prefetcher that never takes a job: the receiver does it
-			m.ahead, m.plain = &prefetcher{jobs: make(chan *prefetch, 1)}, graph.Ed25519{}
-		}
+			go func() {
+				defer close(served)
+				for j := range p.jobs {
+					p.serve(j)
+				}
+			}()
+		} // else nobody takes the job: the receiver does it
 		msg := node.EncodeEvent(x.Encode())
 		m.prefetch(msg, b.Committee)
 		e, err := m.decode(msg[1:], graph.Limits{})
@@ -46,8 +50,9 @@ func TestPrefetchedEventComesVerified(t *testing.T) {
 		if again, _ := m.decode(msg[1:], graph.Limits{}); again != e {
 			t.Fatalf("running %v: a second receiver got another event", running)
 		}
+		m.stopPrefetch()
 		if running {
-			m.stopPrefetch()
+			<-served
 		}
 	}
 }
@@ -62,7 +67,12 @@ func TestPrefetchLeavesFailuresToTheReceiver(t *testing.T) {
 	bad := &graph.Event{Epoch: x.Epoch, Round: x.Round, Creator: x.Creator, Time: x.Time, Parents: x.Parents,
 		TxRoot: x.TxRoot, Txs: x.Txs, Sig: x.Sig}
 	m := newDecodeMemo(graph.Limits{})
-	m.startPrefetch(graph.Ed25519{})
+	p := m.startPrefetch(graph.Ed25519{})
+	go func() {
+		for j := range p.jobs {
+			p.serve(j)
+		}
+	}()
 	defer m.stopPrefetch()
 	msg := node.EncodeEvent(bad.Encode())
 	m.prefetch(msg, b.Committee)

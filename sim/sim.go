@@ -251,12 +251,13 @@ func Run(sc *scenario.Scenario, opt Options) (*Report, error) {
 // Run runs the simulation to the scenario's end and returns the report.
 func (s *Sim) Run() *Report {
 	wall := time.Now()
-	s.obs.start()
-	defer s.obs.stop()
+	var ahead *prefetcher
 	if !s.noPrefetch {
-		s.decoder.startPrefetch(s.plain)
+		ahead = s.decoder.startPrefetch(s.plain)
 		defer s.decoder.stopPrefetch()
 	}
+	s.obs.start(ahead)
+	defer s.obs.stop()
 	for _, ep := range s.eps {
 		if !ep.twin {
 			s.start(ep, false)
