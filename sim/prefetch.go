@@ -76,11 +76,14 @@ func (m *decodeMemo) stopPrefetch() {
 	}
 }
 
-// serve does job j, unless a receiver took it first.
+// serve does job j, unless a receiver took it first. A job that panics
+// is still marked done, with no result: its receiver then does it on the
+// run's goroutine, where the panic surfaces as it would have without
+// decoding ahead.
 func (p *prefetcher) serve(j *prefetch) {
 	if j.state.CompareAndSwap(jobQueued, jobTaken) {
+		defer close(j.done)
 		j.run(p.lim, p.seed, p.verifier)
-		close(j.done)
 	}
 }
 
@@ -140,6 +143,9 @@ func (m *decodeMemo) collect(k memoKey, en memoEntry, gen *memoGen) (*graph.Even
 		j.run(m.lim, m.seed, m.plain)
 	} else {
 		<-j.done
+		if j.event == nil && j.err == nil {
+			j.run(m.lim, m.seed, m.plain) // the job panicked where it ran
+		}
 	}
 	if j.err != nil {
 		delete(gen.byAddr, k) // as decode: a failure is not remembered

@@ -116,3 +116,32 @@ func TestPrefetchChangesNoRun(t *testing.T) {
 		}
 	}
 }
+
+// A job that panics where it runs does not leave its receiver waiting:
+// the receiver does it again on the run's goroutine, where the panic
+// surfaces as it would have without decoding ahead.
+func TestPrefetchPanicSurfacesAtTheReceiver(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	x := b.Layered(2, 1, 8)[1][0]
+	m := newDecodeMemo(graph.Limits{})
+	p := m.startPrefetch(graph.Ed25519{})
+	defer m.stopPrefetch()
+	msg := node.EncodeEvent(x.Encode())
+	m.prefetch(msg, nil) // no committee: verifying panics
+	ran := make(chan any)
+	go func() {
+		defer func() { ran <- recover() }()
+		p.serve(<-p.jobs)
+	}()
+	if r := <-ran; r == nil {
+		t.Fatal("the job did not panic where it ran")
+	}
+	got := func() (r any) {
+		defer func() { r = recover() }()
+		_, _ = m.decode(msg[1:], graph.Limits{})
+		return nil
+	}()
+	if got == nil {
+		t.Fatal("the receiver got a result from a job that panicked")
+	}
+}
