@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"dagger/graph/codec"
 	"encoding/binary"
@@ -78,6 +79,9 @@ type Event struct {
 	// enc is the canonical encoding when the event was decoded from it or
 	// signed here: relaying and storing an event then copies nothing.
 	enc []byte
+	// frame is enc behind the proposing graph's Config.FramePrefix, in one
+	// allocation, for an event signed here.
+	frame []byte
 }
 
 // Encoding version 1. All integers are big-endian and fixed-width, so each
@@ -222,6 +226,29 @@ func (e *Event) appendFields(b []byte) []byte {
 		w.Bytes32(tx)
 	}
 	return w.B
+}
+
+// Framed returns prefix followed by the event's canonical encoding. For an
+// event this graph proposed under a Config.FramePrefix equal to prefix it
+// is the slice the event was encoded in, shared and not copied: the caller
+// must not modify it.
+func (e *Event) Framed(prefix []byte) []byte {
+	if n := len(e.frame) - len(e.enc); e.frame != nil && n == len(prefix) && bytes.Equal(e.frame[:n], prefix) {
+		return e.frame
+	}
+	b := make([]byte, 0, len(prefix)+e.Size())
+	return e.AppendEncode(append(b, prefix...))
+}
+
+// shareTxs points the event's transactions at their bytes inside enc, so
+// the event holds one copy of them and the caller's slices are free.
+func (e *Event) shareTxs() {
+	off := len(e.enc)
+	for i := len(e.Txs) - 1; i >= 0; i-- {
+		off -= len(e.Txs[i])
+		e.Txs[i] = e.enc[off : off+len(e.Txs[i]) : off+len(e.Txs[i])]
+		off -= 4 // its length
+	}
 }
 
 // Encode returns the event's canonical encoding. For an event that was

@@ -42,6 +42,11 @@ type Config struct {
 	// (WindowAt of its last commit): its transactions are not delivered
 	// again until they expire. Empty for the first epoch.
 	Window TxWindow
+	// FramePrefix, if set, is written in front of the encoding of every
+	// event this graph proposes, in the same allocation: Event.Framed with
+	// the same prefix then returns the framed message without copying the
+	// event (the node frames an event as a wire message this way).
+	FramePrefix []byte
 }
 
 // Defaults for Config.
@@ -249,6 +254,7 @@ type Graph struct {
 	depth   uint64
 	perPend int
 	maxSlot int
+	prefix  []byte // Config.FramePrefix
 
 	vertices map[Hash]*vertex
 	rounds   map[uint64]*roundIndex
@@ -307,7 +313,7 @@ func New(cfg Config) (*Graph, error) {
 	c := cfg.Committee
 	g := &Graph{
 		c: c, v: cfg.Verifier, lim: cfg.Limits.withDefaults(), signer: cfg.Signer,
-		depth: cfg.GCDepth, maxSlot: cfg.MaxSlotEvents,
+		depth: cfg.GCDepth, maxSlot: cfg.MaxSlotEvents, prefix: slices.Clone(cfg.FramePrefix),
 		rounds:  make(map[uint64]*roundIndex),
 		pending: make(map[Hash]*pendingEvent), waiters: make(map[Hash][]Hash), missing: make(map[Hash]EventRef),
 		missingByRound: make(map[uint64][]Hash), pendingBy: make([]int, c.Size()),

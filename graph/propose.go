@@ -115,7 +115,9 @@ func (g *Graph) Propose(now int64, txs [][]byte, hashes []Hash) (*Event, int, Wa
 		e.TxRoot, e.txHashes = BatchRoot(e.Txs)
 	}
 	e.Sig = g.signer.Sign(e.Hash())
-	e.enc = e.appendFields(nil)
+	e.frame = e.appendFields(append(make([]byte, 0, len(g.prefix)+e.Size()), g.prefix...))
+	e.enc = e.frame[len(g.prefix):]
+	e.shareTxs()
 	if err := g.c.checkRefs(e); err != nil {
 		panic(fmt.Sprintf("graph: proposed an invalid event: %v", err))
 	}

@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -176,6 +177,56 @@ func TestProposeWithTheCallersHashesMakesTheSameEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := b.Committee.Verify(copy, graph.Ed25519{}, lim); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProposedEventIsFramedInPlaceAndOwnsItsTransactions(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	prefix := []byte{7, 8}
+	txs := [][]byte{[]byte("first"), []byte("second tx"), []byte("3")}
+	e, used, _ := member(t, b, 0, graph.Config{FramePrefix: prefix}).Propose(1, txs, nil)
+	if e == nil || used != len(txs) {
+		t.Fatalf("proposed %v using %d", e, used)
+	}
+	enc := e.Encode()
+	framed := e.Framed(prefix)
+	if !bytes.Equal(framed[:len(prefix)], prefix) || !bytes.Equal(framed[len(prefix):], enc) {
+		t.Fatalf("framed %x, want %x then the encoding", framed, prefix)
+	}
+	if &framed[len(prefix)] != &enc[0] {
+		t.Fatal("the framed message is a copy of the encoding")
+	}
+	// Another prefix gets a copy, as does an event the graph did not frame.
+	other := e.Framed([]byte{7})
+	if other[0] != 7 || !bytes.Equal(other[1:], enc) || &other[1] == &enc[0] {
+		t.Fatalf("framed under another prefix: %x", other)
+	}
+	decoded, err := graph.Decode(enc, graph.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := decoded.Framed(prefix); !bytes.Equal(f, framed) {
+		t.Fatalf("decoded event framed as %x", f)
+	}
+	// The event's transactions are its own: the caller may reuse its
+	// buffers, and the event, its encoding and its hash stay as they were.
+	hash := e.Hash()
+	for _, tx := range txs {
+		for i := range tx {
+			tx[i] = 'x'
+		}
+	}
+	want := []string{"first", "second tx", "3"}
+	for i, tx := range e.Txs {
+		if string(tx) != want[i] || cap(tx) != len(tx) {
+			t.Fatalf("transaction %d is %q (cap %d), want %q", i, tx, cap(tx), want[i])
+		}
+	}
+	if !bytes.Equal(e.Encode(), enc) || e.Hash() != hash {
+		t.Fatal("changing the caller's buffers changed the event")
+	}
+	if err := b.Committee.Verify(decoded, graph.Ed25519{}, graph.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -394,6 +394,7 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 func (l *Ledger) newGraph(c *graph.Committee, start int64, w graph.TxWindow) (*graph.Graph, error) {
 	gc := l.cfg.Graph
 	gc.Committee, gc.StartTime, gc.LastSigned, gc.Window = c, start, nil, w
+	gc.FramePrefix = eventFrame
 	if gc.Signer != nil {
 		if _, member := c.MemberByKey(gc.Signer.PublicKey()); !member {
 			gc.Signer = nil
@@ -1397,7 +1398,7 @@ func (l *Ledger) drain(from transport.PeerID) {
 			l.fail(fmt.Errorf("store last signed %s: %w", e.Ref(), err))
 			return
 		}
-		l.tr.Broadcast(EncodeEvent(e.Encode()))
+		l.tr.Broadcast(e.Framed(eventFrame))
 	}
 	l.unprocessed = l.unprocessed[:0]
 	if h := l.cfg.Hooks.Inserted; h != nil {

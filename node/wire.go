@@ -134,6 +134,11 @@ type Message struct {
 	Creators []graph.MemberID
 }
 
+// eventFrame is what an event message carries before the event's
+// encoding: the graph writes it in front of the events it proposes
+// (graph.Config.FramePrefix), so broadcasting one copies nothing.
+var eventFrame = []byte{byte(KindEvent)}
+
 // EncodeEvent returns the event message carrying enc.
 func EncodeEvent(enc []byte) []byte {
 	b := make([]byte, 0, 1+len(enc))
