@@ -240,11 +240,10 @@ func (g *Graph) linearize(l *vertex) {
 	for i, v := range events {
 		for j, tx := range v.ev.Txs {
 			h := v.ev.txHashes[j]
-			if _, dup := g.delivered[h]; dup && !injectedDedupBug {
+			if !g.delivered.add(h) && !injectedDedupBug {
 				g.stats.DuplicateTxs++
 				continue
 			}
-			g.delivered[h] = struct{}{}
 			added = append(added, h)
 			c.Txs = append(c.Txs, CommittedTx{Data: tx, Hash: h, Event: i, Index: j})
 		}

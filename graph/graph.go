@@ -286,7 +286,7 @@ type Graph struct {
 	// The replay window: every transaction delivered and not yet expired,
 	// and the same hashes by the leader round after whose commit they
 	// expire; expNext is the lowest expiry not yet pruned.
-	delivered      map[Hash]struct{}
+	delivered      hashSet
 	deliveredByExp map[uint64][]Hash
 	expNext        uint64
 	// logs describe the commits of the batch the last Ready returned.
@@ -317,7 +317,7 @@ func New(cfg Config) (*Graph, error) {
 		rounds:  make(map[uint64]*roundIndex),
 		pending: make(map[Hash]*pendingEvent), waiters: make(map[Hash][]Hash), missing: make(map[Hash]EventRef),
 		missingByRound: make(map[uint64][]Hash), pendingBy: make([]int, c.Size()),
-		delivered:      make(map[Hash]struct{}, len(cfg.Window)),
+		delivered:      newHashSet(len(cfg.Window)),
 		deliveredByExp: make(map[uint64][]Hash), commitTime: cfg.StartTime,
 	}
 	if g.v == nil {
@@ -352,10 +352,9 @@ func New(cfg Config) (*Graph, error) {
 		k, hs := cfg.Window[i].Expires, []Hash(nil)
 		for ; i < len(cfg.Window) && cfg.Window[i].Expires == k; i++ {
 			t := &cfg.Window[i]
-			if _, dup := g.delivered[t.Hash]; dup || t.Expires > g.depth {
+			if t.Expires > g.depth || !g.delivered.add(t.Hash) {
 				return nil, fmt.Errorf("graph: window entry %s expiring at round %d is repeated or beyond GC depth %d", t.Hash, t.Expires, g.depth)
 			}
-			g.delivered[t.Hash] = struct{}{}
 			hs = append(hs, t.Hash)
 		}
 		g.file(k, hs)

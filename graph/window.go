@@ -182,7 +182,7 @@ func (g *Graph) pruneDelivered(l uint64, log *commitLog) {
 			return
 		}
 		for _, h := range hs {
-			delete(g.delivered, h)
+			g.delivered.del(h)
 		}
 		log.pruned = append(log.pruned, expiryGroup{expires: k, hashes: hs})
 		delete(g.deliveredByExp, k)
@@ -245,7 +245,7 @@ func (g *Graph) WindowAt(index uint64) (TxWindow, error) {
 	// The canonical order, by expiry and then hash: groups by expiry, and
 	// each expiry's hashes sorted apart, which is cheaper than sorting all.
 	slices.SortFunc(groups, func(a, b expiryGroup) int { return cmp.Compare(a.expires, b.expires) })
-	w := make(TxWindow, 0, len(g.delivered))
+	w := make(TxWindow, 0, g.delivered.len())
 	for i := 0; i < len(groups); {
 		from := len(w)
 		k := groups[i].expires
