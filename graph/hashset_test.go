@@ -98,6 +98,7 @@ func BenchmarkReplayWindowSet(b *testing.B) {
 		}
 	}
 }
+
 // BenchmarkReplayWindowMap is the same churn on a map of hashes, the
 // structure hashSet replaced: compare the two in one run.
 func BenchmarkReplayWindowMap(b *testing.B) {
