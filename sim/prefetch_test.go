@@ -98,7 +98,7 @@ func TestPrefetchLeavesFailuresToTheReceiver(t *testing.T) {
 func TestPrefetchChangesNoRun(t *testing.T) {
 	for _, name := range []string{"byz-equivocate", "byz-invalid-signature", "crash-restart", "operator-churn"} {
 		var prints []string
-		for _, off := range []bool{false, true} {
+		for _, on := range []bool{true, false} {
 			sc, err := scenario.Load("../scenarios/" + name + ".yaml")
 			if err != nil {
 				t.Fatal(err)
@@ -107,7 +107,7 @@ func TestPrefetchChangesNoRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.noPrefetch = off
+			s.prefetch = on
 			r := s.Run()
 			prints = append(prints, fmt.Sprintf("%s %s, %d events, %d commits, %d invalid", r.Fingerprint, r.Verdict, r.Events, r.Commits, r.Invalid))
 		}
