@@ -305,6 +305,12 @@ type Graph struct {
 	out Ready
 }
 
+// Release tells the graph its caller is done with it (a node whose epoch
+// ended and whose next graph runs): the memory it would keep until the
+// collector took it is reused by later graphs. The graph must not be used
+// after; its replay window panics if it is.
+func (g *Graph) Release() { g.delivered.release() }
+
 // New returns an empty graph for cfg's epoch.
 func New(cfg Config) (*Graph, error) {
 	if cfg.Committee == nil {

@@ -98,8 +98,12 @@ func MerkleRoot(leaves []Hash) Hash {
 	case 1:
 		return leaves[0]
 	}
-	level := make([]Hash, len(leaves))
-	copy(level, leaves)
+	var small [64]Hash // the levels of a usual batch, on the stack
+	level := small[:0]
+	if len(leaves) > len(small) {
+		level = make([]Hash, 0, len(leaves))
+	}
+	level = append(level, leaves...)
 	var buf [1 + 2*HashSize]byte
 	buf[0] = merkleInnerPrefix
 	for len(level) > 1 {

@@ -117,3 +117,36 @@ func BenchmarkReplayWindowMap(b *testing.B) {
 		}
 	}
 }
+
+// A released table comes back empty to the next set of its size, and the
+// released set refuses to be used.
+func TestHashSetReleaseReusesAnEmptyTable(t *testing.T) {
+	old := newHashSet(100)
+	var hs []Hash
+	for i := range 100 {
+		hs = append(hs, TxHash([]byte{byte(i), 2}))
+		old.add(hs[i])
+	}
+	size := len(old.slots)
+	old.release()
+	s := newHashSet(100)
+	if len(s.slots) != size || s.len() != 0 {
+		t.Fatalf("new set: %d slots, %d held; want %d and 0", len(s.slots), s.len(), size)
+	}
+	for _, h := range hs {
+		if s.has(h) {
+			t.Fatalf("a reused table still holds %s", h)
+		}
+	}
+	for _, h := range hs {
+		if !s.add(h) {
+			t.Fatalf("add of %s into a reused table reported it held", h)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a released set took an add")
+		}
+	}()
+	old.add(hs[0])
+}

@@ -243,6 +243,9 @@ func (g *Graph) chooseParents(r uint64) []EventRef {
 func (g *Graph) fillBatch(e *Event, txs [][]byte, hashes []Hash) (int, []Hash) {
 	size := e.Size()
 	used := 0
+	if len(txs) > 0 {
+		e.Txs = make([][]byte, 0, min(len(txs), g.lim.MaxEventTxs))
+	}
 	for _, tx := range txs {
 		if len(e.Txs) >= g.lim.MaxEventTxs || size+4+len(tx) > g.lim.MaxEventBytes {
 			break

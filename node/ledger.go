@@ -452,7 +452,9 @@ func (l *Ledger) switchEpoch(base uint64) {
 		return
 	}
 	l.pastGraphs.Add(l.g.Stats())
+	old := l.g
 	l.g, l.epoch, l.commitBase = g, e.Committee.Epoch(), base
+	old.Release()
 	if l.leaderTimer != nil {
 		l.leaderTimer.Stop()
 		l.leaderTimer = nil
