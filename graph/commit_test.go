@@ -232,9 +232,9 @@ func TestLinearizerDeliversEachTransactionOnceInCausalOrder(t *testing.T) {
 				t.Fatal("commit not ordered by round")
 			}
 		}
-		for _, tx := range c.Txs {
-			seen[string(tx.Data)]++
-			if c.Events[tx.Event].Txs[tx.Index] == nil || tx.Hash != graph.TxHash(tx.Data) {
+		for i, tx := range c.Txs {
+			seen[string(c.TxData(i))]++
+			if c.Events[tx.Event].Txs[tx.Index] == nil || tx.Hash != graph.TxHash(c.TxData(i)) {
 				t.Fatal("committed tx does not point at its event")
 			}
 		}

@@ -172,15 +172,15 @@ func (n *Node) precheck(e *graph.Event) {
 func (n *Node) commitChecks(c graph.Commit) []tx.Checked {
 	var checks []*TxCheck
 	for i := range c.Txs {
-		ct := &c.Txs[i]
-		if !tx.IsCluster(ct.Data) {
+		ct, data := &c.Txs[i], c.TxData(i)
+		if !tx.IsCluster(data) {
 			continue
 		}
 		if checks == nil {
 			checks = make([]*TxCheck, len(c.Txs))
 		}
 		if checks[i] = n.checks.take(ct.Hash); checks[i] == nil {
-			checks[i] = &TxCheck{Hash: ct.Hash, Data: ct.Data}
+			checks[i] = &TxCheck{Hash: ct.Hash, Data: data}
 		}
 	}
 	if checks == nil {

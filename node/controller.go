@@ -30,7 +30,7 @@ func (n *Node) onCommit(c graph.Commit) {
 	txs := make([][]byte, len(c.Txs))
 	checked := n.commitChecks(c)
 	for i := range c.Txs {
-		txs[i] = c.Txs[i].Data
+		txs[i] = c.TxData(i)
 	}
 	res := n.state.Apply(cluster.Commit{Index: c.Index, Time: c.Time, Txs: txs, Checked: checked})
 	for _, o := range res.Outcomes {

@@ -216,8 +216,8 @@ func (c *mesh) checkAgreement() {
 func committed(m *member) map[string]bool {
 	out := map[string]bool{}
 	for _, c := range m.commits {
-		for _, tx := range c.Txs {
-			out[string(tx.Data)] = true
+		for i := range c.Txs {
+			out[string(c.TxData(i))] = true
 		}
 	}
 	return out

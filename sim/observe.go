@@ -157,7 +157,7 @@ func (o *observer) apply(x *observation) {
 	case obsCommit:
 		c.Commit(n, &x.commit, x.at)
 		if x.first {
-			o.book.committed(n, x.commit.Txs, x.at)
+			o.book.committed(n, &x.commit, x.at)
 		}
 	case obsRestart:
 		c.Restart(n, x.index)

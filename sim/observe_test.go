@@ -42,8 +42,9 @@ func TestObserverAppliesInOrder(t *testing.T) {
 	}
 	for i := uint64(0); i < n; i++ {
 		d := tx(i)
+		e := &graph.Event{Txs: [][]byte{d}}
 		o.add(observation{kind: obsCommit, node: int32(i % 4), at: int64(i) + 10, first: true,
-			commit: graph.Commit{Txs: []graph.CommittedTx{{Data: d, Hash: graph.TxHash(d)}}}})
+			commit: graph.Commit{Events: []*graph.Event{e}, Txs: []graph.CommittedTx{{Hash: graph.TxHash(d)}}}})
 		// Commit is judged by the checker too; these carry no events,
 		// which it reports, and that does not matter here.
 	}

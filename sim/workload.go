@@ -128,13 +128,13 @@ func (b *latencyBook) submitted(node int, tx []byte, h graph.Hash, at int64, c *
 
 // committed measures the latency of the node's own submissions, committed
 // at time now.
-func (b *latencyBook) committed(nodeIdx int, txs []graph.CommittedTx, now int64) {
-	for i := range txs {
-		tx := &txs[i]
-		if len(tx.Data) < 8 {
+func (b *latencyBook) committed(nodeIdx int, c *graph.Commit, now int64) {
+	for i := range c.Txs {
+		tx, data := &c.Txs[i], c.TxData(i)
+		if len(data) < 8 {
 			continue
 		}
-		k := binary.BigEndian.Uint64(tx.Data) - b.base
+		k := binary.BigEndian.Uint64(data) - b.base
 		if k >= uint64(len(b.pending)) {
 			continue
 		}

@@ -63,7 +63,7 @@ func commitsEqual(a, b *graph.Commit) error {
 	}
 	for i := range a.Txs {
 		x, y := a.Txs[i], b.Txs[i]
-		if x.Hash != y.Hash || x.Event != y.Event || x.Index != y.Index || !bytes.Equal(x.Data, y.Data) {
+		if x.Hash != y.Hash || x.Event != y.Event || x.Index != y.Index || !bytes.Equal(a.TxData(i), b.TxData(i)) {
 			return fmt.Errorf("commit %d: tx %d is %s (event %d #%d) vs %s (event %d #%d)", a.Index, i, x.Hash, x.Event, x.Index, y.Hash, y.Event, y.Index)
 		}
 	}

@@ -171,7 +171,7 @@ func redeliver(cm *graph.Commit) {
 	cm.Txs = nil
 	for i, e := range cm.Events {
 		for j, tx := range e.Txs {
-			cm.Txs = append(cm.Txs, graph.CommittedTx{Data: tx, Hash: graph.TxHash(tx), Event: i, Index: j})
+			cm.Txs = append(cm.Txs, graph.CommittedTx{Hash: graph.TxHash(tx), Event: i, Index: j})
 		}
 	}
 }
@@ -374,22 +374,22 @@ func safetyCases(t *testing.T, f *fixture) []safetyCase {
 			s.every(last, func(cm *graph.Commit) { insertEvent(cm, old) })
 		}, map[string]string{"integrity": "below cutoff round"}},
 		{"a transaction is delivered twice within the window", func(t *testing.T, s *stream) {
-			dup := f.freshEvent(1, 2, f.commits[0][0].Txs[0].Data)
+			dup := f.freshEvent(1, 2, f.commits[0][0].TxData(0))
 			s.every(1, func(cm *graph.Commit) { insertEvent(cm, dup); redeliver(cm) })
 		}, map[string]string{"integrity": "delivered again (first in commit 0)"}},
 		{"a transaction delivered again after the window is allowed", func(t *testing.T, s *stream) {
-			dup := f.freshEvent(last, 2, f.commits[0][0].Txs[0].Data)
+			dup := f.freshEvent(last, 2, f.commits[0][0].TxData(0))
 			s.every(last, func(cm *graph.Commit) { insertEvent(cm, dup); redeliver(cm) })
 		}, nil},
 		{"a transaction is delivered again by the next epoch's first commit", func(t *testing.T, s *stream) {
-			f.nextEpochCommit(s, f.commits[0][last].Txs[0].Data)
+			f.nextEpochCommit(s, f.commits[0][last].TxData(0))
 		}, map[string]string{"integrity": fmt.Sprintf("delivered again (first in commit %d)", last)}},
 		{"a transaction delivered in an epoch beyond the window may come again in the next", func(t *testing.T, s *stream) {
-			f.nextEpochCommit(s, f.commits[0][0].Txs[0].Data)
+			f.nextEpochCommit(s, f.commits[0][0].TxData(0))
 		}, nil},
 		{"a transaction is delivered from the wrong place", func(t *testing.T, s *stream) {
 			s.every(k, func(cm *graph.Commit) { cm.Txs[0].Index++ })
-		}, map[string]string{"integrity": "differs from the batch"}},
+		}, map[string]string{"integrity": "has leaf hash"}},
 		{"events are out of canonical order", func(t *testing.T, s *stream) {
 			s.every(k, func(cm *graph.Commit) {
 				cm.Events[0], cm.Events[1] = cm.Events[1], cm.Events[0]
@@ -486,7 +486,7 @@ func TestSharedWindowsFindWhatOwnWindowsFind(t *testing.T) {
 	for m := 3; m < 12; m++ {
 		cases = append(cases, safetyCase{name: fmt.Sprintf("a transaction is delivered again %d commits later", m),
 			mutate: func(_ *testing.T, s *stream) {
-				dup := f.freshEvent(m, 2, f.commits[0][1].Txs[0].Data)
+				dup := f.freshEvent(m, 2, f.commits[0][1].TxData(0))
 				s.every(m, func(cm *graph.Commit) { insertEvent(cm, dup); redeliver(cm) })
 			}})
 	}

@@ -1,7 +1,6 @@
 package check
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -208,11 +207,6 @@ func (c *Checker) checkIntegrity(node int, n *nodeState, cm *graph.Commit, a *ag
 		if l := leaves[tx.Event]; l != nil && tx.Hash != l[tx.Index] {
 			bad(func() string {
 				return fmt.Sprintf("node %d commit %d: tx %s at event %d #%d has leaf hash %s", node, idx, tx.Hash, tx.Event, tx.Index, l[tx.Index])
-			})
-		}
-		if !bytes.Equal(tx.Data, cm.Events[tx.Event].Txs[tx.Index]) {
-			bad(func() string {
-				return fmt.Sprintf("node %d commit %d: tx %s at event %d #%d differs from the batch", node, idx, tx.Hash, tx.Event, tx.Index)
 			})
 		}
 		if !front {
