@@ -4,9 +4,12 @@ build together, and the Byzantine-fault-tolerant rule that orders it.
 
 The package is a pure state machine in the manner of etcd's raft library.
 Its inputs are events, explicit times and timer expiries; its outputs are
-values. It starts no goroutines, reads no clock, draws no randomness and does
-no I/O, so the simulator and the live node drive the very same code, and the
-same inputs in any arrival order produce the same commits, bit for bit.
+values. It starts no goroutines, reads no clock, draws no randomness that
+can reach an output (the replay window's table seeds its hashing, as Go's
+maps do, against transactions ground to collide, and only membership is
+read from it) and does no I/O, so the simulator and the live node drive the
+very same code, and the same inputs in any arrival order produce the same
+commits, bit for bit.
 
 # Events and validity
 
