@@ -53,6 +53,16 @@ type flow struct {
 // event carry; 0 is no limit.
 func (l *Ledger) FlowBudget() int { return l.flow.budget }
 
+// proposalBudget returns the transaction bytes the next event may carry
+// (0: no limit): the flow budget, within MaxEventTxBytes.
+func (l *Ledger) proposalBudget() int {
+	b, limit := l.flowBudget(), l.cfg.MaxEventTxBytes
+	if limit > 0 && (b == 0 || b > limit) {
+		return limit
+	}
+	return b
+}
+
 // flowInterval is how often the budget is reconsidered, and the wait
 // below which it may grow: a quarter of the leader timeout.
 func (l *Ledger) flowInterval() time.Duration { return l.cfg.LeaderTimeout / 4 }

@@ -85,6 +85,16 @@ type LedgerConfig struct {
 	// event; 0 means the defaults.
 	MaxQueue      int
 	MaxQueueBytes int
+	// MaxEventTxBytes bounds the transaction bytes of one of this node's
+	// events, below the graph's MaxEventBytes; 0 leaves only that. A node
+	// whose rounds slow down, for a moment of a loaded machine, finds more
+	// transactions queued for its next event; without a bound that event
+	// is larger, takes longer to hash, send, check and store at every
+	// node, and slows the next round further, until rounds of tens of
+	// megabytes take seconds and the cluster commits a fraction of what it
+	// did. Bounded, a slow round leaves the rest queued for the next ones,
+	// which come as fast as before. See proposalBudget.
+	MaxEventTxBytes int
 	// CommitBase is the global index of the first commit of the graph's
 	// epoch: non-zero when the node starts from a snapshot of the state
 	// at the start of a later epoch.
@@ -1328,7 +1338,7 @@ func (l *Ledger) step(from transport.PeerID) {
 		txs, limited := l.queue[l.qhead:], false
 		if len(txs) > 0 {
 			if budget < 0 {
-				budget = l.flowBudget()
+				budget = l.proposalBudget()
 			}
 			if budget > 0 && l.qbytes > budget {
 				txs, limited = fitBudget(txs, budget)
@@ -1364,7 +1374,8 @@ func (l *Ledger) pace() bool {
 		return false
 	}
 	wait := l.lastProposal + iv - l.clock.Now()
-	full := l.QueueLen() >= l.lim.MaxEventTxs || l.qbytes >= l.lim.MaxEventBytes/2
+	full := l.QueueLen() >= l.lim.MaxEventTxs || l.qbytes >= l.lim.MaxEventBytes/2 ||
+		l.cfg.MaxEventTxBytes > 0 && l.qbytes >= l.cfg.MaxEventTxBytes
 	behind := l.g.Round() > l.g.NextRound()
 	if wait <= 0 || full || behind {
 		return false

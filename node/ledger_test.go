@@ -32,6 +32,8 @@ type mesh struct {
 	// node's uplink is next free.
 	uplink map[int]int64
 	upFree map[int]int64
+	// configure, if set, adjusts each node's ledger configuration.
+	configure func(id int, cfg *node.LedgerConfig)
 }
 
 type member struct {
@@ -55,9 +57,13 @@ type pending struct {
 
 const delay = int64(10 * time.Millisecond)
 
-func newCluster(t *testing.T, n int) *mesh {
+func newCluster(t *testing.T, n int) *mesh { return newClusterWith(t, n, nil) }
+
+// newClusterWith is newCluster with each node's ledger configuration
+// adjusted by configure.
+func newClusterWith(t *testing.T, n int, configure func(id int, cfg *node.LedgerConfig)) *mesh {
 	c := &mesh{t: t, cut: make([]bool, n), epochs: map[uint64]*graph.Committee{}, blocked: map[[2]int]bool{}, slow: map[[2]int]int64{},
-		uplink: map[int]int64{}, upFree: map[int]int64{}}
+		uplink: map[int]int64{}, upFree: map[int]int64{}, configure: configure}
 	members := make([]graph.Member, n)
 	for i := range n {
 		s := graph.Ed25519SignerFromSeed(graph.KeySeed(1, i))
@@ -85,7 +91,7 @@ func (m *member) start(rejoin bool) {
 	if !m.observer {
 		signer = m.c.signers[m.id]
 	}
-	l, err := node.NewLedger(node.LedgerConfig{
+	cfg := node.LedgerConfig{
 		Graph:     graph.Config{Committee: m.c.committee, Signer: signer},
 		Transport: m, Clock: (*clock)(m), Store: m.store, Rejoin: rejoin,
 		LeaderTimeout: 50 * time.Millisecond, FetchRetry: 20 * time.Millisecond,
@@ -99,7 +105,11 @@ func (m *member) start(rejoin bool) {
 			Evidence: func(ev graph.Evidence) { m.evidence = append(m.evidence, ev) },
 			Fault:    func(err error) { m.c.t.Errorf("node %d: %v", m.id, err) },
 		},
-	})
+	}
+	if m.c.configure != nil {
+		m.c.configure(m.id, &cfg)
+	}
+	l, err := node.NewLedger(cfg)
 	if err != nil {
 		m.c.t.Fatal(err)
 	}
@@ -716,5 +726,49 @@ func TestFlowControlSizesEventsToWhatASlowUplinkCarries(t *testing.T) {
 		if st := m.ledger.Stats(); st.FlowCuts != 0 {
 			t.Fatalf("node %d, whose uplink is free, cut its budget %d times", m.id, st.FlowCuts)
 		}
+	}
+}
+
+func TestEventsCarryAtMostMaxEventTxBytesAndTheRestWaits(t *testing.T) {
+	const bound = 16 << 10
+	c := newClusterWith(t, 4, func(id int, cfg *node.LedgerConfig) {
+		if id == 0 {
+			cfg.MaxEventTxBytes = bound
+		}
+	})
+	c.run(200 * time.Millisecond)
+	// 512 KiB at once: unbounded, node 0's next event would carry it all.
+	const n = 2048
+	for i := range n {
+		tx := make([]byte, 256)
+		copy(tx, fmt.Sprintf("tx-%d", i))
+		if err := c.nodes[0].ledger.Submit(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.run(5 * time.Second)
+	c.checkAgreement()
+	if got := committed(c.nodes[1]); len(got) != n {
+		t.Fatalf("%d of %d transactions committed", len(got), n)
+	}
+	carriers := 0
+	for _, cm := range c.nodes[1].commits {
+		for _, e := range cm.Events {
+			size := 0
+			for _, tx := range e.Txs {
+				size += len(tx)
+			}
+			if e.Creator != 0 || size == 0 {
+				continue
+			}
+			carriers++
+			if size > bound {
+				t.Fatalf("node 0's event %s carries %d transaction bytes, bound %d", e.Ref(), size, bound)
+			}
+		}
+	}
+	// Each full event carries 64 of the 256-byte transactions.
+	if want := n * 256 / bound; carriers < want {
+		t.Fatalf("node 0's transactions came in %d events, want at least %d", carriers, want)
 	}
 }

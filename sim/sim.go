@@ -334,6 +334,7 @@ func (s *Sim) start(ep *endpoint, rejoin bool) {
 		LeaderTimeout:    time.Duration(s.sc.Consensus.LeaderTimeout),
 		FetchRetry:       time.Duration(s.sc.Consensus.FetchRetry),
 		MinRoundInterval: time.Duration(s.sc.Consensus.MinRoundInterval),
+		MaxEventTxBytes:  s.sc.Consensus.MaxEventTxBytes,
 		Rejoin:           rejoin,
 		SignAtOnce:       ep.twin, // the attack signs at once, as it pleases
 		Decode:           s.decoder.decode,

@@ -25,7 +25,8 @@ func TestInitWritesAConfigThatLoads(t *testing.T) {
 		t.Fatalf("the config Init wrote does not load: %v", err)
 	}
 	if cfg.API.Listen != "127.0.0.1:8801" || cfg.Provision.Driver != "libvirt" || cfg.Provision.URI != "test:///default" ||
-		cfg.Node.LeaderTimeout.Duration != time.Second || cfg.P2P.Listen[0] != "/ip4/0.0.0.0/tcp/7801" {
+		cfg.Node.LeaderTimeout.Duration != time.Second || cfg.P2P.Listen[0] != "/ip4/0.0.0.0/tcp/7801" ||
+		cfg.Node.MaxEventTxBytes != DefaultMaxEventTxBytes {
 		t.Fatalf("config = %+v", cfg)
 	}
 	if cfg.Provision.SeedDir != "/var/lib/dagger/seeds" || cfg.Provision.ImageDir != "/var/lib/dagger/images" {
@@ -89,6 +90,8 @@ func TestConfigRejectsWhatItDoesNotKnow(t *testing.T) {
 		{"bad commitment", "[solana]\ncommitment = \"processed\"\n", "solana.commitment"},
 		{"bad duration", "[node]\nleader_timeout = \"soon\"\n", "duration"},
 		{"bad level", "[log]\nlevel = \"loud\"\n", "log.level"},
+		{"negative event bound", "[node]\nmax_event_tx_bytes = -1\n", "node.max_event_tx_bytes"},
+		{"event bound past an event", "[node]\nmax_event_tx_bytes = 40000000\n", "node.max_event_tx_bytes"},
 		{"not toml", "[node\n", "expected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -108,6 +108,7 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 	ncfg.Ledger.LeaderTimeout = cfg.Node.LeaderTimeout.Duration
 	ncfg.Ledger.MinRoundInterval = cfg.Node.MinRoundInterval.Duration
 	ncfg.Ledger.Rejoin = o.Rejoin
+	ncfg.Ledger.MaxEventTxBytes = cfg.Node.MaxEventTxBytes
 	var self tx.Key
 	copy(self[:], pub)
 	if cfg.Provision.Driver == "libvirt" {

@@ -21,7 +21,8 @@
 //	crypto: ed25519                   # ed25519 | fast
 //	consensus: {leader_timeout: 1s, max_event_txs: 10000, max_tx_bytes: 65536,
 //	            gc_depth: 50, fetch_retry: 200ms,
-//	            min_round_interval: 0s}   # least time between a node's events while idle; 0 to 1h
+//	            min_round_interval: 0s,   # least time between a node's events while idle; 0 to 1h
+//	            max_event_tx_bytes: 0}    # most transaction bytes in one of a node's events; 0: no bound
 //	network:
 //	  latency: {dist: uniform, min: 20ms, max: 80ms}   # default: constant 50ms
 //	  bandwidth: 1Gbps                # per-node uplink; omit for unlimited
@@ -200,9 +201,12 @@ const (
 	MaxDescriptionLen = 4096
 	MaxEventTxsLimit  = 100000
 	MaxTxBytesLimit   = 1 << 20
-	MinTxSize         = 16
-	MinGCDepth        = 3
-	MaxGCDepth        = 100000
+	// MaxEventTxBytesLimit bounds consensus.max_event_tx_bytes: an
+	// event's encoding is at most graph.DefaultMaxEventBytes.
+	MaxEventTxBytesLimit = 16 << 20
+	MinTxSize            = 16
+	MinGCDepth           = 3
+	MaxGCDepth           = 100000
 	// MaxSigma bounds the lognormal shape: beyond it the tail is so heavy
 	// that a handful of messages take longer than the whole run.
 	MaxSigma = 5
@@ -390,6 +394,11 @@ type Consensus struct {
 	// live node's pacing, node.LedgerConfig.MinRoundInterval); 0, the
 	// default, proposes as soon as the graph allows.
 	MinRoundInterval Duration `yaml:"min_round_interval"`
+	// MaxEventTxBytes bounds the transaction bytes of one of a node's
+	// events (the live node's node.max_event_tx_bytes,
+	// node.LedgerConfig.MaxEventTxBytes); 0, the default, leaves only
+	// max_event_txs.
+	MaxEventTxBytes int `yaml:"max_event_tx_bytes,omitempty"`
 }
 
 // Cluster configures the cluster above consensus: which nodes found it,

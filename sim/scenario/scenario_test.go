@@ -593,6 +593,8 @@ func invalidCases() []invalidCase {
 		{"fetch_retry negative", base + "consensus: {fetch_retry: -1s}\n", "consensus.fetch_retry: -1s"},
 		{"max_event_txs zero", base + "consensus: {max_event_txs: 0}\n", "consensus.max_event_txs: 0; use 1 to 100000"},
 		{"max_event_txs huge", base + "consensus: {max_event_txs: 100001}\n", "consensus.max_event_txs: 100001"},
+		{"max_event_tx_bytes negative", base + "consensus: {max_event_tx_bytes: -1}\n", "consensus.max_event_tx_bytes: -1; use 0 to 16777216"},
+		{"max_event_tx_bytes huge", base + "consensus: {max_event_tx_bytes: 16777217}\n", "consensus.max_event_tx_bytes: 16777217"},
 		{"max_tx_bytes huge", base + "consensus: {max_tx_bytes: 1048577}\n", "consensus.max_tx_bytes: 1048577; use 1 to 1048576"},
 		{"gc_depth small", base + "consensus: {gc_depth: 2}\n", "consensus.gc_depth: 2; use 3 to 100000"},
 		{"gc_depth huge", base + "consensus: {gc_depth: 100001}\n", "consensus.gc_depth: 100001"},

@@ -117,6 +117,9 @@ func (d *decoder) checkConsensus(s *Scenario) error {
 	if c.GCDepth < MinGCDepth || c.GCDepth > MaxGCDepth {
 		return d.errAt("consensus.gc_depth", "consensus.gc_depth: %d; use %d to %d rounds", c.GCDepth, MinGCDepth, MaxGCDepth)
 	}
+	if err := d.intIn("consensus.max_event_tx_bytes", c.MaxEventTxBytes, 0, MaxEventTxBytesLimit); err != nil {
+		return err
+	}
 	return d.nonNegative("consensus.min_round_interval", c.MinRoundInterval, MaxDelay)
 }
 

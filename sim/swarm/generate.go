@@ -237,6 +237,9 @@ func (g *gen) consensus() {
 	if g.r.IntN(2) == 0 {
 		c.MaxEventTxs = 20 + g.r.IntN(1000)
 	}
+	if g.r.IntN(2) == 0 {
+		c.MaxEventTxBytes = 1<<10 + g.r.IntN(256<<10)
+	}
 	c.FetchRetry = scenario.Duration(g.dur(100*time.Millisecond, 500*time.Millisecond))
 	if g.on(FeatPacing, 0.3) {
 		c.MinRoundInterval = scenario.Duration(g.dur(10*time.Millisecond, 200*time.Millisecond))
@@ -315,6 +318,10 @@ func (g *gen) workload() {
 	// for a load the system can carry, not for an unbounded backlog.
 	if c := &sc.Consensus; c.MaxEventTxs < 4*int(w.Rate)/sc.Cluster.Genesis+1 {
 		c.MaxEventTxs = 4*int(w.Rate)/sc.Cluster.Genesis + 1
+	}
+	// The same for bytes, with room for the cluster's own transactions.
+	if c := &sc.Consensus; c.MaxEventTxBytes > 0 {
+		c.MaxEventTxBytes = max(c.MaxEventTxBytes, 4*int(w.Rate)*w.TxSize/sc.Cluster.Genesis+16<<10)
 	}
 	vm := &w.VM
 	vm.Clients, vm.Lease, vm.VCPU, vm.MemoryMiB, vm.DiskGiB, vm.Image = 4, scenario.Duration(10*time.Minute), 1, 1024, 10, "debian-12"
