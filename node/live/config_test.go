@@ -26,7 +26,7 @@ func TestInitWritesAConfigThatLoads(t *testing.T) {
 	}
 	if cfg.API.Listen != "127.0.0.1:8801" || cfg.Provision.Driver != "libvirt" || cfg.Provision.URI != "test:///default" ||
 		cfg.Node.LeaderTimeout.Duration != time.Second || cfg.P2P.Listen[0] != "/ip4/0.0.0.0/tcp/7801" ||
-		cfg.Node.MaxEventTxBytes != DefaultMaxEventTxBytes {
+		cfg.Node.MaxEventTxBytes != DefaultMaxEventTxBytes || cfg.Node.MaxQueueBytes != DefaultMaxQueueBytes {
 		t.Fatalf("config = %+v", cfg)
 	}
 	if cfg.Provision.SeedDir != "/var/lib/dagger/seeds" || cfg.Provision.ImageDir != "/var/lib/dagger/images" {
@@ -91,6 +91,7 @@ func TestConfigRejectsWhatItDoesNotKnow(t *testing.T) {
 		{"bad duration", "[node]\nleader_timeout = \"soon\"\n", "duration"},
 		{"bad level", "[log]\nlevel = \"loud\"\n", "log.level"},
 		{"negative event bound", "[node]\nmax_event_tx_bytes = -1\n", "node.max_event_tx_bytes"},
+		{"queue below an event", "[node]\nmax_queue_bytes = 1000\n", "node.max_queue_bytes"},
 		{"event bound past an event", "[node]\nmax_event_tx_bytes = 40000000\n", "node.max_event_tx_bytes"},
 		{"not toml", "[node\n", "expected"},
 	} {

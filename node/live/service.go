@@ -104,11 +104,7 @@ func Open(cfg *Config, o OpenOptions) (s *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ncfg := node.Config{AutoApprove: cfg.Node.AutoApprove, KeepEpochs: cfg.Store.KeepEpochs}
-	ncfg.Ledger.LeaderTimeout = cfg.Node.LeaderTimeout.Duration
-	ncfg.Ledger.MinRoundInterval = cfg.Node.MinRoundInterval.Duration
-	ncfg.Ledger.Rejoin = o.Rejoin
-	ncfg.Ledger.MaxEventTxBytes = cfg.Node.MaxEventTxBytes
+	ncfg := nodeConfig(cfg, o.Rejoin)
 	var self tx.Key
 	copy(self[:], pub)
 	if cfg.Provision.Driver == "libvirt" {
@@ -399,4 +395,16 @@ func checkImages(p ProvisionSection) error {
 		}
 	}
 	return nil
+}
+
+// nodeConfig is the part of the node's configuration the config file
+// sets.
+func nodeConfig(cfg *Config, rejoin bool) node.Config {
+	ncfg := node.Config{AutoApprove: cfg.Node.AutoApprove, KeepEpochs: cfg.Store.KeepEpochs}
+	ncfg.Ledger.LeaderTimeout = cfg.Node.LeaderTimeout.Duration
+	ncfg.Ledger.MinRoundInterval = cfg.Node.MinRoundInterval.Duration
+	ncfg.Ledger.Rejoin = rejoin
+	ncfg.Ledger.MaxEventTxBytes = cfg.Node.MaxEventTxBytes
+	ncfg.Ledger.MaxQueueBytes = cfg.Node.MaxQueueBytes
+	return ncfg
 }

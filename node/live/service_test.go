@@ -347,3 +347,23 @@ func TestPprofServesProfilesBesideTheAPI(t *testing.T) {
 		t.Fatalf("/v1/status: %d, %d API calls", rec.Code, apiCalls)
 	}
 }
+
+// TestConfigReachesTheLedger: what the node section sets is what the
+// ledger runs with, defaults included.
+func TestConfigReachesTheLedger(t *testing.T) {
+	cfg, err := ParseConfig([]byte("[node]\nleader_timeout = \"2s\"\nmin_round_interval = \"20ms\"\nmax_event_tx_bytes = 65536\nmax_queue_bytes = 1048576\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := nodeConfig(cfg, true).Ledger
+	if l.LeaderTimeout != 2*time.Second || l.MinRoundInterval != 20*time.Millisecond || l.MaxEventTxBytes != 65536 ||
+		l.MaxQueueBytes != 1<<20 || !l.Rejoin {
+		t.Fatalf("ledger config %+v", l)
+	}
+	if cfg, err = ParseConfig(nil); err != nil {
+		t.Fatal(err)
+	}
+	if l := nodeConfig(cfg, false).Ledger; l.MaxEventTxBytes != DefaultMaxEventTxBytes || l.MaxQueueBytes != DefaultMaxQueueBytes || l.Rejoin {
+		t.Fatalf("default ledger config %+v", l)
+	}
+}
