@@ -354,7 +354,7 @@ func New(cfg Config) (*Graph, error) {
 		g.self = id
 	}
 	for i := 0; i < len(cfg.Window); {
-		// A window comes in canonical order: one list per expiry.
+		// A window comes grouped by expiry: one list per expiry.
 		k, hs := cfg.Window[i].Expires, []Hash(nil)
 		for ; i < len(cfg.Window) && cfg.Window[i].Expires == k; i++ {
 			t := &cfg.Window[i]

@@ -41,8 +41,12 @@ const windowVersion = 1
 
 // Encode returns the window's canonical encoding: a version byte, the
 // number of expiry groups, and per group its expiry, its count and its
-// hashes in increasing order. Window returns windows in canonical order;
-// Encode sorts a copy of any other.
+// hashes in increasing order. WindowAt leaves each expiry's hashes in the
+// order they were delivered, which saves its caller, a node's loop at an
+// epoch's end, the sort (40 ms for the 210,000 transactions of a node
+// committing 80,000 a second); Encode sorts a copy of any window not in
+// canonical order, and whatever order a window is in, its encoding is the
+// same.
 func (w TxWindow) Encode() []byte {
 	if !slices.IsSortedFunc(w, cmpWindowTx) {
 		w = slices.Clone(w)
@@ -242,19 +246,15 @@ func (g *Graph) WindowAt(index uint64) (TxWindow, error) {
 			}
 		}
 	}
-	// The canonical order, by expiry and then hash: groups by expiry, and
-	// each expiry's hashes sorted apart, which is cheaper than sorting all.
+	// By expiry, each expiry's hashes in delivery order (see Encode). No
+	// two groups share an expiry: a later commit files its deliveries
+	// above every expiry it prunes.
 	slices.SortFunc(groups, func(a, b expiryGroup) int { return cmp.Compare(a.expires, b.expires) })
 	w := make(TxWindow, 0, g.delivered.len())
-	for i := 0; i < len(groups); {
-		from := len(w)
-		k := groups[i].expires
-		for ; i < len(groups) && groups[i].expires == k; i++ {
-			for _, h := range groups[i].hashes {
-				w = append(w, WindowTx{Hash: h, Expires: k - shift})
-			}
+	for _, gr := range groups {
+		for _, h := range gr.hashes {
+			w = append(w, WindowTx{Hash: h, Expires: gr.expires - shift})
 		}
-		slices.SortFunc(w[from:], func(a, b WindowTx) int { return a.Hash.Compare(b.Hash) })
 	}
 	return w, nil
 }

@@ -179,6 +179,14 @@ func TestTxWindowEncodingRoundTripsAndIsCanonical(t *testing.T) {
 	if !bytes.Equal(got.Encode(), enc) || len(got) != len(w) {
 		t.Fatalf("round trip: %v", got)
 	}
+	rev := slices.Clone(w)
+	slices.Reverse(rev)
+	if !bytes.Equal(rev.Encode(), enc) {
+		t.Fatal("the same window in another order encodes differently")
+	}
+	if rev[0] != w[len(w)-1] {
+		t.Fatal("Encode sorted the window it was given, not a copy")
+	}
 	if _, err := graph.DecodeTxWindow(enc, 2); !errors.Is(err, graph.ErrWindow) {
 		t.Fatalf("an expiry beyond the bound: %v", err)
 	}

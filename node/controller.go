@@ -62,7 +62,7 @@ func (n *Node) checkpoint(epoch, commit uint64, w graph.TxWindow) {
 	if commit <= n.snapCommit {
 		return
 	}
-	c := &checkpoint{epoch: epoch, commit: commit, state: n.state.Capture(), window: w.Encode()}
+	c := &checkpoint{epoch: epoch, commit: commit, state: n.state.Capture(), window: w}
 	if n.storing != nil {
 		n.queued = c // it supersedes one queued before: only the newest matters
 		return
@@ -75,7 +75,10 @@ func (n *Node) checkpoint(epoch, commit uint64, w graph.TxWindow) {
 type checkpoint struct {
 	epoch, commit uint64
 	state         *cluster.Capture
-	window        []byte
+	// window is encoded by the work, off the node's loop: sorting it is
+	// most of its encoding's cost. Nothing changes it once the graph
+	// handed it over (the next graph copies what it keeps).
+	window graph.TxWindow
 	// set by the work: the stored encoding's size, or why it failed.
 	size     int
 	err      error
@@ -97,8 +100,8 @@ func (n *Node) store1(c *checkpoint) {
 	n.storing = c
 	keep := uint64(n.cfg.KeepEpochs)
 	work := func() {
-		data := encodeSnapshotData(c.state.Bytes(), c.window)
-		c.state, c.size = nil, len(data)
+		data := encodeSnapshotData(c.state.Bytes(), c.window.Encode())
+		c.state, c.window, c.size = nil, nil, len(data)
 		if c.err = n.store.PutSnapshot(Snapshot{Epoch: c.epoch, Commit: c.commit, Data: data}); c.err != nil {
 			return
 		}
