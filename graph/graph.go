@@ -353,17 +353,20 @@ func New(cfg Config) (*Graph, error) {
 		}
 		g.self = id
 	}
+	// One array holds every expiry's list; each list's capacity ends where
+	// it does, so that filing more under its expiry copies it first.
+	all := make([]Hash, len(cfg.Window))
 	for i := 0; i < len(cfg.Window); {
 		// A window comes grouped by expiry: one list per expiry.
-		k, hs := cfg.Window[i].Expires, []Hash(nil)
+		from, k := i, cfg.Window[i].Expires
 		for ; i < len(cfg.Window) && cfg.Window[i].Expires == k; i++ {
 			t := &cfg.Window[i]
 			if t.Expires > g.depth || !g.delivered.add(t.Hash) {
 				return nil, fmt.Errorf("graph: window entry %s expiring at round %d is repeated or beyond GC depth %d", t.Hash, t.Expires, g.depth)
 			}
-			hs = append(hs, t.Hash)
+			all[i] = t.Hash
 		}
-		g.file(k, hs)
+		g.file(k, all[from:i:i])
 	}
 	if cfg.LastSigned != nil {
 		if cfg.Signer == nil || cfg.LastSigned.Creator != g.self {

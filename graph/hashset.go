@@ -51,7 +51,7 @@ func newHashSet(hint int) hashSet {
 
 func (s *hashSet) alloc(size int) {
 	s.slots = takeTable(size)
-	s.shift = uint8(64 - bits.TrailingZeros(uint(size)))
+	s.shift = uint8(64 - bits.TrailingZeros(uint(len(s.slots))))
 }
 
 // tables holds emptied tables for reuse, by the log2 of their size: a
@@ -62,9 +62,16 @@ func (s *hashSet) alloc(size int) {
 var tables [40]sync.Pool
 
 func takeTable(size int) []setSlot {
-	if t, ok := tables[bits.TrailingZeros(uint(size))].Get().(*[]setSlot); ok {
-		clear(*t)
-		return *t
+	// A table twice the size serves as well: an epoch's window is about
+	// the size of the last one's, whose table may have grown once more.
+	c := bits.TrailingZeros(uint(size))
+	for _, c := range []int{c, c + 1} {
+		if c < len(tables) {
+			if t, ok := tables[c].Get().(*[]setSlot); ok {
+				clear(*t)
+				return *t
+			}
+		}
 	}
 	return make([]setSlot, size)
 }

@@ -143,6 +143,17 @@ func TestHashSetReleaseReusesAnEmptyTable(t *testing.T) {
 			t.Fatalf("add of %s into a reused table reported it held", h)
 		}
 	}
+	// A table twice the size a set asks for serves it, at its own size.
+	s.release()
+	half := newHashSet(50)
+	if len(half.slots) != size || half.len() != 0 {
+		t.Fatalf("a set for half as many: %d slots, %d held; want the released %d and 0", len(half.slots), half.len(), size)
+	}
+	for i, h := range hs {
+		if !half.add(h) || !half.has(h) || half.len() != i+1 {
+			t.Fatalf("add %d of %s into a larger reused table", i, h)
+		}
+	}
 	defer func() {
 		if recover() == nil {
 			t.Fatal("a released set took an add")

@@ -456,15 +456,18 @@ func (l *Ledger) switchEpoch(base uint64) {
 		l.fail(fmt.Errorf("epoch %d cannot follow epoch %d", e.Committee.Epoch(), l.epoch))
 		return
 	}
+	// The ended graph gives its replay-window table back before the next
+	// graph takes one of about the same size: a table released after, or
+	// at the last epoch's end, is one the collector has emptied the pool
+	// of by now, and a fresh one is memory touched for the first time.
+	l.pastGraphs.Add(l.g.Stats())
+	l.g.Release()
 	g, err := l.newGraph(e.Committee, e.Time, e.Window)
 	if err != nil {
 		l.fail(fmt.Errorf("start epoch %d: %w", e.Committee.Epoch(), err))
 		return
 	}
-	l.pastGraphs.Add(l.g.Stats())
-	old := l.g
 	l.g, l.epoch, l.commitBase = g, e.Committee.Epoch(), base
-	old.Release()
 	if l.leaderTimer != nil {
 		l.leaderTimer.Stop()
 		l.leaderTimer = nil
