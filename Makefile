@@ -53,8 +53,8 @@ bench:
 
 # The sweeps whose results docs/bench/ holds; each point of the live ones
 # starts fresh node processes (about 75 s a point).
-BENCH_LIVE_RATES   ?= 10000,30000,50000,60000,70000,80000,90000
-BENCH_SIGNED_RATES ?= 6000,10000,15000
+BENCH_LIVE_RATES   ?= 10000,30000,50000,60000,70000,80000,90000,100000
+BENCH_SIGNED_RATES ?= 6000,10000,15000,20000
 BENCH_COMET_RATES  ?= 2000,3000,4500,6000
 BENCH_DURATION     ?= 60s
 # the signed sweep measures a target over a steady window of 60 s: the load window less its 10 s warm-up
