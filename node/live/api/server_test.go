@@ -210,6 +210,35 @@ func TestBodyLimitHoldsWithoutContentLength(t *testing.T) {
 	}
 }
 
+// TestBodyOfTheWrongLengthIsRefused: a body is read into a buffer of its
+// Content-Length, and one shorter or longer than that is a bad request
+// that reaches nothing.
+func TestBodyOfTheWrongLengthIsRefused(t *testing.T) {
+	data, _ := vmCreate(t, 1)
+	for _, c := range []struct {
+		name   string
+		length int64
+		want   string
+	}{{"short", int64(len(data)) + 10, "unexpected EOF"}, {"long", int64(len(data)) - 10, "longer than its Content-Length"}} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake()
+			req := httptest.NewRequest("POST", "/v1/txs", io.MultiReader(bytes.NewReader(data)))
+			req.ContentLength = c.length
+			req.Header.Set("Content-Type", "application/octet-stream")
+			rec := httptest.NewRecorder()
+			serve(f, Options{}).ServeHTTP(rec, req)
+			wantError(t, rec, 400, CodeBadRequest, c.want)
+			if len(f.submitted) != 0 {
+				t.Fatal("a body of the wrong length reached the backend")
+			}
+		})
+	}
+	f := newFake()
+	if rec := request(serve(f, Options{}), "POST", "/v1/txs", "application/octet-stream", data); rec.Code/100 != 2 || len(f.submitted) != 1 {
+		t.Fatalf("a body of its length: %d, %d submitted", rec.Code, len(f.submitted))
+	}
+}
+
 func TestBackendTimeoutIs504(t *testing.T) {
 	f := newFake()
 	f.block = make(chan struct{})
@@ -645,4 +674,18 @@ func TestSnapshotServesTheNewestStoredBytes(t *testing.T) {
 	wantError(t, request(h, "POST", "/v1/snapshot", "application/json", []byte("{}")), 405, CodeMethodNotAllowed, "GET")
 	f.err = ErrUnavailable
 	wantError(t, request(h, "GET", "/v1/snapshot", "", nil), 503, CodeUnavailable, "node unavailable")
+}
+
+// BenchmarkReadBulkBody reads a bulk submission's body (4,096
+// length-prefixed transactions of 256 bytes) as a handler does.
+func BenchmarkReadBulkBody(b *testing.B) {
+	body := make([]byte, 4096*(256+4))
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/v1/opaque", bytes.NewReader(body))
+		if _, err := readBody(httptest.NewRecorder(), req, 8<<20); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
