@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -322,6 +323,18 @@ func TestSamplerWindow(t *testing.T) {
 	for x := 0; time.Now().Before(busy); x++ { // some CPU to measure
 		_ = fmt.Sprint(x)
 	}
+	// Pages touched for the first time: fresh anonymous memory faults in
+	// on its first write, whatever the heap did before.
+	fresh, err := syscall.Mmap(-1, 0, 8<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(fresh); i += 4096 {
+		fresh[i] = 1
+	}
+	if err := syscall.Munmap(fresh); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	events = 1000
 	mu.Unlock()
@@ -330,8 +343,14 @@ func TestSamplerWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(w.Procs) != 2 || w.Procs[0].CPUPercent <= 0 || w.Procs[0].RSSMiB <= 0 || w.Procs[1].Role != RoleLoad {
+	if len(w.Procs) != 2 || w.Procs[0].CPUPercent <= 0 || w.Procs[0].RSSMiB <= 0 || w.Procs[0].MinorFaultsPerSec <= 0 || w.Procs[1].Role != RoleLoad {
 		t.Fatalf("processes %+v", w.Procs)
+	}
+	// The timeline has them per second too, from the second sample on.
+	m := s.Memory(from)
+	if len(m.Samples) != 2 || !math.IsNaN(m.Samples[0].CPUPercent[0]) || !math.IsNaN(m.Samples[0].MinorFaultsPerSec[0]) ||
+		m.Samples[1].CPUPercent[0] <= 0 || m.Samples[1].MinorFaultsPerSec[0] <= 0 {
+		t.Fatalf("timeline %+v", m.Samples)
 	}
 	// Each rate is rounded to 3 decimals on its own, so the halved counter's
 	// rate may differ from half the other's by the rounding.

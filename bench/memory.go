@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/csv"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -27,6 +28,10 @@ type MemorySample struct {
 	// the last state snapshot its node stored), or NoSnapshot where that
 	// is not known: a process that serves no metrics, a failed scrape.
 	SnapshotBytes []int64
+	// CPUPercent and MinorFaultsPerSec are each process's CPU (100 is one
+	// core) and minor page faults a second since the sample before; NaN
+	// for the first sample or where they could not be read.
+	CPUPercent, MinorFaultsPerSec []float64
 }
 
 // NoSnapshot is a MemorySample's SnapshotBytes where the size is not known.
@@ -38,12 +43,24 @@ func (s *Sampler) Memory(start time.Time) MemoryTimeline {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := MemoryTimeline{Procs: slices.Clone(s.procs)}
-	for _, sm := range s.samples {
+	for k, sm := range s.samples {
 		if sm.at.Before(start) {
 			continue
 		}
-		ms := MemorySample{Seconds: sm.at.Sub(start).Seconds(), RSSMiB: make([]float64, len(s.procs)), SnapshotBytes: make([]int64, len(s.procs))}
+		n := len(s.procs)
+		ms := MemorySample{Seconds: sm.at.Sub(start).Seconds(), RSSMiB: make([]float64, n), SnapshotBytes: make([]int64, n),
+			CPUPercent: make([]float64, n), MinorFaultsPerSec: make([]float64, n)}
 		for i := range s.procs {
+			ms.CPUPercent[i], ms.MinorFaultsPerSec[i] = math.NaN(), math.NaN()
+			if k > 0 {
+				prev := s.samples[k-1]
+				if secs := sm.at.Sub(prev.at).Seconds(); secs > 0 && prev.cpu[i] > 0 && sm.cpu[i] >= prev.cpu[i] {
+					ms.CPUPercent[i] = 100 * (sm.cpu[i] - prev.cpu[i]) / secs
+				}
+				if prev.faults[i] > 0 && sm.faults[i] >= prev.faults[i] {
+					ms.MinorFaultsPerSec[i] = faultRate(prev, sm, i)
+				}
+			}
 			ms.RSSMiB[i] = float64(sm.rss[i]) / (1 << 20)
 			ms.SnapshotBytes[i] = NoSnapshot
 			if v, ok := sm.metrics[i]["dagger_snapshot_bytes"]; ok {
@@ -124,12 +141,19 @@ func (m MemoryTimeline) Apply(p *Point) {
 }
 
 // WriteCSV writes the timeline in long form, a row per process per
-// sample: t_s (seconds from the start), process, role, rss_mib and
-// snapshot_bytes (empty where not known).
+// sample: t_s (seconds from the start), process, role, rss_mib,
+// snapshot_bytes, cpu_percent and minor_faults_per_s (each empty where not
+// known).
 func (m MemoryTimeline) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"t_s", "process", "role", "rss_mib", "snapshot_bytes"}); err != nil {
+	if err := cw.Write([]string{"t_s", "process", "role", "rss_mib", "snapshot_bytes", "cpu_percent", "minor_faults_per_s"}); err != nil {
 		return err
+	}
+	rate := func(v []float64, i int) string {
+		if i >= len(v) || math.IsNaN(v[i]) {
+			return ""
+		}
+		return strconv.FormatFloat(round3(v[i]), 'f', -1, 64)
 	}
 	for _, s := range m.Samples {
 		for i, p := range m.Procs {
@@ -138,7 +162,7 @@ func (m MemoryTimeline) WriteCSV(w io.Writer) error {
 				snapshot = strconv.FormatInt(s.SnapshotBytes[i], 10)
 			}
 			row := []string{strconv.FormatFloat(round3(s.Seconds), 'f', -1, 64), p.Name, p.Role,
-				strconv.FormatFloat(round3(s.RSSMiB[i]), 'f', -1, 64), snapshot}
+				strconv.FormatFloat(round3(s.RSSMiB[i]), 'f', -1, 64), snapshot, rate(s.CPUPercent, i), rate(s.MinorFaultsPerSec, i)}
 			if err := cw.Write(row); err != nil {
 				return err
 			}

@@ -156,9 +156,17 @@ func soakTimeline() MemoryTimeline {
 		{Name: "node-2", Role: RoleNode}, {Name: "node-3", Role: RoleNode}, {Name: "load", Role: RoleLoad}}}
 	for s := range 3611 {
 		snap := int64(s/30) * 1024
-		m.Samples = append(m.Samples, MemorySample{Seconds: float64(s) + 0.0004,
-			RSSMiB:        []float64{600, 700, 800, 900 + float64(s%7), 300},
-			SnapshotBytes: []int64{snap, snap, snap, snap, NoSnapshot}})
+		ms := MemorySample{Seconds: float64(s) + 0.0004,
+			RSSMiB:            []float64{600, 700, 800, 900 + float64(s%7), 300},
+			SnapshotBytes:     []int64{snap, snap, snap, snap, NoSnapshot},
+			CPUPercent:        []float64{30, 31, 32, 33 + float64(s%5), 20},
+			MinorFaultsPerSec: []float64{1000, 1100, 1200, 1300, 50}}
+		if s == 0 {
+			nan := math.NaN()
+			ms.CPUPercent = []float64{nan, nan, nan, nan, nan}
+			ms.MinorFaultsPerSec = ms.CPUPercent
+		}
+		m.Samples = append(m.Samples, ms)
 	}
 	return m
 }
@@ -178,14 +186,18 @@ func TestMemoryTimelineWritesItsCSV(t *testing.T) {
 	if len(rows) != 1+len(m.Samples)*len(m.Procs) {
 		t.Fatalf("%d rows, want a header and %d×%d", len(rows), len(m.Samples), len(m.Procs))
 	}
-	if got := strings.Join(rows[0], ","); got != "t_s,process,role,rss_mib,snapshot_bytes" {
+	if got := strings.Join(rows[0], ","); got != "t_s,process,role,rss_mib,snapshot_bytes,cpu_percent,minor_faults_per_s" {
 		t.Fatalf("header %q", got)
+	}
+	if first := rows[1]; first[5] != "" || first[6] != "" {
+		t.Fatalf("the first sample's row %q: want no CPU or faults, which need a sample before", first)
 	}
 	// Sample 61 (61.0004 s): node-3 at 900 + 61 mod 7 MiB, snapshots of 2 epochs.
 	row := rows[1+61*len(m.Procs)+3]
 	ts, err1 := strconv.ParseFloat(row[0], 64)
 	rss, err2 := strconv.ParseFloat(row[3], 64)
-	if err1 != nil || err2 != nil || !near(ts, 61.0004, 0.001) || row[1] != "node-3" || row[2] != RoleNode || !near(rss, 905, 0.001) || row[4] != "2048" {
+	if err1 != nil || err2 != nil || !near(ts, 61.0004, 0.001) || row[1] != "node-3" || row[2] != RoleNode || !near(rss, 905, 0.001) || row[4] != "2048" ||
+		row[5] != "34" || row[6] != "1300" {
 		t.Fatalf("row %q", row)
 	}
 	if load := rows[1+61*len(m.Procs)+4]; load[1] != "load" || load[2] != RoleLoad || load[4] != "" {

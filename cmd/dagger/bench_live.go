@@ -98,8 +98,8 @@ its backlog in the latency. Reports committed tx/s over the steady window (the l
 after --warmup), p50, p90, p99 and max latency of the transactions scheduled in it (gonum/stat
 over every transaction, or over a uniform sample of 8 Mi of them in a longer run, whose
 committed tx/s is then estimated from the sample and whose sample_every says so), transactions
-refused (by reason) and not committed after the drain, CPU and peak memory of each process (the
-nodes' CPU summed: 100 is one core), and events, commits and bytes sent per second (the nodes'
+refused (by reason) and not committed after the drain, CPU, peak memory and minor page faults a
+second of each process (the nodes' CPU summed: 100 is one core), and events, commits and bytes sent per second (the nodes'
 /metrics).
 The devnets keep 10 epochs of events (store.keep_epochs, 5 minutes; 120 by default), so that a
 long run prunes as a node in service does and its stores fit on one disk.
@@ -114,7 +114,8 @@ is for.
 The markdown table goes to stdout, progress to stderr. With --out DIR: DIR/results.jsonl (one JSON
 object per point), DIR/table.md and the pictures (throughput, latency, cdf, and the last point's
 run-throughput and run-latency per second, run-memory and run-snapshot over time; PNG and SVG),
-and DIR/memory.csv, the last point's memory samples (t_s,process,role,rss_mib,snapshot_bytes).
+and DIR/memory.csv, the last point's samples, one row per process a second
+(t_s,process,role,rss_mib,snapshot_bytes,cpu_percent,minor_faults_per_s).
 Exit status: 0 measured, 1 a network failed to start or the generator failed, 2 invalid
 arguments.`,
 		Example: `  dagger bench live --nodes 4 --rates 10000,30000,50000 --duration 60s --tx-size 256 --payload opaque --out bin/bench-live`,

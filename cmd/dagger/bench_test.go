@@ -135,12 +135,15 @@ func TestBenchLiveWritesItsResults(t *testing.T) {
 	}
 	defer mf.Close()
 	rows, err := csv.NewReader(mf).ReadAll()
-	if err != nil || len(rows) < 1+5*3 || strings.Join(rows[0], ",") != "t_s,process,role,rss_mib,snapshot_bytes" {
+	if err != nil || len(rows) < 1+5*3 || strings.Join(rows[0], ",") != "t_s,process,role,rss_mib,snapshot_bytes,cpu_percent,minor_faults_per_s" {
 		t.Fatalf("memory.csv: %d rows, %v: want a header and 3 s or more of 5 processes", len(rows), err)
 	}
-	sized := 0
+	sized, busy := 0, 0
 	for _, r := range rows[1:] {
 		rss, err := strconv.ParseFloat(r[3], 64)
+		if cpu, err := strconv.ParseFloat(r[5], 64); err == nil && cpu > 0 && r[2] == bench.RoleNode {
+			busy++
+		}
 		switch {
 		case err != nil || rss <= 0:
 			t.Errorf("memory.csv row %q: no resident memory", r)
@@ -152,6 +155,9 @@ func TestBenchLiveWritesItsResults(t *testing.T) {
 	}
 	if sized == 0 {
 		t.Error("memory.csv has no node's snapshot size")
+	}
+	if busy == 0 {
+		t.Error("memory.csv has no second in which a node used CPU")
 	}
 	// The report command puts it beside another sweep.
 	code, stdout, stderr = runCLI("bench", "report", "--out", filepath.Join(dir, "both"), filepath.Join(dir, "out", "results.jsonl"), filepath.Join(dir, "out", "results.jsonl"))
