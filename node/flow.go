@@ -54,13 +54,14 @@ type flow struct {
 func (l *Ledger) FlowBudget() int { return l.flow.budget }
 
 // proposalBudget returns the transaction bytes the next event may carry
-// (0: no limit): the flow budget, within MaxEventTxBytes.
-func (l *Ledger) proposalBudget() int {
+// (0: no limit): the flow budget, within MaxEventTxBytes; flow says
+// whether the flow budget is the one in force.
+func (l *Ledger) proposalBudget() (budget int, flow bool) {
 	b, limit := l.flowBudget(), l.cfg.MaxEventTxBytes
 	if limit > 0 && (b == 0 || b > limit) {
-		return limit
+		return limit, false
 	}
-	return b
+	return b, b > 0
 }
 
 // flowInterval is how often the budget is reconsidered, and the wait

@@ -350,6 +350,9 @@ type LedgerStats struct {
 	// FlowCuts counts the cuts of the event budget, FlowLimited the events
 	// that left queued transactions out for it (flow control, see flow.go).
 	FlowCuts, FlowLimited uint64
+	// EventsFull counts the events that left queued transactions out for
+	// MaxEventTxBytes.
+	EventsFull uint64
 	// Graph sums the counters of every graph the ledger ran.
 	Graph graph.Stats
 }
@@ -1333,7 +1336,7 @@ func (l *Ledger) step(from transport.PeerID) {
 	// others may have collected, and the transactions in them lost. The
 	// bound keeps a committee of one, which never waits for anybody, from
 	// spinning: it makes its next events on the next tick.
-	budget := -1 // not yet asked: flowBudget only when the node proposes
+	budget, byFlow := -1, false // not yet asked: flowBudget only when the node proposes
 	for made := 0; made < maxProposalsPerStep && !l.faulted && l.mayPropose && !l.holding() && !l.replaying; made++ {
 		if l.pace() {
 			break
@@ -1341,7 +1344,7 @@ func (l *Ledger) step(from transport.PeerID) {
 		txs, limited := l.queue[l.qhead:], false
 		if len(txs) > 0 {
 			if budget < 0 {
-				budget = l.proposalBudget()
+				budget, byFlow = l.proposalBudget()
 			}
 			if budget > 0 && l.qbytes > budget {
 				txs, limited = fitBudget(txs, budget)
@@ -1352,7 +1355,11 @@ func (l *Ledger) step(from transport.PeerID) {
 			break
 		}
 		if limited && used == len(txs) {
-			l.stats.FlowLimited++
+			if byFlow {
+				l.stats.FlowLimited++
+			} else {
+				l.stats.EventsFull++
+			}
 		}
 		l.flow.last = txBytes(e.Txs)
 		l.lastProposal = l.clock.Now()

@@ -771,4 +771,8 @@ func TestEventsCarryAtMostMaxEventTxBytesAndTheRestWaits(t *testing.T) {
 	if want := n * 256 / bound; carriers < want {
 		t.Fatalf("node 0's transactions came in %d events, want at least %d", carriers, want)
 	}
+	// They are counted as full, not as flow control's doing.
+	if st := c.nodes[0].ledger.Stats(); st.EventsFull == 0 || st.FlowLimited != 0 {
+		t.Fatalf("node 0 counted %d events full and %d limited by flow control", st.EventsFull, st.FlowLimited)
+	}
 }

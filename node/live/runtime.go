@@ -380,7 +380,7 @@ func (r *Runtime) publish() {
 		Fetches: st.FetchesSent, Syncs: st.SyncsSent, CommittedTxs: r.committedTxs,
 		PendingTxs: r.nd.PendingLen(), QueuedTxs: l.QueueLen(), Equivocations: r.equivocations,
 		Member: l.Member(), Faulted: r.fault != nil, SnapshotBytes: r.nd.Stats().SnapshotBytes,
-		FlowCuts: st.FlowCuts, FlowLimited: st.FlowLimited, FlowBudget: l.FlowBudget(),
+		FlowCuts: st.FlowCuts, FlowLimited: st.FlowLimited, FlowBudget: l.FlowBudget(), EventsFull: st.EventsFull,
 		Peers: len(r.tr.Peers()), InboxDropped: r.inDrops.Load(),
 		VMs: map[string]int{}, Operators: map[string]int{},
 	}

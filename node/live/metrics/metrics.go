@@ -39,6 +39,9 @@ type Snapshot struct {
 	FlowCuts    uint64
 	FlowLimited uint64
 	FlowBudget  int
+	// EventsFull counts the events that left queued transactions out for
+	// node.max_event_tx_bytes.
+	EventsFull uint64
 
 	Peers           int
 	BytesReceived   uint64
@@ -143,6 +146,7 @@ var plain = []desc{
 	gauge("dagger_snapshot_bytes", "Size of the last state snapshot this node stored or started from.", func(s *Snapshot) float64 { return float64(s.SnapshotBytes) }),
 	counter("dagger_flow_cuts_total", "Cuts of the event budget because messages waited too long to leave for a quorum of peers (flow control).", func(s *Snapshot) float64 { return float64(s.FlowCuts) }),
 	counter("dagger_flow_limited_events_total", "Events that left queued transactions out for the flow-control budget.", func(s *Snapshot) float64 { return float64(s.FlowLimited) }),
+	counter("dagger_events_full_total", "Events that left queued transactions out for node.max_event_tx_bytes.", func(s *Snapshot) float64 { return float64(s.EventsFull) }),
 	gauge("dagger_flow_budget_bytes", "Transaction bytes flow control lets the next event carry; 0 is no limit.", func(s *Snapshot) float64 { return float64(s.FlowBudget) }),
 	gauge("dagger_peers", "Connected peers.", func(s *Snapshot) float64 { return float64(s.Peers) }),
 	counter("dagger_network_received_bytes_total", "Bytes of messages received from peers.", func(s *Snapshot) float64 { return float64(s.BytesReceived) }),
