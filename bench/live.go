@@ -210,7 +210,7 @@ func (s *Sampler) Window(from, to time.Time) (Window, error) {
 	commitsFrom := -1
 	for i, p := range s.procs {
 		w.Procs = append(w.Procs, Proc{Name: p.Name, Role: p.Role, CPUPercent: round3(100 * (b.cpu[i] - a.cpu[i]) / secs), RSSMiB: round3(float64(b.hwm[i]) / (1 << 20)),
-			MinorFaultsPerSec: round3(faultRate(a, b, i))})
+			MinorFaultsPerSec: round3(faultsPerSec(a, b, i))})
 		if a.metrics[i] == nil || b.metrics[i] == nil {
 			continue
 		}
@@ -226,14 +226,21 @@ func (s *Sampler) Window(from, to time.Time) (Window, error) {
 	return w, nil
 }
 
-// faultRate is process i's minor page faults a second from sample a to
-// b; 0 where either could not read them.
-func faultRate(a, b sample, i int) float64 {
+// procRates is process i's CPU (100 is one core) and minor page faults a
+// second from sample a to b; ok is false where either sample could not
+// read them (both come from one read of /proc/<pid>/stat).
+func procRates(a, b sample, i int) (cpuPercent, faults float64, ok bool) {
 	secs := b.at.Sub(a.at).Seconds()
-	if secs <= 0 || a.faults[i] == 0 || b.faults[i] < a.faults[i] {
-		return 0
+	if secs <= 0 || a.faults[i] == 0 || b.faults[i] < a.faults[i] || b.cpu[i] < a.cpu[i] {
+		return 0, 0, false
 	}
-	return float64(b.faults[i]-a.faults[i]) / secs
+	return 100 * (b.cpu[i] - a.cpu[i]) / secs, float64(b.faults[i]-a.faults[i]) / secs, true
+}
+
+// faultsPerSec is procRates's faults, 0 where they are not known.
+func faultsPerSec(a, b sample, i int) float64 {
+	_, f, _ := procRates(a, b, i)
+	return f
 }
 
 // Apply puts the window's figures into p: every process, and the CPU the

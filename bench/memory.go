@@ -53,12 +53,8 @@ func (s *Sampler) Memory(start time.Time) MemoryTimeline {
 		for i := range s.procs {
 			ms.CPUPercent[i], ms.MinorFaultsPerSec[i] = math.NaN(), math.NaN()
 			if k > 0 {
-				prev := s.samples[k-1]
-				if secs := sm.at.Sub(prev.at).Seconds(); secs > 0 && prev.cpu[i] > 0 && sm.cpu[i] >= prev.cpu[i] {
-					ms.CPUPercent[i] = 100 * (sm.cpu[i] - prev.cpu[i]) / secs
-				}
-				if prev.faults[i] > 0 && sm.faults[i] >= prev.faults[i] {
-					ms.MinorFaultsPerSec[i] = faultRate(prev, sm, i)
+				if cpu, faults, ok := procRates(s.samples[k-1], sm, i); ok {
+					ms.CPUPercent[i], ms.MinorFaultsPerSec[i] = cpu, faults
 				}
 			}
 			ms.RSSMiB[i] = float64(sm.rss[i]) / (1 << 20)
