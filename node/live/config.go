@@ -268,7 +268,7 @@ func (c *Config) defaults() {
 		c.Node.DataDir = "data"
 	}
 	if len(c.P2P.Listen) == 0 {
-		c.P2P.Listen = []string{fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultP2PPort), fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultP2PPort)}
+		c.P2P.Listen = []string{fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultP2PPort)}
 	}
 	if c.API.Listen == "" {
 		c.API.Listen = DefaultAPIListen
@@ -403,8 +403,11 @@ max_event_tx_bytes = 1048576
 max_queue_bytes = 16777216
 
 [p2p]
-# libp2p listen addresses: TCP and QUIC.
-listen = ["/ip4/{{.ListenIP}}/tcp/{{.P2PPort}}", "/ip4/{{.ListenIP}}/udp/{{.P2PPort}}/quic-v1"]
+# libp2p listen addresses. Peers are dialled over TCP when they advertise
+# a TCP address (it costs a node far less than QUIC at load); a QUIC
+# address, e.g. "/ip4/{{.ListenIP}}/udp/{{.P2PPort}}/quic-v1", serves peers
+# that advertise QUIC only.
+listen = ["/ip4/{{.ListenIP}}/tcp/{{.P2PPort}}"]
 # Extra peers to dial (multiaddrs ending in /p2p/<peer id>); the genesis
 # operators' addresses are dialled anyway.
 peers = []

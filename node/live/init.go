@@ -86,7 +86,7 @@ func Init(o InitOptions) (GenesisMember, error) {
 	var pub tx.Key
 	copy(pub[:], key[32:])
 	m = GenesisMember{Key: pub.String(), Region: o.Region, Capacity: o.Capacity,
-		Addrs: []string{fmt.Sprintf("/ip4/%s/tcp/%d", o.AdvertiseIP, o.P2PPort), fmt.Sprintf("/ip4/%s/udp/%d/quic-v1", o.AdvertiseIP, o.P2PPort)}}
+		Addrs: []string{fmt.Sprintf("/ip4/%s/tcp/%d", o.AdvertiseIP, o.P2PPort)}}
 	member, _ := json.MarshalIndent(m, "", "  ") // plain struct
 	if err := os.WriteFile(filepath.Join(o.Dir, "member.json"), append(member, '\n'), 0o644); err != nil {
 		return m, fmt.Errorf("init: %w", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -177,6 +178,7 @@ func New(cfg Config, deliver func(from transport.PeerID, msg []byte)) (*Host, er
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionGater((*gater)(h)),
 		libp2p.WithDialTimeout(cfg.DialTimeout),
+		libp2p.SwarmOpts(swarm.WithDialRanker(preferTCP)),
 		// The node exports its own metrics; libp2p's would register on the
 		// global Prometheus registry.
 		libp2p.DisableMetrics(),
