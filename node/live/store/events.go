@@ -45,7 +45,19 @@ func (d *DB) PutEvent(e *graph.Event) error {
 		return fmt.Errorf("write event %s: %w", e.Ref(), err)
 	}
 	d.nextSeq++
+	d.unprune(e.Epoch)
 	return nil
+}
+
+// unprune records that an event of epoch was stored, so that Prune looks
+// there again if Prune passed it.
+func (d *DB) unprune(epoch uint64) {
+	for {
+		p := d.pruned.Load()
+		if epoch >= p || d.pruned.CompareAndSwap(p, epoch) {
+			return
+		}
+	}
 }
 
 // SetLastSigned implements node.Store; the event s names must have been
@@ -95,6 +107,7 @@ func (d *DB) SetLastSigned(s node.Signed) error {
 	if err != nil {
 		return fmt.Errorf("write last signed %s: %w", s.Ref, err)
 	}
+	d.unprune(s.Epoch)
 	// The mark follows the store: a crash between the two leaves the store
 	// ahead, which the next Open accepts (checkMark).
 	return d.mark.setSigned(s)

@@ -169,7 +169,11 @@ func (d *DB) Prune(epoch uint64) error {
 		return err
 	}
 	defer d.leave()
-	start, end := []byte{kindEvent}, eventKey(node.Position{Epoch: epoch}, 0)
+	from := d.pruned.Load()
+	if epoch <= from {
+		return nil
+	}
+	start, end := eventKey(node.Position{Epoch: from}, 0), eventKey(node.Position{Epoch: epoch}, 0)
 	for {
 		var keys, index [][]byte
 		it, err := d.kv.Iterator(start, end)
@@ -202,6 +206,8 @@ func (d *DB) Prune(epoch uint64) error {
 			return d.damaged(fmt.Errorf("prune events: %w", err))
 		}
 		if len(keys) == 0 {
+			// Unless an event below epoch was stored meanwhile.
+			d.pruned.CompareAndSwap(from, epoch)
 			return nil
 		}
 		// The next batch starts past this one, not over its tombstones.

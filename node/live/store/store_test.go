@@ -721,6 +721,42 @@ func TestPruneDropsOldEpochs(t *testing.T) {
 	}
 }
 
+// TestPruneEpochByEpoch: a Prune starts where the one before it ended,
+// and still deletes an event stored below that point after it.
+func TestPruneEpochByEpoch(t *testing.T) {
+	for _, backend := range allBackends {
+		t.Run(backend, func(t *testing.T) {
+			d := open(t, t.TempDir(), backend)
+			byEpoch := map[uint64][]*graph.Event{}
+			for ep := range uint64(6) {
+				for i := range 5 {
+					e := event(ep, uint64(i/4), graph.MemberID(i%4), fmt.Sprint(ep, "/", i))
+					put(t, d, e)
+					byEpoch[ep] = append(byEpoch[ep], e)
+				}
+			}
+			late := event(0, 9, 0, "late")
+			for below := uint64(1); below <= 5; below++ {
+				if below == 4 {
+					// An event of a pruned epoch arrives late.
+					put(t, d, late)
+				}
+				if err := d.Prune(below); err != nil {
+					t.Fatal(err)
+				}
+				var kept []*graph.Event
+				for ep := below; ep < 6; ep++ {
+					kept = append(kept, byEpoch[ep]...)
+				}
+				checkScan(t, scanAll(t, d, node.Position{}), kept)
+			}
+			if _, ok, err := d.Get(late.Hash()); ok || err != nil {
+				t.Fatalf("late event of a pruned epoch: ok=%v err=%v, want it pruned", ok, err)
+			}
+		})
+	}
+}
+
 // TestPruneRefusesAGarbledEvent: an event record that holds no event is
 // reported as corruption, and nothing after it is deleted.
 func TestPruneRefusesAGarbledEvent(t *testing.T) {
