@@ -1,8 +1,13 @@
 package store
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"testing"
+	"time"
+
+	dbm "github.com/cometbft/cometbft-db"
 
 	"dagger/graph"
 	"dagger/graph/graphtest"
@@ -96,5 +101,56 @@ func BenchmarkOpen(b *testing.B) {
 				d.Close()
 			}
 		})
+	}
+}
+
+// BenchmarkPruneAfterEarlierPrunes stores an epoch of 400 events of 64
+// KiB of random transactions, flushes the backend's memtable to a table,
+// and prunes the epoch three below, as a node keeping three epochs does
+// at each epoch's end: prune-ms is one Prune's time. Prune once started
+// at the first event key and stepped over the tombstones of every earlier
+// Prune the backend had not compacted yet, so its time grew with the
+// epochs pruned before: 93 ms a prune on average over 21 prunes, against
+// 13 ms since it starts where the last one ended.
+//
+//	go test ./node/live/store -run '^$' -bench PruneAfterEarlierPrunes -benchtime 24x
+func BenchmarkPruneAfterEarlierPrunes(b *testing.B) {
+	d, err := Open(b.TempDir(), Options{Backend: Pebble, Key: testKey(1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	rng := rand.NewChaCha8([32]byte{1})
+	txs := make([][]byte, 256)
+	for i := range txs {
+		txs[i] = make([]byte, 256)
+		rng.Read(txs[i])
+	}
+	flush := d.kv.(*dbm.PebbleDB).DB().Flush
+	var pruning time.Duration
+	prunes := 0
+	for ep := uint64(0); b.Loop(); ep++ {
+		for r := range uint64(100) {
+			for c := range graph.MemberID(4) {
+				binary.BigEndian.PutUint64(txs[0], ep<<32|r<<8|uint64(c)) // a distinct event each time
+				if err := d.PutEvent(&graph.Event{Epoch: ep, Round: r, Creator: c, Txs: txs}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			b.Fatal(err)
+		}
+		if ep >= 3 {
+			start := time.Now()
+			if err := d.Prune(ep - 2); err != nil {
+				b.Fatal(err)
+			}
+			pruning += time.Since(start)
+			prunes++
+		}
+	}
+	if prunes > 0 {
+		b.ReportMetric(float64(pruning.Milliseconds())/float64(prunes), "prune-ms")
 	}
 }
