@@ -83,7 +83,7 @@ bench-compare: build
 # results.jsonl). An hour needs about 8 GB of disk for the nodes' stores.
 # The nodes serve Go's profiles meanwhile (node i at 127.0.0.1:8700+i,
 # /debug/pprof/), to find what grows.
-BENCH_SOAK_RATE     ?= 25000
+BENCH_SOAK_RATE     ?= 40000
 BENCH_SOAK_DURATION ?= 1h
 
 bench-soak: build
