@@ -45,16 +45,16 @@ func (d *DB) PutEvent(e *graph.Event) error {
 		return fmt.Errorf("write event %s: %w", e.Ref(), err)
 	}
 	d.nextSeq++
-	d.unprune(e.Epoch)
+	d.noteStored(e.Epoch)
 	return nil
 }
 
-// unprune records that an event of epoch was stored, so that Prune looks
-// there again if Prune passed it.
-func (d *DB) unprune(epoch uint64) {
+// noteStored records that an event of epoch was stored, so that the next
+// Prune looks there again if a Prune passed it or is passing it now.
+func (d *DB) noteStored(epoch uint64) {
 	for {
-		p := d.pruned.Load()
-		if epoch >= p || d.pruned.CompareAndSwap(p, epoch) {
+		s := d.stored.Load()
+		if epoch >= s || d.stored.CompareAndSwap(s, epoch) {
 			return
 		}
 	}
@@ -107,7 +107,7 @@ func (d *DB) SetLastSigned(s node.Signed) error {
 	if err != nil {
 		return fmt.Errorf("write last signed %s: %w", s.Ref, err)
 	}
-	d.unprune(s.Epoch)
+	d.noteStored(s.Epoch)
 	// The mark follows the store: a crash between the two leaves the store
 	// ahead, which the next Open accepts (checkMark).
 	return d.mark.setSigned(s)

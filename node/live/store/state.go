@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"dagger/graph"
 	"dagger/node"
@@ -169,10 +170,20 @@ func (d *DB) Prune(epoch uint64) error {
 		return err
 	}
 	defer d.leave()
-	from := d.pruned.Load()
+	stored := d.stored.Swap(math.MaxUint64)
+	from := min(d.pruned.Load(), stored)
 	if epoch <= from {
+		d.noteStored(stored)
 		return nil
 	}
+	done := false
+	defer func() {
+		if done {
+			d.pruned.Store(epoch)
+		} else {
+			d.noteStored(from) // the next Prune looks again
+		}
+	}()
 	start, end := eventKey(node.Position{Epoch: from}, 0), eventKey(node.Position{Epoch: epoch}, 0)
 	for {
 		var keys, index [][]byte
@@ -206,8 +217,7 @@ func (d *DB) Prune(epoch uint64) error {
 			return d.damaged(fmt.Errorf("prune events: %w", err))
 		}
 		if len(keys) == 0 {
-			// Unless an event below epoch was stored meanwhile.
-			d.pruned.CompareAndSwap(from, epoch)
+			done = true
 			return nil
 		}
 		// The next batch starts past this one, not over its tombstones.

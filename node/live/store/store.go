@@ -83,12 +83,13 @@ type DB struct {
 	// nextSeq and scratch belong to the writing goroutine.
 	nextSeq uint64
 	scratch []byte
-	// pruned is the epoch below which Prune deleted every event this
-	// process knows of: the next Prune starts there rather than at the
+	// pruned is the epoch below which the last Prune deleted every event,
+	// and stored the lowest epoch of an event put since that Prune began:
+	// the next Prune starts at the lower of the two rather than at the
 	// first event key, where it would step over the tombstones of every
 	// earlier Prune the backend has not compacted away yet (reading the
-	// deleted tables' blocks to do so). A PutEvent below it lowers it.
-	pruned atomic.Uint64
+	// deleted tables' blocks to do so). Both start at 0.
+	pruned, stored atomic.Uint64
 
 	mu     sync.Mutex
 	idle   sync.Cond // signalled when active drops to zero after close
