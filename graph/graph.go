@@ -457,6 +457,59 @@ func (g *Graph) Missing() []EventRef {
 	return out
 }
 
+// Vouched says whether the missing event h is an ancestor of buffered
+// events whose creators hold more than a third of the weight. An honest
+// member signs an event only over parents it holds, so an event named, at
+// first or second hand, by that much weight exists and an honest member
+// can serve it. One named by less may not exist at all: a Byzantine member
+// can sign an event over a parent nobody has, which fetches never find and
+// syncs from the peers' stores, each costing them rounds of events, would
+// look for in vain.
+func (g *Graph) Vouched(h Hash) bool {
+	var weight uint64
+	counted := make([]bool, g.c.Size())
+	seen := map[Hash]bool{h: true}
+	queue := []Hash{h}
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		for _, ch := range g.waiters[x] {
+			pe := g.pending[ch]
+			if pe == nil || seen[ch] {
+				continue
+			}
+			seen[ch] = true
+			queue = append(queue, ch)
+			if c := pe.ev.Creator; !counted[c] {
+				counted[c] = true
+				if weight += g.c.Weight(c); g.c.IsValidity(weight) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// AheadVouched says whether buffered events at round or above come from
+// members holding more than a third of the weight: at least one honest
+// member is that far on, so this node is behind. Events that far ahead
+// from fewer members may be a Byzantine member's, which can sign events
+// for any round over parents nobody has.
+func (g *Graph) AheadVouched(round uint64) bool {
+	var weight uint64
+	counted := make([]bool, g.c.Size())
+	for _, pe := range g.pending {
+		if c := pe.ev.Creator; pe.ev.Round >= round && !counted[c] {
+			counted[c] = true
+			if weight += g.c.Weight(c); g.c.IsValidity(weight) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // LatestOf returns the inserted event of creator at the highest round the
 // graph holds (the first of its slot if it equivocated there).
 func (g *Graph) LatestOf(creator MemberID) (*Event, bool) {

@@ -316,3 +316,42 @@ func TestRestoreTakesBackAnEquivocationThatABufferedChildLetIn(t *testing.T) {
 		t.Fatalf("Restore in store order: %v", err)
 	}
 }
+
+// A missing parent is vouched for once buffered events of more than a
+// third of the weight wait for it, directly or through other buffered
+// events; one named only by a single member's events may not exist.
+func TestMissingParentIsVouchedForByAThirdOfTheWeight(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	r0 := b.Layered(1, 0, 0)[0]
+	g := b.Graph(graph.Config{})
+	insertAll(t, g, r0[:3])
+	absent := r0[3]
+	invented := graph.EventRef{Round: 0, Creator: 3, Hash: sha256.Sum256([]byte("nobody has it"))}
+	liar := signRaw(b, &graph.Event{Round: 1, Creator: 0, Parents: append(refs(r0[:3]...), invented)})
+	mine := b.Event(1, 1, r0)
+	for _, e := range []*graph.Event{liar, mine} {
+		if st := mustInsert(t, g, e); st != graph.Buffered {
+			t.Fatalf("%s: %v, want buffered", e.Ref(), st)
+		}
+	}
+	if g.Vouched(invented.Hash) || g.Vouched(absent.Hash()) {
+		t.Fatal("a parent that one member's event names is vouched for")
+	}
+	if g.Vouched(r0[0].Hash()) {
+		t.Fatal("an inserted event is vouched for as missing")
+	}
+	// Member 2's round-2 event names member 1's buffered event, and so, at
+	// second hand, the absent parent: two of four members are more than a
+	// third.
+	other := b.Event(2, 1, r0[:3])
+	insertAll(t, g, []*graph.Event{other})
+	if g.Vouched(absent.Hash()) {
+		t.Fatal("an event that does not wait for the parent vouches for it")
+	}
+	if st := mustInsert(t, g, b.Event(2, 2, []*graph.Event{other, mine, liar})); st != graph.Buffered {
+		t.Fatalf("round 2: %v, want buffered", st)
+	}
+	if !g.Vouched(absent.Hash()) || !g.Vouched(invented.Hash) {
+		t.Fatal("a parent that two of four members' events wait for is not vouched for")
+	}
+}

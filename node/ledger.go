@@ -33,6 +33,9 @@ const (
 	rejoinClockSlack = 5 * time.Second
 	// maxSyncAsked bounds the peers one sync remembers asking.
 	maxSyncAsked = 16
+	// maxLaterPeers bounds the peers remembered for having sent an event
+	// of a later epoch.
+	maxLaterPeers = 1024
 	// maxSyncPatience bounds the leader timeouts a sync waits for an
 	// answer before it moves to another peer.
 	maxSyncPatience = 8
@@ -256,6 +259,12 @@ type Ledger struct {
 	aheadBytes  int
 	aheadSince  int64
 	aheadWaited bool
+	// later are the peers that sent an event of a later epoch or announced
+	// one (have) since this node's epoch began. It syncs into a later
+	// epoch only once they hold more than a third of the weight (see
+	// laterVouched): one Byzantine member's word would otherwise have it
+	// stop signing for a sync, as often as it likes.
+	later []transport.PeerID
 
 	lastRound  uint64 // NextRound at the last retry tick, to notice a stall
 	stalledFor time.Duration
@@ -339,7 +348,10 @@ type LedgerStats struct {
 	// Announcements counts KindHave messages broadcast while stalled.
 	Announcements uint64
 	// RoundAsks counts KindRound requests sent while stalled.
-	RoundAsks       uint64
+	RoundAsks uint64
+	// UnvouchedHoles counts the retry ticks at which parents were missing
+	// but none that enough weight vouched for to sync for (see onRetry).
+	UnvouchedHoles  uint64
 	TxsSubmitted    uint64
 	TxsRefused      uint64
 	CommittedEvents uint64
@@ -475,7 +487,7 @@ func (l *Ledger) switchEpoch(base uint64) {
 		l.leaderTimer.Stop()
 		l.leaderTimer = nil
 	}
-	l.lastRound, l.stalledFor = 0, 0
+	l.lastRound, l.stalledFor, l.later = 0, 0, l.later[:0]
 	l.stats.Epochs++
 	switch {
 	case !l.learning:
@@ -813,6 +825,9 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 	l.stats.EventsReceived++
 	if e.Epoch > l.epoch {
 		l.drain(from) // what arrived so far may end the epoch
+		if e.Epoch > l.epoch {
+			l.noteLater(from)
+		}
 	}
 	if e.Epoch == l.epoch+1 && !l.faulted && len(l.ahead) < maxAheadEvents && l.aheadBytes+len(enc) <= maxAheadBytes {
 		if len(l.ahead) == 0 {
@@ -820,7 +835,7 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 		}
 		l.ahead = append(l.ahead, aheadEvent{from: from, e: e})
 		l.aheadBytes += len(enc)
-		if l.aheadWaited {
+		if l.aheadWaited && l.laterVouched() {
 			l.syncToNextEpoch(from)
 		}
 		return
@@ -842,7 +857,9 @@ func (l *Ledger) insert(from transport.PeerID, e *graph.Event) {
 		// the lowest undecided leader slot: the events that decide the
 		// epoch's last slots may be ones nothing this node holds refers
 		// to, and no new event of this epoch ever will.
-		l.syncToNextEpoch(from)
+		if l.laterVouched() {
+			l.syncToNextEpoch(from)
+		}
 		return
 	}
 	st, err := l.g.Insert(e)
@@ -855,9 +872,36 @@ func (l *Ledger) insert(from transport.PeerID, e *graph.Event) {
 	if st != graph.Duplicate {
 		l.heard++
 	}
-	if st == graph.Buffered && !l.syncing && e.Round > l.g.Round()+syncGap {
+	// Far behind, by the word of more than a third of the weight (one
+	// member's events that far ahead may be a Byzantine member's, signed
+	// over parents nobody has, to make this node stop signing for a sync
+	// and its peers send it rounds, as often as it likes).
+	if st == graph.Buffered && !l.syncing && e.Round > l.g.Round()+syncGap && l.g.AheadVouched(l.g.Round()+syncGap+1) {
 		l.startSync(from, l.syncFrom(), true)
 	}
+}
+
+// noteLater records that peer sent or announced an event of a later epoch.
+func (l *Ledger) noteLater(peer transport.PeerID) {
+	if !slices.Contains(l.later, peer) && len(l.later) < maxLaterPeers {
+		l.later = append(l.later, peer)
+	}
+}
+
+// laterVouched says whether the peers that sent or announced events of a
+// later epoch hold more than a third of the current committee's weight,
+// so that at least one honest member moved on (each peer counts 1 without
+// Config.PeerWeight).
+func (l *Ledger) laterVouched() bool {
+	var w uint64
+	for _, p := range l.later {
+		if l.cfg.PeerWeight == nil {
+			w++
+		} else {
+			w += l.cfg.PeerWeight(p)
+		}
+	}
+	return l.g.Committee().IsValidity(w)
 }
 
 func (l *Ledger) syncToNextEpoch(from transport.PeerID) {
@@ -936,6 +980,9 @@ func (l *Ledger) serveRound(to transport.PeerID, at Position, held []graph.Membe
 // sync may have ended without what decides the epoch's last leaders, say
 // from a peer that lacked them.
 func (l *Ledger) have(from transport.PeerID, at Position, h graph.Hash) {
+	if at.Epoch > l.epoch {
+		l.noteLater(from)
+	}
 	switch {
 	case l.syncing, at.Epoch < l.epoch:
 		return
@@ -943,8 +990,8 @@ func (l *Ledger) have(from transport.PeerID, at Position, h graph.Hash) {
 		if at.Round < l.g.Horizon() || l.g.Has(h) {
 			return
 		}
-	case l.aheadWaited || at.Epoch > l.epoch+1 ||
-		slices.ContainsFunc(l.ahead, func(a aheadEvent) bool { return a.e.Hash() == h }):
+	case l.laterVouched() && (l.aheadWaited || at.Epoch > l.epoch+1 ||
+		slices.ContainsFunc(l.ahead, func(a aheadEvent) bool { return a.e.Hash() == h })):
 		l.syncToNextEpoch(from)
 		return
 	}
@@ -1215,23 +1262,27 @@ func (l *Ledger) onRetry() {
 	}
 	if missing := l.g.Missing(); len(missing) > 0 {
 		l.stats.FetchRetries++
-		low := missing[0]
-		for _, m := range missing[1:] {
-			if m.Round < low.Round || m.Round == low.Round && m.Hash.Less(low.Hash) {
-				low = m
-			}
-		}
-		if low == l.hole {
-			l.holeTicks++
-		} else {
-			l.hole, l.holeTicks = low, 1
-		}
 		// A hole deep below the top (a chain of events the node never
 		// saw, say a Byzantine node's that it withheld) would take a
 		// fetch per link, and one that fetches cannot fill (collected by
 		// the peers) would never close: a sync fills either from stores.
-		deep := l.g.Round() > low.Round+syncGap
-		if !l.syncing && (deep && l.holeTicks > 1 || l.holeTicks > fetchAttempts) {
+		// Only a hole that the graph's weight vouches for exists for
+		// sure: one that only a minority's events name may be a Byzantine
+		// member's invention, and a sync per such hole would have the
+		// honest members send each other rounds of events for nothing,
+		// all the time. It is fetched until it comes or its waiting
+		// events fall below the horizon.
+		low, vouched := l.lowestVouched(missing)
+		if !vouched {
+			l.holeTicks = 0
+			l.stats.UnvouchedHoles++
+		} else if low == l.hole {
+			l.holeTicks++
+		} else {
+			l.hole, l.holeTicks = low, 1
+		}
+		deep := vouched && l.g.Round() > low.Round+syncGap
+		if !l.syncing && vouched && (deep && l.holeTicks > 1 || l.holeTicks > fetchAttempts) {
 			l.startSync(l.nextPeer(&l.syncCursor), l.syncFrom(), false)
 		} else {
 			l.fetch(l.nextPeer(&l.fetchCursor), missing)
@@ -1248,7 +1299,9 @@ func (l *Ledger) onRetry() {
 	if waited := l.clock.Now() - l.aheadSince; len(l.ahead) > 0 && !l.aheadWaited &&
 		(waited >= int64(l.cfg.FetchRetry) && !hearing || waited >= int64(l.cfg.LeaderTimeout)) {
 		l.aheadWaited = true
-		l.syncToNextEpoch(l.ahead[len(l.ahead)-1].from)
+		if l.laterVouched() {
+			l.syncToNextEpoch(l.ahead[len(l.ahead)-1].from)
+		}
 	}
 	// A sync whose peer stays silent for a leader timeout (its answers may
 	// be large, the link slow) moves on to another peer.
@@ -1298,6 +1351,22 @@ func (l *Ledger) onRetry() {
 	if !l.stopped {
 		l.retryTimer = l.clock.AfterFunc(l.cfg.FetchRetry, l.onRetry)
 	}
+}
+
+// lowestVouched returns the lowest of the missing parents that the
+// graph's weight vouches for (graph.Vouched), and false if none is.
+func (l *Ledger) lowestVouched(missing []graph.EventRef) (graph.EventRef, bool) {
+	var low graph.EventRef
+	found := false
+	for _, m := range missing {
+		if found && (m.Round > low.Round || m.Round == low.Round && !m.Hash.Less(low.Hash)) {
+			continue
+		}
+		if l.g.Vouched(m.Hash) {
+			low, found = m, true
+		}
+	}
+	return low, found
 }
 
 func (l *Ledger) fetch(peer transport.PeerID, refs []graph.EventRef) {

@@ -28,6 +28,8 @@ type byzantine struct {
 	variant map[graph.Hash]*packet // rewritten own events, by original hash
 	twins   map[graph.Hash][]byte  // second versions sent, by their hash
 	flooded *packet
+	ranFrom *packet   // the own event the last run-ahead message went out with
+	ran     int       // run-ahead messages sent
 	junk    *packet   // the oversized garbage a flooder sends
 	replays []*packet // recent incoming events, for replay
 	next    int
@@ -98,6 +100,15 @@ func (b *byzantine) outgoing(to int, pkt *packet, broadcast bool) {
 			if own != nil {
 				pkt = b.rewrite(own, "bad-parents", b.badParents)
 				s.hit("byz:bad-parents", 1)
+			}
+		case "run-ahead":
+			if len(pkt.data) > 0 && node.Kind(pkt.data[0]) == node.KindBatch {
+				return // and serves no fetch or sync: whoever believed it waits
+			}
+			if own != nil && broadcast && b.ranFrom != b.ownPkt {
+				b.ranFrom = b.ownPkt
+				b.runAhead(own)
+				s.hit("byz:run-ahead", 1)
 			}
 		case "flood":
 			if own != nil && broadcast && b.flooded != b.ownPkt {
@@ -231,6 +242,42 @@ func (b *byzantine) flood(e *graph.Event, a *scenario.Byzantine) {
 		b.junk = newPacket(junk)
 	}
 	b.broadcastDirect(b.junk)
+}
+
+// runAhead sends, with each own event, in turn: a signed event 4 to 11
+// rounds ahead of it over parents nobody has (one for every member in the
+// round below, its own among them, so that it is well formed and waits for
+// its parents); a signed event of the next epoch over such parents; and an
+// announcement (have) of an event two epochs on. An honest node far behind
+// syncs, and one whose peers moved to the next epoch follows them; one
+// that is not behind must neither stop signing nor have its peers send it
+// rounds of events because one member says so.
+func (b *byzantine) runAhead(e *graph.Event) {
+	b.ran++
+	invented := func(round uint64) []graph.EventRef {
+		var parents []graph.EventRef
+		for _, p := range e.Parents {
+			r := graph.EventRef{Round: round, Creator: p.Creator}
+			binary.BigEndian.PutUint64(r.Hash[:], b.rng.Uint64())
+			binary.BigEndian.PutUint64(r.Hash[8:], b.rng.Uint64())
+			parents = append(parents, r)
+		}
+		graph.SortParents(parents)
+		return parents
+	}
+	epoch, round := e.Epoch, e.Round+4+uint64(b.rng.IntN(8))
+	switch b.ran % 3 {
+	case 1:
+		epoch, round = e.Epoch+1, 1+uint64(b.rng.IntN(4))
+	case 2:
+		var h graph.Hash
+		binary.BigEndian.PutUint64(h[:], b.rng.Uint64())
+		b.broadcastDirect(newPacket(node.EncodeHave(node.Position{Epoch: e.Epoch + 2, Round: uint64(b.rng.IntN(8))}, h)))
+		return
+	}
+	x := b.sign(&graph.Event{Epoch: epoch, Round: round, Creator: e.Creator, Time: e.Time, Parents: invented(round - 1),
+		Txs: [][]byte{[]byte(fmt.Sprintf("run-ahead/%d/%d/%d", e.Creator, epoch, round))}})
+	b.broadcastDirect(newPacket(node.EncodeEvent(x.Encode())))
 }
 
 // replay resends count old events this node received.

@@ -66,6 +66,7 @@ func TestLibrarySelectionPassesUnderSeveralSeeds(t *testing.T) {
 		"byz-lazy.yaml":              {2},
 		"byz-withhold.yaml":          {2},
 		"byz-mute.yaml":              {2},
+		"byz-run-ahead.yaml":         {2},
 		"crash-restart.yaml":         {2},
 		"crash-lose-state.yaml":      {2, 3},
 		"partition-no-quorum.yaml":   {2},

@@ -319,6 +319,7 @@ const (
 	BehaviorLazy             = "lazy"
 	BehaviorMute             = "mute"
 	BehaviorReplay           = "replay"
+	BehaviorRunAhead         = "run-ahead"
 	BehaviorTwin             = "twin"
 	BehaviorWithhold         = "withhold"
 )
@@ -333,6 +334,7 @@ var Behaviors = []string{
 	BehaviorLazy,
 	BehaviorMute,
 	BehaviorReplay,
+	BehaviorRunAhead,
 	BehaviorTwin,
 	BehaviorWithhold,
 }

@@ -645,7 +645,7 @@ func invalidCases() []invalidCase {
 		{"byzantine node range", base + "byzantine: [{node: 4, behavior: mute}]\n", "byzantine[0].node: node 4 does not exist; nodes are numbered 0 to 3"},
 		{"byzantine node negative", base + "byzantine: [{node: -1, behavior: mute}]\n", "byzantine[0].node: node -1 does not exist"},
 		{"behavior missing", base + "byzantine: [{node: 1}]\n", "byzantine[0]: behavior is required; one of bad-parents, equivocate,"},
-		{"behavior unknown", base + "byzantine: [{node: 1, behavior: sulk}]\n", `byzantine[0].behavior: unknown behaviour "sulk"; use one of bad-parents, equivocate, flood, invalid-signature, lazy, mute, replay, twin, withhold`},
+		{"behavior unknown", base + "byzantine: [{node: 1, behavior: sulk}]\n", `byzantine[0].behavior: unknown behaviour "sulk"; use one of bad-parents, equivocate, flood, invalid-signature, lazy, mute, replay, run-ahead, twin, withhold`},
 		{"withhold without targets", base + "byzantine: [{node: 1, behavior: withhold}]\n", "byzantine[0]: withhold needs targets"},
 		{"targets on mute", base + "byzantine: [{node: 1, behavior: mute, targets: [0]}]\n", "byzantine[0].targets: only withhold and equivocate take targets, not mute"},
 		{"targets self", base + "byzantine: [{node: 1, behavior: withhold, targets: [0, 1]}]\n", "byzantine[0].targets: lists node 1 itself"},

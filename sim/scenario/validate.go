@@ -427,7 +427,7 @@ const (
 func validBehaviors() []string {
 	return []string{
 		BehaviorBadParents, BehaviorEquivocate, BehaviorFlood, BehaviorInvalidSignature,
-		BehaviorLazy, BehaviorMute, BehaviorReplay, BehaviorTwin, BehaviorWithhold,
+		BehaviorLazy, BehaviorMute, BehaviorReplay, BehaviorRunAhead, BehaviorTwin, BehaviorWithhold,
 	}
 }
 

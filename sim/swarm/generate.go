@@ -32,6 +32,7 @@ const (
 	FeatDuplicate   = "duplication"
 	FeatReorder     = "reorder"
 	FeatBandwidth   = "bandwidth"
+	FeatCongested   = "congested-uplink"
 	FeatLinks       = "per-link"
 	FeatByzantine   = "byzantine"
 	FeatVMs         = "vm-workload"
@@ -54,6 +55,7 @@ const (
 	FeatHostDown    = "host-down"
 	FeatVMCrash     = "vm-crash"
 	FeatBeyondBound = "beyond-bound"
+	FeatRunAhead    = "byz:run-ahead"
 )
 
 // Phase lengths of a generated run: faults happen in the first phase;
@@ -142,7 +144,9 @@ func Generate(seed uint64, opt Options) (*Case, error) {
 	g.network()
 	g.workload()
 	g.byzantine()
+	g.runAhead(seed)
 	g.capLoad()
+	g.congest(seed)
 	g.faults()
 	g.restores(seed)
 	if opt.BeyondBound {
@@ -361,11 +365,77 @@ func (g *gen) capLoad() {
 	}
 }
 
+// congest narrows every node's uplink to a few times what the offered
+// load needs (FeatCongested), so that a backlog (a node back from a
+// partition or a restart with its queue, a sync, a Byzantine flood) takes
+// longer to leave than a leader timeout and flow control has to size the
+// node's events by it. The headroom keeps the steady load one the network
+// carries: a node's events take its share of the transactions to every
+// peer (at most the whole rate's bytes), and its parents, a few dozen
+// bytes per member, go with every event. Committees above a dozen are left
+// alone: their events' parents alone would fill the link. It draws from a
+// stream of its own (see restores).
+func (g *gen) congest(seed uint64) {
+	main := g.r
+	g.r = stream("dagger/sim/swarm/congest", seed)
+	defer func() { g.r = main }()
+	sc := g.sc
+	if sc.Nodes > 12 || !g.on(FeatCongested, 0.25) {
+		return
+	}
+	w := &sc.Workload
+	w.Rate = min(w.Rate, HarshRate)
+	load := w.Rate * float64(w.TxSize) * 8                       // bits per second of transactions
+	parents := float64(sc.Nodes*(sc.Nodes-1)) * 64 * 8 * 25      // bits per second of parents, 25 events a second
+	bps := (load*g.between(3, 8) + parents + 2e6) / 1e5          // hundreds of kbit/s
+	sc.Network.Bandwidth = scenario.Bandwidth(uint64(bps) * 1e5) // whole hundreds, so the file reads "2300kbps"
+}
+
 // harsh says whether the network loses messages, limits bandwidth or
 // overrides links, or members are Byzantine.
 func (g *gen) harsh() bool {
 	nw := &g.sc.Network
 	return nw.Drop > 0 || nw.Bandwidth > 0 || len(nw.Links) > 0 || len(g.sc.Byzantine) > 0
+}
+
+// firstBehaviors are the behaviours byzantine draws from: the ones there
+// were when generation began. One added later draws from a stream of its
+// own (see runAhead), so that the scenario a seed names stays the same.
+var firstBehaviors = []string{
+	scenario.BehaviorBadParents, scenario.BehaviorEquivocate, scenario.BehaviorFlood, scenario.BehaviorInvalidSignature,
+	scenario.BehaviorLazy, scenario.BehaviorMute, scenario.BehaviorReplay, scenario.BehaviorTwin, scenario.BehaviorWithhold,
+}
+
+// runAhead makes one more member Byzantine with the run-ahead behaviour
+// (FeatRunAhead), from the start or from a point in the fault phase, if
+// the bound allows it. It draws from a stream of its own (see restores).
+func (g *gen) runAhead(seed uint64) {
+	main := g.r
+	g.r = stream("dagger/sim/swarm/run-ahead", seed)
+	defer func() { g.r = main }()
+	sc := g.sc
+	if !g.on(FeatRunAhead, 0.25) {
+		return
+	}
+	for _, n := range g.r.Perm(sc.Cluster.Genesis) {
+		if !sc.Honest(n) {
+			continue
+		}
+		b := scenario.Byzantine{Node: n, Behavior: scenario.BehaviorRunAhead}
+		if g.r.IntN(3) == 0 {
+			b.From = scenario.Duration(g.dur(0, g.phase))
+		}
+		sc.Byzantine = append(sc.Byzantine, b)
+		if Audit(sc).Within() {
+			if !slices.Contains(g.features, FeatByzantine) {
+				g.features = append(g.features, FeatByzantine)
+			}
+			return
+		}
+		sc.Byzantine = sc.Byzantine[:len(sc.Byzantine)-1]
+		break
+	}
+	g.features = slices.DeleteFunc(g.features, func(f string) bool { return f == FeatRunAhead })
 }
 
 // byzantine makes a random set of nodes Byzantine, within the bound.
@@ -382,7 +452,7 @@ func (g *gen) byzantine() {
 		before := len(sc.Byzantine)
 		from := time.Duration(0)
 		for k := 0; k < 2 && from < end-time.Second; k++ {
-			b := scenario.Byzantine{Node: n, Behavior: scenario.Behaviors[g.r.IntN(len(scenario.Behaviors))]}
+			b := scenario.Byzantine{Node: n, Behavior: firstBehaviors[g.r.IntN(len(firstBehaviors))]}
 			if k > 0 || g.r.IntN(3) == 0 {
 				from += g.dur(0, min(g.phase, end-from-time.Second))
 			}
