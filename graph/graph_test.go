@@ -355,3 +355,23 @@ func TestMissingParentIsVouchedForByAThirdOfTheWeight(t *testing.T) {
 		t.Fatal("a parent that two of four members' events wait for is not vouched for")
 	}
 }
+
+// Buffered events far ahead vouch for the node being behind only when
+// their creators hold more than a third of the weight.
+func TestEventsFarAheadAreVouchedForByAThirdOfTheWeight(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	dag := b.Layered(8, 0, 0)
+	g := b.Graph(graph.Config{})
+	insertAll(t, g, dag[:2]...)
+	mustInsert(t, g, dag[7][3])
+	if g.AheadVouched(5) {
+		t.Fatal("one member's event far ahead vouches for the node being behind")
+	}
+	if g.AheadVouched(8) {
+		t.Fatal("an event below the round counts")
+	}
+	mustInsert(t, g, dag[6][1])
+	if !g.AheadVouched(5) || g.AheadVouched(7) {
+		t.Fatal("two of four members far ahead: want vouched from round 5, not from round 7")
+	}
+}

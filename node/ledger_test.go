@@ -776,3 +776,43 @@ func TestEventsCarryAtMostMaxEventTxBytesAndTheRestWaits(t *testing.T) {
 		t.Fatalf("node 0 counted %d events full and %d limited by flow control", st.EventsFull, st.FlowLimited)
 	}
 }
+
+// TestOneMembersWordOfALaterEpochStopsNoNode: announcements of an event
+// two epochs on from one peer of four (a Byzantine member's, say, that
+// then serves no sync) do not make a node sync into it, which would stop
+// it signing; from peers holding more than a third of the weight they do.
+func TestOneMembersWordOfALaterEpochStopsNoNode(t *testing.T) {
+	c := newCluster(t, 4)
+	sent := 0
+	submit := func(until time.Duration) {
+		for ; time.Duration(c.now) < until; sent++ {
+			if err := c.nodes[sent%4].ledger.Submit([]byte(fmt.Sprintf("tx-%d", sent))); err != nil {
+				t.Fatal(err)
+			}
+			c.run(time.Duration(c.now) + 5*time.Millisecond)
+		}
+	}
+	announce := func(from ...string) {
+		for i, p := range from {
+			h := graph.TxHash([]byte(fmt.Sprint("later", c.now, i)))
+			c.nodes[0].ledger.Receive(transport.PeerID(p), node.EncodeHave(node.Position{Epoch: 2, Round: 3}, h))
+		}
+	}
+	submit(200 * time.Millisecond)
+	made := c.nodes[0].ledger.Stats().EventsCreated
+	for time.Duration(c.now) < time.Second {
+		announce("n3")
+		submit(time.Duration(c.now) + 10*time.Millisecond)
+	}
+	st := c.nodes[0].ledger.Stats()
+	if st.SyncsToNextEpoch != 0 || st.SyncsSent != 0 {
+		t.Fatalf("one peer's announcements made node 0 sync %d times (%d into a later epoch)", st.SyncsSent, st.SyncsToNextEpoch)
+	}
+	if st.EventsCreated < made+20 {
+		t.Fatalf("node 0 made %d events in 800 ms of announcements, want it to go on signing", st.EventsCreated-made)
+	}
+	announce("n2", "n3")
+	if c.nodes[0].ledger.Stats().SyncsToNextEpoch == 0 {
+		t.Fatal("two peers of four announcing a later epoch did not make node 0 sync")
+	}
+}
