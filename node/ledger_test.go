@@ -223,6 +223,17 @@ func (c *mesh) checkAgreement() {
 	}
 }
 
+// submitUntil submits tx-<n> to the nodes in turn, one every 5 ms, until
+// the virtual time until, counting them in sent.
+func (c *mesh) submitUntil(sent *int, until time.Duration) {
+	for ; time.Duration(c.now) < until; *sent++ {
+		if err := c.nodes[*sent%len(c.nodes)].ledger.Submit([]byte(fmt.Sprintf("tx-%d", *sent))); err != nil {
+			c.t.Fatal(err)
+		}
+		c.run(time.Duration(c.now) + 5*time.Millisecond)
+	}
+}
+
 func committed(m *member) map[string]bool {
 	out := map[string]bool{}
 	for _, c := range m.commits {
@@ -604,14 +615,7 @@ func TestNextEpochEventsWaitForTheSwitch(t *testing.T) {
 				c.epochs[e*10] = next
 			}
 			sent := 0
-			submit := func(upTo time.Duration) {
-				for ; time.Duration(c.now) < upTo; sent++ {
-					if err := c.nodes[sent%4].ledger.Submit([]byte(fmt.Sprintf("tx-%d", sent))); err != nil {
-						t.Fatal(err)
-					}
-					c.run(time.Duration(c.now) + 5*time.Millisecond)
-				}
-			}
+			submit := func(upTo time.Duration) { c.submitUntil(&sent, upTo) }
 			if late {
 				// Node 3 hears nothing from the others for 100 ms (five
 				// retry ticks) while they pass the first boundary.
@@ -784,14 +788,7 @@ func TestEventsCarryAtMostMaxEventTxBytesAndTheRestWaits(t *testing.T) {
 func TestOneMembersWordOfALaterEpochStopsNoNode(t *testing.T) {
 	c := newCluster(t, 4)
 	sent := 0
-	submit := func(until time.Duration) {
-		for ; time.Duration(c.now) < until; sent++ {
-			if err := c.nodes[sent%4].ledger.Submit([]byte(fmt.Sprintf("tx-%d", sent))); err != nil {
-				t.Fatal(err)
-			}
-			c.run(time.Duration(c.now) + 5*time.Millisecond)
-		}
-	}
+	submit := func(until time.Duration) { c.submitUntil(&sent, until) }
 	announce := func(from ...string) {
 		for i, p := range from {
 			h := graph.TxHash([]byte(fmt.Sprint("later", c.now, i)))
