@@ -260,11 +260,14 @@ type Ledger struct {
 	aheadSince  int64
 	aheadWaited bool
 	// later are the peers that sent an event of a later epoch or announced
-	// one (have) since this node's epoch began. It syncs into a later
-	// epoch only once they hold more than a third of the weight (see
-	// laterVouched): one Byzantine member's word would otherwise have it
-	// stop signing for a sync, as often as it likes.
+	// one (have) since this node's epoch began. It stops signing for a
+	// sync into a later epoch only once they hold more than a third of the
+	// weight (see syncToNextEpoch).
 	later []transport.PeerID
+	// laterSyncAt is when the last sync into a later epoch that fewer
+	// peers vouched for began (laterSynced: there was one).
+	laterSyncAt int64
+	laterSynced bool
 
 	lastRound  uint64 // NextRound at the last retry tick, to notice a stall
 	stalledFor time.Duration
@@ -835,7 +838,7 @@ func (l *Ledger) receiveEvent(from transport.PeerID, enc []byte) {
 		}
 		l.ahead = append(l.ahead, aheadEvent{from: from, e: e})
 		l.aheadBytes += len(enc)
-		if l.aheadWaited && l.laterVouched() {
+		if l.aheadWaited {
 			l.syncToNextEpoch(from)
 		}
 		return
@@ -857,9 +860,7 @@ func (l *Ledger) insert(from transport.PeerID, e *graph.Event) {
 		// the lowest undecided leader slot: the events that decide the
 		// epoch's last slots may be ones nothing this node holds refers
 		// to, and no new event of this epoch ever will.
-		if l.laterVouched() {
-			l.syncToNextEpoch(from)
-		}
+		l.syncToNextEpoch(from)
 		return
 	}
 	st, err := l.g.Insert(e)
@@ -904,13 +905,32 @@ func (l *Ledger) laterVouched() bool {
 	return l.g.Committee().IsValidity(w)
 }
 
+// syncToNextEpoch syncs from peer, which sent or announced an event of a
+// later epoch, from the lowest undecided leader slot on. On the word of
+// peers holding more than a third of the weight (laterVouched) the node is
+// behind: it stops signing until the sync ends. On fewer peers' word,
+// which may be one Byzantine member's, it syncs without stopping, at most
+// once a leader timeout: a member that moved on alone may hold what ends
+// this node's epoch (a node that waited for more peers' word stalled when
+// fewer than a third had moved on), but a claim repeated as often as its
+// sender likes must neither stop this node signing nor cost more than a
+// sync a leader timeout.
 func (l *Ledger) syncToNextEpoch(from transport.PeerID) {
-	if !l.syncing {
-		l.stats.SyncsToNextEpoch++
-		pos := l.syncFrom()
-		pos.Round = min(pos.Round, l.g.NextSlot())
-		l.startSync(from, pos, true)
+	if l.syncing {
+		return
 	}
+	hold := l.laterVouched()
+	if !hold {
+		now := l.clock.Now()
+		if l.laterSynced && now-l.laterSyncAt < int64(l.cfg.LeaderTimeout) {
+			return
+		}
+		l.laterSynced, l.laterSyncAt = true, now
+	}
+	l.stats.SyncsToNextEpoch++
+	pos := l.syncFrom()
+	pos.Round = min(pos.Round, l.g.NextSlot())
+	l.startSync(from, pos, hold)
 }
 
 // releaseAhead inserts the kept events of the next epoch once the node is
@@ -990,8 +1010,8 @@ func (l *Ledger) have(from transport.PeerID, at Position, h graph.Hash) {
 		if at.Round < l.g.Horizon() || l.g.Has(h) {
 			return
 		}
-	case l.laterVouched() && (l.aheadWaited || at.Epoch > l.epoch+1 ||
-		slices.ContainsFunc(l.ahead, func(a aheadEvent) bool { return a.e.Hash() == h })):
+	case l.aheadWaited || at.Epoch > l.epoch+1 ||
+		slices.ContainsFunc(l.ahead, func(a aheadEvent) bool { return a.e.Hash() == h }):
 		l.syncToNextEpoch(from)
 		return
 	}
@@ -1299,9 +1319,7 @@ func (l *Ledger) onRetry() {
 	if waited := l.clock.Now() - l.aheadSince; len(l.ahead) > 0 && !l.aheadWaited &&
 		(waited >= int64(l.cfg.FetchRetry) && !hearing || waited >= int64(l.cfg.LeaderTimeout)) {
 		l.aheadWaited = true
-		if l.laterVouched() {
-			l.syncToNextEpoch(l.ahead[len(l.ahead)-1].from)
-		}
+		l.syncToNextEpoch(l.ahead[len(l.ahead)-1].from)
 	}
 	// A sync whose peer stays silent for a leader timeout (its answers may
 	// be large, the link slow) moves on to another peer.
