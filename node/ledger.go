@@ -264,13 +264,14 @@ type Ledger struct {
 	// sync into a later epoch only once they hold more than a third of the
 	// weight (see syncToNextEpoch).
 	later []transport.PeerID
-	// laterSyncAt is when the last sync into a later epoch that fewer
-	// peers vouched for began (laterSynced: there was one).
-	laterSyncAt int64
-	laterSynced bool
+	// laterTried are the peers on whose word alone this node synced into a
+	// later epoch since its epoch began (see syncToNextEpoch).
+	laterTried []transport.PeerID
 
-	lastRound  uint64 // NextRound at the last retry tick, to notice a stall
-	stalledFor time.Duration
+	lastRound uint64 // NextRound at the last retry tick, to notice a stall
+	// roundMovedAt is the retry tick at which NextRound last changed.
+	roundMovedAt int64
+	stalledFor   time.Duration
 	// stallAsked: this stall already asked a peer for the round's events
 	// (KindRound).
 	stallAsked bool
@@ -490,7 +491,7 @@ func (l *Ledger) switchEpoch(base uint64) {
 		l.leaderTimer.Stop()
 		l.leaderTimer = nil
 	}
-	l.lastRound, l.stalledFor, l.later = 0, 0, l.later[:0]
+	l.lastRound, l.stalledFor, l.later, l.laterTried = 0, 0, l.later[:0], l.laterTried[:0]
 	l.stats.Epochs++
 	switch {
 	case !l.learning:
@@ -909,23 +910,24 @@ func (l *Ledger) laterVouched() bool {
 // later epoch, from the lowest undecided leader slot on. On the word of
 // peers holding more than a third of the weight (laterVouched) the node is
 // behind: it stops signing until the sync ends. On fewer peers' word,
-// which may be one Byzantine member's, it syncs without stopping, at most
-// once a leader timeout: a member that moved on alone may hold what ends
-// this node's epoch (a node that waited for more peers' word stalled when
-// fewer than a third had moved on), but a claim repeated as often as its
-// sender likes must neither stop this node signing nor cost more than a
-// sync a leader timeout.
+// which may be one Byzantine member's, it syncs without stopping, only
+// while its own rounds have not moved for a leader timeout, and once per
+// peer and epoch: a member that moved on alone may hold what ends this
+// node's epoch (a node that waited for more peers' word stalled when fewer
+// than a third had moved on), but a claim repeated as often as its sender
+// likes must neither stop this node signing nor have its peers answer
+// syncs again and again (once a leader timeout, or at doubling intervals,
+// was too much on congested uplinks).
 func (l *Ledger) syncToNextEpoch(from transport.PeerID) {
 	if l.syncing {
 		return
 	}
 	hold := l.laterVouched()
 	if !hold {
-		now := l.clock.Now()
-		if l.laterSynced && now-l.laterSyncAt < int64(l.cfg.LeaderTimeout) {
+		if l.clock.Now()-l.roundMovedAt < int64(l.cfg.LeaderTimeout) || slices.Contains(l.laterTried, from) {
 			return
 		}
-		l.laterSynced, l.laterSyncAt = true, now
+		l.laterTried = append(l.laterTried, from)
 	}
 	l.stats.SyncsToNextEpoch++
 	pos := l.syncFrom()
@@ -1337,7 +1339,7 @@ func (l *Ledger) onRetry() {
 		l.askOwn() // answers may have been lost, or peers were down
 	}
 	if next := l.g.NextRound(); next != l.lastRound {
-		l.lastRound, l.stalledFor, l.stallAsked = next, 0, false
+		l.lastRound, l.stalledFor, l.stallAsked, l.roundMovedAt = next, 0, false, l.clock.Now()
 	} else if l.stalledFor += l.cfg.FetchRetry; !l.stallAsked && !hearing && l.stalledFor >= 2*l.cfg.FetchRetry && next > 0 && !l.syncing &&
 		l.stalledFor < l.cfg.LeaderTimeout && (l.g.Waiting() == graph.WaitQuorum || l.g.Waiting() == graph.WaitLeader) {
 		// Short of a quorum or of the leader for two ticks, the last of

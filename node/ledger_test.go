@@ -784,8 +784,9 @@ func TestEventsCarryAtMostMaxEventTxBytesAndTheRestWaits(t *testing.T) {
 // TestOneMembersWordOfALaterEpochStopsNoNode: announcements of an event
 // two epochs on from one peer of four (a Byzantine member's, say, that
 // then serves no sync) neither stop a node signing nor make it sync more
-// than once a leader timeout; from peers holding more than a third of the
-// weight the node takes itself to be behind and stops signing for a sync.
+// than once on that peer's word (and not at all while its rounds move);
+// from peers holding more than a third of the weight the node takes itself
+// to be behind and stops signing for a sync.
 func TestOneMembersWordOfALaterEpochStopsNoNode(t *testing.T) {
 	c := newCluster(t, 4)
 	sent := 0
@@ -803,9 +804,8 @@ func TestOneMembersWordOfALaterEpochStopsNoNode(t *testing.T) {
 		submit(time.Duration(c.now) + 10*time.Millisecond)
 	}
 	st := c.nodes[0].ledger.Stats()
-	// 80 announcements in 800 ms, a leader timeout 50 ms.
-	if n := st.SyncsToNextEpoch - before.SyncsToNextEpoch; n > 17 {
-		t.Fatalf("one peer's 80 announcements in 800 ms made node 0 sync %d times into a later epoch, want at most one a leader timeout", n)
+	if n := st.SyncsToNextEpoch - before.SyncsToNextEpoch; n > 1 {
+		t.Fatalf("one peer's 80 announcements in 800 ms made node 0 sync %d times into a later epoch, want at most once", n)
 	}
 	// Node 1 hears no announcements: node 0 must have signed about as often.
 	if mine, theirs := st.EventsCreated-before.EventsCreated, c.nodes[1].ledger.Stats().EventsCreated-made; mine*4 < theirs*3 {
