@@ -1303,7 +1303,7 @@ func (l *Ledger) onRetry() {
 		} else {
 			l.hole, l.holeTicks = low, 1
 		}
-		deep := vouched && l.g.Round() > low.Round+syncGap
+		deep := l.g.Round() > low.Round+syncGap
 		if !l.syncing && vouched && (deep && l.holeTicks > 1 || l.holeTicks > fetchAttempts) {
 			l.startSync(l.nextPeer(&l.syncCursor), l.syncFrom(), false)
 		} else {
