@@ -103,7 +103,7 @@ overloaded point may fail), 2 invalid arguments.`,
 		Example: `  dagger bench sim --nodes 4,10 --rates 1000,10000,50000 --delta 100ms --duration 30s --out bin/bench-sim`,
 		Args:    flagsOnly,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			setSimMemoryLimit(1)
+			prepareSimHeap(1)
 			cfg := bench.SimConfig{Delta: delta, Duration: duration, Drain: drain, TxSize: txSize, Crypto: crypto, Seed: seed, Dir: out}
 			var err error
 			if cfg.Nodes, err = parseList(nodes, "--nodes", strconv.Atoi); err != nil {

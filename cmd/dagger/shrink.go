@@ -37,7 +37,7 @@ Exit status: 0 shrunk and written, 1 the scenario does not fail (nothing to shri
 			if out == "" {
 				out = minPath(file)
 			}
-			setSimMemoryLimit(max(jobs, 1))
+			prepareSimHeap(max(jobs, 1))
 			start := time.Now()
 			res, err := swarm.Shrink(sc, swarm.ShrinkOptions{MaxRuns: maxRuns, Jobs: jobs, Check: check,
 				Progress: func(step string) { fmt.Fprintf(stderr, "  %s\n", step) }})

@@ -60,7 +60,7 @@ func simSweep(stdout, stderr io.Writer, file, seeds string, jobs int, outPath st
 	if jobs < 1 {
 		return fail(fmt.Errorf("--jobs must be at least 1"))
 	}
-	setSimMemoryLimit(jobs)
+	prepareSimHeap(jobs)
 	// The grid's size is known before it is built: a sweep over too many
 	// runs is refused before it takes any memory.
 	type axis struct {
