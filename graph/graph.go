@@ -588,7 +588,7 @@ func (g *Graph) insertChecked(e *Event, stored bool) (Status, error) {
 	if ri := g.rounds[e.Round]; ri != nil && len(ri.slots[e.Creator]) >= g.maxSlot && !wanted && !stored {
 		return 0, fmt.Errorf("%w: slot r%d/c%d holds %d events", ErrSlotFull, e.Round, e.Creator, g.maxSlot)
 	}
-	later, missing, err := g.resolve(e)
+	later, missing, err := g.resolve(e, stored)
 	if err != nil {
 		return 0, err
 	}
@@ -628,7 +628,14 @@ func (g *Graph) await(h Hash, missing []EventRef) {
 // are not the first event of their slot (see vertex), the references not
 // inserted yet, and an error if an inserted parent disagrees with its
 // reference. Parents below the horizon count as present.
-func (g *Graph) resolve(e *Event) ([]parentLink, []EventRef, error) {
+//
+// For a stored event (Restore), a reference naming an inserted parent by a
+// lower round than the parent's counts as below the horizon too: Insert let
+// it in unchecked when that round was below the horizon (a Byzantine
+// creator may name any collected round), and a replay in store order,
+// round by round, may hold the parent. Refusing it there would stop the
+// node on its own store.
+func (g *Graph) resolve(e *Event, stored bool) ([]parentLink, []EventRef, error) {
 	var later []parentLink
 	var missing []EventRef
 	var ri *roundIndex
@@ -659,6 +666,9 @@ func (g *Graph) resolve(e *Event) ([]parentLink, []EventRef, error) {
 		if v.ev.Round == p.Round && v.ev.Creator == p.Creator {
 			panic(fmt.Sprintf("graph: event %s is not in its slot", p)) // insert files every vertex in its slot
 		}
+		if stored && p.Round < v.ev.Round {
+			continue
+		}
 		return nil, nil, fmt.Errorf("%w: event %s names %s, which is r%d/c%d", ErrParentMismatch, e.Ref(), p, v.ev.Round, v.ev.Creator)
 	}
 	return later, missing, nil
@@ -682,7 +692,7 @@ func (g *Graph) release(hs ...Hash) {
 			if pe.missing > 0 {
 				continue
 			}
-			later, missing, err := g.resolve(pe.ev)
+			later, missing, err := g.resolve(pe.ev, false)
 			if err != nil {
 				g.reject(pe.ev, err)
 				continue

@@ -375,3 +375,82 @@ func TestEventsFarAheadAreVouchedForByAThirdOfTheWeight(t *testing.T) {
 		t.Fatal("two of four members far ahead: want vouched from round 5, not from round 7")
 	}
 }
+
+// TestRestoreTakesBackAFalseParentRoundThatWasBelowTheHorizon: a Byzantine
+// creator may name a parent by a lower round than its own; when that round
+// is below the horizon Insert does not check it (the parent may be
+// collected). Replayed in store order, round by round, the horizon is lower
+// and the parent held: Insert refuses the event there, Restore takes it
+// back as Insert first took it, and a node does not stop on its own store.
+func TestRestoreTakesBackAFalseParentRoundThatWasBelowTheHorizon(t *testing.T) {
+	b := graphtest.NewBuilder(4, 1)
+	dag := b.Layered(20, 0, 0)
+	cfg := graph.Config{GCDepth: 3, MaxSlotEvents: 4}
+	g := b.Graph(cfg)
+	var stored []*graph.Event
+	insert := func(e *graph.Event) {
+		if _, err := g.Insert(e); err != nil {
+			t.Fatalf("insert %s: %v", e.Ref(), err)
+		}
+		stored = append(stored, g.Ready().Inserted...)
+	}
+	for _, round := range dag {
+		for _, e := range round {
+			insert(e)
+		}
+	}
+	h := g.Horizon()
+	if h < 5 {
+		t.Fatalf("horizon %d: the test needs rounds collected", h)
+	}
+	// A late equivocation at round h+1 naming creator 2's round-h event
+	// as round h-1, below the horizon.
+	parents := append(refs(dag[h]...), graph.EventRef{Round: h - 1, Creator: 2, Hash: dag[h][2].Hash()})
+	liar := signRaw(b, &graph.Event{Epoch: b.Committee.Epoch(), Round: h + 1, Creator: 1, Time: b.Time, Parents: parents, Txs: [][]byte{[]byte("late")}})
+	insert(liar)
+	if !g.Has(liar.Hash()) {
+		t.Fatal("the late event was not inserted")
+	}
+	slices.SortStableFunc(stored, func(x, y *graph.Event) int { return cmp.Compare(x.Round, y.Round) })
+
+	replay := func(restore bool) error {
+		r := b.Graph(cfg)
+		for _, e := range stored {
+			var err error
+			if restore {
+				_, err = r.Restore(e)
+			} else {
+				_, err = r.Insert(e)
+			}
+			if err != nil {
+				return err
+			}
+			r.Ready()
+		}
+		if !r.Has(liar.Hash()) {
+			return errors.New("the replay lost the late event")
+		}
+		return nil
+	}
+	if err := replay(false); !errors.Is(err, graph.ErrParentMismatch) {
+		t.Fatalf("Insert in store order: %v, want ErrParentMismatch", err)
+	}
+	if err := replay(true); err != nil {
+		t.Fatalf("Restore in store order: %v", err)
+	}
+	// A false round above what Insert could have let in still stops Restore:
+	// naming the round-h event as round h+1's is refused however it came.
+	high := signRaw(b, &graph.Event{Epoch: b.Committee.Epoch(), Round: h + 2, Creator: 3, Time: b.Time,
+		Parents: append(refs(dag[h+1]...), graph.EventRef{Round: h + 1, Creator: 2, Hash: dag[h][2].Hash()})})
+	r := b.Graph(cfg)
+	for _, e := range stored {
+		if e.Round <= h+1 && e != liar {
+			if _, err := r.Restore(e); err != nil {
+				t.Fatalf("restore %s: %v", e.Ref(), err)
+			}
+		}
+	}
+	if _, err := r.Restore(high); !errors.Is(err, graph.ErrParentMismatch) {
+		t.Fatalf("Restore of a higher false round: %v, want ErrParentMismatch", err)
+	}
+}

@@ -122,7 +122,7 @@ func (g *Graph) Propose(now int64, txs [][]byte, hashes []Hash) (*Event, int, Wa
 		panic(fmt.Sprintf("graph: proposed an invalid event: %v", err))
 	}
 	e.verifiedBy, e.verifiedLim = g.c, g.lim
-	later, missing, err := g.resolve(e)
+	later, missing, err := g.resolve(e, false)
 	if err != nil || len(missing) > 0 {
 		panic(fmt.Sprintf("graph: proposed event %s with unresolved parents (%d missing, %v)", e.Ref(), len(missing), err))
 	}
