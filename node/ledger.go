@@ -1067,7 +1067,7 @@ func (l *Ledger) serveSync(to transport.PeerID, from Position) {
 		l.fail(fmt.Errorf("serve sync: %w", err))
 		return
 	}
-	l.send(to, EncodeSyncBatch(out, more, next))
+	l.sendBulk(to, EncodeSyncBatch(out, more, next))
 }
 
 // syncFrom is where a sync starts: at the graph's top round, or lower if
@@ -1259,6 +1259,19 @@ func (l *Ledger) send(to transport.PeerID, msg []byte) {
 	if !l.replaying {
 		l.tr.Send(to, msg)
 	}
+}
+
+// sendBulk sends an answer that helps a peer catch up behind what else
+// waits for that peer (transport.BulkSender), where the transport can.
+func (l *Ledger) sendBulk(to transport.PeerID, msg []byte) {
+	if l.replaying {
+		return
+	}
+	if b, ok := l.tr.(transport.BulkSender); ok {
+		b.SendBulk(to, msg)
+		return
+	}
+	l.tr.Send(to, msg)
 }
 
 // nextPeer picks peers in turn for one purpose (cursor), so an

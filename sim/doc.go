@@ -22,7 +22,8 @@
 // simulator provides only what the seam between simulator and live node
 // leaves to a runtime: a transport (the modelled network: per-link latency
 // distributions, loss, duplication, reordering, per-node uplink bandwidth
-// with queueing, partitions, decided per endpoint so that a Byzantine
+// with a queue per peer served in turn, as the live transport keeps them,
+// partitions, decided per endpoint so that a Byzantine
 // node's twin can sit on the other side of a split from the node), a clock (virtual time plus a node's skew, and
 // timers on the agenda) and randomness (one source per component, derived
 // from the seed and the component's name, so adding a node or a fault does

@@ -17,8 +17,9 @@ type linkModel struct {
 }
 
 // network is the modelled network between the scenario's nodes: per-link
-// latency, loss, duplication and reordering, per-node uplink bandwidth with
-// queueing, and the partitions and degradations the faults put in place.
+// latency, loss, duplication and reordering, per-node uplink bandwidth (the
+// endpoint's uplink, sim.go, queues per peer), and the partitions and
+// degradations the faults put in place.
 //
 // Twins share their node's links, except where a partition places them:
 // partitions are decided per endpoint slot (node i at slot i, its twins at

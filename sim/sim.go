@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -123,7 +124,7 @@ type endpoint struct {
 	slow   int64 // processing delay per message
 	busy   int64 // when a slow node is done with what it has
 	rng    *rand.Rand
-	upFree int64 // when its uplink is next free
+	link   uplink // its messages waiting to leave, under a bandwidth limit
 	byz    *byzantine
 	slots  *slotWatch // equivocations this endpoint saw
 	peers  []transport.PeerID
@@ -473,33 +474,181 @@ func (s *Sim) learned(ep *endpoint, r node.LearnReport) {
 }
 
 // send puts a message on the network from one endpoint to another.
-func (s *Sim) send(from *endpoint, to int, pkt *packet) {
-	dst := s.eps[to]
+func (s *Sim) send(from *endpoint, to int, pkt *packet) { s.sendClass(from, to, pkt, false) }
+
+// sendClass sends a message; a bulk one (transport.BulkSender) waits in its
+// peer's queue behind the others.
+func (s *Sim) sendClass(from *endpoint, to int, pkt *packet, bulk bool) {
 	s.stats.messages++
 	s.stats.bytes += uint64(len(pkt.data))
-	depart := max(s.now, from.upFree) + s.net.transmit(len(pkt.data))
-	from.upFree = depart
-	if s.net.blocked(from.slot, dst.slot) {
-		s.stats.dropped++
+	if s.net.bandwidth == 0 {
+		if s.net.blocked(from.slot, s.eps[to].slot) {
+			s.stats.dropped++
+			return
+		}
+		s.depart(from, to, pkt, s.now, s.fate(from, to))
 		return
 	}
-	m := &s.net.links[from.node*s.net.n+dst.node]
+	// The message's fate is drawn now, in the order messages are sent; the
+	// partitions it meets are those in force when it leaves.
+	from.link.push(&outMsg{pkt: pkt, to: to, left: len(pkt.data), since: s.now, fate: s.fate(from, to)}, bulk, len(s.eps))
+	if !from.link.busy {
+		s.serveLink(from)
+	}
+}
+
+// fate is what the network does to a message from one endpoint to another:
+// dropped, or the delays after it leaves of each copy that arrives.
+type fate struct {
+	dropped bool
+	copies  int
+	delay   [2]int64
+}
+
+func (s *Sim) fate(from *endpoint, to int) fate {
+	m := &s.net.links[from.node*s.net.n+s.eps[to].node]
 	r := from.rng
 	if m.drop > 0 && r.Float64() < m.drop {
+		return fate{dropped: true}
+	}
+	f := fate{copies: 1}
+	if m.duplicate > 0 && r.Float64() < m.duplicate {
+		f.copies = 2
+	}
+	for c := range f.copies {
+		f.delay[c] = sample(m.latency, r)
+		if m.reorder > 0 && r.Float64() < m.reorder {
+			f.delay[c] += sample(m.latency, r)
+		}
+	}
+	return f
+}
+
+// depart puts a message on the network as it leaves its sender's uplink at
+// time at (the partitions it meets are checked by the caller).
+func (s *Sim) depart(from *endpoint, to int, pkt *packet, at int64, f fate) {
+	if f.dropped {
 		s.stats.dropped++
 		return
 	}
-	copies := 1
-	if m.duplicate > 0 && r.Float64() < m.duplicate {
-		copies = 2
+	for c := range f.copies {
+		s.agenda.push(item{at: at + f.delay[c], kind: itemDeliver, to: int32(to), from: int32(from.id), pkt: pkt})
 	}
-	for range copies {
-		at := depart + sample(m.latency, r)
-		if m.reorder > 0 && r.Float64() < m.reorder {
-			at += sample(m.latency, r)
+}
+
+// linkQuantum is how many bytes an uplink sends to one peer in a turn.
+const linkQuantum = 16 << 10
+
+// uplink is an endpoint's link to the network under a bandwidth limit, as
+// the live transport drives one (transport/p2p): a queue of messages per
+// peer, each written whole before the next, the peers served in turns of a
+// quantum each, so that a large message to one peer (a sync answer of
+// megabytes) shares the link with the messages to the others rather than
+// holding them all behind it, and each peer's backlog is its own. In a
+// peer's queue, bulk messages (transport.BulkSender) wait behind the
+// others. A message queued during a turn waits for the next; a turn is one
+// item on the agenda, however many peers it serves.
+type uplink struct {
+	peers []peerQueue // by destination endpoint
+	ring  []int       // destinations with messages to send, in service order
+	busy  bool        // a turn is under way
+}
+
+// peerQueue is what an uplink holds for one peer: the message being sent,
+// and the ones waiting, in two classes.
+type peerQueue struct {
+	cur          *outMsg
+	urgent, bulk []*outMsg
+}
+
+func (q *peerQueue) empty() bool { return q.cur == nil && len(q.urgent) == 0 && len(q.bulk) == 0 }
+
+// since returns when the oldest message not yet sent was queued, and
+// false if there is none.
+func (q *peerQueue) since() (int64, bool) {
+	t, ok := int64(0), false
+	for _, m := range [3]*outMsg{q.cur, head(q.urgent), head(q.bulk)} {
+		if m != nil && (!ok || m.since < t) {
+			t, ok = m.since, true
 		}
-		s.agenda.push(item{at: at, kind: itemDeliver, to: int32(to), from: int32(from.id), pkt: pkt})
 	}
+	return t, ok
+}
+
+func head(q []*outMsg) *outMsg {
+	if len(q) == 0 {
+		return nil
+	}
+	return q[0]
+}
+
+// outMsg is a message waiting in an uplink.
+type outMsg struct {
+	pkt   *packet
+	to    int
+	left  int   // bytes not yet sent
+	since int64 // when it was queued
+	fate  fate
+}
+
+func (u *uplink) push(m *outMsg, bulk bool, n int) {
+	if u.peers == nil {
+		u.peers = make([]peerQueue, n)
+	}
+	q := &u.peers[m.to]
+	if q.empty() {
+		u.ring = append(u.ring, m.to)
+	}
+	if bulk {
+		q.bulk = append(q.bulk, m)
+	} else {
+		q.urgent = append(q.urgent, m)
+	}
+}
+
+// serveLink sends a turn: a quantum to each peer with messages queued, in
+// order, each message that completes leaving at the moment its last byte
+// does; the next turn starts when this one has left.
+func (s *Sim) serveLink(ep *endpoint) {
+	u := &ep.link
+	if len(u.ring) == 0 {
+		u.busy = false
+		return
+	}
+	u.busy = true
+	t := s.now
+	for _, to := range u.ring {
+		q := &u.peers[to]
+		if q.cur == nil {
+			if len(q.urgent) > 0 {
+				q.cur, q.urgent[0], q.urgent = q.urgent[0], nil, q.urgent[1:]
+			} else {
+				q.cur, q.bulk[0], q.bulk = q.bulk[0], nil, q.bulk[1:]
+			}
+		}
+		m := q.cur
+		chunk := min(m.left, linkQuantum)
+		t += s.net.transmit(chunk)
+		if m.left -= chunk; m.left > 0 {
+			continue
+		}
+		q.cur = nil
+		if s.net.blocked(ep.slot, s.eps[to].slot) {
+			s.stats.dropped++
+		} else {
+			s.depart(ep, to, m.pkt, t, m.fate)
+		}
+	}
+	ring := u.ring[:0]
+	for _, to := range u.ring {
+		if q := &u.peers[to]; q.empty() {
+			q.urgent, q.bulk = nil, nil
+		} else {
+			ring = append(ring, to)
+		}
+	}
+	u.ring = ring
+	s.agenda.push(item{at: t, kind: itemCall, call: func() { s.serveLink(ep) }})
 }
 
 // newPacket wraps a message with the digest the run's fingerprint takes of
@@ -553,6 +702,20 @@ func (t *simTransport) Send(to transport.PeerID, msg []byte) {
 	ep.out(id, newPacket(msg), false)
 }
 
+// SendBulk implements transport.BulkSender.
+func (t *simTransport) SendBulk(to transport.PeerID, msg []byte) {
+	ep := (*endpoint)(t)
+	id := ep.peerIndex(to)
+	if id < 0 {
+		return
+	}
+	if ep.byz != nil {
+		ep.out(id, newPacket(msg), false)
+		return
+	}
+	ep.s.sendClass(ep, id, newPacket(msg), true)
+}
+
 func (t *simTransport) Broadcast(msg []byte) {
 	ep := (*endpoint)(t)
 	ep.s.decoder.prefetch(msg, ep.ledger.Graph().Committee())
@@ -566,11 +729,29 @@ func (t *simTransport) Broadcast(msg []byte) {
 
 func (t *simTransport) Peers() []transport.PeerID { return t.peers }
 
-// Backlog implements transport.Backlogger: an endpoint's messages share
-// its uplink, so every peer waits as long, until the uplink is free.
-func (t *simTransport) Backlog(int) time.Duration {
+// Backlog implements transport.Backlogger as the live transport does: how
+// long the oldest message still queued for the k-th least backlogged peer
+// has waited (the most backlogged one's when there are fewer peers).
+func (t *simTransport) Backlog(k int) time.Duration {
 	ep := (*endpoint)(t)
-	return time.Duration(max(0, ep.upFree-ep.s.now))
+	if k < 1 || len(ep.s.eps) < 2 {
+		return 0
+	}
+	waits := make([]int64, 0, len(ep.s.eps)-1)
+	for id := range ep.s.eps {
+		if id == ep.id {
+			continue
+		}
+		var w int64
+		if id < len(ep.link.peers) {
+			if since, ok := ep.link.peers[id].since(); ok {
+				w = ep.s.now - since
+			}
+		}
+		waits = append(waits, w)
+	}
+	slices.Sort(waits)
+	return time.Duration(waits[min(k, len(waits))-1])
 }
 
 func (ep *endpoint) peerIndex(name transport.PeerID) int {

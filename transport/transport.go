@@ -21,6 +21,16 @@ type Transport interface {
 	Peers() []PeerID
 }
 
+// BulkSender is a Transport that can queue a message behind the others
+// waiting for the same peer. The ledger sends the answers that help a peer
+// catch up (sync batches, of up to megabytes) this way, so they do not hold
+// back the events and requests consensus needs now. A Transport without it
+// sends everything in order.
+type BulkSender interface {
+	// SendBulk queues msg for one peer, behind the messages Send queued.
+	SendBulk(to PeerID, msg []byte)
+}
+
 // Backlogger is a Transport that knows how long its messages wait before
 // they leave. The ledger sizes its events by it (flow control): a node
 // whose links cannot carry its events in time makes smaller ones, rather

@@ -25,7 +25,7 @@
 //	            max_event_tx_bytes: 0}    # most transaction bytes in one of a node's events; 0: no bound
 //	network:
 //	  latency: {dist: uniform, min: 20ms, max: 80ms}   # default: constant 50ms
-//	  bandwidth: 1Gbps                # per-node uplink; omit for unlimited
+//	  bandwidth: 1Gbps                # per-node uplink, a queue per peer; omit for unlimited
 //	  drop: 0.01                      # also duplicate, reorder
 //	  links:                          # per-link overrides
 //	    - {from: [0], to: [1, 2], latency: {dist: constant, value: 200ms}, drop: 0.1}

@@ -29,6 +29,11 @@
 // goroutine. A message for a peer that is unknown, not connected, or whose
 // queue is full is dropped and counted in Stats.Dropped; the protocol
 // recovers lost messages by fetching and syncing, never by waiting.
+// SendBulk (transport.BulkSender) queues a message behind every message Send
+// queues for the peer, before or after it, and the writer writes such a
+// message on its own: a sync answer of megabytes to a peer that is catching
+// up then holds back neither the events it needs now nor, beyond the one
+// being written, anything queued after it.
 //
 // # Receiving
 //

@@ -240,7 +240,17 @@ func (h *Host) Send(to transport.PeerID, msg []byte) {
 	h.mu.RLock()
 	r := h.byName[to]
 	h.mu.RUnlock()
-	h.enqueue(r, msg)
+	h.enqueue(r, msg, false)
+}
+
+// SendBulk implements transport.BulkSender: msg waits in the peer's queue
+// behind the messages Send queued, before and after it, and is written on
+// its own.
+func (h *Host) SendBulk(to transport.PeerID, msg []byte) {
+	h.mu.RLock()
+	r := h.byName[to]
+	h.mu.RUnlock()
+	h.enqueue(r, msg, true)
 }
 
 // Broadcast queues msg for every peer Peers lists.
@@ -248,17 +258,17 @@ func (h *Host) Broadcast(msg []byte) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for _, id := range h.connected {
-		h.enqueue(h.byName[id], msg)
+		h.enqueue(h.byName[id], msg, false)
 	}
 }
 
-func (h *Host) enqueue(r *remote, msg []byte) {
+func (h *Host) enqueue(r *remote, msg []byte, bulk bool) {
 	if len(msg) == 0 || len(msg) > h.cfg.MaxMessageBytes {
 		h.log.Warn("message not sent: size out of bounds", "bytes", len(msg), "max_bytes", h.cfg.MaxMessageBytes)
 		h.n.dropped.Add(1)
 		return
 	}
-	if r == nil || !r.enqueue(msg, h.cfg.MaxQueueMessages, h.cfg.MaxQueueBytes) {
+	if r == nil || !r.enqueue(msg, bulk, h.cfg.MaxQueueMessages, h.cfg.MaxQueueBytes) {
 		h.n.dropped.Add(1)
 	}
 }

@@ -551,3 +551,43 @@ func TestBacklogReportsThePeersItWaitsFor(t *testing.T) {
 	b.in.hold.Unlock()
 	waitFor(t, 10*time.Second, func() bool { return a.Backlog(2) == 0 }, "the backlog drained once the peer reads again")
 }
+
+// TestBulkMessagesGoAfterTheOthers: messages sent with SendBulk reach the
+// peer after the ones Send queued behind them, except the one already being
+// written; all arrive.
+func TestBulkMessagesGoAfterTheOthers(t *testing.T) {
+	nodes := mesh(t, 2, listenOn["tcp"])
+	a, b := nodes[0], nodes[1]
+	const bulk, urgent = 8, 20
+	big := make([]byte, 1<<20)
+	for i := range bulk {
+		a.SendBulk(b.ID(), append(fmt.Appendf(nil, "bulk/%d/", i), big...))
+	}
+	for i := range urgent {
+		a.Send(b.ID(), fmt.Appendf(nil, "urgent/%d", i))
+	}
+	waitFor(t, 10*time.Second, func() bool { return len(b.in.from(a.ID())) == bulk+urgent }, "all messages delivered")
+	var order []string
+	for _, m := range b.in.from(a.ID()) {
+		kind, rest, _ := strings.Cut(string(m), "/")
+		n, _, _ := strings.Cut(rest, "/")
+		order = append(order, kind+n)
+	}
+	lastUrgent := slices.Index(order, fmt.Sprintf("urgent%d", urgent-1))
+	bulksBefore := 0
+	for _, o := range order[:lastUrgent] {
+		if strings.HasPrefix(o, "bulk") {
+			bulksBefore++
+		}
+	}
+	// The writer may have taken the first bulk message, or a few, before
+	// the others were queued; never all of them.
+	if bulksBefore >= bulk-1 {
+		t.Fatalf("order %v: %d bulk messages went before the last message Send queued after them", order, bulksBefore)
+	}
+	for i := range bulk {
+		if j := slices.Index(order, fmt.Sprintf("bulk%d", i)); j < 0 || i > 0 && j < slices.Index(order, fmt.Sprintf("bulk%d", i-1)) {
+			t.Fatalf("order %v: bulk messages out of their order", order)
+		}
+	}
+}

@@ -38,14 +38,18 @@ type remote struct {
 	mu        sync.Mutex
 	connected bool
 	queue     [][]byte
-	// queuedMsgs and queuedBytes count the queue and the batch being
+	// bulk holds the messages sent with SendBulk, written one at a time
+	// and only while queue is empty.
+	bulk [][]byte
+	// queuedMsgs and queuedBytes count the queues and the batch being
 	// written, which is what the queue bounds limit.
 	queuedMsgs  int
 	queuedBytes int
-	// queuedSince is when the oldest message of queue was queued (zero
-	// while it is empty), writingSince the same for the batch the writer
-	// holds (zero while it holds none): what Host.Backlog reports.
-	queuedSince, writingSince time.Time
+	// queuedSince and bulkSince are when the oldest message of queue and
+	// of bulk was queued (zero while it is empty), writingSince the same
+	// for the batch the writer holds (zero while it holds none): what
+	// Host.Backlog reports.
+	queuedSince, bulkSince, writingSince time.Time
 	// limit is the rate limit of a peer that is only pending; nil for
 	// members and trusted peers.
 	limit   *bucket
@@ -73,34 +77,64 @@ func (r *remote) isConnected() bool {
 	return r.connected
 }
 
-// enqueue queues msg unless the peer is disconnected or its queue is full.
-func (r *remote) enqueue(msg []byte, maxMsgs, maxBytes int) bool {
+// enqueue queues msg, behind the other bulk messages if bulk and behind
+// every other message otherwise, unless the peer is disconnected or its
+// queue is full.
+func (r *remote) enqueue(msg []byte, bulk bool, maxMsgs, maxBytes int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.connected || r.queuedMsgs >= maxMsgs || r.queuedBytes+len(msg) > maxBytes {
 		return false
 	}
-	if len(r.queue) == 0 {
-		r.queuedSince = time.Now()
+	q, since := &r.queue, &r.queuedSince
+	if bulk {
+		q, since = &r.bulk, &r.bulkSince
 	}
-	r.queue = append(r.queue, msg)
+	if len(*q) == 0 {
+		*since = time.Now()
+	}
+	*q = append(*q, msg)
 	r.queuedMsgs++
 	r.queuedBytes += len(msg)
+	r.wakeWriter()
+	return true
+}
+
+func (r *remote) wakeWriter() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
-	return true
 }
 
-// take hands the queued messages to the writer, and spare (emptied) to the
-// queue so batches reuse two slices.
+// take hands the writer its next batch: the queued messages, and spare
+// (emptied) to the queue so batches reuse two slices; or, while none is
+// queued, the oldest bulk message alone, so that messages queued while it
+// is written go before the next.
 func (r *remote) take(spare [][]byte) [][]byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.queue) == 0 && len(r.bulk) > 0 {
+		batch := append(spare, r.bulk[0])
+		r.bulk[0] = nil
+		r.bulk = r.bulk[1:]
+		r.writingSince = r.bulkSince
+		if len(r.bulk) == 0 {
+			r.bulk, r.bulkSince = nil, time.Time{}
+		} else {
+			// The next bulk message waits since this one was taken at the
+			// latest; when exactly it was queued is not kept.
+			r.bulkSince = time.Now()
+			r.wakeWriter()
+		}
+		return batch
+	}
 	batch := r.queue
 	r.queue = spare
 	r.writingSince, r.queuedSince = r.queuedSince, time.Time{}
+	if len(r.bulk) > 0 {
+		r.wakeWriter()
+	}
 	return batch
 }
 
@@ -118,8 +152,10 @@ func (r *remote) backlog(now time.Time) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	since := r.writingSince
-	if since.IsZero() || !r.queuedSince.IsZero() && r.queuedSince.Before(since) {
-		since = r.queuedSince
+	for _, t := range [2]time.Time{r.queuedSince, r.bulkSince} {
+		if since.IsZero() || !t.IsZero() && t.Before(since) {
+			since = t
+		}
 	}
 	if since.IsZero() {
 		return 0
@@ -129,14 +165,16 @@ func (r *remote) backlog(now time.Time) time.Duration {
 
 // dropQueueLocked drops the messages not yet taken by the writer.
 func (r *remote) dropQueueLocked(n *counters) {
-	n.dropped.Add(uint64(len(r.queue)))
-	for i, m := range r.queue {
-		r.queuedBytes -= len(m)
-		r.queue[i] = nil
+	n.dropped.Add(uint64(len(r.queue) + len(r.bulk)))
+	for _, q := range [2][][]byte{r.queue, r.bulk} {
+		for i, m := range q {
+			r.queuedBytes -= len(m)
+			q[i] = nil
+		}
+		r.queuedMsgs -= len(q)
 	}
-	r.queuedMsgs -= len(r.queue)
-	r.queue = r.queue[:0]
-	r.queuedSince = time.Time{}
+	r.queue, r.bulk = r.queue[:0], nil
+	r.queuedSince, r.bulkSince = time.Time{}, time.Time{}
 }
 
 // setConnected records a connectedness change and reports whether it was
