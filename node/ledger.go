@@ -267,6 +267,10 @@ type Ledger struct {
 	// laterTried are the peers on whose word alone this node synced into a
 	// later epoch since its epoch began (see syncToNextEpoch).
 	laterTried []transport.PeerID
+	// syncLow is the lowest round a sync of this epoch started at, and
+	// synced whether one did (see syncFrom).
+	syncLow uint64
+	synced  bool
 
 	lastRound uint64 // NextRound at the last retry tick, to notice a stall
 	// roundMovedAt is the retry tick at which NextRound last changed.
@@ -492,6 +496,7 @@ func (l *Ledger) switchEpoch(base uint64) {
 		l.leaderTimer = nil
 	}
 	l.lastRound, l.stalledFor, l.later, l.laterTried = 0, 0, l.later[:0], l.laterTried[:0]
+	l.synced = false
 	l.stats.Epochs++
 	switch {
 	case !l.learning:
@@ -1074,10 +1079,26 @@ func (l *Ledger) serveSync(to transport.PeerID, from Position) {
 // an event below it is still missing. Peers may have collected that event
 // from their graphs, so fetching it can fail for good; their stores still
 // have it.
+//
+// An event missing below where an earlier sync of the epoch started is an
+// ancestor of what that sync brought: a chain of events the node lacks
+// (lost from its store in a machine crash, or never seen), each naming the
+// next one down, and what peers hold only in their stores no fetch finds.
+// A sync from each hole's round brings the hole and, its answers going up
+// to the top, everything above it again, but not the hole below: a node
+// behind on a slow link spent a minute walking down a round or two per
+// sync (fuzz seed 3188). So such a sync starts at the graph's horizon, below
+// which nothing is needed, and brings the whole chain at once.
 func (l *Ledger) syncFrom() Position {
 	r := l.g.Round()
 	for _, m := range l.g.Missing() {
 		r = min(r, m.Round)
+	}
+	if l.synced && r < l.syncLow {
+		r = l.g.Horizon()
+	}
+	if !l.synced || r < l.syncLow {
+		l.synced, l.syncLow = true, r
 	}
 	return Position{Epoch: l.epoch, Round: r}
 }
