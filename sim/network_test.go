@@ -105,8 +105,8 @@ func TestUplinkServesPeersInTurnAndBulkLast(t *testing.T) {
 		switch it.kind {
 		case itemDeliver:
 			arrived[it.pkt.data[0]] = it.at
-		case itemCall:
-			it.call()
+		case itemLink:
+			s.linkSent(s.eps[it.to])
 		}
 		if !checked && s.now >= int64(500e6) {
 			checked = true

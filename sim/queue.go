@@ -14,6 +14,7 @@ const (
 	itemSubmit                  // the workload submits a transaction
 	itemTwin                    // a twin starts or stops
 	itemCall                    // the cluster's workload or a client's timeout
+	itemLink                    // a quantum leaves an endpoint's uplink
 )
 
 type packet struct {

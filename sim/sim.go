@@ -316,6 +316,8 @@ func (s *Sim) dispatch(it *item) {
 		s.toggleTwin(s.eps[it.to], int(it.index))
 	case itemCall:
 		it.call()
+	case itemLink:
+		s.linkSent(s.eps[it.to])
 	}
 }
 
@@ -536,22 +538,24 @@ func (s *Sim) depart(from *endpoint, to int, pkt *packet, at int64, f fate) {
 	}
 }
 
-// linkQuantum is how many bytes an uplink sends to one peer in a turn.
+// linkQuantum is how many bytes an uplink sends to one peer before it
+// turns to the next.
 const linkQuantum = 16 << 10
 
 // uplink is an endpoint's link to the network under a bandwidth limit, as
 // the live transport drives one (transport/p2p): a queue of messages per
-// peer, each written whole before the next, the peers served in turns of a
-// quantum each, so that a large message to one peer (a sync answer of
+// peer, each written whole before the next, the peers served in turn a
+// quantum at a time, so that a large message to one peer (a sync answer of
 // megabytes) shares the link with the messages to the others rather than
 // holding them all behind it, and each peer's backlog is its own. In a
 // peer's queue, bulk messages (transport.BulkSender) wait behind the
-// others. A message queued during a turn waits for the next; a turn is one
-// item on the agenda, however many peers it serves.
+// others.
 type uplink struct {
 	peers []peerQueue // by destination endpoint
 	ring  []int       // destinations with messages to send, in service order
-	busy  bool        // a turn is under way
+	next  int         // the ring's entry served next, or being served
+	busy  bool        // a quantum is on its way (an itemLink)
+	chunk int         // its size
 }
 
 // peerQueue is what an uplink holds for one peer: the message being sent,
@@ -606,9 +610,8 @@ func (u *uplink) push(m *outMsg, bulk bool, n int) {
 	}
 }
 
-// serveLink sends a turn: a quantum to each peer with messages queued, in
-// order, each message that completes leaving at the moment its last byte
-// does; the next turn starts when this one has left.
+// serveLink sends one quantum to the next peer in turn; linkSent goes on
+// when it has left.
 func (s *Sim) serveLink(ep *endpoint) {
 	u := &ep.link
 	if len(u.ring) == 0 {
@@ -616,39 +619,41 @@ func (s *Sim) serveLink(ep *endpoint) {
 		return
 	}
 	u.busy = true
-	t := s.now
-	for _, to := range u.ring {
-		q := &u.peers[to]
-		if q.cur == nil {
-			if len(q.urgent) > 0 {
-				q.cur, q.urgent[0], q.urgent = q.urgent[0], nil, q.urgent[1:]
-			} else {
-				q.cur, q.bulk[0], q.bulk = q.bulk[0], nil, q.bulk[1:]
-			}
+	u.next %= len(u.ring)
+	q := &u.peers[u.ring[u.next]]
+	if q.cur == nil {
+		if len(q.urgent) > 0 {
+			q.cur, q.urgent[0], q.urgent = q.urgent[0], nil, q.urgent[1:]
+		} else {
+			q.cur, q.bulk[0], q.bulk = q.bulk[0], nil, q.bulk[1:]
 		}
-		m := q.cur
-		chunk := min(m.left, linkQuantum)
-		t += s.net.transmit(chunk)
-		if m.left -= chunk; m.left > 0 {
-			continue
-		}
+	}
+	u.chunk = min(q.cur.left, linkQuantum)
+	s.agenda.push(item{at: s.now + s.net.transmit(u.chunk), kind: itemLink, to: int32(ep.id)})
+}
+
+// linkSent is an endpoint's quantum leaving its uplink: a message whose
+// last byte it was goes on the network.
+func (s *Sim) linkSent(ep *endpoint) {
+	u := &ep.link
+	to := u.ring[u.next]
+	q := &u.peers[to]
+	m := q.cur
+	if m.left -= u.chunk; m.left == 0 {
 		q.cur = nil
 		if s.net.blocked(ep.slot, s.eps[to].slot) {
 			s.stats.dropped++
 		} else {
-			s.depart(ep, to, m.pkt, t, m.fate)
+			s.depart(ep, to, m.pkt, s.now, m.fate)
 		}
 	}
-	ring := u.ring[:0]
-	for _, to := range u.ring {
-		if q := &u.peers[to]; q.empty() {
-			q.urgent, q.bulk = nil, nil
-		} else {
-			ring = append(ring, to)
-		}
+	if q.empty() {
+		q.urgent, q.bulk = nil, nil
+		u.ring = append(u.ring[:u.next], u.ring[u.next+1:]...)
+	} else {
+		u.next++
 	}
-	u.ring = ring
-	s.agenda.push(item{at: t, kind: itemCall, call: func() { s.serveLink(ep) }})
+	s.serveLink(ep)
 }
 
 // newPacket wraps a message with the digest the run's fingerprint takes of
