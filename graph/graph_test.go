@@ -292,22 +292,7 @@ func TestRestoreTakesBackAnEquivocationThatABufferedChildLetIn(t *testing.T) {
 	slices.SortStableFunc(stored, func(x, y *graph.Event) int { return cmp.Compare(x.Round, y.Round) })
 
 	replay := func(restore bool) error {
-		h := b.Graph(graph.Config{MaxSlotEvents: 1})
-		for _, e := range stored {
-			var err error
-			if restore {
-				_, err = h.Restore(e)
-			} else {
-				_, err = h.Insert(e)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if !h.Has(child.Hash()) || !h.Has(second.Hash()) {
-			return errors.New("the replay lost events")
-		}
-		return nil
+		return replayStored(b, graph.Config{MaxSlotEvents: 1}, stored, restore, child, second)
 	}
 	if err := replay(false); !errors.Is(err, graph.ErrSlotFull) {
 		t.Fatalf("Insert in store order: %v, want the slot bound", err)
@@ -413,25 +398,7 @@ func TestRestoreTakesBackAFalseParentRoundThatWasBelowTheHorizon(t *testing.T) {
 	}
 	slices.SortStableFunc(stored, func(x, y *graph.Event) int { return cmp.Compare(x.Round, y.Round) })
 
-	replay := func(restore bool) error {
-		r := b.Graph(cfg)
-		for _, e := range stored {
-			var err error
-			if restore {
-				_, err = r.Restore(e)
-			} else {
-				_, err = r.Insert(e)
-			}
-			if err != nil {
-				return err
-			}
-			r.Ready()
-		}
-		if !r.Has(liar.Hash()) {
-			return errors.New("the replay lost the late event")
-		}
-		return nil
-	}
+	replay := func(restore bool) error { return replayStored(b, cfg, stored, restore, liar) }
 	if err := replay(false); !errors.Is(err, graph.ErrParentMismatch) {
 		t.Fatalf("Insert in store order: %v, want ErrParentMismatch", err)
 	}
@@ -453,4 +420,29 @@ func TestRestoreTakesBackAFalseParentRoundThatWasBelowTheHorizon(t *testing.T) {
 	if _, err := r.Restore(high); !errors.Is(err, graph.ErrParentMismatch) {
 		t.Fatalf("Restore of a higher false round: %v, want ErrParentMismatch", err)
 	}
+}
+
+// replayStored inserts stored events, in their order, into a new graph, as
+// a restarted node replays its store (Restore) or as if they came from
+// peers (Insert), and checks that the want events are in it at the end.
+func replayStored(b *graphtest.Builder, cfg graph.Config, stored []*graph.Event, restore bool, want ...*graph.Event) error {
+	g := b.Graph(cfg)
+	for _, e := range stored {
+		var err error
+		if restore {
+			_, err = g.Restore(e)
+		} else {
+			_, err = g.Insert(e)
+		}
+		if err != nil {
+			return err
+		}
+		g.Ready()
+	}
+	for _, e := range want {
+		if !g.Has(e.Hash()) {
+			return fmt.Errorf("the replay lost %s", e.Ref())
+		}
+	}
+	return nil
 }

@@ -75,14 +75,7 @@ func TestPartitionsSeparateTwinsOnlyWhereListed(t *testing.T) {
 func TestUplinkServesPeersInTurnAndBulkLast(t *testing.T) {
 	const doc = "name: t\nduration: 10s\nnodes: 4\ncrypto: fast\n" +
 		"network: {bandwidth: 8Mbps, latency: {dist: constant, value: 10ms}}\n"
-	sc, err := scenario.Parse([]byte(doc), "t.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(sc, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestSim(t, doc)
 	ep := s.eps[0]
 	msg := func(tag byte, size int) *packet {
 		b := make([]byte, size)

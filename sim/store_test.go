@@ -385,14 +385,7 @@ func TestStoreFaultsAreOperatingErrorsAndSafetyFaultsAreNot(t *testing.T) {
 		{"bug", errors.New("epoch 3 cannot follow epoch 5"), 0, "agreement"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sc, err := scenario.Parse([]byte(doc), "t.yaml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := New(sc, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := newTestSim(t, doc)
 			ep := s.eps[1]
 			s.agenda.push(item{at: int64(5e9), kind: itemCall, call: func() { s.fault(ep, tc.err) }})
 			r := s.Run()
@@ -406,4 +399,18 @@ func TestStoreFaultsAreOperatingErrorsAndSafetyFaultsAreNot(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newTestSim prepares a run of the scenario that doc holds.
+func newTestSim(t *testing.T, doc string) *Sim {
+	t.Helper()
+	sc, err := scenario.Parse([]byte(doc), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
