@@ -77,9 +77,8 @@ func (r *remote) isConnected() bool {
 	return r.connected
 }
 
-// enqueue queues msg, behind the other bulk messages if bulk and behind
-// every other message otherwise, unless the peer is disconnected or its
-// queue is full.
+// enqueue adds msg to the end of the peer's queue, or of its bulk queue if
+// bulk, unless the peer is disconnected or its queues are full.
 func (r *remote) enqueue(msg []byte, bulk bool, maxMsgs, maxBytes int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
