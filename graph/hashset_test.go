@@ -121,17 +121,40 @@ func BenchmarkReplayWindowMap(b *testing.B) {
 // A released table comes back empty to the next set of its size, and the
 // released set refuses to be used.
 func TestHashSetReleaseReusesAnEmptyTable(t *testing.T) {
-	old := newHashSet(100)
 	var hs []Hash
 	for i := range 100 {
 		hs = append(hs, TxHash([]byte{byte(i), 2}))
-		old.add(hs[i])
 	}
-	size := len(old.slots)
-	old.release()
-	s := newHashSet(100)
-	if len(s.slots) != size || s.len() != 0 {
-		t.Fatalf("new set: %d slots, %d held; want %d and 0", len(s.slots), s.len(), size)
+	// full is a set of a fresh table of size slots holding hs, whatever
+	// other tests left in the pool.
+	const size = 256
+	full := func() hashSet {
+		s := hashSet{mul: 0x9e3779b97f4a7c15, slots: make([]setSlot, size), shift: 64 - 8}
+		for _, h := range hs {
+			s.add(h)
+		}
+		if len(s.slots) != size {
+			t.Fatalf("100 hashes grew a table of %d slots", size)
+		}
+		return s
+	}
+	// reused releases a full set and takes a set for hint until that gets a
+	// released table: a sync.Pool keeps what is put on the processor that
+	// put it, and drops it at a collection, so one try may miss.
+	reused := func(hint int) hashSet {
+		for range 100 {
+			old := full()
+			old.release()
+			if s := newHashSet(hint); len(s.slots) == size {
+				return s
+			}
+		}
+		t.Fatalf("a set for %d never got a released table of %d slots in 100 tries", hint, size)
+		return hashSet{}
+	}
+	s := reused(100)
+	if s.len() != 0 {
+		t.Fatalf("new set: %d held; want 0", s.len())
 	}
 	for _, h := range hs {
 		if s.has(h) {
@@ -144,16 +167,17 @@ func TestHashSetReleaseReusesAnEmptyTable(t *testing.T) {
 		}
 	}
 	// A table twice the size a set asks for serves it, at its own size.
-	s.release()
-	half := newHashSet(50)
-	if len(half.slots) != size || half.len() != 0 {
-		t.Fatalf("a set for half as many: %d slots, %d held; want the released %d and 0", len(half.slots), half.len(), size)
+	half := reused(50)
+	if half.len() != 0 {
+		t.Fatalf("a set for half as many: %d held; want 0", half.len())
 	}
 	for i, h := range hs {
 		if !half.add(h) || !half.has(h) || half.len() != i+1 {
 			t.Fatalf("add %d of %s into a larger reused table", i, h)
 		}
 	}
+	old := full()
+	old.release()
 	defer func() {
 		if recover() == nil {
 			t.Fatal("a released set took an add")
